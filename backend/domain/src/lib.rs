@@ -1,0 +1,12 @@
+//! The jitroles domain: the rules that must never break, decided without I/O.
+//!
+//! Adapters (store, directory, server) depend on this crate and implement its ports; it
+//! depends on none of them, nor on tonic, prost, sea-orm, sqlx, ldap3 or openidconnect.
+
+pub mod clock;
+pub mod error;
+pub mod ports;
+pub mod system;
+
+pub use clock::{Clock, ManualClock};
+pub use error::DomainError;

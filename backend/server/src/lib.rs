@@ -1,0 +1,155 @@
+//! The jitroles server: wires the store, the gRPC services and the web app onto one port.
+//!
+//! `main.rs` is only the command line; everything it starts is here, so tests run the same
+//! server in-process on `127.0.0.1:0`.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+mod spa;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use jitroles_domain::{Clock, ports::Store, system::DatabaseKind};
+use jitroles_proto::v1::system_service_server::SystemServiceServer;
+use jitroles_store::Database;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+
+use crate::{api::system::SystemApi, clock::SystemClock, config::Config};
+
+/// How often the health service re-checks the database.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A server that is accepting connections.
+pub struct Running {
+    addr: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+    health_task: JoinHandle<()>,
+    database: Database,
+}
+
+impl Running {
+    /// The address it listens on (the real port when configured with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets requests in flight finish, and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(());
+        let served = self.task.await.context("server task panicked")?;
+        self.health_task.abort();
+        self.database.close().await;
+        served.context("server failed")
+    }
+}
+
+/// Opens the database (migrating SQLite), binds the port and starts serving.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let database = open_database(config).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store: Arc<dyn Store> = Arc::new(database.clone());
+    let installation = store
+        .installation(clock.now())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the installation record: {e}"))?;
+
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<SystemServiceServer<SystemApi>>().await;
+    let health_task = tokio::spawn(watch_health(health, store.clone()));
+
+    let system = SystemApi::new(installation, clock.now());
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(jitroles_proto::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let grpc = Routes::new(SystemServiceServer::new(system))
+        .add_service(health_service)
+        .add_service(reflection().build_v1().context("gRPC reflection (v1)")?)
+        .add_service(
+            reflection()
+                .build_v1alpha()
+                .context("gRPC reflection (v1alpha)")?,
+        )
+        .into_axum_router()
+        // gRPC-web for browsers on the gRPC routes only: tonic-web refuses plain HTTP/1 requests,
+        // which must reach the web app below.
+        .route_layer(tonic_web::GrpcWebLayer::new())
+        .fallback_service(spa::service(&config.server.web_root));
+
+    let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(
+        tonic::transport::Server::builder()
+            .accept_http1(true)
+            .add_routes(Routes::from(grpc))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                let _ = shutdown_rx.await;
+            }),
+    );
+    tracing::info!(%addr, database = %database.kind(), "jitroles is serving gRPC, gRPC-web and the web app");
+    Ok(Running {
+        addr,
+        shutdown,
+        task,
+        health_task,
+        database,
+    })
+}
+
+async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let url = config.database_url();
+    if config.database.url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
+    }
+    let database = Database::connect(&url).await?;
+    match database.kind() {
+        // the embedded database belongs to this one instance: keep it current
+        DatabaseKind::Sqlite => {
+            let applied = database.migrate().await?;
+            if applied > 0 {
+                tracing::info!(applied, "applied database migrations");
+            }
+        }
+        // a shared database is migrated on purpose, once, by `jitroles migrate`
+        DatabaseKind::Postgres => {
+            let pending = database.pending_migrations().await?;
+            anyhow::ensure!(
+                pending == 0,
+                "the PostgreSQL database has {pending} pending migration(s): run `jitroles migrate` first"
+            );
+        }
+    }
+    Ok(database)
+}
+
+/// Keeps `grpc.health.v1` honest: NOT_SERVING while the database does not answer.
+async fn watch_health(health: tonic_health::server::HealthReporter, store: Arc<dyn Store>) {
+    let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
+    loop {
+        ticker.tick().await;
+        let status = match store.ping().await {
+            Ok(()) => ServingStatus::Serving,
+            Err(e) => {
+                tracing::warn!(error = %e, "health check: database does not answer");
+                ServingStatus::NotServing
+            }
+        };
+        health.set_service_status("", status).await;
+        health
+            .set_service_status(api::system::SERVICE_NAME, status)
+            .await;
+    }
+}

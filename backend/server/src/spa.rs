@@ -1,0 +1,49 @@
+//! The web app's files. Unknown paths get `index.html`, so deep links such as `/admin/rules`
+//! load the app and its router picks the page. gRPC calls to unknown services are answered
+//! as gRPC (UNIMPLEMENTED), not with HTML.
+
+use std::{convert::Infallible, path::Path};
+
+use http::{HeaderValue, Request, Response, header};
+use tonic::body::Body;
+use tower::{Service, ServiceExt, service_fn};
+use tower_http::services::{ServeDir, ServeFile};
+
+pub fn service<B>(
+    web_root: &Path,
+) -> impl Service<Request<B>, Response = Response<Body>, Error = Infallible, Future: Send>
++ Clone
++ Send
++ Sync
++ 'static
+where
+    B: Send + 'static,
+{
+    let files = ServeDir::new(web_root).fallback(ServeFile::new(web_root.join("index.html")));
+    service_fn(move |request: Request<B>| {
+        let files = files.clone();
+        async move {
+            if is_grpc(&request) {
+                let status = tonic::Status::unimplemented(format!(
+                    "no gRPC service at {}",
+                    request.uri().path()
+                ));
+                return Ok(status.into_http());
+            }
+            let mut response = files.oneshot(request).await?.map(Body::new);
+            // Revalidate every time: index.html names the hashed assets of the current build.
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            Ok(response)
+        }
+    })
+}
+
+fn is_grpc<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
+}

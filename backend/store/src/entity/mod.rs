@@ -1,0 +1,3 @@
+//! sea-orm entities: private to the store; converted to domain types in `store.rs`.
+
+pub mod installation;

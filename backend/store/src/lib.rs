@@ -1,0 +1,10 @@
+//! jitroles storage: the [`Store`](jitroles_domain::ports::Store) port on SQLite (the embedded
+//! default) or PostgreSQL (several instances), through sea-orm.
+//!
+//! Entities stay private to this crate; callers see domain types only.
+
+mod entity;
+mod migration;
+mod store;
+
+pub use store::{Database, StoreError};

@@ -1,0 +1,15 @@
+//! Schema migrations, one per file, never edited after they land. Each refers to tables by its
+//! own `Iden` enums, not by entity types, so later entity changes cannot rewrite history.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_installation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_installation::Migration)]
+    }
+}

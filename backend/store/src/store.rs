@@ -1,0 +1,251 @@
+//! Connecting, migrating, and the `Store` port implemented over sea-orm.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use jitroles_domain::{
+    DomainError,
+    ports::Store,
+    system::{DatabaseKind, Installation},
+};
+use sea_orm::{
+    ConnectOptions, DatabaseConnection, DbErr, EntityTrait, Set,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
+use sea_orm_migration::MigratorTrait;
+use thiserror::Error;
+
+use crate::{entity::installation, migration::Migrator};
+
+/// Errors of setting the store up; once it runs, operations report [`DomainError`]s.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "unsupported database URL {0:?}: use sqlite://PATH (one instance) or postgres://USER@HOST/DB (several)"
+    )]
+    UnsupportedUrl(String),
+    #[error("cannot open the database at {url}: {source}")]
+    Connect { url: String, source: DbErr },
+    #[error("database migration failed: {0}")]
+    Migrate(DbErr),
+}
+
+/// An open database: SQLite or PostgreSQL, chosen by URL.
+#[derive(Debug, Clone)]
+pub struct Database {
+    conn: DatabaseConnection,
+    kind: DatabaseKind,
+}
+
+/// How long to wait for a connection before calling the database unavailable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a writer waits for SQLite's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Database {
+    /// Opens (and for SQLite creates) the database at `url` and checks that it answers.
+    ///
+    /// SQLite runs in WAL mode with `synchronous = NORMAL`: durable across process crashes,
+    /// and readers never block the writer.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let kind = database_kind(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .connect_timeout(CONNECT_TIMEOUT)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true)
+            });
+        let connect_error = |source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        let conn = sea_orm::Database::connect(options)
+            .await
+            .map_err(connect_error)?;
+        conn.ping().await.map_err(connect_error)?;
+        Ok(Self { conn, kind })
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        self.kind
+    }
+
+    /// Applies every pending migration; returns how many ran.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let pending = self.pending_migrations().await?;
+        Migrator::up(&self.conn, None)
+            .await
+            .map_err(StoreError::Migrate)?;
+        Ok(pending)
+    }
+
+    /// Migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.conn)
+            .await
+            .map_err(StoreError::Migrate)?
+            .len())
+    }
+
+    /// Rolls every migration back: an empty schema. For tests of the migrations themselves.
+    pub async fn rollback_all(&self) -> Result<(), StoreError> {
+        Migrator::down(&self.conn, None)
+            .await
+            .map_err(StoreError::Migrate)
+    }
+
+    /// Closes the pool, waiting for connections in use (so SQLite checkpoints its WAL).
+    pub async fn close(self) {
+        if let Err(e) = self.conn.close().await {
+            tracing::warn!(error = %e, "closing the database pool failed");
+        }
+    }
+}
+
+#[async_trait]
+impl Store for Database {
+    async fn installation(&self, now: DateTime<Utc>) -> Result<Installation, DomainError> {
+        const ROW: i32 = 1;
+        if let Some(row) = installation::Entity::find_by_id(ROW)
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+        {
+            return Ok(self.to_installation(row));
+        }
+        // Several instances may start at once: the first insert wins, the others keep its id.
+        let fresh = installation::ActiveModel {
+            id: Set(ROW),
+            installation_id: Set(uuid::Uuid::new_v4().to_string()),
+            created_at: Set(now),
+        };
+        installation::Entity::insert(fresh)
+            .on_conflict_do_nothing()
+            .exec(&self.conn)
+            .await
+            .map_err(db_error)?;
+        let row = installation::Entity::find_by_id(ROW)
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| DomainError::Internal("installation row missing after insert".into()))?;
+        Ok(self.to_installation(row))
+    }
+
+    async fn ping(&self) -> Result<(), DomainError> {
+        self.conn.ping().await.map_err(db_error)
+    }
+}
+
+impl Database {
+    fn to_installation(&self, row: installation::Model) -> Installation {
+        Installation {
+            id: row.installation_id,
+            created_at: row.created_at,
+            database: self.kind,
+        }
+    }
+}
+
+fn database_kind(url: &str) -> Option<DatabaseKind> {
+    if url.starts_with("sqlite:") {
+        Some(DatabaseKind::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(DatabaseKind::Postgres)
+    } else {
+        None
+    }
+}
+
+/// A database error at the store's edge: unreachable becomes `Unavailable`, the rest is
+/// internal (its text goes to logs, never to clients).
+fn db_error(e: DbErr) -> DomainError {
+    match e {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => {
+            DomainError::Unavailable("the database".into())
+        }
+        other => DomainError::Internal(other.to_string()),
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectionTrait, Statement};
+
+    #[test]
+    fn redact_url_hides_the_password_only() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/jit"),
+            "postgres://app:***@db:5432/jit"
+        );
+        assert_eq!(redact_url("postgres://app@db/jit"), "postgres://app@db/jit");
+        assert_eq!(
+            redact_url("sqlite:///var/lib/jitroles/jitroles.db"),
+            "sqlite:///var/lib/jitroles/jitroles.db"
+        );
+    }
+
+    #[test]
+    fn database_kind_follows_the_url_scheme() {
+        assert_eq!(
+            database_kind("sqlite:///tmp/x.db?mode=rwc"),
+            Some(DatabaseKind::Sqlite)
+        );
+        assert_eq!(
+            database_kind("postgresql://h/db"),
+            Some(DatabaseKind::Postgres)
+        );
+        assert_eq!(database_kind("mysql://h/db"), None);
+    }
+
+    #[tokio::test]
+    async fn sqlite_runs_in_wal_mode_with_normal_synchronous() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let db = Database::connect(&url).await.unwrap();
+        let pragma = |name: &'static str| {
+            let conn = db.conn.clone();
+            async move {
+                let row = conn
+                    .query_one_raw(Statement::from_string(
+                        conn.get_database_backend(),
+                        format!("PRAGMA {name}"),
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get_by_index::<String>(0)
+                    .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
+                    .unwrap()
+            }
+        };
+        assert_eq!(pragma("journal_mode").await, "wal");
+        assert_eq!(
+            pragma("synchronous").await,
+            "1",
+            "1 = NORMAL; never 0 = OFF"
+        );
+    }
+}
