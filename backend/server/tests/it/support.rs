@@ -1,0 +1,56 @@
+//! Builders for a running test server.
+
+use std::path::{Path, PathBuf};
+
+use jitroles_server::{Running, config::Config};
+use tempfile::TempDir;
+use tonic::transport::Channel;
+
+pub const INDEX_HTML: &str = "<!DOCTYPE html><title>jitroles test app</title>";
+
+/// A server on a free loopback port with its own data directory and a tiny web app.
+pub struct TestServer {
+    pub running: Running,
+    pub dir: TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let running = start_in(dir.path()).await;
+        Self { running, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.running.addr())
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.url())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect over HTTP/2")
+    }
+}
+
+pub fn config_in(dir: &Path) -> Config {
+    let web_root = dir.join("dist");
+    std::fs::create_dir_all(&web_root).expect("web root");
+    std::fs::write(web_root.join("index.html"), INDEX_HTML).expect("index.html");
+    let mut config = Config::default();
+    config.data_dir = dir.join("data");
+    config.server.listen = "127.0.0.1:0".parse().expect("addr");
+    config.server.web_root = web_root;
+    config
+}
+
+pub async fn start_in(dir: &Path) -> Running {
+    jitroles_server::start(&config_in(dir))
+        .await
+        .expect("server starts")
+}
+
+pub fn sqlite_file(dir: &Path) -> PathBuf {
+    dir.join("data").join("jitroles.db")
+}

@@ -1,0 +1,69 @@
+//! The web app's files on the same port as the API.
+
+use http::{Request, StatusCode, header};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+
+use crate::support::{INDEX_HTML, TestServer};
+
+async fn get(
+    server: &TestServer,
+    path: &str,
+    content_type: Option<&str>,
+) -> (StatusCode, http::HeaderMap, String) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<Bytes>>();
+    let mut request = Request::get(format!("{}{path}", server.url()));
+    if let Some(ct) = content_type {
+        request = request.header(header::CONTENT_TYPE, ct);
+    }
+    let response = client
+        .request(request.body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn root_and_deep_links_serve_the_app_over_http1() {
+    let server = TestServer::start().await;
+    for path in ["/", "/admin/rules", "/roles", "/no/such/page"] {
+        let (status, headers, body) = get(&server, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body, INDEX_HTML, "{path}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{path}");
+    }
+    server.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn existing_files_are_served_with_their_type() {
+    let server = TestServer::start().await;
+    std::fs::write(server.dir.path().join("dist/app.css"), "body{}").unwrap();
+    let (status, headers, body) = get(&server, "/app.css", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/css");
+    assert_eq!(body, "body{}");
+    server.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn grpc_calls_to_unknown_services_get_unimplemented_not_html() {
+    let server = TestServer::start().await;
+    let (status, headers, body) = get(
+        &server,
+        "/no.such.Service/Call",
+        Some("application/grpc-web+proto"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["grpc-status"], "12", "UNIMPLEMENTED");
+    assert!(body.is_empty());
+    server.running.shutdown().await.unwrap();
+}

@@ -1,0 +1,4 @@
+//! Store contract tests, run on SQLite and on PostgreSQL alike.
+
+mod databases;
+mod migrations;
