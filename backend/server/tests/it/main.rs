@@ -1,5 +1,7 @@
 //! The real server in-process on 127.0.0.1:0, called the way browsers and services call it.
 
+#![allow(clippy::unwrap_used)] // a panic in a test is its failure report
+
 mod support;
 mod system;
 mod web;

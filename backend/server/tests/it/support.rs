@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use jitroles_server::{Running, config::Config};
+use jitroles_server::{
+    Running,
+    config::{Config, ServerConfig},
+};
 use tempfile::TempDir;
 use tonic::transport::Channel;
 
@@ -38,11 +41,14 @@ pub fn config_in(dir: &Path) -> Config {
     let web_root = dir.join("dist");
     std::fs::create_dir_all(&web_root).expect("web root");
     std::fs::write(web_root.join("index.html"), INDEX_HTML).expect("index.html");
-    let mut config = Config::default();
-    config.data_dir = dir.join("data");
-    config.server.listen = "127.0.0.1:0".parse().expect("addr");
-    config.server.web_root = web_root;
-    config
+    Config {
+        data_dir: dir.join("data"),
+        server: ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            web_root,
+        },
+        ..Config::default()
+    }
 }
 
 pub async fn start_in(dir: &Path) -> Running {

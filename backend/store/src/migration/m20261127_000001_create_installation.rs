@@ -29,6 +29,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
+#[allow(clippy::enum_variant_names)] // the column is installation_id in table installation
 enum Installation {
     Table,
     Id,
