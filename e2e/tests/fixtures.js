@@ -1,0 +1,104 @@
+// Test fixtures: a real jitroles server per test, and a page that may only talk to loopback.
+import { test as base, expect } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BINARY = process.env.JITROLES_BIN || path.join(ROOT, 'target', 'debug', 'jitroles');
+const WEB_ROOT = process.env.JITROLES_WEB_ROOT || path.join(ROOT, 'dist');
+
+/** The workspace version, which the server reports. */
+export const VERSION = /\[workspace\.package\][^[]*?version\s*=\s*"([^"]+)"/s.exec(
+  readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'),
+)[1];
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntilServing(url, child, deadlineMs = 20_000) {
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`jitroles exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`jitroles did not answer at ${url} within ${deadlineMs} ms`);
+}
+
+/** A jitroles process on a fixed port with its own data directory; can be stopped and restarted. */
+class JitrolesServer {
+  constructor(port, dataDir) {
+    this.port = port;
+    this.dataDir = dataDir;
+    this.url = `http://127.0.0.1:${port}`;
+    this.child = null;
+    this.log = '';
+  }
+
+  async start() {
+    this.child = spawn(BINARY, ['serve'], {
+      env: {
+        ...process.env,
+        JITROLES_SERVER_LISTEN: `127.0.0.1:${this.port}`,
+        JITROLES_DATA_DIR: this.dataDir,
+        JITROLES_SERVER_WEB_ROOT: WEB_ROOT,
+        JITROLES_LOG_FORMAT: 'text',
+        NO_COLOR: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk) => {
+      this.log += chunk.toString();
+    };
+    this.child.stdout.on('data', keep);
+    this.child.stderr.on('data', keep);
+    await waitUntilServing(`${this.url}/`, this.child);
+  }
+
+  async stop() {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+export const test = base.extend({
+  server: async ({}, use, testInfo) => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'jitroles-e2e-'));
+    const server = new JitrolesServer(await freePort(), dataDir);
+    await server.start();
+    await use(server);
+    await server.stop();
+    if (testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach('jitroles.log', { body: server.log, contentType: 'text/plain' });
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  },
+
+  page: async ({ page }, use) => {
+    // only loopback: anything else would hang on this network or leak data
+    await page.route(/^https?:\/\/(?!127\.0\.0\.1[:/]|localhost[:/])/, (route) => route.abort());
+    await use(page);
+  },
+});
+
+export { expect };
