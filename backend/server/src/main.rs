@@ -1,6 +1,6 @@
 //! `jitroles`: the command line. Subcommands: `serve`, `migrate`.
 
-use std::{path::PathBuf, process::ExitCode, time::Instant};
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic in a test is its failure report
 
+mod cli;
 mod support;
 mod system;
 mod web;

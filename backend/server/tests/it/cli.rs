@@ -1,0 +1,110 @@
+//! The `jitroles` binary as an operator meets it: exit codes, messages, signals.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jitroles");
+
+fn jitroles(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("JITROLES_DATA_DIR", dir.join("data"))
+        .env("JITROLES_SERVER_LISTEN", "127.0.0.1:0")
+        .env("JITROLES_SERVER_WEB_ROOT", dir.join("dist"))
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+#[test]
+fn a_bad_config_file_exits_with_status_2_and_names_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("jitroles.toml");
+    std::fs::write(&config, "[database]\nurl = 5432\n").unwrap();
+
+    let out = jitroles(dir.path())
+        .args(["--config", config.to_str().unwrap(), "serve"])
+        .output()
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("jitroles.toml") && stderr.contains("database.url"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_port_in_use_exits_non_zero_with_the_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+
+    let out = jitroles(dir.path())
+        .env("JITROLES_SERVER_LISTEN", &addr)
+        .arg("serve")
+        .output()
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sigterm_shuts_the_server_down_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = jitroles(dir.path())
+        .arg("serve")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no ready line");
+        let line = lines
+            .next()
+            .expect("the server exited before it was ready")
+            .unwrap();
+        if line.contains("jitroles: ready") {
+            break;
+        }
+    }
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+
+    assert_eq!(status.code(), Some(0));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+}
+
+#[test]
+fn migrate_applies_migrations_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    for _ in 0..2 {
+        let out = jitroles(dir.path())
+            .env("JITROLES_DATABASE_URL", &url)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dir.path().join("m.db").exists());
+}
