@@ -64,13 +64,15 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: &Config, started: Instant) -> anyhow::Result<()> {
+    // Listen for signals before saying "ready": a SIGTERM right after must shut down cleanly.
+    let stop = shutdown_signal()?;
     let running = jitroles_server::start(config).await?;
     tracing::info!(
         url = %format!("http://{}/", running.addr()),
         ready_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
-    shutdown_signal().await?;
+    stop.await;
     tracing::info!("shutting down");
     running.shutdown().await
 }
@@ -83,13 +85,17 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
+/// Resolves on the first SIGINT or SIGTERM; the handlers are installed when this is called.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT"),
-        _ = term.recv() => Ok(()),
-    }
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 fn init_logging(config: &Config) {
