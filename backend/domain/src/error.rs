@@ -17,7 +17,8 @@ pub enum DomainError {
     #[error("{0}")]
     FailedPrecondition(String),
     /// A dependency (database, directory) cannot be reached now; the caller may retry.
-    #[error("{0} is unavailable")]
+    /// The text is a whole sentence for people ("the database does not answer").
+    #[error("{0}")]
     Unavailable(String),
     /// A bug or an unexpected state. The text is for logs, never for clients.
     #[error("internal error: {0}")]

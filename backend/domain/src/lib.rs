@@ -4,6 +4,7 @@
 //! depends on none of them, nor on tonic, prost, sea-orm, sqlx, ldap3 or openidconnect.
 
 pub mod clock;
+pub mod directory;
 pub mod error;
 pub mod ports;
 pub mod system;

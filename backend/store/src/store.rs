@@ -169,7 +169,7 @@ fn database_kind(url: &str) -> Option<DatabaseKind> {
 fn db_error(e: DbErr) -> DomainError {
     match e {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => {
-            DomainError::Unavailable("the database".into())
+            DomainError::Unavailable("the database does not answer".into())
         }
         other => DomainError::Internal(other.to_string()),
     }

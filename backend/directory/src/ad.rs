@@ -1,0 +1,599 @@
+//! The Directory port against Active Directory (and Samba AD).
+
+use std::{collections::HashSet, time::Duration};
+
+use async_trait::async_trait;
+use jitroles_domain::{
+    DomainError,
+    directory::{
+        Capabilities, Directory, DirectoryGroup, DirectoryObject, DirectoryUser, GroupRef, Member,
+        MembershipChange, SearchPage, SearchScope, Sid, UserLookup, WriteAccess, choose_mechanism,
+    },
+};
+use ldap3::{Mod, Scope, SearchEntry, SearchOptions, controls::RawControl};
+use tokio::sync::{OnceCell, RwLock};
+
+use crate::{DirectoryConfig, DirectoryError, pool::Pool, wire};
+
+/// The PAM optional feature (MS-ADTS 3.1.1.9.2) by its GUID, as an escaped binary filter value.
+const PAM_FEATURE_GUID: &str = "ec43e873-cce8-4640-b4ab-07ffe4ab5bcd";
+const PAM_FEATURE_FILTER: &str =
+    "(msDS-OptionalFeatureGUID=\\73\\e8\\43\\ec\\e8\\cc\\40\\46\\b4\\ab\\07\\ff\\e4\\ab\\5b\\cd)";
+/// LDAP_SERVER_LINK_TTL_OID: link values come back as `<TTL=n>,DN`. Sent only once PAM is
+/// known to be on: a DC that does not know a control may drop the connection.
+const LINK_TTL_CONTROL: &str = "1.2.840.113556.1.4.2309";
+/// Windows Server 2016: the first forest functional level with PAM.
+const PAM_FOREST_LEVEL: u32 = 7;
+const USER_FILTER: &str = "(&(objectCategory=person)(objectClass=user))";
+const GROUP_FILTER: &str = "(objectClass=group)";
+const USER_ATTRS: &[&str] = &[
+    "objectSid",
+    "objectGUID",
+    "sAMAccountName",
+    "displayName",
+    "cn",
+    "userPrincipalName",
+    "mail",
+    "userAccountControl",
+];
+const GROUP_ATTRS: &[&str] = &[
+    "objectSid",
+    "objectGUID",
+    "cn",
+    "sAMAccountName",
+    "description",
+    "adminCount",
+];
+/// userAccountControl ACCOUNTDISABLE.
+const ACCOUNT_DISABLED: u32 = 0x2;
+/// Longest text accepted for lookups and searches; AD's own limits are far below.
+const MAX_TEXT: usize = 256;
+/// Most picker results one search returns.
+pub const MAX_SEARCH_LIMIT: usize = 100;
+
+#[derive(Debug, Clone)]
+struct RootDse {
+    default_nc: String,
+    config_nc: String,
+    forest_level: u32,
+}
+
+pub struct ActiveDirectory {
+    pool: Pool,
+    root: OnceCell<RootDse>,
+    pam: RwLock<Option<bool>>,
+}
+
+impl ActiveDirectory {
+    /// Checks the configuration; connects on first use.
+    pub fn new(config: DirectoryConfig) -> Result<Self, DirectoryError> {
+        Ok(Self {
+            pool: Pool::new(config)?,
+            root: OnceCell::new(),
+            pam: RwLock::new(None),
+        })
+    }
+
+    /// The naming context users and groups are searched in.
+    pub async fn base_dn(&self) -> Result<String, DirectoryError> {
+        Ok(self.root().await?.default_nc.clone())
+    }
+
+    /// Turns the PAM optional feature on for the whole forest. Irreversible: callers must have
+    /// the operator's explicit consent.
+    pub async fn enable_pam(&self) -> Result<(), DirectoryError> {
+        let value = format!(
+            "CN=Partitions,{}:{PAM_FEATURE_GUID}",
+            self.root().await?.config_nc
+        );
+        self.pool
+            .run(|mut ldap| {
+                let value = value.clone();
+                async move {
+                    ldap.modify(
+                        "",
+                        vec![Mod::Add(
+                            "enableOptionalFeature".to_owned(),
+                            HashSet::from([value]),
+                        )],
+                    )
+                    .await?
+                    .success()
+                }
+            })
+            .await?;
+        *self.pam.write().await = Some(true);
+        Ok(())
+    }
+
+    async fn root(&self) -> Result<&RootDse, DirectoryError> {
+        self.root
+            .get_or_try_init(|| async {
+                let entries = self
+                    .search(
+                        "",
+                        Scope::Base,
+                        "(objectClass=*)",
+                        &[
+                            "defaultNamingContext",
+                            "configurationNamingContext",
+                            "forestFunctionality",
+                        ],
+                        None,
+                        false,
+                    )
+                    .await?
+                    .0;
+                let e = entries
+                    .first()
+                    .ok_or_else(|| DirectoryError::Invalid("the rootDSE is empty".into()))?;
+                Ok(RootDse {
+                    default_nc: text(e, "defaultNamingContext")
+                        .ok_or_else(|| DirectoryError::Invalid("no defaultNamingContext".into()))?,
+                    config_nc: text(e, "configurationNamingContext").ok_or_else(|| {
+                        DirectoryError::Invalid("no configurationNamingContext".into())
+                    })?,
+                    forest_level: text(e, "forestFunctionality")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0),
+                })
+            })
+            .await
+    }
+
+    async fn pam_enabled(&self) -> Result<bool, DirectoryError> {
+        if let Some(known) = *self.pam.read().await {
+            return Ok(known);
+        }
+        let root = self.root().await?.clone();
+        let enabled = if root.forest_level < PAM_FOREST_LEVEL {
+            false
+        } else {
+            let (features, _) = self
+                .search(
+                    &root.config_nc,
+                    Scope::Subtree,
+                    PAM_FEATURE_FILTER,
+                    &["msDS-EnabledFeatureBL"],
+                    None,
+                    false,
+                )
+                .await?;
+            features
+                .iter()
+                .any(|f| !values(f, "msDS-EnabledFeatureBL").is_empty())
+        };
+        *self.pam.write().await = Some(enabled);
+        Ok(enabled)
+    }
+
+    /// One search; `(entries, truncated by the size limit)`. A missing base is an error
+    /// (`NoSuchObject`), so base reads can tell "not there" apart.
+    async fn search(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        size_limit: Option<usize>,
+        link_ttls: bool,
+    ) -> Result<(Vec<SearchEntry>, bool), DirectoryError> {
+        let attrs: Vec<String> = attrs.iter().map(|a| (*a).to_owned()).collect();
+        let result = self
+            .pool
+            .run(|mut ldap| {
+                let (base, filter, attrs) = (base.to_owned(), filter.to_owned(), attrs.clone());
+                async move {
+                    if let Some(limit) = size_limit {
+                        ldap.with_search_options(
+                            SearchOptions::new().sizelimit(limit.try_into().unwrap_or(i32::MAX)),
+                        );
+                    }
+                    if link_ttls {
+                        ldap.with_controls(RawControl {
+                            ctype: LINK_TTL_CONTROL.into(),
+                            crit: false,
+                            val: None,
+                        });
+                    }
+                    let ldap3::SearchResult(entries, result) =
+                        ldap.search(&base, scope, &filter, attrs).await?;
+                    Ok((entries, result))
+                }
+            })
+            .await?;
+        let (entries, result) = result;
+        let truncated = match result.rc {
+            0 => false,
+            4 => true, // sizeLimitExceeded: the entries so far are valid
+            rc => {
+                return Err(DirectoryError::from_code(
+                    rc,
+                    &result.text,
+                    &self.pool.config().bind_dn,
+                ));
+            }
+        };
+        Ok((
+            entries.into_iter().map(SearchEntry::construct).collect(),
+            truncated,
+        ))
+    }
+
+    /// A base read that answers `None` when the object does not exist.
+    async fn read(
+        &self,
+        base: &str,
+        filter: &str,
+        attrs: &[&str],
+    ) -> Result<Option<SearchEntry>, DirectoryError> {
+        match self
+            .search(base, Scope::Base, filter, attrs, None, false)
+            .await
+        {
+            Ok((mut entries, _)) => Ok(entries.pop()),
+            Err(DirectoryError::NoSuchObject(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn modify_member(
+        &self,
+        group_dn: &str,
+        change: Mod<String>,
+    ) -> Result<u32, DirectoryError> {
+        let result = self
+            .pool
+            .run(|mut ldap| {
+                let (dn, change) = (group_dn.to_owned(), clone_mod(&change));
+                async move { ldap.modify(&dn, vec![change]).await }
+            })
+            .await?;
+        Ok(result.rc)
+    }
+}
+
+#[async_trait]
+impl Directory for ActiveDirectory {
+    async fn find_user(&self, by: &UserLookup) -> Result<Option<DirectoryUser>, DomainError> {
+        let (base, filter) = match by {
+            UserLookup::Sid(sid) => (format!("<SID={sid}>"), USER_FILTER.to_owned()),
+            UserLookup::SamAccountName(v) => {
+                (self.base_dn().await?, user_filter("sAMAccountName", v)?)
+            }
+            UserLookup::UserPrincipalName(v) => {
+                (self.base_dn().await?, user_filter("userPrincipalName", v)?)
+            }
+            UserLookup::Mail(v) => (self.base_dn().await?, user_filter("mail", v)?),
+        };
+        let scope = if matches!(by, UserLookup::Sid(_)) {
+            Scope::Base
+        } else {
+            Scope::Subtree
+        };
+        let entries = match self
+            .search(&base, scope, &filter, USER_ATTRS, Some(2), false)
+            .await
+        {
+            Ok((entries, _)) => entries,
+            Err(DirectoryError::NoSuchObject(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        match entries.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(to_user(one)?)),
+            _ => Err(DomainError::FailedPrecondition(format!(
+                "more than one directory account matches {by:?}"
+            ))),
+        }
+    }
+
+    async fn token_groups(&self, user_dn: &str) -> Result<Vec<Sid>, DomainError> {
+        let entry = self
+            .read(user_dn, "(objectClass=*)", &["tokenGroups"])
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("user {user_dn}"),
+            })?;
+        Ok(binary(&entry, "tokenGroups")
+            .iter()
+            .filter_map(|b| wire::sid_from_bytes(b))
+            .collect())
+    }
+
+    async fn search(
+        &self,
+        text: &str,
+        scope: SearchScope,
+        limit: usize,
+    ) -> Result<SearchPage, DomainError> {
+        check_text("search text", text)?;
+        let limit = limit.clamp(1, MAX_SEARCH_LIMIT);
+        let class = match scope {
+            SearchScope::Users => USER_FILTER.to_owned(),
+            SearchScope::Groups => GROUP_FILTER.to_owned(),
+            SearchScope::Both => format!("(|{USER_FILTER}{GROUP_FILTER})"),
+        };
+        let mut attrs: Vec<&str> = USER_ATTRS.iter().chain(GROUP_ATTRS).copied().collect();
+        attrs.push("objectClass");
+        attrs.dedup();
+        let base = self.base_dn().await?;
+        let (entries, truncated) = self
+            .search(
+                &base,
+                Scope::Subtree,
+                &wire::prefix_filter(&class, text),
+                &attrs,
+                Some(limit + 1),
+                false,
+            )
+            .await?;
+        let more = truncated || entries.len() > limit;
+        let mut objects = entries
+            .iter()
+            .take(limit)
+            .map(|e| {
+                let is_group = values(e, "objectClass")
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case("group"));
+                Ok(if is_group {
+                    DirectoryObject::Group(to_group(e)?)
+                } else {
+                    DirectoryObject::User(to_user(e)?)
+                })
+            })
+            .collect::<Result<Vec<_>, DomainError>>()?;
+        objects.sort_by_key(|o| match o {
+            DirectoryObject::User(u) => u.display_name.to_lowercase(),
+            DirectoryObject::Group(g) => g.name.to_lowercase(),
+        });
+        Ok(SearchPage { objects, more })
+    }
+
+    async fn group(&self, by: &GroupRef) -> Result<Option<DirectoryGroup>, DomainError> {
+        let base = match by {
+            GroupRef::Sid(sid) => format!("<SID={sid}>"),
+            GroupRef::Guid(g) => {
+                let guid = wire::parse_guid(g).ok_or_else(|| DomainError::Invalid {
+                    field: "group".into(),
+                    reason: format!("{g:?} is not a GUID"),
+                })?;
+                format!("<GUID={guid}>")
+            }
+            GroupRef::Dn(dn) => {
+                check_text("group DN", dn)?;
+                dn.clone()
+            }
+        };
+        match self.read(&base, GROUP_FILTER, GROUP_ATTRS).await? {
+            Some(entry) => Ok(Some(to_group(&entry)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn add_member(
+        &self,
+        group_dn: &str,
+        member: &Sid,
+        ttl: Option<Duration>,
+    ) -> Result<MembershipChange, DomainError> {
+        let value = wire::member_value(member, ttl);
+        let rc = self
+            .modify_member(group_dn, Mod::Add("member".into(), HashSet::from([value])))
+            .await?;
+        match rc {
+            0 => Ok(MembershipChange::Changed),
+            68 => Ok(MembershipChange::AlreadySo), // entryAlreadyExists: already a member
+            rc => Err(self.refused(rc, group_dn).into()),
+        }
+    }
+
+    async fn remove_member(
+        &self,
+        group_dn: &str,
+        member: &Sid,
+    ) -> Result<MembershipChange, DomainError> {
+        let value = wire::member_value(member, None);
+        let rc = self
+            .modify_member(
+                group_dn,
+                Mod::Delete("member".into(), HashSet::from([value])),
+            )
+            .await?;
+        match rc {
+            0 => Ok(MembershipChange::Changed),
+            // noSuchAttribute (AD), unwillingToPerform (Samba: never a member / already removed)
+            16 | 53 => Ok(MembershipChange::AlreadySo),
+            rc => Err(self.refused(rc, group_dn).into()),
+        }
+    }
+
+    async fn members(&self, group_dn: &str) -> Result<Vec<Member>, DomainError> {
+        let link_ttls = self.pam_enabled().await?;
+        let mut members = Vec::new();
+        let mut start = 0;
+        loop {
+            let attr = format!("member;range={start}-*");
+            let entry = self
+                .search(
+                    group_dn,
+                    Scope::Base,
+                    GROUP_FILTER,
+                    &[attr.as_str()],
+                    None,
+                    link_ttls,
+                )
+                .await?
+                .0
+                .pop()
+                .ok_or_else(|| DomainError::NotFound {
+                    what: format!("group {group_dn}"),
+                })?;
+            // the server names the range it returned: member;range=0-1499, or plain member
+            let Some((name, vals)) = entry
+                .attrs
+                .iter()
+                .find(|(k, _)| k.to_ascii_lowercase().starts_with("member"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+            else {
+                break;
+            };
+            members.extend(vals.iter().map(|v| {
+                let (dn, ttl) = wire::parse_member(v);
+                Member { dn, ttl }
+            }));
+            match wire::next_range_start(&name) {
+                Some(next) if next > start => start = next,
+                _ => break,
+            }
+        }
+        Ok(members)
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities, DomainError> {
+        *self.pam.write().await = None; // re-read: an admin may have enabled it since
+        let pam_enabled = self.pam_enabled().await?;
+        Ok(Capabilities {
+            forest_functional_level: self.root().await?.forest_level,
+            pam_enabled,
+            mechanism: choose_mechanism(pam_enabled, self.pool.config().force_scheduler),
+        })
+    }
+
+    async fn write_access(&self, group_dn: &str) -> Result<WriteAccess, DomainError> {
+        let entry = self
+            .read(
+                group_dn,
+                "(objectClass=*)",
+                &["allowedAttributesEffective", "adminCount"],
+            )
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("group {group_dn}"),
+            })?;
+        Ok(WriteAccess {
+            can_write_members: values(&entry, "allowedAttributesEffective")
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("member")),
+            protected: text(&entry, "adminCount").as_deref() == Some("1"),
+        })
+    }
+}
+
+impl ActiveDirectory {
+    fn refused(&self, rc: u32, group_dn: &str) -> DirectoryError {
+        match DirectoryError::from_code(rc, "", &self.pool.config().bind_dn) {
+            DirectoryError::InsufficientRights { .. } => DirectoryError::InsufficientRights {
+                detail: format!("the service account may not change the members of {group_dn}"),
+            },
+            other => other,
+        }
+    }
+}
+
+fn clone_mod(m: &Mod<String>) -> Mod<String> {
+    match m {
+        Mod::Add(a, v) => Mod::Add(a.clone(), v.clone()),
+        Mod::Delete(a, v) => Mod::Delete(a.clone(), v.clone()),
+        Mod::Replace(a, v) => Mod::Replace(a.clone(), v.clone()),
+        Mod::Increment(a, v) => Mod::Increment(a.clone(), v.clone()),
+    }
+}
+
+fn check_text(field: &str, value: &str) -> Result<(), DomainError> {
+    if value.chars().count() > MAX_TEXT {
+        return Err(DomainError::Invalid {
+            field: field.into(),
+            reason: format!("at most {MAX_TEXT} characters"),
+        });
+    }
+    Ok(())
+}
+
+fn user_filter(attribute: &str, value: &str) -> Result<String, DomainError> {
+    check_text(attribute, value)?;
+    if value.is_empty() {
+        return Err(DomainError::Invalid {
+            field: attribute.into(),
+            reason: "must not be empty".into(),
+        });
+    }
+    Ok(format!(
+        "(&{USER_FILTER}({attribute}={}))",
+        ldap3::ldap_escape(value)
+    ))
+}
+
+/// Values of an attribute, whatever case the server spells its name in.
+fn values<'e>(e: &'e SearchEntry, attr: &str) -> &'e [String] {
+    e.attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(attr))
+        .map_or(&[], |(_, v)| v.as_slice())
+}
+
+fn text(e: &SearchEntry, attr: &str) -> Option<String> {
+    values(e, attr).first().cloned()
+}
+
+/// Binary values: ldap3 files a value under `attrs` when it happens to be valid UTF-8.
+fn binary(e: &SearchEntry, attr: &str) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = values(e, attr)
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+    if let Some((_, v)) = e
+        .bin_attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(attr))
+    {
+        out.extend(v.iter().cloned());
+    }
+    out
+}
+
+fn sid_of(e: &SearchEntry) -> Result<Sid, DomainError> {
+    binary(e, "objectSid")
+        .first()
+        .and_then(|b| wire::sid_from_bytes(b))
+        .ok_or_else(|| DomainError::Internal(format!("{} has no readable objectSid", e.dn)))
+}
+
+fn guid_of(e: &SearchEntry) -> Result<String, DomainError> {
+    binary(e, "objectGUID")
+        .first()
+        .and_then(|b| wire::guid_from_bytes(b))
+        .ok_or_else(|| DomainError::Internal(format!("{} has no readable objectGUID", e.dn)))
+}
+
+fn to_user(e: &SearchEntry) -> Result<DirectoryUser, DomainError> {
+    let account_name = text(e, "sAMAccountName").unwrap_or_default();
+    let uac: u32 = text(e, "userAccountControl")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(DirectoryUser {
+        sid: sid_of(e)?,
+        guid: guid_of(e)?,
+        dn: e.dn.clone(),
+        display_name: text(e, "displayName")
+            .or_else(|| text(e, "cn"))
+            .unwrap_or_else(|| account_name.clone()),
+        account_name,
+        upn: text(e, "userPrincipalName"),
+        mail: text(e, "mail"),
+        disabled: uac & ACCOUNT_DISABLED != 0,
+    })
+}
+
+fn to_group(e: &SearchEntry) -> Result<DirectoryGroup, DomainError> {
+    Ok(DirectoryGroup {
+        sid: sid_of(e)?,
+        guid: guid_of(e)?,
+        dn: e.dn.clone(),
+        name: text(e, "sAMAccountName")
+            .or_else(|| text(e, "cn"))
+            .unwrap_or_else(|| e.dn.clone()),
+        description: text(e, "description"),
+        protected: text(e, "adminCount").as_deref() == Some("1"),
+    })
+}

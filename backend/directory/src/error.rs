@@ -1,0 +1,140 @@
+//! Every LDAP and TLS failure, classified once: what a person reads, whether a retry may help,
+//! and which domain error it becomes.
+
+use jitroles_domain::DomainError;
+use ldap3::LdapError;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DirectoryError {
+    #[error("the directory at {url} cannot be reached: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("TLS with the directory at {url} failed: {detail} (is the CA file right?)")]
+    Tls { url: String, detail: String },
+    #[error("the directory did not answer within {seconds} s")]
+    Timeout { seconds: u64 },
+    #[error("the directory refused the service account's credentials ({bind_dn}): {detail}")]
+    BadCredentials { bind_dn: String, detail: String },
+    #[error("the service account may not do this: {detail}")]
+    InsufficientRights { detail: String },
+    #[error("not found in the directory: {0}")]
+    NoSuchObject(String),
+    #[error("the directory refused the request: {0}")]
+    Invalid(String),
+    #[error("the directory is busy or unavailable: {0}")]
+    Busy(String),
+    #[error("the directory refused the request (LDAP result {rc}): {detail}")]
+    Refused { rc: u32, detail: String },
+    #[error("directory configuration: {0}")]
+    Config(String),
+}
+
+impl DirectoryError {
+    /// Whether trying again (on a fresh connection) may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable { .. } | Self::Timeout { .. } | Self::Busy(_)
+        )
+    }
+
+    /// Whether the connection it happened on should be thrown away.
+    pub(crate) fn breaks_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable { .. } | Self::Timeout { .. } | Self::Tls { .. }
+        )
+    }
+
+    /// Classifies an ldap3 error. `url` and `bind_dn` only make messages concrete.
+    pub(crate) fn from_ldap(e: LdapError, url: &str, bind_dn: &str) -> Self {
+        match e {
+            LdapError::LdapResult { result } => Self::from_code(result.rc, &result.text, bind_dn),
+            LdapError::Timeout { .. } => Self::Timeout { seconds: 0 },
+            LdapError::Rustls { source } => Self::Tls {
+                url: url.into(),
+                detail: source.to_string(),
+            },
+            LdapError::DNSName { source } => Self::Tls {
+                url: url.into(),
+                detail: source.to_string(),
+            },
+            LdapError::Io { source } => {
+                let detail = source.to_string();
+                // rustls reports handshake failures (bad certificate, unknown CA) as I/O errors
+                if detail.contains("certificate")
+                    || detail.contains("InvalidCertificate")
+                    || detail.contains("tls")
+                {
+                    Self::Tls {
+                        url: url.into(),
+                        detail,
+                    }
+                } else {
+                    Self::Unreachable {
+                        url: url.into(),
+                        detail,
+                    }
+                }
+            }
+            LdapError::OpSend { .. } | LdapError::ResultRecv { .. } | LdapError::EndOfStream => {
+                Self::Unreachable {
+                    url: url.into(),
+                    detail: "the connection was closed".into(),
+                }
+            }
+            LdapError::UrlParsing { source } => {
+                Self::Config(format!("bad directory URL {url}: {source}"))
+            }
+            LdapError::UnknownScheme(s) => Self::Config(format!(
+                "unknown scheme {s} in {url}: use ldaps:// or ldap://"
+            )),
+            other => Self::Refused {
+                rc: 80,
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    /// LDAP result codes (RFC 4511 4.1.9) that mean something to jitroles.
+    pub(crate) fn from_code(rc: u32, text: &str, bind_dn: &str) -> Self {
+        let detail = if text.is_empty() {
+            format!("result code {rc}")
+        } else {
+            text.to_owned()
+        };
+        match rc {
+            49 => Self::BadCredentials {
+                bind_dn: bind_dn.into(),
+                detail,
+            },
+            50 => Self::InsufficientRights { detail },
+            32 => Self::NoSuchObject(detail),
+            // invalidAttributeSyntax, constraintViolation, invalidDNSyntax, namingViolation
+            21 | 19 | 34 | 64 => Self::Invalid(detail),
+            51 | 52 => Self::Busy(detail),
+            _ => Self::Refused { rc, detail },
+        }
+    }
+}
+
+impl From<DirectoryError> for DomainError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Unreachable { .. }
+            | DirectoryError::Tls { .. }
+            | DirectoryError::Timeout { .. }
+            | DirectoryError::BadCredentials { .. }
+            | DirectoryError::Busy(_) => DomainError::Unavailable(e.to_string()),
+            DirectoryError::InsufficientRights { .. } | DirectoryError::Refused { .. } => {
+                DomainError::FailedPrecondition(e.to_string())
+            }
+            DirectoryError::NoSuchObject(what) => DomainError::NotFound { what },
+            DirectoryError::Invalid(reason) => DomainError::Invalid {
+                field: "directory".into(),
+                reason,
+            },
+            DirectoryError::Config(_) => DomainError::Internal(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! jitroles' Active Directory adapter: the [`Directory`](jitroles_domain::directory::Directory)
+//! port over LDAP with ldap3 (rustls, no OpenSSL).
+//!
+//! - `pool`: TLS, bind, a few multiplexed connections re-established when they break, a timeout
+//!   on every operation and retries with backoff for transient failures.
+//! - `error`: every LDAP/TLS failure becomes a message a person understands, in one place.
+//! - `ad`: the port's operations (users, token groups, search, groups, membership, capabilities).
+//! - `wire`: pure parsing and formatting of AD's values (binary SIDs and GUIDs, ranged
+//!   attributes, TTL-prefixed DNs, filters).
+
+mod ad;
+mod error;
+mod pool;
+pub mod wire;
+
+pub use ad::ActiveDirectory;
+pub use error::DirectoryError;
+pub use pool::{DirectoryConfig, Transport};
