@@ -1,0 +1,10 @@
+//! The directory adapter against a real Samba AD DC (`scripts/ad up`), seeded with the test
+//! population of DESIGN.md. Each test that writes works on groups of its own.
+
+#![allow(clippy::unwrap_used)] // a panic in a test is its failure report
+
+mod connection;
+mod membership;
+mod outage;
+mod people;
+mod support;

@@ -1,0 +1,185 @@
+//! Settings of the test DC, an admin connection for fixtures, and throw-away groups.
+
+use std::{collections::HashSet, time::Duration};
+
+use jitroles_directory::{ActiveDirectory, DirectoryConfig};
+use jitroles_domain::directory::{Directory, DirectoryGroup, GroupRef, UserLookup};
+use ldap3::{Ldap, LdapConnAsync, Mod, Scope, SearchEntry};
+
+pub struct Ad {
+    pub url: String,
+    pub ldaps_url: String,
+    pub ca_file: String,
+    pub base_dn: String,
+    pub admin_dn: String,
+    pub admin_pass: String,
+    pub svc_dn: String,
+    pub svc_pass: String,
+    pub role_ou: String,
+}
+
+/// The test DC's settings from `scripts/ad up`, or `None` outside CI when there is none.
+/// Under `CI=true` a missing DC fails the test: CI never skips.
+pub fn ad() -> Option<Ad> {
+    let var = |k: &str| std::env::var(k).ok();
+    let Some(url) = var("AD_URL") else {
+        assert!(
+            var("CI").as_deref() != Some("true"),
+            "AD_URL is not set: CI needs the Samba DC (eval \"$(scripts/ad up)\")"
+        );
+        eprintln!("skipping: AD_URL is not set (eval \"$(scripts/ad up)\" starts a Samba DC)");
+        return None;
+    };
+    let need = |k: &str| var(k).unwrap_or_else(|| panic!("{k} is not set"));
+    Some(Ad {
+        url,
+        ldaps_url: need("AD_LDAPS_URL"),
+        ca_file: need("AD_CA_FILE"),
+        base_dn: need("AD_BASE_DN"),
+        admin_dn: need("AD_ADMIN_DN"),
+        admin_pass: need("AD_ADMIN_PASS"),
+        svc_dn: need("AD_SVC_DN"),
+        svc_pass: need("AD_SVC_PASS"),
+        role_ou: need("AD_ROLE_OU"),
+    })
+}
+
+impl Ad {
+    /// jitroles' own settings: LDAPS with the test CA, as the delegated service account.
+    pub fn config(&self) -> DirectoryConfig {
+        let mut c = DirectoryConfig::new(&self.ldaps_url, &self.svc_dn, &self.svc_pass);
+        c.ca_file = Some(self.ca_file.clone().into());
+        c.timeout = Duration::from_secs(5);
+        c
+    }
+
+    pub fn directory(&self) -> ActiveDirectory {
+        ActiveDirectory::new(self.config()).unwrap()
+    }
+
+    /// A raw connection as the domain administrator, for fixtures only.
+    pub async fn admin(&self) -> Ldap {
+        let (conn, mut ldap) = LdapConnAsync::new(&self.url).await.unwrap();
+        ldap3::drive!(conn);
+        ldap.simple_bind(&self.admin_dn, &self.admin_pass)
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        ldap
+    }
+
+    /// A new, empty group in the role OU (where jit-svc may write members).
+    pub async fn scratch_group(&self, purpose: &str) -> ScratchGroup {
+        let name = format!("t-{purpose}-{}", std::process::id() ^ rand_u32());
+        let dn = format!("CN={name},{}", self.role_ou);
+        let mut admin = self.admin().await;
+        admin
+            .add(
+                &dn,
+                vec![
+                    ("objectClass", HashSet::from(["top", "group"])),
+                    ("sAMAccountName", HashSet::from([name.as_str()])),
+                ],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        let group = self
+            .directory()
+            .group(&GroupRef::Dn(dn.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        ScratchGroup { group, admin }
+    }
+
+    pub async fn user(&self, account: &str) -> jitroles_domain::directory::DirectoryUser {
+        self.directory()
+            .find_user(&UserLookup::SamAccountName(account.into()))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{account} is in the seed"))
+    }
+
+    pub async fn group_named(&self, name: &str) -> DirectoryGroup {
+        let dn = self.group_dn(name).await;
+        self.directory()
+            .group(&GroupRef::Dn(dn))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    pub async fn group_dn(&self, name: &str) -> String {
+        let mut admin = self.admin().await;
+        let (entries, _) = admin
+            .search(
+                &self.base_dn,
+                Scope::Subtree,
+                &format!("(&(objectClass=group)(sAMAccountName={name}))"),
+                vec!["dn"],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        SearchEntry::construct(
+            entries
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| panic!("no group {name}")),
+        )
+        .dn
+    }
+
+    /// Member DNs as the administrator sees them (not through the adapter).
+    pub async fn members_seen_by_admin(&self, group_dn: &str) -> Vec<String> {
+        let mut admin = self.admin().await;
+        let (entries, _) = admin
+            .search(group_dn, Scope::Base, "(objectClass=*)", vec!["member"])
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        let e = SearchEntry::construct(entries.into_iter().next().unwrap());
+        e.attrs.get("member").cloned().unwrap_or_default()
+    }
+}
+
+pub struct ScratchGroup {
+    pub group: DirectoryGroup,
+    admin: Ldap,
+}
+
+impl ScratchGroup {
+    pub async fn delete(mut self) {
+        self.admin
+            .delete(&self.group.dn)
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+    }
+
+    pub async fn add_as_admin(&mut self, member_dns: &[String]) {
+        let values: HashSet<&str> = member_dns.iter().map(String::as_str).collect();
+        self.admin
+            .modify(&self.group.dn, vec![Mod::Add("member", values)])
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+    }
+}
+
+fn rand_u32() -> u32 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    #[allow(clippy::disallowed_methods)] // a unique name, not a time decision
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    nanos.wrapping_mul(2_654_435_761)
+}
