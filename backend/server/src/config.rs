@@ -21,6 +21,59 @@ pub struct Config {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub log: LogConfig,
+    /// Active Directory; optional until the grant engine needs it.
+    pub directory: Option<DirectorySection>,
+}
+
+/// `[directory]`: how the service account reaches AD.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySection {
+    /// `ldaps://dc.example.com` (or `ldap://` with `starttls = true`).
+    pub url: String,
+    pub bind_dn: String,
+    /// Prefer `JITROLES_DIRECTORY_BIND_PASSWORD_FILE` to keeping it in the file.
+    pub bind_password: String,
+    /// PEM file with the CA that signed the DC's certificate; default: the system's roots.
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub starttls: bool,
+    /// Plain LDAP: the password crosses the network unencrypted. Off unless set.
+    #[serde(default)]
+    pub allow_plain_ldap: bool,
+    #[serde(default = "defaults::directory_timeout")]
+    pub timeout_seconds: u64,
+    /// Remove members with jitroles' scheduler even when the forest offers TTL links.
+    #[serde(default)]
+    pub force_scheduler: bool,
+}
+
+impl std::fmt::Debug for DirectorySection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DirectorySection")
+            .field("url", &self.url)
+            .field("bind_dn", &self.bind_dn)
+            .field("bind_password", &"[redacted]")
+            .field("ca_file", &self.ca_file)
+            .field("starttls", &self.starttls)
+            .field("allow_plain_ldap", &self.allow_plain_ldap)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("force_scheduler", &self.force_scheduler)
+            .finish()
+    }
+}
+
+impl DirectorySection {
+    pub fn adapter_config(&self) -> jitroles_directory::DirectoryConfig {
+        let mut c =
+            jitroles_directory::DirectoryConfig::new(&self.url, &self.bind_dn, &self.bind_password);
+        c.ca_file = self.ca_file.clone();
+        c.starttls = self.starttls;
+        c.allow_plain = self.allow_plain_ldap;
+        c.timeout = std::time::Duration::from_secs(self.timeout_seconds.max(1));
+        c.force_scheduler = self.force_scheduler;
+        c
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -71,6 +124,9 @@ mod defaults {
     pub fn web_root() -> PathBuf {
         PathBuf::from("dist")
     }
+    pub fn directory_timeout() -> u64 {
+        10
+    }
     pub fn log_level() -> String {
         "info".into()
     }
@@ -101,6 +157,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
+            directory: None,
         }
     }
 }
@@ -128,16 +185,68 @@ pub enum ConfigError {
     Env { var: String, reason: String },
 }
 
+/// The type of a key in the TOML file, so an environment value becomes the right TOML value
+/// (and a password of digits stays a string).
+#[derive(Clone, Copy)]
+enum Kind {
+    Str,
+    Bool,
+    Int,
+}
+
 /// Every key that can be overridden from the environment, and its place in the TOML file.
-/// All of them are strings there (addresses and paths parse from strings).
-const ENV_KEYS: &[(&str, &str)] = &[
-    ("JITROLES_DATA_DIR", "data_dir"),
-    ("JITROLES_SERVER_LISTEN", "server.listen"),
-    ("JITROLES_SERVER_WEB_ROOT", "server.web_root"),
-    ("JITROLES_DATABASE_URL", "database.url"),
-    ("JITROLES_LOG_LEVEL", "log.level"),
-    ("JITROLES_LOG_FORMAT", "log.format"),
+const ENV_KEYS: &[(&str, &str, Kind)] = &[
+    ("JITROLES_DATA_DIR", "data_dir", Kind::Str),
+    ("JITROLES_SERVER_LISTEN", "server.listen", Kind::Str),
+    ("JITROLES_SERVER_WEB_ROOT", "server.web_root", Kind::Str),
+    ("JITROLES_DATABASE_URL", "database.url", Kind::Str),
+    ("JITROLES_LOG_LEVEL", "log.level", Kind::Str),
+    ("JITROLES_LOG_FORMAT", "log.format", Kind::Str),
+    ("JITROLES_DIRECTORY_URL", "directory.url", Kind::Str),
+    ("JITROLES_DIRECTORY_BIND_DN", "directory.bind_dn", Kind::Str),
+    (
+        "JITROLES_DIRECTORY_BIND_PASSWORD",
+        "directory.bind_password",
+        Kind::Str,
+    ),
+    ("JITROLES_DIRECTORY_CA_FILE", "directory.ca_file", Kind::Str),
+    (
+        "JITROLES_DIRECTORY_STARTTLS",
+        "directory.starttls",
+        Kind::Bool,
+    ),
+    (
+        "JITROLES_DIRECTORY_ALLOW_PLAIN_LDAP",
+        "directory.allow_plain_ldap",
+        Kind::Bool,
+    ),
+    (
+        "JITROLES_DIRECTORY_TIMEOUT_SECONDS",
+        "directory.timeout_seconds",
+        Kind::Int,
+    ),
+    (
+        "JITROLES_DIRECTORY_FORCE_SCHEDULER",
+        "directory.force_scheduler",
+        Kind::Bool,
+    ),
 ];
+
+fn env_to_toml(var: &str, value: String, kind: Kind) -> Result<toml::Value, ConfigError> {
+    let bad = |expected: &str| ConfigError::Env {
+        var: var.into(),
+        reason: format!("expected {expected}, got {value:?}"),
+    };
+    Ok(match kind {
+        Kind::Str => toml::Value::String(value.clone()),
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+            _ => return Err(bad("true or false")),
+        },
+        Kind::Int => toml::Value::Integer(value.trim().parse().map_err(|_| bad("a whole number"))?),
+    })
+}
 
 /// Reads `file` (if given), applies environment overrides read through `env`, and checks the
 /// result against the schema (unknown keys are errors, so typos do not pass silently).
@@ -160,9 +269,9 @@ pub fn load(
         None => toml::Table::new(),
     };
     let mut overridden = Vec::new();
-    for (var, key) in ENV_KEYS {
+    for (var, key, kind) in ENV_KEYS {
         if let Some(value) = env_value(var, &env)? {
-            set_path(&mut table, key, toml::Value::String(value));
+            set_path(&mut table, key, env_to_toml(var, value, *kind)?);
             overridden.push(*var);
         }
     }
@@ -320,6 +429,48 @@ mod tests {
         .to_string();
         assert!(
             err.contains("JITROLES_SERVER_LISTEN") && err.contains("socket address"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn directory_settings_come_typed_from_the_environment_and_the_password_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = write(dir.path(), "pw", "123456\n");
+        let config = load(
+            None,
+            env_of(&[
+                ("JITROLES_DIRECTORY_URL", "ldap://dc:389"),
+                (
+                    "JITROLES_DIRECTORY_BIND_DN",
+                    "CN=jit-svc,CN=Users,DC=example,DC=test",
+                ),
+                (
+                    "JITROLES_DIRECTORY_BIND_PASSWORD_FILE",
+                    secret.to_str().unwrap(),
+                ),
+                ("JITROLES_DIRECTORY_STARTTLS", "true"),
+                ("JITROLES_DIRECTORY_TIMEOUT_SECONDS", "3"),
+            ]),
+        )
+        .unwrap();
+        let d = config.directory.unwrap();
+        assert_eq!(d.bind_password, "123456");
+        assert!(d.starttls && !d.allow_plain_ldap);
+        assert_eq!(d.timeout_seconds, 3);
+        assert!(
+            !format!("{d:?}").contains("123456"),
+            "the password must not reach logs"
+        );
+    }
+
+    #[test]
+    fn a_non_boolean_for_a_switch_names_the_variable() {
+        let err = load(None, env_of(&[("JITROLES_DIRECTORY_STARTTLS", "maybe")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("JITROLES_DIRECTORY_STARTTLS") && err.contains("true or false"),
             "{err}"
         );
     }

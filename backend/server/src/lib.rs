@@ -6,6 +6,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod directory_cli;
 mod spa;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

@@ -27,6 +27,23 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check or prepare Active Directory (the [directory] config section).
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Connect, bind, print the forest's capabilities and the mechanism jitroles will use, and
+    /// whether the service account may write the members of each GROUP (DN, SID, GUID or name).
+    /// Exits 1 if any named group is not writable.
+    Check { groups: Vec<String> },
+    /// Turn on AD's Privileged Access Management feature (TTL links). Irreversible.
+    EnablePam {
+        /// Required: the feature cannot be turned off again.
+        #[arg(long)]
+        i_understand_this_is_irreversible: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,13 +68,13 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(&config, started).await,
             Command::Migrate => migrate(&config).await,
+            Command::Directory(command) => directory(&config, command).await,
         }
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            eprintln!("jitroles: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -75,6 +92,36 @@ async fn serve(config: &Config, started: Instant) -> anyhow::Result<()> {
     stop.await;
     tracing::info!("shutting down");
     running.shutdown().await
+}
+
+async fn directory(config: &Config, command: DirectoryCommand) -> anyhow::Result<()> {
+    use jitroles_server::directory_cli;
+    let section = config.directory.as_ref().context(
+        "no [directory] section in the configuration (or JITROLES_DIRECTORY_* variables)",
+    )?;
+    match command {
+        DirectoryCommand::Check { groups } => {
+            let mut report = String::new();
+            let all_writable = directory_cli::check(section, &groups, &mut report).await?;
+            print!("{report}");
+            anyhow::ensure!(
+                all_writable,
+                "the service account cannot write the members of every group named"
+            );
+        }
+        DirectoryCommand::EnablePam {
+            i_understand_this_is_irreversible: false,
+        } => {
+            println!("{}", directory_cli::ENABLE_PAM_EXPLANATION);
+            anyhow::bail!("not enabled: --i-understand-this-is-irreversible was not given");
+        }
+        DirectoryCommand::EnablePam {
+            i_understand_this_is_irreversible: true,
+        } => {
+            println!("{}", directory_cli::enable_pam(section).await?);
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {

@@ -108,3 +108,101 @@ fn migrate_applies_migrations_and_is_idempotent() {
     }
     assert!(dir.path().join("m.db").exists());
 }
+
+/// `jitroles` configured for the test DC (`scripts/ad up`), or `None` outside CI without one.
+fn with_directory(dir: &std::path::Path) -> Option<Command> {
+    let Ok(url) = std::env::var("AD_LDAPS_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "AD_LDAPS_URL is not set: CI needs the Samba DC"
+        );
+        eprintln!("skipping: AD_LDAPS_URL is not set (eval \"$(scripts/ad up)\")");
+        return None;
+    };
+    let var = |k: &str| std::env::var(k).unwrap();
+    let mut cmd = jitroles(dir);
+    cmd.env("JITROLES_DIRECTORY_URL", url)
+        .env("JITROLES_DIRECTORY_BIND_DN", var("AD_SVC_DN"))
+        .env("JITROLES_DIRECTORY_BIND_PASSWORD", var("AD_SVC_PASS"))
+        .env("JITROLES_DIRECTORY_CA_FILE", var("AD_CA_FILE"));
+    Some(cmd)
+}
+
+#[test]
+fn directory_check_reports_the_mechanism_and_which_groups_are_writable() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut cmd) = with_directory(dir.path()) else {
+        return;
+    };
+
+    let out = cmd
+        .args(["directory", "check", "jit-role-dba", "Domain Admins"])
+        .output()
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("mechanism:        scheduled"), "{stdout}");
+    assert!(
+        stdout.contains("group jit-role-dba: the service account can write its members"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("group Domain Admins: the service account CANNOT write"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("protected group (adminCount=1)"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(1), "Domain Admins is not writable");
+
+    let ok = with_directory(dir.path())
+        .unwrap()
+        .args(["directory", "check", "jit-role-web"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn enable_pam_needs_the_explicit_flag_and_refuses_samba_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut cmd) = with_directory(dir.path()) else {
+        return;
+    };
+
+    let without = cmd.args(["directory", "enable-pam"]).output().unwrap();
+    assert_eq!(without.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&without.stdout).contains("IRREVERSIBLE"));
+
+    let with = with_directory(dir.path())
+        .unwrap()
+        .args([
+            "directory",
+            "enable-pam",
+            "--i-understand-this-is-irreversible",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(with.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&with.stderr);
+    assert!(
+        stderr.contains("needs Windows Server 2016") && stderr.contains("Nothing was changed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn directory_commands_without_a_directory_section_say_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = jitroles(dir.path())
+        .args(["directory", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no [directory] section"));
+}

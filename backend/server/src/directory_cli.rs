@@ -1,0 +1,166 @@
+//! `jitroles directory …`: what an AD admin runs to see whether jitroles can do its job
+//! (seed step 2: may the service account write `member` of each role's group?), and the one
+//! deliberate, irreversible step of turning on the PAM feature.
+
+use std::fmt::Write;
+
+use jitroles_directory::ActiveDirectory;
+use jitroles_domain::{
+    DomainError,
+    directory::{Directory, DirectoryObject, GroupRef, Mechanism, SearchScope, Sid},
+};
+
+use crate::config::DirectorySection;
+
+/// Prints the capabilities and, for each group named (DN, SID, GUID or account name), whether
+/// the service account can write its members. `Ok(false)` when some group is not writable.
+pub async fn check(
+    section: &DirectorySection,
+    groups: &[String],
+    out: &mut String,
+) -> anyhow::Result<bool> {
+    let dir = ActiveDirectory::new(section.adapter_config())?;
+    let caps = dir
+        .capabilities()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let transport = section.adapter_config().transport()?;
+    writeln!(out, "directory:        {} ({transport:?})", section.url)?;
+    writeln!(out, "bound as:         {}", section.bind_dn)?;
+    writeln!(out, "naming context:   {}", dir.base_dn().await?)?;
+    writeln!(
+        out,
+        "forest level:     {} ({})",
+        caps.forest_functional_level,
+        forest_level_name(caps.forest_functional_level)
+    )?;
+    writeln!(
+        out,
+        "PAM feature:      {}",
+        if caps.pam_enabled {
+            "enabled"
+        } else {
+            "not enabled"
+        }
+    )?;
+    let why = match (caps.mechanism, caps.pam_enabled) {
+        (Mechanism::Ttl, _) => "AD removes members itself when their time-to-live runs out",
+        (Mechanism::Scheduled, true) => "forced by directory.force_scheduler",
+        (Mechanism::Scheduled, false) => "jitroles' scheduler removes members (PAM is off)",
+    };
+    writeln!(out, "mechanism:        {} — {why}", caps.mechanism)?;
+    if !caps.pam_enabled && caps.forest_functional_level >= 7 {
+        writeln!(
+            out,
+            "                  `jitroles directory enable-pam` explains how to turn on TTL links"
+        )?;
+    }
+
+    let mut all_writable = true;
+    for name in groups {
+        match resolve_group(&dir, name).await {
+            Ok(Some(group)) => {
+                let access = dir
+                    .write_access(&group.dn)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                all_writable &= access.can_write_members;
+                let verdict = if access.can_write_members {
+                    "the service account can write its members"
+                } else {
+                    "the service account CANNOT write its members: delegate 'Write Members' on it (or its OU)"
+                };
+                writeln!(out, "group {name}: {verdict}")?;
+                writeln!(out, "    {}", group.dn)?;
+                if access.protected {
+                    writeln!(
+                        out,
+                        "    warning: protected group (adminCount=1): AdminSDHolder resets its permissions every hour"
+                    )?;
+                }
+            }
+            Ok(None) => {
+                all_writable = false;
+                writeln!(out, "group {name}: not found")?;
+            }
+            Err(e) => {
+                all_writable = false;
+                writeln!(out, "group {name}: {e}")?;
+            }
+        }
+    }
+    Ok(all_writable)
+}
+
+/// A group by DN, SID, GUID or exact account name.
+async fn resolve_group(
+    dir: &ActiveDirectory,
+    name: &str,
+) -> Result<Option<jitroles_domain::directory::DirectoryGroup>, DomainError> {
+    if name.contains('=') {
+        return dir.group(&GroupRef::Dn(name.to_owned())).await;
+    }
+    if let Ok(sid) = name.parse::<Sid>() {
+        return dir.group(&GroupRef::Sid(sid)).await;
+    }
+    if let Some(guid) = jitroles_directory::wire::parse_guid(name) {
+        return dir.group(&GroupRef::Guid(guid)).await;
+    }
+    let page = dir.search(name, SearchScope::Groups, 50).await?;
+    Ok(page.objects.into_iter().find_map(|o| match o {
+        DirectoryObject::Group(g) if g.name.eq_ignore_ascii_case(name) => Some(g),
+        _ => None,
+    }))
+}
+
+fn forest_level_name(level: u32) -> &'static str {
+    match level {
+        0 => "Windows 2000",
+        1 => "Windows Server 2003 interim",
+        2 => "Windows Server 2003",
+        3 => "Windows Server 2008",
+        4 => "Windows Server 2008 R2",
+        5 => "Windows Server 2012",
+        6 => "Windows Server 2012 R2",
+        7 => "Windows Server 2016",
+        10 => "Windows Server 2025",
+        _ => "unknown",
+    }
+}
+
+pub const ENABLE_PAM_EXPLANATION: &str = "\
+Enabling the Privileged Access Management optional feature lets AD remove group members itself
+when their time-to-live runs out, so a membership ends on time even if jitroles is down.
+
+It is IRREVERSIBLE: once on, it cannot be turned off for the forest. It needs forest functional
+level Windows Server 2016 (7) or later, and rights to modify the rootDSE (Enterprise Admins);
+jitroles' service account normally has neither, so run this with an admin's account in the
+config, or run the PowerShell equivalent on a DC:
+
+    Enable-ADOptionalFeature 'Privileged Access Management Feature' -Scope ForestOrConfigurationSet -Target <forest>
+
+To let jitroles do it, run again with --i-understand-this-is-irreversible.";
+
+/// Performs the rootDSE `enableOptionalFeature` operation.
+pub async fn enable_pam(section: &DirectorySection) -> anyhow::Result<String> {
+    let dir = ActiveDirectory::new(section.adapter_config())?;
+    let caps = dir
+        .capabilities()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if caps.pam_enabled {
+        return Ok("The PAM feature is already enabled in this forest; nothing to do.".into());
+    }
+    if caps.forest_functional_level < 7 {
+        anyhow::bail!(
+            "the forest functional level is {} ({}); the PAM feature needs Windows Server 2016 (7) or later. \
+             Nothing was changed.",
+            caps.forest_functional_level,
+            forest_level_name(caps.forest_functional_level)
+        );
+    }
+    dir.enable_pam().await.map_err(|e| {
+        anyhow::anyhow!("the directory did not enable the PAM feature: {e}. Nothing was changed.")
+    })?;
+    Ok("The PAM feature is now enabled: jitroles will add members with a time-to-live.".into())
+}
