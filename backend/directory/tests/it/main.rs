@@ -1,5 +1,7 @@
 //! The directory adapter against a real Samba AD DC (`scripts/ad up`), seeded with the test
-//! population of DESIGN.md. Each test that writes works on groups of its own.
+//! population of DESIGN.md (each test that writes works on groups of its own); and the TTL
+//! path, which no installable directory implements, against the protocol-level fixture
+//! `jitroles-ad-fixture` (module `ttl`).
 
 #![allow(clippy::unwrap_used)] // a panic in a test is its failure report
 
@@ -8,3 +10,4 @@ mod membership;
 mod outage;
 mod people;
 mod support;
+mod ttl;
