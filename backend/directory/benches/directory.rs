@@ -4,7 +4,8 @@
 //!
 //! 1. add+remove round trips per second through the adapter vs. the same two modify
 //!    operations as raw ldap3 calls on one LDAPS connection (same DC, same group, same values),
-//!    in alternating rounds so drift hits both alike;
+//!    plain and with the adapter's per-operation timeout, in alternating rounds so drift hits
+//!    all alike;
 //! 2. tokenGroups resolution latency (p50/p99) through the adapter.
 //!
 //! Loopback only; every loop is bounded.
@@ -35,6 +36,11 @@ async fn main() {
     );
     let mut config = DirectoryConfig::new(&ldaps, &svc_dn, &svc_pass);
     config.ca_file = Some(ca.clone().into());
+    // JITROLES_BENCH_POOL_SIZE: connections in the adapter's pool (default: the product's default)
+    if let Ok(size) = std::env::var("JITROLES_BENCH_POOL_SIZE") {
+        config.pool_size = size.parse().unwrap();
+    }
+    println!("adapter pool size: {}", config.pool_size);
     let dir = ActiveDirectory::new(config).unwrap();
     let group = dir
         .group(&GroupRef::Dn(format!(
@@ -79,7 +85,8 @@ async fn main() {
         .unwrap();
     let value = format!("<SID={}>", bob.sid);
 
-    let (mut adapter_secs, mut raw_secs) = (0.0, 0.0);
+    let timeout = std::time::Duration::from_secs(10); // the adapter's default per-operation timeout
+    let (mut adapter_secs, mut raw_secs, mut raw_timed_secs) = (0.0, 0.0, 0.0);
     for _ in 0..ROUNDS {
         let t = Instant::now();
         for _ in 0..ROUND_TRIPS {
@@ -108,6 +115,29 @@ async fn main() {
             .unwrap();
         }
         raw_secs += t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        for _ in 0..ROUND_TRIPS {
+            raw.with_timeout(timeout)
+                .modify(
+                    &group.dn,
+                    vec![Mod::Add("member", HashSet::from([value.as_str()]))],
+                )
+                .await
+                .unwrap()
+                .success()
+                .unwrap();
+            raw.with_timeout(timeout)
+                .modify(
+                    &group.dn,
+                    vec![Mod::Delete("member", HashSet::from([value.as_str()]))],
+                )
+                .await
+                .unwrap()
+                .success()
+                .unwrap();
+        }
+        raw_timed_secs += t.elapsed().as_secs_f64();
     }
     let n = (ROUNDS * ROUND_TRIPS) as f64;
     let (adapter_rate, raw_rate) = (n / adapter_secs, n / raw_secs);
@@ -117,6 +147,10 @@ async fn main() {
     );
     println!("  adapter: {adapter_rate:.0}/s");
     println!("  raw ldap3: {raw_rate:.0}/s");
+    println!(
+        "  raw ldap3 with the adapter's per-operation timeout: {:.0}/s",
+        n / raw_timed_secs
+    );
     println!("  adapter / raw: {:.1}%", 100.0 * adapter_rate / raw_rate);
 
     let mut latencies = Vec::with_capacity(TOKEN_LOOKUPS);
