@@ -507,6 +507,14 @@ fn check_text(field: &str, value: &str) -> Result<(), DomainError> {
             reason: format!("at most {MAX_TEXT} characters"),
         });
     }
+    // Samba ends a filter value at an escaped NUL (`dba\00*` matches like `dba*`): no control
+    // character belongs in a name, so none is accepted
+    if value.chars().any(char::is_control) {
+        return Err(DomainError::Invalid {
+            field: field.into(),
+            reason: "must not contain control characters".into(),
+        });
+    }
     Ok(())
 }
 
