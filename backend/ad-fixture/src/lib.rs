@@ -480,6 +480,8 @@ impl State {
     }
 }
 
+/// objectGUID as text. Written here independently of the adapter's parser on purpose: a layout
+/// mistake in one is caught by the other.
 fn guid_text(b: &[u8; 16]) -> String {
     format!(
         "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",

@@ -316,6 +316,7 @@ impl Directory for ActiveDirectory {
         };
         let mut attrs: Vec<&str> = USER_ATTRS.iter().chain(GROUP_ATTRS).copied().collect();
         attrs.push("objectClass");
+        attrs.sort_unstable();
         attrs.dedup();
         let base = self.base_dn().await?;
         let (entries, truncated) = self
