@@ -3,6 +3,7 @@
 //! Adapters (store, directory, server) depend on this crate and implement its ports; it
 //! depends on none of them, nor on tonic, prost, sea-orm, sqlx, ldap3 or openidconnect.
 
+pub mod access;
 pub mod clock;
 pub mod directory;
 pub mod error;

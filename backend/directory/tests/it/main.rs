@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic in a test is its failure report
 
+mod access;
 mod connection;
 mod membership;
 mod outage;
