@@ -4,6 +4,7 @@
 //! server in-process on `127.0.0.1:0`.
 
 pub mod api;
+pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod directory_cli;

@@ -1,0 +1,220 @@
+//! JWT access tokens from the configured issuer, verified against its JWKS: signature with an
+//! allow-listed algorithm and a key named by `kid`, issuer, audience, expiry and not-before with
+//! a small leeway. The JWKS is cached and re-fetched, at most once per `refetch_after`, when a
+//! token names an unknown key (key rotation).
+//!
+//! Time is a value: `verify` takes `now`, so expiry is tested with a manual clock.
+
+use std::{collections::HashSet, time::Duration};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind, jwk::JwkSet};
+use serde::Deserialize;
+use thiserror::Error;
+use tokio::{sync::RwLock, time::Instant};
+
+/// Why a token was refused; every variant becomes UNAUTHENTICATED with this text.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TokenError {
+    #[error("the bearer token is not a well-formed JWT")]
+    Malformed,
+    #[error("tokens signed with {0} are not accepted")]
+    Algorithm(String),
+    #[error("the token names no signing key (kid)")]
+    NoKeyId,
+    #[error("the token's signing key {0:?} is not one of the issuer's keys")]
+    UnknownKey(String),
+    #[error("the token's signature does not verify")]
+    Signature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token was not issued by the configured issuer")]
+    Issuer,
+    #[error("the token is not meant for jitroles (wrong audience)")]
+    Audience,
+    #[error("the issuer's signing keys cannot be fetched: {0}")]
+    Jwks(String),
+}
+
+/// The claims jitroles reads from an access token.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: Option<String>,
+    pub exp: i64,
+    pub nbf: Option<i64>,
+    /// The OAuth client, for client-credentials tokens (RFC 9068).
+    pub client_id: Option<String>,
+    /// A person's account name, when the token speaks for a person.
+    pub preferred_username: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: String,
+    pub algorithms: Vec<Algorithm>,
+    pub leeway: Duration,
+    /// Least time between two JWKS fetches caused by unknown `kid`s.
+    pub refetch_after: Duration,
+}
+
+impl JwtSettings {
+    /// RS256 and ES256, 60 s leeway, JWKS re-fetched at most every 30 s.
+    pub fn new(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        jwks_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            jwks_url: jwks_url.into(),
+            algorithms: vec![Algorithm::RS256, Algorithm::ES256],
+            leeway: Duration::from_secs(60),
+            refetch_after: Duration::from_secs(30),
+        }
+    }
+}
+
+pub struct JwtVerifier {
+    settings: JwtSettings,
+    http: reqwest::Client,
+    keys: RwLock<Keys>,
+}
+
+struct Keys {
+    set: JwkSet,
+    fetched_at: Option<Instant>,
+}
+
+impl JwtVerifier {
+    pub fn new(settings: JwtSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self {
+            settings,
+            http,
+            keys: RwLock::new(Keys {
+                set: JwkSet { keys: Vec::new() },
+                fetched_at: None,
+            }),
+        }
+    }
+
+    pub async fn verify(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unaccepted_algorithm(token))?;
+        if !self.settings.algorithms.contains(&header.alg) {
+            return Err(TokenError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let kid = header.kid.ok_or(TokenError::NoKeyId)?;
+        let key = self.key(&kid, header.alg).await?;
+
+        let mut validation = Validation::new(header.alg);
+        // exp and nbf are checked below against `now`, not the system clock
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims = HashSet::new();
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&[&self.settings.audience]);
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::Signature,
+                ErrorKind::InvalidIssuer => TokenError::Issuer,
+                ErrorKind::InvalidAudience | ErrorKind::MissingRequiredClaim(_) => {
+                    TokenError::Audience
+                }
+                _ => TokenError::Malformed,
+            })?
+            .claims;
+
+        let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
+        let now = now.timestamp();
+        if now > claims.exp.saturating_add(leeway) {
+            return Err(TokenError::Expired);
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
+        {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+
+    /// The key for `kid`, fetching the JWKS when it is unknown (rate-limited).
+    async fn key(&self, kid: &str, alg: Algorithm) -> Result<DecodingKey, TokenError> {
+        let cached = {
+            let keys = self.keys.read().await;
+            let stale = keys
+                .fetched_at
+                .is_none_or(|at| at.elapsed() >= self.settings.refetch_after);
+            (keys.set.find(kid).cloned(), stale)
+        };
+        let jwk = match cached {
+            (Some(jwk), _) => jwk,
+            (None, true) => {
+                let mut keys = self.keys.write().await;
+                // another request may have fetched meanwhile
+                if keys.set.find(kid).is_none()
+                    && keys
+                        .fetched_at
+                        .is_none_or(|at| at.elapsed() >= self.settings.refetch_after)
+                {
+                    keys.set = self.fetch().await?;
+                    keys.fetched_at = Some(Instant::now());
+                }
+                keys.set
+                    .find(kid)
+                    .cloned()
+                    .ok_or_else(|| TokenError::UnknownKey(kid.to_owned()))?
+            }
+            (None, false) => return Err(TokenError::UnknownKey(kid.to_owned())),
+        };
+        // a key published for one algorithm is never used with another (no RS256 → HS256 confusion)
+        if let Some(key_alg) = jwk.common.key_algorithm
+            && format!("{key_alg:?}") != format!("{alg:?}")
+        {
+            return Err(TokenError::Algorithm(format!("{alg:?}")));
+        }
+        DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::UnknownKey(kid.to_owned()))
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, TokenError> {
+        let response = self
+            .http
+            .get(&self.settings.jwks_url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| TokenError::Jwks(e.to_string()))?;
+        response
+            .json::<JwkSet>()
+            .await
+            .map_err(|e| TokenError::Jwks(e.to_string()))
+    }
+}
+
+/// A header jsonwebtoken cannot parse: say which algorithm it names (e.g. `none`), if any.
+fn unaccepted_algorithm(token: &str) -> TokenError {
+    let alg = token
+        .split('.')
+        .next()
+        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
+    match alg {
+        Some(alg) => TokenError::Algorithm(alg),
+        None => TokenError::Malformed,
+    }
+}
