@@ -5,7 +5,10 @@
 //!
 //! Time is a value: `verify` takes `now`, so expiry is tested with a manual clock.
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -87,9 +90,41 @@ pub struct JwtVerifier {
     keys: RwLock<Keys>,
 }
 
+/// The issuer's keys, decoded once per fetch: verification reuses them.
 struct Keys {
-    set: JwkSet,
+    by_kid: HashMap<String, CachedKey>,
     fetched_at: Option<Instant>,
+}
+
+#[derive(Clone)]
+struct CachedKey {
+    key: DecodingKey,
+    /// The algorithm the JWK names, if any; a key is never used with another.
+    alg: Option<String>,
+}
+
+impl Keys {
+    fn from_set(set: &JwkSet, fetched_at: Instant) -> Self {
+        let by_kid = set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                let key = DecodingKey::from_jwk(jwk).ok()?;
+                Some((
+                    kid,
+                    CachedKey {
+                        key,
+                        alg: jwk.common.key_algorithm.map(|a| format!("{a:?}")),
+                    },
+                ))
+            })
+            .collect();
+        Self {
+            by_kid,
+            fetched_at: Some(fetched_at),
+        }
+    }
 }
 
 impl JwtVerifier {
@@ -102,7 +137,7 @@ impl JwtVerifier {
             settings,
             http,
             keys: RwLock::new(Keys {
-                set: JwkSet { keys: Vec::new() },
+                by_kid: HashMap::new(),
                 fetched_at: None,
             }),
         }
@@ -154,40 +189,38 @@ impl JwtVerifier {
 
     /// The key for `kid`, fetching the JWKS when it is unknown (rate-limited).
     async fn key(&self, kid: &str, alg: Algorithm) -> Result<DecodingKey, TokenError> {
+        let stale = |keys: &Keys| {
+            keys.fetched_at
+                .is_none_or(|at| at.elapsed() >= self.settings.refetch_after)
+        };
         let cached = {
             let keys = self.keys.read().await;
-            let stale = keys
-                .fetched_at
-                .is_none_or(|at| at.elapsed() >= self.settings.refetch_after);
-            (keys.set.find(kid).cloned(), stale)
+            keys.by_kid.get(kid).cloned().ok_or_else(|| stale(&keys))
         };
-        let jwk = match cached {
-            (Some(jwk), _) => jwk,
-            (None, true) => {
+        let found = match cached {
+            Ok(found) => found,
+            Err(true) => {
                 let mut keys = self.keys.write().await;
                 // another request may have fetched meanwhile
-                if keys.set.find(kid).is_none()
-                    && keys
-                        .fetched_at
-                        .is_none_or(|at| at.elapsed() >= self.settings.refetch_after)
-                {
-                    keys.set = self.fetch().await?;
-                    keys.fetched_at = Some(Instant::now());
+                if !keys.by_kid.contains_key(kid) && stale(&keys) {
+                    *keys = Keys::from_set(&self.fetch().await?, Instant::now());
                 }
-                keys.set
-                    .find(kid)
+                keys.by_kid
+                    .get(kid)
                     .cloned()
                     .ok_or_else(|| TokenError::UnknownKey(kid.to_owned()))?
             }
-            (None, false) => return Err(TokenError::UnknownKey(kid.to_owned())),
+            Err(false) => return Err(TokenError::UnknownKey(kid.to_owned())),
         };
         // a key published for one algorithm is never used with another (no RS256 → HS256 confusion)
-        if let Some(key_alg) = jwk.common.key_algorithm
-            && format!("{key_alg:?}") != format!("{alg:?}")
+        if found
+            .alg
+            .as_ref()
+            .is_some_and(|key_alg| *key_alg != format!("{alg:?}"))
         {
             return Err(TokenError::Algorithm(format!("{alg:?}")));
         }
-        DecodingKey::from_jwk(&jwk).map_err(|_| TokenError::UnknownKey(kid.to_owned()))
+        Ok(found.key)
     }
 
     async fn fetch(&self) -> Result<JwkSet, TokenError> {
