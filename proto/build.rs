@@ -2,7 +2,7 @@
 use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["jitroles/v1/system.proto"];
+    let protos = ["jitroles/v1/system.proto", "jitroles/v1/roles.proto"];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

@@ -186,6 +186,33 @@ pub fn choose_mechanism(pam_enabled: bool, force_scheduler: bool) -> Mechanism {
     }
 }
 
+/// A group named by an operator: a DN (contains `=`), a SID, a GUID, or an exact account name.
+pub async fn find_group(
+    directory: &dyn Directory,
+    name: &str,
+) -> Result<Option<DirectoryGroup>, DomainError> {
+    if name.contains('=') {
+        return directory.group(&GroupRef::Dn(name.to_owned())).await;
+    }
+    if let Ok(sid) = name.parse::<Sid>() {
+        return directory.group(&GroupRef::Sid(sid)).await;
+    }
+    let looks_like_guid = name.len() == 36 && name.chars().filter(|c| *c == '-').count() == 4;
+    if looks_like_guid {
+        return directory.group(&GroupRef::Guid(name.to_owned())).await;
+    }
+    let page = directory
+        .search(name, SearchScope::Groups, MAX_NAME_MATCHES)
+        .await?;
+    Ok(page.objects.into_iter().find_map(|o| match o {
+        DirectoryObject::Group(g) if g.name.eq_ignore_ascii_case(name) => Some(g),
+        _ => None,
+    }))
+}
+
+/// Prefix matches looked through for an exact group name.
+const MAX_NAME_MATCHES: usize = 50;
+
 #[async_trait]
 pub trait Directory: Send + Sync {
     /// The user the lookup names, if exactly one exists.

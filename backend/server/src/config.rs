@@ -23,6 +23,33 @@ pub struct Config {
     pub log: LogConfig,
     /// Active Directory; optional until the grant engine needs it.
     pub directory: Option<DirectorySection>,
+    /// The OpenID Connect provider whose tokens identify callers.
+    pub oidc: Option<OidcSection>,
+    #[serde(default)]
+    pub access: AccessSection,
+}
+
+/// `[oidc]`: the provider, and how service clients map to directory accounts.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSection {
+    pub issuer: String,
+    /// The `aud` of access tokens meant for the jitroles API.
+    pub audience: String,
+    /// Default: `jwks_uri` from the issuer's discovery document.
+    pub jwks_url: Option<String>,
+    /// Client-credentials clients → directory account (sAMAccountName) they act as.
+    #[serde(default)]
+    pub service_accounts: std::collections::BTreeMap<String, String>,
+}
+
+/// `[access]`: who administers jitroles.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSection {
+    /// Groups (name, DN or SID) whose members, directly or nested, are administrators.
+    #[serde(default)]
+    pub admin_groups: Vec<String>,
 }
 
 /// `[directory]`: how the service account reaches AD.
@@ -158,6 +185,8 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
             directory: None,
+            oidc: None,
+            access: AccessSection::default(),
         }
     }
 }
@@ -192,6 +221,8 @@ enum Kind {
     Str,
     Bool,
     Int,
+    /// Comma-separated.
+    List,
 }
 
 /// Every key that can be overridden from the environment, and its place in the TOML file.
@@ -230,6 +261,14 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "directory.force_scheduler",
         Kind::Bool,
     ),
+    ("JITROLES_OIDC_ISSUER", "oidc.issuer", Kind::Str),
+    ("JITROLES_OIDC_AUDIENCE", "oidc.audience", Kind::Str),
+    ("JITROLES_OIDC_JWKS_URL", "oidc.jwks_url", Kind::Str),
+    (
+        "JITROLES_ACCESS_ADMIN_GROUPS",
+        "access.admin_groups",
+        Kind::List,
+    ),
 ];
 
 fn env_to_toml(var: &str, value: String, kind: Kind) -> Result<toml::Value, ConfigError> {
@@ -245,6 +284,14 @@ fn env_to_toml(var: &str, value: String, kind: Kind) -> Result<toml::Value, Conf
             _ => return Err(bad("true or false")),
         },
         Kind::Int => toml::Value::Integer(value.trim().parse().map_err(|_| bad("a whole number"))?),
+        Kind::List => toml::Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| toml::Value::String(v.to_owned()))
+                .collect(),
+        ),
     })
 }
 
@@ -472,6 +519,22 @@ mod tests {
         assert!(
             err.contains("JITROLES_DIRECTORY_STARTTLS") && err.contains("true or false"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn admin_groups_come_from_a_comma_separated_variable() {
+        let config = load(
+            None,
+            env_of(&[(
+                "JITROLES_ACCESS_ADMIN_GROUPS",
+                "jitroles-admins, S-1-5-21-1-2-3-512,",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.access.admin_groups,
+            ["jitroles-admins", "S-1-5-21-1-2-3-512"]
         );
     }
 

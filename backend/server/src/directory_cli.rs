@@ -5,10 +5,7 @@
 use std::fmt::Write;
 
 use jitroles_directory::ActiveDirectory;
-use jitroles_domain::{
-    DomainError,
-    directory::{Directory, DirectoryObject, GroupRef, Mechanism, SearchScope, Sid},
-};
+use jitroles_domain::directory::{Directory, Mechanism, find_group};
 
 use crate::config::DirectorySection;
 
@@ -58,7 +55,7 @@ pub async fn check(
 
     let mut all_writable = true;
     for name in groups {
-        match resolve_group(&dir, name).await {
+        match find_group(&dir, name).await {
             Ok(Some(group)) => {
                 let access = dir
                     .write_access(&group.dn)
@@ -90,27 +87,6 @@ pub async fn check(
         }
     }
     Ok(all_writable)
-}
-
-/// A group by DN, SID, GUID or exact account name.
-async fn resolve_group(
-    dir: &ActiveDirectory,
-    name: &str,
-) -> Result<Option<jitroles_domain::directory::DirectoryGroup>, DomainError> {
-    if name.contains('=') {
-        return dir.group(&GroupRef::Dn(name.to_owned())).await;
-    }
-    if let Ok(sid) = name.parse::<Sid>() {
-        return dir.group(&GroupRef::Sid(sid)).await;
-    }
-    if let Some(guid) = jitroles_directory::wire::parse_guid(name) {
-        return dir.group(&GroupRef::Guid(guid)).await;
-    }
-    let page = dir.search(name, SearchScope::Groups, 50).await?;
-    Ok(page.objects.into_iter().find_map(|o| match o {
-        DirectoryObject::Group(g) if g.name.eq_ignore_ascii_case(name) => Some(g),
-        _ => None,
-    }))
 }
 
 fn forest_level_name(level: u32) -> &'static str {

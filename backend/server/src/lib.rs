@@ -21,7 +21,19 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
 
-use crate::{api::system::SystemApi, clock::SystemClock, config::Config};
+use jitroles_directory::ActiveDirectory;
+use jitroles_domain::directory::Directory;
+use jitroles_proto::v1::role_service_server::RoleServiceServer;
+
+use crate::{
+    api::{roles::RoleApi, system::SystemApi},
+    auth::{
+        caller::Authenticator,
+        jwt::{JwtSettings, JwtVerifier},
+    },
+    clock::SystemClock,
+    config::Config,
+};
 
 /// How often the health service re-checks the database.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
@@ -70,6 +82,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     health.set_serving::<SystemServiceServer<SystemApi>>().await;
     let health_task = tokio::spawn(watch_health(health, store.clone()));
 
+    let auth = authenticator(config, clock.clone())?;
     let system = SystemApi::new(installation, clock.now());
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -77,6 +90,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     let grpc = Routes::new(SystemServiceServer::new(system))
+        .add_service(RoleServiceServer::new(RoleApi::new(auth.clone())))
         .add_service(health_service)
         .add_service(reflection().build_v1().context("gRPC reflection (v1)")?)
         .add_service(
@@ -85,6 +99,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 .context("gRPC reflection (v1alpha)")?,
         )
         .into_axum_router()
+        .route_layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::layer::authenticate,
+        ))
         // gRPC-web for browsers on the gRPC routes only: tonic-web refuses plain HTTP/1 requests,
         // which must reach the web app below.
         .route_layer(tonic_web::GrpcWebLayer::new())
@@ -107,6 +125,31 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         health_task,
         database,
     })
+}
+
+/// Bearer tokens need both the provider (to verify) and the directory (to know the caller).
+fn authenticator(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<Arc<Authenticator>>> {
+    let (Some(oidc), Some(directory)) = (&config.oidc, &config.directory) else {
+        if config.oidc.is_some() {
+            tracing::warn!(
+                "[oidc] is configured but [directory] is not: bearer tokens are refused"
+            );
+        }
+        return Ok(None);
+    };
+    let mut settings = JwtSettings::new(&oidc.issuer, &oidc.audience, "");
+    settings.jwks_url = oidc.jwks_url.clone();
+    let directory: Arc<dyn Directory> = Arc::new(ActiveDirectory::new(directory.adapter_config())?);
+    Ok(Some(Arc::new(Authenticator::new(
+        JwtVerifier::new(settings),
+        directory,
+        oidc.service_accounts.clone(),
+        config.access.admin_groups.clone(),
+        clock,
+    ))))
 }
 
 async fn open_database(config: &Config) -> anyhow::Result<Database> {

@@ -1,5 +1,8 @@
 //! gRPC services: authenticate, translate the request into domain types, make one domain call,
-//! translate the answer. Proto ⇄ domain conversions live in `convert.rs`.
+//! translate the answer. Proto ⇄ domain conversions live in `convert.rs`; status codes are
+//! chosen in `error.rs`.
 
 mod convert;
+pub mod error;
+pub mod roles;
 pub mod system;

@@ -59,7 +59,8 @@ pub struct AccessClaims {
 pub struct JwtSettings {
     pub issuer: String,
     pub audience: String,
-    pub jwks_url: String,
+    /// `None`: `jwks_uri` from the issuer's discovery document, looked up on first need.
+    pub jwks_url: Option<String>,
     pub algorithms: Vec<Algorithm>,
     pub leeway: Duration,
     /// Least time between two JWKS fetches caused by unknown `kid`s.
@@ -76,7 +77,7 @@ impl JwtSettings {
         Self {
             issuer: issuer.into(),
             audience: audience.into(),
-            jwks_url: jwks_url.into(),
+            jwks_url: Some(jwks_url.into()),
             algorithms: vec![Algorithm::RS256, Algorithm::ES256],
             leeway: Duration::from_secs(60),
             refetch_after: Duration::from_secs(30),
@@ -224,9 +225,13 @@ impl JwtVerifier {
     }
 
     async fn fetch(&self) -> Result<JwkSet, TokenError> {
+        let url = match &self.settings.jwks_url {
+            Some(url) => url.clone(),
+            None => self.discover_jwks_url().await?,
+        };
         let response = self
             .http
-            .get(&self.settings.jwks_url)
+            .get(url)
             .send()
             .await
             .and_then(|r| r.error_for_status())
@@ -235,6 +240,29 @@ impl JwtVerifier {
             .json::<JwkSet>()
             .await
             .map_err(|e| TokenError::Jwks(e.to_string()))
+    }
+}
+
+impl JwtVerifier {
+    async fn discover_jwks_url(&self) -> Result<String, TokenError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.settings.issuer.trim_end_matches('/')
+        );
+        let document: serde_json::Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| TokenError::Jwks(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| TokenError::Jwks(e.to_string()))?;
+        document["jwks_uri"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| TokenError::Jwks("the discovery document has no jwks_uri".into()))
     }
 }
 

@@ -3,7 +3,9 @@
 #![allow(clippy::unwrap_used)] // a panic in a test is its failure report
 
 mod cli;
+mod oidc;
 mod support;
 mod system;
 mod tokens;
 mod web;
+mod whoami;

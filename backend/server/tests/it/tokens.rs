@@ -4,93 +4,12 @@
 //! point is a wrong key.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use jitroles_server::auth::jwt::{JwtSettings, JwtVerifier, TokenError};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use rsa::{BigUint, RsaPrivateKey, pkcs1::EncodeRsaPrivateKey};
-use serde_json::{Value, json};
+use serde_json::json;
 
-struct Provider {
-    issuer: String,
-    audience: String,
-    ci_bot_secret: String,
-    key: EncodingKey,
-    kid: String,
-    public_n: Vec<u8>,
-}
-
-fn provider() -> Option<Provider> {
-    let Ok(issuer) = std::env::var("OIDC_ISSUER") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "OIDC_ISSUER is not set: CI needs the provider"
-        );
-        eprintln!("skipping: OIDC_ISSUER is not set (eval \"$(scripts/oidc up)\")");
-        return None;
-    };
-    let var = |k: &str| std::env::var(k).unwrap();
-    let keys: Value =
-        serde_json::from_str(&std::fs::read_to_string(var("OIDC_SIGNING_KEYS")).unwrap()).unwrap();
-    let jwk = &keys["keys"][0];
-    let part = |name: &str| {
-        BigUint::from_bytes_be(&URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap())
-    };
-    let private =
-        RsaPrivateKey::from_components(part("n"), part("e"), part("d"), vec![part("p"), part("q")])
-            .unwrap();
-    Some(Provider {
-        issuer,
-        audience: var("OIDC_API_AUDIENCE"),
-        ci_bot_secret: var("OIDC_CI_BOT_SECRET"),
-        key: EncodingKey::from_rsa_der(private.to_pkcs1_der().unwrap().as_bytes()),
-        kid: jwk["kid"].as_str().unwrap().to_owned(),
-        public_n: URL_SAFE_NO_PAD.decode(jwk["n"].as_str().unwrap()).unwrap(),
-    })
-}
-
-impl Provider {
-    fn verifier(&self) -> JwtVerifier {
-        JwtVerifier::new(JwtSettings::new(
-            &self.issuer,
-            &self.audience,
-            format!("{}/jwks", self.issuer),
-        ))
-    }
-
-    async fn ci_bot_token(&self) -> String {
-        let answer: Value = reqwest::Client::new()
-            .post(format!("{}/token", self.issuer))
-            .basic_auth("ci-bot", Some(&self.ci_bot_secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer["access_token"].as_str().unwrap().to_owned()
-    }
-
-    fn claims(&self, now: DateTime<Utc>) -> Value {
-        json!({
-            "iss": self.issuer, "aud": self.audience, "sub": "ci-bot", "client_id": "ci-bot",
-            "iat": now.timestamp(), "exp": (now + Duration::minutes(10)).timestamp(),
-        })
-    }
-
-    fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.key).unwrap()
-    }
-}
-
-#[allow(clippy::disallowed_methods)] // the provider stamps tokens with the real time
-fn real_now() -> DateTime<Utc> {
-    Utc::now()
-}
+use crate::oidc::{provider, real_now};
 
 #[tokio::test]
 async fn a_client_credentials_token_from_the_provider_verifies_and_names_its_client() {

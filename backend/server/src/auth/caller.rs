@@ -1,0 +1,130 @@
+//! From a verified token to a [`Caller`]: the directory account it speaks for, with token
+//! groups. A person's token names them by `preferred_username` (= sAMAccountName); a
+//! client-credentials token names a client, which config maps to a service account.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use jitroles_domain::{
+    Clock,
+    access::Caller,
+    directory::{Directory, Sid, UserLookup, find_group},
+};
+use tokio::sync::OnceCell;
+use tonic::Status;
+
+use super::jwt::{JwtVerifier, TokenError};
+use crate::api::error::status;
+
+/// A caller and how they proved it; put into request extensions by the auth layer.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub caller: Caller,
+    pub by: String,
+}
+
+pub struct Authenticator {
+    verifier: JwtVerifier,
+    directory: Arc<dyn Directory>,
+    service_accounts: BTreeMap<String, String>,
+    admin_group_names: Vec<String>,
+    admin_groups: OnceCell<Vec<Sid>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Authenticator {
+    pub fn new(
+        verifier: JwtVerifier,
+        directory: Arc<dyn Directory>,
+        service_accounts: BTreeMap<String, String>,
+        admin_group_names: Vec<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            verifier,
+            directory,
+            service_accounts,
+            admin_group_names,
+            admin_groups: OnceCell::new(),
+            clock,
+        }
+    }
+
+    pub async fn from_bearer(&self, token: &str) -> Result<Authenticated, Status> {
+        let claims = self
+            .verifier
+            .verify(token, self.clock.now())
+            .await
+            .map_err(|e| match e {
+                TokenError::Jwks(_) => Status::unavailable(e.to_string()),
+                e => Status::unauthenticated(e.to_string()),
+            })?;
+        let (account, by) = match (&claims.preferred_username, &claims.client_id) {
+            (Some(user), _) => (user.clone(), "bearer token".to_owned()),
+            (None, Some(client)) => {
+                let account = self.service_accounts.get(client).cloned().ok_or_else(|| {
+                    Status::unauthenticated(format!(
+                        "client {client} is not mapped to a directory account (oidc.service_accounts)"
+                    ))
+                })?;
+                (account, format!("bearer token of client {client}"))
+            }
+            (None, None) => {
+                return Err(Status::unauthenticated(
+                    "the token names neither a user nor a client",
+                ));
+            }
+        };
+        let user = self
+            .directory
+            .find_user(&UserLookup::SamAccountName(account.clone()))
+            .await
+            .map_err(status)?
+            .ok_or_else(|| {
+                Status::unauthenticated(format!("there is no directory account {account}"))
+            })?;
+        if user.disabled {
+            return Err(Status::permission_denied(format!(
+                "the directory account {account} is disabled"
+            )));
+        }
+        let groups = self
+            .directory
+            .token_groups(&user.dn)
+            .await
+            .map_err(status)?;
+        Ok(Authenticated {
+            caller: Caller {
+                sid: user.sid,
+                dn: user.dn,
+                account_name: user.account_name,
+                display_name: user.display_name,
+                groups,
+                disabled: user.disabled,
+            },
+            by,
+        })
+    }
+
+    /// The configured admin groups' SIDs, resolved once (a failure is retried next time).
+    pub async fn admin_groups(&self) -> Result<&[Sid], Status> {
+        let sids = self
+            .admin_groups
+            .get_or_try_init(|| async {
+                let mut sids = Vec::new();
+                for name in &self.admin_group_names {
+                    match find_group(self.directory.as_ref(), name)
+                        .await
+                        .map_err(status)?
+                    {
+                        Some(group) => sids.push(group.sid),
+                        None => {
+                            tracing::warn!(group = %name, "admin group not found in the directory")
+                        }
+                    }
+                }
+                Ok::<_, Status>(sids)
+            })
+            .await?;
+        Ok(sids)
+    }
+}

@@ -1,0 +1,195 @@
+//! WhoAmI through the auth layer: bearer tokens from the real provider, callers from the real
+//! Samba DC, over native gRPC and gRPC-web.
+
+use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
+use jitroles_server::{
+    Running,
+    config::{AccessSection, DirectorySection, OidcSection},
+};
+use tonic::{Code, Request};
+
+use crate::{
+    oidc::{Provider, provider},
+    support::config_in,
+};
+
+struct Stack {
+    running: Running,
+    op: Provider,
+    _dir: tempfile::TempDir,
+}
+
+/// The server configured for the test DC and provider, with ci-bot mapped to svc-ci
+/// (or to nothing, when `map_ci_bot` is false).
+async fn stack(map_ci_bot: bool) -> Option<Stack> {
+    let op = provider()?;
+    let Ok(ldaps) = std::env::var("AD_LDAPS_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "AD_LDAPS_URL is not set: CI needs the Samba DC"
+        );
+        return None;
+    };
+    let var = |k: &str| std::env::var(k).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.directory = Some(DirectorySection {
+        url: ldaps,
+        bind_dn: var("AD_SVC_DN"),
+        bind_password: var("AD_SVC_PASS"),
+        ca_file: Some(var("AD_CA_FILE").into()),
+        starttls: false,
+        allow_plain_ldap: false,
+        timeout_seconds: 5,
+        force_scheduler: false,
+    });
+    let mut service_accounts = std::collections::BTreeMap::new();
+    if map_ci_bot {
+        service_accounts.insert("ci-bot".to_owned(), "svc-ci".to_owned());
+    }
+    config.oidc = Some(OidcSection {
+        issuer: op.issuer.clone(),
+        audience: op.audience.clone(),
+        jwks_url: None, // discovered
+        service_accounts,
+    });
+    config.access = AccessSection {
+        admin_groups: vec!["jitroles-admins".into()],
+    };
+    let running = jitroles_server::start(&config).await.unwrap();
+    Some(Stack {
+        running,
+        op,
+        _dir: dir,
+    })
+}
+
+impl Stack {
+    async fn who(&self, bearer: Option<&str>) -> Result<pb::WhoAmIResponse, tonic::Status> {
+        let channel =
+            tonic::transport::Channel::from_shared(format!("http://{}", self.running.addr()))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+        let mut request = Request::new(pb::WhoAmIRequest {});
+        if let Some(token) = bearer {
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        RoleServiceClient::new(channel)
+            .who_am_i(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+#[tokio::test]
+async fn the_ci_bot_client_credentials_token_over_native_grpc_resolves_to_svc_ci() {
+    let Some(stack) = stack(true).await else {
+        return;
+    };
+    let token = stack.op.ci_bot_token().await;
+
+    let me = stack.who(Some(&token)).await.unwrap();
+
+    assert_eq!(me.account_name, "svc-ci");
+    assert_eq!(me.authenticated_by, "bearer token of client ci-bot");
+    assert!(!me.is_admin);
+    assert!(me.sid.starts_with("S-1-5-21-"));
+    assert!(
+        me.group_count >= 2,
+        "dba-oncall and Domain Users at least: {}",
+        me.group_count
+    );
+    stack.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_persons_token_resolves_to_their_account_and_admin_right() {
+    let Some(stack) = stack(true).await else {
+        return;
+    };
+
+    let alice = stack
+        .who(Some(&stack.op.person_token("alice")))
+        .await
+        .unwrap();
+    let dave = stack
+        .who(Some(&stack.op.person_token("dave")))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        (alice.account_name.as_str(), alice.is_admin),
+        ("alice", true)
+    );
+    assert_eq!(alice.display_name, "Alice Admin");
+    assert_eq!((dave.account_name.as_str(), dave.is_admin), ("dave", false));
+    stack.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn callers_without_a_usable_identity_are_refused_with_the_reason() {
+    let Some(stack) = stack(true).await else {
+        return;
+    };
+    let expect = |result: Result<pb::WhoAmIResponse, tonic::Status>, code: Code, text: &str| {
+        let status = result.unwrap_err();
+        assert_eq!(status.code(), code, "{status:?}");
+        assert!(
+            status.message().contains(text),
+            "{:?} lacks {text:?}",
+            status.message()
+        );
+    };
+
+    expect(
+        stack.who(None).await,
+        Code::Unauthenticated,
+        "sign in first",
+    );
+    let good = stack.op.ci_bot_token().await;
+    // one character in the middle of the signature changed
+    let at = good.rfind('.').unwrap() + 20;
+    let swapped = if &good[at..=at] == "A" { "B" } else { "A" };
+    let forged = format!("{}{swapped}{}", &good[..at], &good[at + 1..]);
+    expect(
+        stack.who(Some(&forged)).await,
+        Code::Unauthenticated,
+        "signature",
+    );
+    expect(
+        stack.who(Some("not-a-jwt")).await,
+        Code::Unauthenticated,
+        "not a well-formed JWT",
+    );
+    expect(
+        stack.who(Some(&stack.op.person_token("erin"))).await,
+        Code::PermissionDenied,
+        "disabled",
+    );
+    expect(
+        stack.who(Some(&stack.op.person_token("nobody"))).await,
+        Code::Unauthenticated,
+        "no directory account nobody",
+    );
+    stack.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_with_no_account_mapping_is_refused() {
+    let Some(stack) = stack(false).await else {
+        return;
+    };
+    let token = stack.op.ci_bot_token().await;
+    let status = stack.who(Some(&token)).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(
+        status.message().contains("client ci-bot is not mapped"),
+        "{}",
+        status.message()
+    );
+    stack.running.shutdown().await.unwrap();
+}
