@@ -2,7 +2,11 @@
 use std::{env, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["jitroles/v1/system.proto", "jitroles/v1/roles.proto"];
+    let protos = [
+        "jitroles/v1/system.proto",
+        "jitroles/v1/roles.proto",
+        "jitroles/v1/admin.proto",
+    ];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

@@ -5,7 +5,10 @@
 //! A check that passes returns a capability value that only this module can make; privileged
 //! operations take it as an argument, so forgetting the check does not compile.
 
-use crate::{DomainError, directory::Sid};
+use crate::{
+    DomainError,
+    directory::{Directory, SearchPage, SearchScope, Sid},
+};
 
 /// A signed-in person or service, as the directory knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +144,26 @@ pub fn authorize_admin(caller: &Caller, admin_groups: &[Sid]) -> Result<AdminRig
             caller.account_name
         )))
     }
+}
+
+/// Page size for picker searches when the caller names none, and the most they may ask for.
+pub const DEFAULT_SEARCH_PAGE: usize = 20;
+pub const MAX_SEARCH_PAGE: usize = 100;
+
+/// The admin pickers' directory search: admins only, bounded.
+pub async fn search_directory(
+    _right: &AdminRight,
+    directory: &dyn Directory,
+    text: &str,
+    scope: SearchScope,
+    page_size: usize,
+) -> Result<SearchPage, DomainError> {
+    let limit = if page_size == 0 {
+        DEFAULT_SEARCH_PAGE
+    } else {
+        page_size.min(MAX_SEARCH_PAGE)
+    };
+    directory.search(text, scope, limit).await
 }
 
 fn refuse_disabled(caller: &Caller) -> Result<(), DomainError> {

@@ -23,10 +23,12 @@ use tonic_health::ServingStatus;
 
 use jitroles_directory::ActiveDirectory;
 use jitroles_domain::directory::Directory;
-use jitroles_proto::v1::role_service_server::RoleServiceServer;
+use jitroles_proto::v1::{
+    admin_service_server::AdminServiceServer, role_service_server::RoleServiceServer,
+};
 
 use crate::{
-    api::{roles::RoleApi, system::SystemApi},
+    api::{admin::AdminApi, roles::RoleApi, system::SystemApi},
     auth::{
         caller::Authenticator,
         jwt::{JwtSettings, JwtVerifier},
@@ -91,6 +93,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     };
     let grpc = Routes::new(SystemServiceServer::new(system))
         .add_service(RoleServiceServer::new(RoleApi::new(auth.clone())))
+        .add_service(AdminServiceServer::new(AdminApi::new(auth.clone())))
         .add_service(health_service)
         .add_service(reflection().build_v1().context("gRPC reflection (v1)")?)
         .add_service(

@@ -2,6 +2,7 @@
 //! translate the answer. Proto ⇄ domain conversions live in `convert.rs`; status codes are
 //! chosen in `error.rs`.
 
+pub mod admin;
 mod convert;
 pub mod error;
 pub mod roles;

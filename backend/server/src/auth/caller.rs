@@ -105,6 +105,10 @@ impl Authenticator {
         })
     }
 
+    pub fn directory(&self) -> &dyn Directory {
+        self.directory.as_ref()
+    }
+
     /// The configured admin groups' SIDs, resolved once (a failure is retried next time).
     pub async fn admin_groups(&self) -> Result<&[Sid], Status> {
         let sids = self

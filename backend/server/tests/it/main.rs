@@ -2,10 +2,10 @@
 
 #![allow(clippy::unwrap_used)] // a panic in a test is its failure report
 
+mod bearer;
 mod cli;
 mod oidc;
 mod support;
 mod system;
 mod tokens;
 mod web;
-mod whoami;

@@ -1,5 +1,5 @@
-//! WhoAmI through the auth layer: bearer tokens from the real provider, callers from the real
-//! Samba DC, over native gRPC and gRPC-web.
+//! Bearer tokens through the auth layer: WhoAmI and AdminService.SearchDirectory with tokens
+//! from the real provider and callers from the real Samba DC.
 
 use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
 use jitroles_server::{
@@ -191,5 +191,141 @@ async fn a_client_with_no_account_mapping_is_refused() {
         "{}",
         status.message()
     );
+    stack.running.shutdown().await.unwrap();
+}
+
+impl Stack {
+    async fn search(
+        &self,
+        bearer: Option<&str>,
+        ask: pb::SearchDirectoryRequest,
+    ) -> Result<pb::SearchDirectoryResponse, tonic::Status> {
+        let channel =
+            tonic::transport::Channel::from_shared(format!("http://{}", self.running.addr()))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+        let mut request = Request::new(ask);
+        if let Some(token) = bearer {
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        pb::admin_service_client::AdminServiceClient::new(channel)
+            .search_directory(request)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+fn ask(query: &str, kind: pb::DirectoryObjectKind, page_size: u32) -> pb::SearchDirectoryRequest {
+    pb::SearchDirectoryRequest {
+        query: query.into(),
+        kind: kind.into(),
+        page_size,
+    }
+}
+
+#[tokio::test]
+async fn an_admin_searches_the_directory_for_the_pickers() {
+    let Some(stack) = stack(true).await else {
+        return;
+    };
+    let alice = stack.op.person_token("alice");
+
+    let groups = stack
+        .search(Some(&alice), ask("dba", pb::DirectoryObjectKind::Group, 0))
+        .await
+        .unwrap();
+    let names: Vec<&str> = groups
+        .entries
+        .iter()
+        .map(|e| e.account_name.as_str())
+        .collect();
+    assert_eq!(names, ["dba-oncall", "dba-team"]);
+    assert!(
+        groups
+            .entries
+            .iter()
+            .all(|e| e.kind() == pb::DirectoryObjectKind::Group && e.sid.starts_with("S-1-5-21-"))
+    );
+
+    let erin = stack
+        .search(Some(&alice), ask("erin", pb::DirectoryObjectKind::User, 0))
+        .await
+        .unwrap();
+    assert!(
+        matches!(erin.entries.as_slice(), [e] if e.disabled && e.display_name == "Erin Disabled")
+    );
+
+    let bounded = stack
+        .search(
+            Some(&alice),
+            ask("", pb::DirectoryObjectKind::Unspecified, 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bounded.entries.len(), 2);
+    assert!(bounded.more);
+    let capped = stack
+        .search(
+            Some(&alice),
+            ask("", pb::DirectoryObjectKind::Unspecified, 100_000),
+        )
+        .await
+        .unwrap();
+    assert!(capped.entries.len() <= 100);
+    stack.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn non_admins_and_bad_queries_are_refused() {
+    let Some(stack) = stack(true).await else {
+        return;
+    };
+    let dba = || ask("dba", pb::DirectoryObjectKind::Group, 0);
+
+    let bob = stack
+        .search(Some(&stack.op.person_token("bob")), dba())
+        .await
+        .unwrap_err();
+    assert_eq!(bob.code(), Code::PermissionDenied);
+    assert!(
+        bob.message()
+            .contains("bob is not a jitroles administrator"),
+        "{}",
+        bob.message()
+    );
+    let service = stack
+        .search(Some(&stack.op.ci_bot_token().await), dba())
+        .await
+        .unwrap_err();
+    assert_eq!(service.code(), Code::PermissionDenied);
+    let anonymous = stack.search(None, dba()).await.unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+
+    let alice = stack.op.person_token("alice");
+    let control = stack
+        .search(
+            Some(&alice),
+            ask("dba\0", pb::DirectoryObjectKind::Group, 0),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(control.code(), Code::InvalidArgument);
+    assert!(
+        control.message().contains("control characters"),
+        "{}",
+        control.message()
+    );
+    let long = stack
+        .search(
+            Some(&alice),
+            ask(&"a".repeat(300), pb::DirectoryObjectKind::Group, 0),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(long.code(), Code::InvalidArgument);
     stack.running.shutdown().await.unwrap();
 }
