@@ -152,6 +152,7 @@ fn authenticator(
         oidc.service_accounts.clone(),
         config.access.admin_groups.clone(),
         clock,
+        auth::caller::CALLER_TTL,
     ))))
 }
 

@@ -2,14 +2,18 @@
 //! groups. A person's token names them by `preferred_username` (= sAMAccountName); a
 //! client-credentials token names a client, which config maps to a service account.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use jitroles_domain::{
     Clock,
     access::Caller,
     directory::{Directory, Sid, UserLookup, find_group},
 };
-use tokio::sync::OnceCell;
+use tokio::{sync::OnceCell, time::Instant};
 use tonic::Status;
 
 use super::jwt::{JwtVerifier, TokenError};
@@ -29,7 +33,16 @@ pub struct Authenticator {
     admin_group_names: Vec<String>,
     admin_groups: OnceCell<Vec<Sid>>,
     clock: Arc<dyn Clock>,
+    /// Callers as the directory described them, kept briefly: a service calling many times a
+    /// second costs one user lookup and one tokenGroups read per `caller_ttl`, not per call.
+    callers: std::sync::Mutex<HashMap<String, (Caller, Instant)>>,
+    caller_ttl: Duration,
 }
+
+/// How long a caller's account state and groups are reused (DESIGN: "cache briefly").
+pub const CALLER_TTL: Duration = Duration::from_secs(60);
+/// Most callers remembered; past it the cache starts over.
+const CALLER_CAPACITY: usize = 10_000;
 
 impl Authenticator {
     pub fn new(
@@ -38,6 +51,7 @@ impl Authenticator {
         service_accounts: BTreeMap<String, String>,
         admin_group_names: Vec<String>,
         clock: Arc<dyn Clock>,
+        caller_ttl: Duration,
     ) -> Self {
         Self {
             verifier,
@@ -46,7 +60,13 @@ impl Authenticator {
             admin_group_names,
             admin_groups: OnceCell::new(),
             clock,
+            callers: std::sync::Mutex::new(HashMap::new()),
+            caller_ttl,
         }
+    }
+
+    pub fn directory(&self) -> &dyn Directory {
+        self.directory.as_ref()
     }
 
     pub async fn from_bearer(&self, token: &str) -> Result<Authenticated, Status> {
@@ -74,39 +94,60 @@ impl Authenticator {
                 ));
             }
         };
+        let caller = self.caller(&account).await?;
+        if caller.disabled {
+            return Err(Status::permission_denied(format!(
+                "the directory account {account} is disabled"
+            )));
+        }
+        Ok(Authenticated { caller, by })
+    }
+
+    /// The account's state and token groups, from the directory or (briefly) remembered.
+    async fn caller(&self, account: &str) -> Result<Caller, Status> {
+        if let Some((caller, at)) = self.remembered().get(account)
+            && at.elapsed() < self.caller_ttl
+        {
+            return Ok(caller.clone());
+        }
         let user = self
             .directory
-            .find_user(&UserLookup::SamAccountName(account.clone()))
+            .find_user(&UserLookup::SamAccountName(account.to_owned()))
             .await
             .map_err(status)?
             .ok_or_else(|| {
                 Status::unauthenticated(format!("there is no directory account {account}"))
             })?;
-        if user.disabled {
-            return Err(Status::permission_denied(format!(
-                "the directory account {account} is disabled"
-            )));
+        let groups = if user.disabled {
+            Vec::new()
+        } else {
+            self.directory
+                .token_groups(&user.dn)
+                .await
+                .map_err(status)?
+        };
+        let caller = Caller {
+            sid: user.sid,
+            dn: user.dn,
+            account_name: user.account_name,
+            display_name: user.display_name,
+            groups,
+            disabled: user.disabled,
+        };
+        if !self.caller_ttl.is_zero() {
+            let mut remembered = self.remembered();
+            if remembered.len() >= CALLER_CAPACITY {
+                remembered.clear();
+            }
+            remembered.insert(account.to_owned(), (caller.clone(), Instant::now()));
         }
-        let groups = self
-            .directory
-            .token_groups(&user.dn)
-            .await
-            .map_err(status)?;
-        Ok(Authenticated {
-            caller: Caller {
-                sid: user.sid,
-                dn: user.dn,
-                account_name: user.account_name,
-                display_name: user.display_name,
-                groups,
-                disabled: user.disabled,
-            },
-            by,
-        })
+        Ok(caller)
     }
 
-    pub fn directory(&self) -> &dyn Directory {
-        self.directory.as_ref()
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Caller, Instant)>> {
+        self.callers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The configured admin groups' SIDs, resolved once (a failure is retried next time).

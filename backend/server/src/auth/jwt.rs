@@ -14,6 +14,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind, jwk::JwkSet};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio::{sync::RwLock, time::Instant};
 
@@ -89,7 +90,14 @@ pub struct JwtVerifier {
     settings: JwtSettings,
     http: reqwest::Client,
     keys: RwLock<Keys>,
+    /// Tokens whose signature, issuer and audience already verified, by SHA-256 of the token:
+    /// a service sends the same token on every call until it expires, and the RSA check is
+    /// most of the cost. Expiry and not-before are still checked on every call.
+    verified: std::sync::Mutex<HashMap<[u8; 32], AccessClaims>>,
 }
+
+/// Most verified tokens remembered; past it, expired ones are dropped, then all.
+const VERIFIED_CAPACITY: usize = 10_000;
 
 /// The issuer's keys, decoded once per fetch: verification reuses them.
 struct Keys {
@@ -141,10 +149,60 @@ impl JwtVerifier {
                 by_kid: HashMap::new(),
                 fetched_at: None,
             }),
+            verified: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     pub async fn verify(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let known = self.remembered().get(&digest).cloned();
+        let claims = match known {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_uncached(token, now).await?;
+                let mut remembered = self.remembered();
+                if remembered.len() >= VERIFIED_CAPACITY {
+                    let now = now.timestamp();
+                    remembered.retain(|_, c| c.exp > now);
+                    if remembered.len() >= VERIFIED_CAPACITY {
+                        remembered.clear();
+                    }
+                }
+                remembered.insert(digest, claims.clone());
+                return Ok(claims);
+            }
+        };
+        self.check_times(&claims, now)?;
+        Ok(claims)
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], AccessClaims>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn check_times(&self, claims: &AccessClaims, now: DateTime<Utc>) -> Result<(), TokenError> {
+        let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
+        let now = now.timestamp();
+        if now > claims.exp.saturating_add(leeway) {
+            return Err(TokenError::Expired);
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
+        {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(())
+    }
+
+    /// Full verification, without the cache of verified tokens.
+    pub async fn verify_uncached(
         &self,
         token: &str,
         now: DateTime<Utc>,
@@ -174,17 +232,7 @@ impl JwtVerifier {
             })?
             .claims;
 
-        let leeway = i64::try_from(self.settings.leeway.as_secs()).unwrap_or(i64::MAX);
-        let now = now.timestamp();
-        if now > claims.exp.saturating_add(leeway) {
-            return Err(TokenError::Expired);
-        }
-        if claims
-            .nbf
-            .is_some_and(|nbf| now.saturating_add(leeway) < nbf)
-        {
-            return Err(TokenError::NotYetValid);
-        }
+        self.check_times(&claims, now)?;
         Ok(claims)
     }
 

@@ -157,3 +157,18 @@ async fn an_unreachable_jwks_is_reported_as_such() {
         .unwrap_err();
     assert!(matches!(err, TokenError::Jwks(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_remembered_token_is_still_refused_once_it_expires() {
+    let Some(op) = provider() else { return };
+    let verifier = op.verifier();
+    let now = real_now();
+    let token = op.ci_bot_token().await;
+
+    assert!(verifier.verify(&token, now).await.is_ok());
+    assert!(verifier.verify(&token, now).await.is_ok(), "from the cache");
+    assert_eq!(
+        verifier.verify(&token, now + Duration::minutes(12)).await,
+        Err(TokenError::Expired)
+    );
+}
