@@ -65,24 +65,41 @@ async fn stack(map_ci_bot: bool) -> Option<Stack> {
 }
 
 impl Stack {
+    async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(format!("http://{}", self.running.addr()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
     async fn who(&self, bearer: Option<&str>) -> Result<pb::WhoAmIResponse, tonic::Status> {
-        let channel =
-            tonic::transport::Channel::from_shared(format!("http://{}", self.running.addr()))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-        let mut request = Request::new(pb::WhoAmIRequest {});
-        if let Some(token) = bearer {
-            request
-                .metadata_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        }
-        RoleServiceClient::new(channel)
-            .who_am_i(request)
+        RoleServiceClient::new(self.channel().await)
+            .who_am_i(with_bearer(pb::WhoAmIRequest {}, bearer))
             .await
             .map(tonic::Response::into_inner)
     }
+
+    async fn search(
+        &self,
+        bearer: Option<&str>,
+        ask: pb::SearchDirectoryRequest,
+    ) -> Result<pb::SearchDirectoryResponse, tonic::Status> {
+        pb::admin_service_client::AdminServiceClient::new(self.channel().await)
+            .search_directory(with_bearer(ask, bearer))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+fn with_bearer<T>(message: T, bearer: Option<&str>) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(token) = bearer {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    request
 }
 
 #[tokio::test]
@@ -192,31 +209,6 @@ async fn a_client_with_no_account_mapping_is_refused() {
         status.message()
     );
     stack.running.shutdown().await.unwrap();
-}
-
-impl Stack {
-    async fn search(
-        &self,
-        bearer: Option<&str>,
-        ask: pb::SearchDirectoryRequest,
-    ) -> Result<pb::SearchDirectoryResponse, tonic::Status> {
-        let channel =
-            tonic::transport::Channel::from_shared(format!("http://{}", self.running.addr()))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-        let mut request = Request::new(ask);
-        if let Some(token) = bearer {
-            request
-                .metadata_mut()
-                .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        }
-        pb::admin_service_client::AdminServiceClient::new(channel)
-            .search_directory(request)
-            .await
-            .map(tonic::Response::into_inner)
-    }
 }
 
 fn ask(query: &str, kind: pb::DirectoryObjectKind, page_size: u32) -> pb::SearchDirectoryRequest {
