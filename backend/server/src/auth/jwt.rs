@@ -1,18 +1,16 @@
 //! JWT access tokens from the configured issuer, verified against its JWKS: signature with an
 //! allow-listed algorithm and a key named by `kid`, issuer, audience, expiry and not-before with
 //! a small leeway. The JWKS is cached and re-fetched, at most once per `refetch_after`, when a
-//! token names an unknown key (key rotation).
+//! token names an unknown key (key rotation). Signatures are checked with ring (already in the
+//! build through rustls): RS256 and ES256 only, so `none` and HMAC tokens never verify.
 //!
 //! Time is a value: `verify` takes `now`, so expiry is tested with a manual clock.
 
-use std::{
-    collections::{HashMap, HashSet},
-    time::Duration,
-};
+use std::{collections::HashMap, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind, jwk::JwkSet};
+use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -56,13 +54,30 @@ pub struct AccessClaims {
     pub preferred_username: Option<String>,
 }
 
+/// The signature algorithms jitroles can accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alg {
+    RS256,
+    ES256,
+}
+
+impl Alg {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "RS256" => Some(Self::RS256),
+            "ES256" => Some(Self::ES256),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
     pub issuer: String,
     pub audience: String,
     /// `None`: `jwks_uri` from the issuer's discovery document, looked up on first need.
     pub jwks_url: Option<String>,
-    pub algorithms: Vec<Algorithm>,
+    pub algorithms: Vec<Alg>,
     pub leeway: Duration,
     /// Least time between two JWKS fetches caused by unknown `kid`s.
     pub refetch_after: Duration,
@@ -79,7 +94,7 @@ impl JwtSettings {
             issuer: issuer.into(),
             audience: audience.into(),
             jwks_url: Some(jwks_url.into()),
-            algorithms: vec![Algorithm::RS256, Algorithm::ES256],
+            algorithms: vec![Alg::RS256, Alg::ES256],
             leeway: Duration::from_secs(60),
             refetch_after: Duration::from_secs(30),
         }
@@ -91,42 +106,77 @@ pub struct JwtVerifier {
     http: reqwest::Client,
     keys: RwLock<Keys>,
     /// Tokens whose signature, issuer and audience already verified, by SHA-256 of the token:
-    /// a service sends the same token on every call until it expires, and the RSA check is
-    /// most of the cost. Expiry and not-before are still checked on every call.
+    /// a service sends the same token on every call until it expires. Expiry and not-before
+    /// are still checked on every call.
     verified: std::sync::Mutex<HashMap<[u8; 32], AccessClaims>>,
 }
 
 /// Most verified tokens remembered; past it, expired ones are dropped, then all.
 const VERIFIED_CAPACITY: usize = 10_000;
 
-/// The issuer's keys, decoded once per fetch: verification reuses them.
+/// A public key from the JWKS, ready for ring.
+#[derive(Clone)]
+enum PublicKey {
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// Uncompressed SEC1 point: 0x04 ‖ x ‖ y.
+    P256(Vec<u8>),
+}
+
+#[derive(Clone)]
+struct CachedKey {
+    key: PublicKey,
+    /// The algorithm the JWK names, if any; a key is never used with another.
+    alg: Option<String>,
+}
+
+/// One entry of a JWKS (RFC 7517), the fields jitroles uses.
+#[derive(Deserialize)]
+struct Jwk {
+    kid: Option<String>,
+    kty: String,
+    alg: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct JwkSet {
+    keys: Vec<Jwk>,
+}
+
+/// The issuer's keys, decoded once per fetch.
 struct Keys {
     by_kid: HashMap<String, CachedKey>,
     fetched_at: Option<Instant>,
 }
 
-#[derive(Clone)]
-struct CachedKey {
-    key: DecodingKey,
-    /// The algorithm the JWK names, if any; a key is never used with another.
-    alg: Option<String>,
-}
-
 impl Keys {
-    fn from_set(set: &JwkSet, fetched_at: Instant) -> Self {
+    fn from_set(set: JwkSet, fetched_at: Instant) -> Self {
+        let b64 = |v: &Option<String>| v.as_deref().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
         let by_kid = set
             .keys
-            .iter()
+            .into_iter()
             .filter_map(|jwk| {
-                let kid = jwk.common.key_id.clone()?;
-                let key = DecodingKey::from_jwk(jwk).ok()?;
-                Some((
-                    kid,
-                    CachedKey {
-                        key,
-                        alg: jwk.common.key_algorithm.map(|a| format!("{a:?}")),
+                let key = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+                    ("RSA", _) => PublicKey::Rsa {
+                        n: b64(&jwk.n)?,
+                        e: b64(&jwk.e)?,
                     },
-                ))
+                    ("EC", Some("P-256")) => {
+                        let mut point = vec![0x04];
+                        point.extend(b64(&jwk.x)?);
+                        point.extend(b64(&jwk.y)?);
+                        PublicKey::P256(point)
+                    }
+                    _ => return None,
+                };
+                Some((jwk.kid?, CachedKey { key, alg: jwk.alg }))
             })
             .collect();
         Self {
@@ -134,6 +184,12 @@ impl Keys {
             fetched_at: Some(fetched_at),
         }
     }
+}
+
+#[derive(Deserialize)]
+struct JoseHeader {
+    alg: String,
+    kid: Option<String>,
 }
 
 impl JwtVerifier {
@@ -160,22 +216,76 @@ impl JwtVerifier {
     ) -> Result<AccessClaims, TokenError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let known = self.remembered().get(&digest).cloned();
-        let claims = match known {
-            Some(claims) => claims,
-            None => {
-                let claims = self.verify_uncached(token, now).await?;
-                let mut remembered = self.remembered();
+        let Some(claims) = known else {
+            let claims = self.verify_uncached(token, now).await?;
+            let mut remembered = self.remembered();
+            if remembered.len() >= VERIFIED_CAPACITY {
+                let now = now.timestamp();
+                remembered.retain(|_, c| c.exp > now);
                 if remembered.len() >= VERIFIED_CAPACITY {
-                    let now = now.timestamp();
-                    remembered.retain(|_, c| c.exp > now);
-                    if remembered.len() >= VERIFIED_CAPACITY {
-                        remembered.clear();
-                    }
+                    remembered.clear();
                 }
-                remembered.insert(digest, claims.clone());
-                return Ok(claims);
             }
+            remembered.insert(digest, claims.clone());
+            return Ok(claims);
         };
+        self.check_times(&claims, now)?;
+        Ok(claims)
+    }
+
+    /// Full verification, without the cache of verified tokens.
+    pub async fn verify_uncached(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let header: JoseHeader = decode_json(header_b64)?;
+        let alg = Alg::parse(&header.alg)
+            .filter(|a| self.settings.algorithms.contains(a))
+            .ok_or_else(|| TokenError::Algorithm(header.alg.clone()))?;
+        let kid = header.kid.ok_or(TokenError::NoKeyId)?;
+        let key = self.key(&kid, &header.alg).await?;
+
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature_b64)
+            .map_err(|_| TokenError::Malformed)?;
+        let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        let verified = match (alg, &key) {
+            (Alg::RS256, PublicKey::Rsa { n, e }) => RsaPublicKeyComponents { n, e }.verify(
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+                signed,
+                &signature,
+            ),
+            (Alg::ES256, PublicKey::P256(point)) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(signed, &signature)
+            }
+            // a key of another type than the algorithm needs
+            _ => return Err(TokenError::Algorithm(header.alg)),
+        };
+        verified.map_err(|_| TokenError::Signature)?;
+
+        let payload: serde_json::Value = decode_json(payload_b64)?;
+        if payload["iss"].as_str() != Some(self.settings.issuer.as_str()) {
+            return Err(TokenError::Issuer);
+        }
+        let audience = self.settings.audience.as_str();
+        let for_us = match &payload["aud"] {
+            serde_json::Value::String(aud) => aud == audience,
+            serde_json::Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(audience)),
+            _ => false,
+        };
+        if !for_us {
+            return Err(TokenError::Audience);
+        }
+        let claims: AccessClaims =
+            serde_json::from_value(payload).map_err(|_| TokenError::Malformed)?;
         self.check_times(&claims, now)?;
         Ok(claims)
     }
@@ -201,43 +311,8 @@ impl JwtVerifier {
         Ok(())
     }
 
-    /// Full verification, without the cache of verified tokens.
-    pub async fn verify_uncached(
-        &self,
-        token: &str,
-        now: DateTime<Utc>,
-    ) -> Result<AccessClaims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| unaccepted_algorithm(token))?;
-        if !self.settings.algorithms.contains(&header.alg) {
-            return Err(TokenError::Algorithm(format!("{:?}", header.alg)));
-        }
-        let kid = header.kid.ok_or(TokenError::NoKeyId)?;
-        let key = self.key(&kid, header.alg).await?;
-
-        let mut validation = Validation::new(header.alg);
-        // exp and nbf are checked below against `now`, not the system clock
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.required_spec_claims = HashSet::new();
-        validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[&self.settings.audience]);
-        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => TokenError::Signature,
-                ErrorKind::InvalidIssuer => TokenError::Issuer,
-                ErrorKind::InvalidAudience | ErrorKind::MissingRequiredClaim(_) => {
-                    TokenError::Audience
-                }
-                _ => TokenError::Malformed,
-            })?
-            .claims;
-
-        self.check_times(&claims, now)?;
-        Ok(claims)
-    }
-
     /// The key for `kid`, fetching the JWKS when it is unknown (rate-limited).
-    async fn key(&self, kid: &str, alg: Algorithm) -> Result<DecodingKey, TokenError> {
+    async fn key(&self, kid: &str, alg: &str) -> Result<PublicKey, TokenError> {
         let stale = |keys: &Keys| {
             keys.fetched_at
                 .is_none_or(|at| at.elapsed() >= self.settings.refetch_after)
@@ -252,7 +327,7 @@ impl JwtVerifier {
                 let mut keys = self.keys.write().await;
                 // another request may have fetched meanwhile
                 if !keys.by_kid.contains_key(kid) && stale(&keys) {
-                    *keys = Keys::from_set(&self.fetch().await?, Instant::now());
+                    *keys = Keys::from_set(self.fetch().await?, Instant::now());
                 }
                 keys.by_kid
                     .get(kid)
@@ -261,13 +336,8 @@ impl JwtVerifier {
             }
             Err(false) => return Err(TokenError::UnknownKey(kid.to_owned())),
         };
-        // a key published for one algorithm is never used with another (no RS256 → HS256 confusion)
-        if found
-            .alg
-            .as_ref()
-            .is_some_and(|key_alg| *key_alg != format!("{alg:?}"))
-        {
-            return Err(TokenError::Algorithm(format!("{alg:?}")));
+        if found.alg.as_deref().is_some_and(|key_alg| key_alg != alg) {
+            return Err(TokenError::Algorithm(alg.to_owned()));
         }
         Ok(found.key)
     }
@@ -277,28 +347,23 @@ impl JwtVerifier {
             Some(url) => url.clone(),
             None => self.discover_jwks_url().await?,
         };
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| TokenError::Jwks(e.to_string()))?;
-        response
-            .json::<JwkSet>()
-            .await
-            .map_err(|e| TokenError::Jwks(e.to_string()))
+        self.get_json(&url).await
     }
-}
 
-impl JwtVerifier {
     async fn discover_jwks_url(&self) -> Result<String, TokenError> {
         let url = format!(
             "{}/.well-known/openid-configuration",
             self.settings.issuer.trim_end_matches('/')
         );
-        let document: serde_json::Value = self
-            .http
+        let document: serde_json::Value = self.get_json(&url).await?;
+        document["jwks_uri"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| TokenError::Jwks("the discovery document has no jwks_uri".into()))
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, TokenError> {
+        self.http
             .get(url)
             .send()
             .await
@@ -306,24 +371,13 @@ impl JwtVerifier {
             .map_err(|e| TokenError::Jwks(e.to_string()))?
             .json()
             .await
-            .map_err(|e| TokenError::Jwks(e.to_string()))?;
-        document["jwks_uri"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| TokenError::Jwks("the discovery document has no jwks_uri".into()))
+            .map_err(|e| TokenError::Jwks(e.to_string()))
     }
 }
 
-/// A header jsonwebtoken cannot parse: say which algorithm it names (e.g. `none`), if any.
-fn unaccepted_algorithm(token: &str) -> TokenError {
-    let alg = token
-        .split('.')
-        .next()
-        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
-    match alg {
-        Some(alg) => TokenError::Algorithm(alg),
-        None => TokenError::Malformed,
-    }
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
