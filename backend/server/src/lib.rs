@@ -13,19 +13,17 @@ mod spa;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use jitroles_domain::{Clock, ports::Store, system::DatabaseKind};
-use jitroles_proto::v1::system_service_server::SystemServiceServer;
+use jitroles_directory::ActiveDirectory;
+use jitroles_domain::{Clock, directory::Directory, ports::Store, system::DatabaseKind};
+use jitroles_proto::v1::{
+    admin_service_server::AdminServiceServer, role_service_server::RoleServiceServer,
+    system_service_server::SystemServiceServer,
+};
 use jitroles_store::Database;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
-
-use jitroles_directory::ActiveDirectory;
-use jitroles_domain::directory::Directory;
-use jitroles_proto::v1::{
-    admin_service_server::AdminServiceServer, role_service_server::RoleServiceServer,
-};
 
 use crate::{
     api::{admin::AdminApi, roles::RoleApi, system::SystemApi},
@@ -143,8 +141,11 @@ fn authenticator(
         }
         return Ok(None);
     };
-    let mut settings = JwtSettings::new(&oidc.issuer, &oidc.audience, "");
-    settings.jwks_url = oidc.jwks_url.clone();
+    // jwks_url None: discovered from the issuer
+    let settings = JwtSettings {
+        jwks_url: oidc.jwks_url.clone(),
+        ..JwtSettings::new(&oidc.issuer, &oidc.audience, "")
+    };
     let directory: Arc<dyn Directory> = Arc::new(ActiveDirectory::new(directory.adapter_config())?);
     Ok(Some(Arc::new(Authenticator::new(
         JwtVerifier::new(settings),
