@@ -7,7 +7,7 @@
 
 use crate::{
     DomainError,
-    directory::{Directory, SearchPage, SearchScope, Sid},
+    directory::{Directory, DirectoryUser, SearchPage, SearchScope, Sid},
 };
 
 /// A signed-in person or service, as the directory knows them.
@@ -23,6 +23,18 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A directory user with their token groups.
+    pub fn new(user: DirectoryUser, groups: Vec<Sid>) -> Self {
+        Self {
+            sid: user.sid,
+            dn: user.dn,
+            account_name: user.account_name,
+            display_name: user.display_name,
+            groups,
+            disabled: user.disabled,
+        }
+    }
+
     /// The user's own SID and all of their groups.
     fn sids(&self) -> impl Iterator<Item = &Sid> {
         std::iter::once(&self.sid).chain(self.groups.iter())

@@ -11,14 +11,7 @@ use crate::support::{Ad, ad};
 async fn caller(ad: &Ad, account: &str) -> Caller {
     let user = ad.user(account).await;
     let groups = ad.directory().token_groups(&user.dn).await.unwrap();
-    Caller {
-        sid: user.sid,
-        dn: user.dn,
-        account_name: user.account_name,
-        display_name: user.display_name,
-        groups,
-        disabled: user.disabled,
-    }
+    Caller::new(user, groups)
 }
 
 fn entry(group: &DirectoryGroup, effect: Effect) -> AclEntry {

@@ -126,14 +126,7 @@ impl Authenticator {
                 .await
                 .map_err(status)?
         };
-        let caller = Caller {
-            sid: user.sid,
-            dn: user.dn,
-            account_name: user.account_name,
-            display_name: user.display_name,
-            groups,
-            disabled: user.disabled,
-        };
+        let caller = Caller::new(user, groups);
         if !self.caller_ttl.is_zero() {
             let mut remembered = self.remembered();
             if remembered.len() >= CALLER_CAPACITY {
