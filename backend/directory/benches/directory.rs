@@ -97,45 +97,13 @@ async fn main() {
 
         let t = Instant::now();
         for _ in 0..ROUND_TRIPS {
-            raw.modify(
-                &group.dn,
-                vec![Mod::Add("member", HashSet::from([value.as_str()]))],
-            )
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
-            raw.modify(
-                &group.dn,
-                vec![Mod::Delete("member", HashSet::from([value.as_str()]))],
-            )
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
+            raw_round_trip(&mut raw, &group.dn, &value, None).await;
         }
         raw_secs += t.elapsed().as_secs_f64();
 
         let t = Instant::now();
         for _ in 0..ROUND_TRIPS {
-            raw.with_timeout(timeout)
-                .modify(
-                    &group.dn,
-                    vec![Mod::Add("member", HashSet::from([value.as_str()]))],
-                )
-                .await
-                .unwrap()
-                .success()
-                .unwrap();
-            raw.with_timeout(timeout)
-                .modify(
-                    &group.dn,
-                    vec![Mod::Delete("member", HashSet::from([value.as_str()]))],
-                )
-                .await
-                .unwrap()
-                .success()
-                .unwrap();
+            raw_round_trip(&mut raw, &group.dn, &value, Some(timeout)).await;
         }
         raw_timed_secs += t.elapsed().as_secs_f64();
     }
@@ -168,4 +136,26 @@ async fn main() {
         pct(0.99),
         latencies[latencies.len() - 1]
     );
+}
+
+/// One add and one delete of `value` in `member`, as plain ldap3 calls.
+async fn raw_round_trip(
+    raw: &mut ldap3::Ldap,
+    group_dn: &str,
+    value: &str,
+    timeout: Option<std::time::Duration>,
+) {
+    for change in [
+        Mod::Add("member", HashSet::from([value])),
+        Mod::Delete("member", HashSet::from([value])),
+    ] {
+        if let Some(t) = timeout {
+            raw.with_timeout(t);
+        }
+        raw.modify(group_dn, vec![change])
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+    }
 }

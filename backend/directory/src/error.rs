@@ -5,6 +5,8 @@ use jitroles_domain::DomainError;
 use ldap3::LdapError;
 use thiserror::Error;
 
+use crate::DirectoryConfig;
+
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum DirectoryError {
     #[error("the directory at {url} cannot be reached: {detail}")]
@@ -46,11 +48,14 @@ impl DirectoryError {
         )
     }
 
-    /// Classifies an ldap3 error. `url` and `bind_dn` only make messages concrete.
-    pub(crate) fn from_ldap(e: LdapError, url: &str, bind_dn: &str) -> Self {
+    /// Classifies an ldap3 error; the config makes messages concrete (URL, bind DN, timeout).
+    pub(crate) fn from_ldap(e: LdapError, config: &DirectoryConfig) -> Self {
+        let (url, bind_dn) = (config.url.as_str(), config.bind_dn.as_str());
         match e {
             LdapError::LdapResult { result } => Self::from_code(result.rc, &result.text, bind_dn),
-            LdapError::Timeout { .. } => Self::Timeout { seconds: 0 },
+            LdapError::Timeout { .. } => Self::Timeout {
+                seconds: config.timeout.as_secs(),
+            },
             LdapError::Rustls { source } => Self::Tls {
                 url: url.into(),
                 detail: source.to_string(),

@@ -156,12 +156,7 @@ impl Pool {
     }
 
     fn classify(&self, e: LdapError) -> DirectoryError {
-        match DirectoryError::from_ldap(e, &self.config.url, &self.config.bind_dn) {
-            DirectoryError::Timeout { .. } => DirectoryError::Timeout {
-                seconds: self.config.timeout.as_secs(),
-            },
-            other => other,
-        }
+        DirectoryError::from_ldap(e, &self.config)
     }
 
     /// The slot's connection, made (and bound) if it has none or it was closed.

@@ -95,10 +95,25 @@ async fn samba_offers_no_pam_so_the_scheduler_is_the_mechanism() {
 }
 
 #[tokio::test]
-async fn enabling_pam_on_samba_fails_with_a_message() {
+async fn enabling_pam_on_samba_is_refused_and_changes_nothing() {
     let Some(ad) = ad() else { return };
-    let err = ad.directory().enable_pam().await.unwrap_err();
-    assert!(!err.to_string().is_empty());
+    let dir = ad.directory();
+
+    let err = dir.enable_pam().await.unwrap_err();
+
+    // Samba 4.17: unwillingToPerform, "rootdse: Insufficient rights for enableoptionalfeature"
+    assert!(
+        matches!(
+            err,
+            jitroles_directory::DirectoryError::Refused { rc: 53, .. }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("enableoptionalfeature"), "{err}");
+    assert!(
+        !dir.capabilities().await.unwrap().pam_enabled,
+        "nothing changed"
+    );
 }
 
 /// More members than one range holds (AD hands out 1,500 values per read).

@@ -16,6 +16,13 @@ fn adapter(fixture: &Fixture, force_scheduler: bool) -> ActiveDirectory {
     ActiveDirectory::new(config).unwrap()
 }
 
+async fn user(dir: &ActiveDirectory, account: &str) -> jitroles_domain::directory::DirectoryUser {
+    dir.find_user(&UserLookup::SamAccountName(account.into()))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{account} is in the fixture's population"))
+}
+
 fn role(name: &str) -> String {
     format!("CN={name},{ROLE_OU}")
 }
@@ -65,11 +72,7 @@ async fn without_pam_the_link_ttl_control_is_never_sent() {
 async fn a_ttl_member_is_listed_with_its_remaining_time_and_vanishes_when_due() {
     let fixture = Fixture::start(Options::default()).await.unwrap();
     let dir = adapter(&fixture, false);
-    let dave = dir
-        .find_user(&UserLookup::SamAccountName("dave".into()))
-        .await
-        .unwrap()
-        .unwrap();
+    let dave = user(&dir, "dave").await;
     let group = role("jit-role-dba");
 
     let added = dir
@@ -110,11 +113,7 @@ async fn a_ttl_member_is_listed_with_its_remaining_time_and_vanishes_when_due() 
 async fn re_adding_with_a_new_ttl_replaces_the_ttl() {
     let fixture = Fixture::start(Options::default()).await.unwrap();
     let dir = adapter(&fixture, false);
-    let bob = dir
-        .find_user(&UserLookup::SamAccountName("bob".into()))
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = user(&dir, "bob").await;
     let group = role("jit-role-web");
 
     dir.add_member(&group, &bob.sid, Some(Duration::from_secs(60)))
@@ -136,11 +135,7 @@ async fn re_adding_with_a_new_ttl_replaces_the_ttl() {
 async fn a_ttl_member_can_be_removed_before_it_is_due() {
     let fixture = Fixture::start(Options::default()).await.unwrap();
     let dir = adapter(&fixture, false);
-    let bob = dir
-        .find_user(&UserLookup::SamAccountName("bob".into()))
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = user(&dir, "bob").await;
     let group = role("jit-role-web");
     dir.add_member(&group, &bob.sid, Some(Duration::from_secs(3600)))
         .await
@@ -163,11 +158,7 @@ async fn ranged_retrieval_reads_every_member_with_ttls() {
     let fixture = Fixture::start(Options::default()).await.unwrap();
     let dir = adapter(&fixture, false);
     fixture.add_contacts_to("jit-role-web", 3200);
-    let dave = dir
-        .find_user(&UserLookup::SamAccountName("dave".into()))
-        .await
-        .unwrap()
-        .unwrap();
+    let dave = user(&dir, "dave").await;
     dir.add_member(
         &role("jit-role-web"),
         &dave.sid,
@@ -191,16 +182,8 @@ async fn ranged_retrieval_reads_every_member_with_ttls() {
 async fn users_groups_and_token_groups_read_as_the_grant_engine_needs() {
     let fixture = Fixture::start(Options::default()).await.unwrap();
     let dir = adapter(&fixture, false);
-    let dave = dir
-        .find_user(&UserLookup::SamAccountName("dave".into()))
-        .await
-        .unwrap()
-        .unwrap();
-    let erin = dir
-        .find_user(&UserLookup::SamAccountName("erin".into()))
-        .await
-        .unwrap()
-        .unwrap();
+    let dave = user(&dir, "dave").await;
+    let erin = user(&dir, "erin").await;
     assert!(erin.disabled && !dave.disabled);
     assert_eq!(
         dir.find_user(&UserLookup::Sid(dave.sid.clone()))
