@@ -8,6 +8,7 @@ pub mod clock;
 pub mod directory;
 pub mod error;
 pub mod ports;
+pub mod session;
 pub mod system;
 
 pub use clock::{Clock, ManualClock};

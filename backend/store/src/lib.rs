@@ -5,6 +5,7 @@
 
 mod entity;
 mod migration;
+mod sessions;
 mod store;
 
 pub use store::{Database, StoreError};

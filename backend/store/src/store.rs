@@ -34,7 +34,7 @@ pub enum StoreError {
 /// An open database: SQLite or PostgreSQL, chosen by URL.
 #[derive(Debug, Clone)]
 pub struct Database {
-    conn: DatabaseConnection,
+    pub(crate) conn: DatabaseConnection,
     kind: DatabaseKind,
 }
 
@@ -166,7 +166,7 @@ fn database_kind(url: &str) -> Option<DatabaseKind> {
 
 /// A database error at the store's edge: unreachable becomes `Unavailable`, the rest is
 /// internal (its text goes to logs, never to clients).
-fn db_error(e: DbErr) -> DomainError {
+pub(crate) fn db_error(e: DbErr) -> DomainError {
     match e {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => {
             DomainError::Unavailable("the database does not answer".into())

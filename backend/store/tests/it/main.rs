@@ -4,3 +4,4 @@
 
 mod databases;
 mod migrations;
+mod sessions;

@@ -1,0 +1,148 @@
+//! The [`SessionStore`] port: browser sessions and sign-ins under way.
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use jitroles_domain::{
+    DomainError,
+    session::{PendingSignIn, Session, SessionPolicy, SessionStore},
+};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set, sea_query::Expr};
+
+use crate::{
+    entity::{session, sign_in},
+    store::{Database, db_error},
+};
+
+#[async_trait]
+impl SessionStore for Database {
+    async fn insert_session(&self, s: &Session) -> Result<(), DomainError> {
+        let row = session::ActiveModel {
+            key: Set(s.key.clone()),
+            account: Set(s.account.clone()),
+            display_name: Set(s.display_name.clone()),
+            subject: Set(s.subject.clone()),
+            id_token: Set(s.id_token.clone()),
+            created_at: Set(s.created_at),
+            last_seen_at: Set(s.last_seen_at),
+            expires_at: Set(s.expires_at),
+            ended_at: Set(s.ended_at),
+        };
+        session::Entity::insert(row)
+            .exec_without_returning(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn session(&self, key: &str) -> Result<Option<Session>, DomainError> {
+        Ok(session::Entity::find_by_id(key.to_owned())
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .map(|r| Session {
+                key: r.key,
+                account: r.account,
+                display_name: r.display_name,
+                subject: r.subject,
+                id_token: r.id_token,
+                created_at: r.created_at,
+                last_seen_at: r.last_seen_at,
+                expires_at: r.expires_at,
+                ended_at: r.ended_at,
+            }))
+    }
+
+    async fn touch_session(&self, key: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(now))
+            .filter(session::Column::Key.eq(key))
+            .filter(session::Column::LastSeenAt.lt(now))
+            .filter(session::Column::EndedAt.is_null())
+            .exec(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn end_session(&self, key: &str, now: DateTime<Utc>) -> Result<bool, DomainError> {
+        let done = session::Entity::update_many()
+            .col_expr(session::Column::EndedAt, Expr::value(now))
+            .filter(session::Column::Key.eq(key))
+            .filter(session::Column::EndedAt.is_null())
+            .exec(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected > 0)
+    }
+
+    async fn insert_sign_in(&self, p: &PendingSignIn) -> Result<(), DomainError> {
+        let row = sign_in::ActiveModel {
+            state: Set(p.state.clone()),
+            nonce: Set(p.nonce.clone()),
+            pkce_verifier: Set(p.pkce_verifier.clone()),
+            return_to: Set(p.return_to.clone()),
+            expires_at: Set(p.expires_at),
+        };
+        sign_in::Entity::insert(row)
+            .exec_without_returning(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn take_sign_in(
+        &self,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PendingSignIn>, DomainError> {
+        let Some(row) = sign_in::Entity::find_by_id(state.to_owned())
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+        else {
+            return Ok(None);
+        };
+        // whoever deletes the row owns it: a replayed callback finds nothing
+        let deleted = sign_in::Entity::delete_by_id(state.to_owned())
+            .exec(&self.conn)
+            .await
+            .map_err(db_error)?;
+        if deleted.rows_affected == 0 || row.expires_at <= now {
+            return Ok(None);
+        }
+        Ok(Some(PendingSignIn {
+            state: row.state,
+            nonce: row.nonce,
+            pkce_verifier: row.pkce_verifier,
+            return_to: row.return_to,
+            expires_at: row.expires_at,
+        }))
+    }
+
+    async fn purge_sessions(
+        &self,
+        policy: SessionPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<u64, DomainError> {
+        let idle = TimeDelta::from_std(policy.idle).unwrap_or(TimeDelta::MAX);
+        let idle_before = now
+            .checked_sub_signed(idle)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let sessions = session::Entity::delete_many()
+            .filter(
+                Condition::any()
+                    .add(session::Column::EndedAt.is_not_null())
+                    .add(session::Column::ExpiresAt.lte(now))
+                    .add(session::Column::LastSeenAt.lte(idle_before)),
+            )
+            .exec(&self.conn)
+            .await
+            .map_err(db_error)?;
+        let sign_ins = sign_in::Entity::delete_many()
+            .filter(sign_in::Column::ExpiresAt.lte(now))
+            .exec(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(sessions.rows_affected + sign_ins.rows_affected)
+    }
+}

@@ -1,0 +1,152 @@
+//! The session store's contract, on SQLite and PostgreSQL alike.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use jitroles_domain::session::{PendingSignIn, SessionPolicy, SessionStore, SignedIn};
+use jitroles_store::Database;
+
+use crate::databases::{self, TestDb};
+
+const POLICY: SessionPolicy = SessionPolicy {
+    idle: Duration::from_secs(30 * 60),
+    absolute: Duration::from_secs(8 * 3600),
+};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
+}
+
+fn dave() -> SignedIn {
+    SignedIn {
+        account: "dave".into(),
+        display_name: "Dave Dba".into(),
+        subject: "dave".into(),
+        id_token: Some("header.payload.signature".into()),
+    }
+}
+
+fn pending(state: &str, expires_at: DateTime<Utc>) -> PendingSignIn {
+    PendingSignIn {
+        state: state.into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".repeat(43),
+        return_to: "/admin".into(),
+        expires_at,
+    }
+}
+
+async fn open(db: &TestDb) -> Database {
+    let store = Database::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn sessions_round_trip_and_end_once(db: TestDb) {
+    let store = open(&db).await;
+    let session = POLICY.open("a".repeat(64), dave(), t0());
+    store.insert_session(&session).await.unwrap();
+    assert_eq!(
+        store.session(&session.key).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(store.session(&"b".repeat(64)).await.unwrap(), None);
+
+    let later = t0() + TimeDelta::minutes(5);
+    store.touch_session(&session.key, later).await.unwrap();
+    let touched = store.session(&session.key).await.unwrap().unwrap();
+    assert_eq!(touched.last_seen_at, later);
+
+    assert!(store.end_session(&session.key, later).await.unwrap());
+    assert!(
+        !store.end_session(&session.key, later).await.unwrap(),
+        "a session ends once"
+    );
+    let ended = store.session(&session.key).await.unwrap().unwrap();
+    assert_eq!(ended.ended_at, Some(later));
+    assert!(POLICY.check(&ended, later).is_err());
+    store.close().await;
+}
+
+async fn a_sign_in_is_taken_once_and_never_after_it_expires(db: TestDb) {
+    let store = open(&db).await;
+    let expires = t0() + TimeDelta::minutes(10);
+    store.insert_sign_in(&pending("s1", expires)).await.unwrap();
+    store.insert_sign_in(&pending("s2", expires)).await.unwrap();
+
+    assert_eq!(
+        store.take_sign_in("s1", t0()).await.unwrap(),
+        Some(pending("s1", expires))
+    );
+    assert_eq!(
+        store.take_sign_in("s1", t0()).await.unwrap(),
+        None,
+        "a replayed callback finds nothing"
+    );
+    assert_eq!(store.take_sign_in("s2", expires).await.unwrap(), None);
+    assert_eq!(
+        store.take_sign_in("s2", t0()).await.unwrap(),
+        None,
+        "an expired sign-in is gone once looked at"
+    );
+    store.close().await;
+}
+
+async fn purging_removes_only_sessions_that_no_longer_hold(db: TestDb) {
+    let store = open(&db).await;
+    let live = POLICY.open("1".repeat(64), dave(), t0());
+    let idle = POLICY.open("2".repeat(64), dave(), t0() - TimeDelta::minutes(31));
+    let ended = POLICY.open("3".repeat(64), dave(), t0());
+    let old = POLICY.open("4".repeat(64), dave(), t0() - TimeDelta::hours(9));
+    for s in [&live, &idle, &ended, &old] {
+        store.insert_session(s).await.unwrap();
+    }
+    store.end_session(&ended.key, t0()).await.unwrap();
+    store
+        .insert_sign_in(&pending("stale", t0() - TimeDelta::seconds(1)))
+        .await
+        .unwrap();
+
+    assert_eq!(store.purge_sessions(POLICY, t0()).await.unwrap(), 4);
+    assert!(store.session(&live.key).await.unwrap().is_some());
+    for gone in [&idle, &ended, &old] {
+        assert!(store.session(&gone.key).await.unwrap().is_none());
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_sessions_round_trip_and_end_once() {
+    sessions_round_trip_and_end_once(databases::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_sessions_round_trip_and_end_once() {
+    if let Some(db) = databases::postgres().await {
+        sessions_round_trip_and_end_once(db).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_sign_in_is_taken_once_and_never_after_it_expires() {
+    a_sign_in_is_taken_once_and_never_after_it_expires(databases::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_sign_in_is_taken_once_and_never_after_it_expires() {
+    if let Some(db) = databases::postgres().await {
+        a_sign_in_is_taken_once_and_never_after_it_expires(db).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_purging_removes_only_sessions_that_no_longer_hold() {
+    purging_removes_only_sessions_that_no_longer_hold(databases::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_purging_removes_only_sessions_that_no_longer_hold() {
+    if let Some(db) = databases::postgres().await {
+        purging_removes_only_sessions_that_no_longer_hold(db).await;
+    }
+}
