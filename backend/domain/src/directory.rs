@@ -60,7 +60,7 @@ impl FromStr for Sid {
 }
 
 /// How to find a person in the directory (the claim → attribute mapping picks one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum UserLookup {
     SamAccountName(String),
     UserPrincipalName(String),

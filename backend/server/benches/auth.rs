@@ -6,23 +6,41 @@
 //! warm-up (which fetches the JWKS): fully (signature, issuer, audience, times) and as a token
 //! seen before (verification cache; times still checked). Sequential, one thread.
 //!
-//! With the Samba DC too (`eval "$(scripts/ad up)"`): the whole bearer authentication of a
-//! call (token → directory account → token groups), without and with the caller cache.
+//! Browser sessions on SQLite (a temp file): a session lookup from the database and from the
+//! per-instance cache.
+//!
+//! With the Samba DC too (`eval "$(scripts/ad up)"`): the whole authentication of a call
+//! (bearer token or session → directory account → token groups), without and with the caller
+//! cache.
 
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark reads the clock
 
-use std::time::Instant;
-
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration, time::Instant};
 
 use jitroles_directory::{ActiveDirectory, DirectoryConfig};
+use jitroles_domain::session::{SessionPolicy, SignedIn};
 use jitroles_server::{
     auth::{
-        caller::{Authenticator, CALLER_TTL},
+        caller::{Authenticator, CALLER_TTL, IdentityMapping},
         jwt::{JwtSettings, JwtVerifier},
+        session::{self, Lookup, Sessions},
     },
     clock::SystemClock,
 };
+use jitroles_store::Database;
+
+/// Prints p50/p99/max of `micros`.
+fn report(what: &str, mut micros: Vec<f64>) {
+    micros.sort_by(f64::total_cmp);
+    let pct = |p: f64| micros[((p * micros.len() as f64) as usize).min(micros.len() - 1)];
+    println!(
+        "{what} ({} runs): p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        micros.len(),
+        pct(0.5),
+        pct(0.99),
+        micros[micros.len() - 1]
+    );
+}
 
 const RUNS: usize = 20_000;
 
@@ -66,15 +84,55 @@ async fn main() {
             }
             micros.push(t.elapsed().as_secs_f64() * 1e6);
         }
-        micros.sort_by(f64::total_cmp);
-        let pct = |p: f64| micros[((p * micros.len() as f64) as usize).min(micros.len() - 1)];
-        println!(
-            "JWT {name}, RS256 2048-bit ({RUNS} runs): p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
-            pct(0.5),
-            pct(0.99),
-            micros[micros.len() - 1]
-        );
+        report(&format!("JWT {name}, RS256 2048-bit"), micros);
     }
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ))
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    let policy = SessionPolicy {
+        idle: Duration::from_secs(30 * 60),
+        absolute: Duration::from_secs(10 * 3600),
+    };
+    let dave = SignedIn {
+        account: "dave".into(),
+        display_name: "Dave Dba".into(),
+        subject: "dave".into(),
+        id_token: None,
+    };
+    let mut session_cookie = String::new();
+    for (name, recheck, runs) in [
+        ("read from SQLite every time", Duration::ZERO, 5_000),
+        (
+            "per-instance cache, re-read every 4 s",
+            session::RECHECK,
+            RUNS,
+        ),
+    ] {
+        let sessions = Sessions::new(Arc::new(db.clone()), policy, Arc::new(SystemClock), recheck);
+        let token = sessions.open(dave.clone()).await.unwrap();
+        sessions.find(&token).await.unwrap();
+        let mut micros = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            let found = sessions.find(&token).await.unwrap();
+            micros.push(t.elapsed().as_secs_f64() * 1e6);
+            assert!(matches!(found, Lookup::Live(_)));
+        }
+        report(&format!("session lookup, {name}"), micros);
+        session_cookie = token;
+    }
+    let sessions = Sessions::new(
+        Arc::new(db.clone()),
+        policy,
+        Arc::new(SystemClock),
+        session::RECHECK,
+    );
 
     let Ok(ldaps) = std::env::var("AD_LDAPS_URL") else {
         println!("(AD_LDAPS_URL not set: effective-group resolution not measured)");
@@ -94,6 +152,7 @@ async fn main() {
                 format!("{issuer}/jwks"),
             )),
             directory.clone(),
+            IdentityMapping::default(),
             BTreeMap::from([("ci-bot".to_owned(), "svc-ci".to_owned())]),
             Vec::new(),
             Arc::new(SystemClock),
@@ -107,12 +166,25 @@ async fn main() {
             micros.push(t.elapsed().as_secs_f64() * 1e6);
             assert_eq!(who.caller.account_name, "svc-ci");
         }
-        micros.sort_by(f64::total_cmp);
-        let pct = |p: f64| micros[((p * micros.len() as f64) as usize).min(micros.len() - 1)];
-        println!(
-            "bearer authentication incl. effective groups, {name} ({runs} runs): p50 {:.1} µs, p99 {:.1} µs",
-            pct(0.5),
-            pct(0.99)
+        report(
+            &format!("bearer authentication incl. effective groups, {name}"),
+            micros,
+        );
+
+        // a browser call: session (cached) → person → token groups
+        let mut micros = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let t = Instant::now();
+            let Lookup::Live(found) = sessions.find(&session_cookie).await.unwrap() else {
+                panic!("the session ended");
+            };
+            let who = auth.person(&found.account).await.unwrap();
+            micros.push(t.elapsed().as_secs_f64() * 1e6);
+            assert_eq!(who.account_name, "dave");
+        }
+        report(
+            &format!("session authentication incl. effective groups, {name}"),
+            micros,
         );
     }
 }

@@ -27,10 +27,12 @@ pub struct Config {
     pub oidc: Option<OidcSection>,
     #[serde(default)]
     pub access: AccessSection,
+    #[serde(default)]
+    pub session: SessionSection,
 }
 
-/// `[oidc]`: the provider, and how service clients map to directory accounts.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// `[oidc]`: the provider, browser sign-in, and how tokens map to directory accounts.
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OidcSection {
     pub issuer: String,
@@ -41,6 +43,65 @@ pub struct OidcSection {
     /// Client-credentials clients → directory account (sAMAccountName) they act as.
     #[serde(default)]
     pub service_accounts: std::collections::BTreeMap<String, String>,
+    /// jitroles' own client at the provider, for browser sign-in (none: no browser sign-in).
+    pub client_id: Option<String>,
+    /// Prefer `JITROLES_OIDC_CLIENT_SECRET_FILE` to keeping it in the file.
+    pub client_secret: Option<String>,
+    /// The claim of ID and access tokens that names a person...
+    #[serde(default = "defaults::user_claim")]
+    pub user_claim: String,
+    /// ...and the directory attribute it is matched against.
+    #[serde(default)]
+    pub user_attribute: UserAttribute,
+}
+
+/// Which directory attribute a person's claim is matched against.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+pub enum UserAttribute {
+    #[default]
+    #[serde(rename = "sAMAccountName")]
+    SamAccountName,
+    #[serde(rename = "userPrincipalName")]
+    UserPrincipalName,
+    #[serde(rename = "mail")]
+    Mail,
+    /// For providers that pass the on-premises SID, such as Entra ID's `onprem_sid`.
+    #[serde(rename = "objectSid")]
+    ObjectSid,
+}
+
+impl std::fmt::Debug for OidcSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSection")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("jwks_url", &self.jwks_url)
+            .field("service_accounts", &self.service_accounts)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("user_claim", &self.user_claim)
+            .field("user_attribute", &self.user_attribute)
+            .finish()
+    }
+}
+
+/// `[session]`: browser sessions.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSection {
+    /// A session nobody uses for this long ends.
+    #[serde(default = "defaults::session_idle_minutes")]
+    pub idle_minutes: u64,
+    /// Every session ends this long after sign-in.
+    #[serde(default = "defaults::session_max_hours")]
+    pub max_hours: u64,
+    /// Send the session cookie over plain HTTP. Only for a `public_url` of
+    /// http://127.0.0.1, http://[::1] or http://localhost (demos and tests).
+    #[serde(default)]
+    pub insecure_localhost_cookie: bool,
 }
 
 /// `[access]`: who administers jitroles.
@@ -112,6 +173,9 @@ pub struct ServerConfig {
     /// The built web app (Trunk's `dist/`).
     #[serde(default = "defaults::web_root")]
     pub web_root: PathBuf,
+    /// The address people use, e.g. `https://jitroles.example.com`: sign-in redirects and the
+    /// cross-origin check are built from it. Default: `http://` + the listening address.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -157,6 +221,34 @@ mod defaults {
     pub fn log_level() -> String {
         "info".into()
     }
+    pub fn user_claim() -> String {
+        "preferred_username".into()
+    }
+    pub fn session_idle_minutes() -> u64 {
+        30
+    }
+    pub fn session_max_hours() -> u64 {
+        10
+    }
+}
+
+impl Default for SessionSection {
+    fn default() -> Self {
+        Self {
+            idle_minutes: defaults::session_idle_minutes(),
+            max_hours: defaults::session_max_hours(),
+            insecure_localhost_cookie: false,
+        }
+    }
+}
+
+impl SessionSection {
+    pub fn policy(&self) -> jitroles_domain::session::SessionPolicy {
+        jitroles_domain::session::SessionPolicy {
+            idle: std::time::Duration::from_secs(self.idle_minutes.max(1) * 60),
+            absolute: std::time::Duration::from_secs(self.max_hours.max(1) * 3600),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -164,6 +256,7 @@ impl Default for ServerConfig {
         Self {
             listen: defaults::listen(),
             web_root: defaults::web_root(),
+            public_url: None,
         }
     }
 }
@@ -187,6 +280,7 @@ impl Default for Config {
             directory: None,
             oidc: None,
             access: AccessSection::default(),
+            session: SessionSection::default(),
         }
     }
 }
@@ -264,6 +358,30 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("JITROLES_OIDC_ISSUER", "oidc.issuer", Kind::Str),
     ("JITROLES_OIDC_AUDIENCE", "oidc.audience", Kind::Str),
     ("JITROLES_OIDC_JWKS_URL", "oidc.jwks_url", Kind::Str),
+    ("JITROLES_OIDC_CLIENT_ID", "oidc.client_id", Kind::Str),
+    (
+        "JITROLES_OIDC_CLIENT_SECRET",
+        "oidc.client_secret",
+        Kind::Str,
+    ),
+    ("JITROLES_OIDC_USER_CLAIM", "oidc.user_claim", Kind::Str),
+    (
+        "JITROLES_OIDC_USER_ATTRIBUTE",
+        "oidc.user_attribute",
+        Kind::Str,
+    ),
+    ("JITROLES_SERVER_PUBLIC_URL", "server.public_url", Kind::Str),
+    (
+        "JITROLES_SESSION_IDLE_MINUTES",
+        "session.idle_minutes",
+        Kind::Int,
+    ),
+    ("JITROLES_SESSION_MAX_HOURS", "session.max_hours", Kind::Int),
+    (
+        "JITROLES_SESSION_INSECURE_LOCALHOST_COOKIE",
+        "session.insecure_localhost_cookie",
+        Kind::Bool,
+    ),
     (
         "JITROLES_ACCESS_ADMIN_GROUPS",
         "access.admin_groups",

@@ -28,8 +28,11 @@ use tonic_health::ServingStatus;
 use crate::{
     api::{admin::AdminApi, roles::RoleApi, system::SystemApi},
     auth::{
-        caller::Authenticator,
+        browser::{Browser, BrowserSettings},
+        caller::{Authenticator, IdentityMapping},
         jwt::{JwtSettings, JwtVerifier},
+        layer::Gate,
+        session::{self, Sessions},
     },
     clock::SystemClock,
     config::Config,
@@ -37,13 +40,16 @@ use crate::{
 
 /// How often the health service re-checks the database.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+/// How often sessions that can no longer be used are deleted.
+const PURGE_INTERVAL: Duration = Duration::from_secs(10 * 60);
 
 /// A server that is accepting connections.
 pub struct Running {
     addr: SocketAddr,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
-    health_task: JoinHandle<()>,
+    /// Health watcher, session purge: stopped with the server.
+    background: Vec<JoinHandle<()>>,
     database: Database,
 }
 
@@ -57,7 +63,9 @@ impl Running {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(());
         let served = self.task.await.context("server task panicked")?;
-        self.health_task.abort();
+        for task in &self.background {
+            task.abort();
+        }
         self.database.close().await;
         served.context("server failed")
     }
@@ -80,9 +88,17 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<SystemServiceServer<SystemApi>>().await;
-    let health_task = tokio::spawn(watch_health(health, store.clone()));
+    let mut background = vec![tokio::spawn(watch_health(health, store.clone()))];
 
     let auth = authenticator(config, clock.clone())?;
+    let browser = browser(config, addr, &database, auth.clone(), clock.clone())?;
+    if let Some(browser) = &browser {
+        background.push(tokio::spawn(purge_sessions(browser.clone())));
+    }
+    let gate = Gate {
+        tokens: auth.clone(),
+        browser: browser.clone(),
+    };
     let system = SystemApi::new(installation, clock.now());
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -101,12 +117,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         )
         .into_axum_router()
         .route_layer(axum::middleware::from_fn_with_state(
-            auth,
+            gate,
             auth::layer::authenticate,
         ))
         // gRPC-web for browsers on the gRPC routes only: tonic-web refuses plain HTTP/1 requests,
         // which must reach the web app below.
         .route_layer(tonic_web::GrpcWebLayer::new())
+        .merge(browser.map(Browser::routes).unwrap_or_default())
         .fallback_service(spa::service(&config.server.web_root));
 
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
@@ -123,9 +140,68 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         addr,
         shutdown,
         task,
-        health_task,
+        background,
         database,
     })
+}
+
+/// Browser sign-in, when jitroles has a client at the provider (`oidc.client_id`).
+fn browser(
+    config: &Config,
+    addr: SocketAddr,
+    database: &Database,
+    auth: Option<Arc<Authenticator>>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<Arc<Browser>>> {
+    let Some(oidc) = &config.oidc else {
+        return Ok(None);
+    };
+    let Some(client_id) = &oidc.client_id else {
+        return Ok(None);
+    };
+    let client_secret = oidc.client_secret.clone().context(
+        "browser sign-in needs oidc.client_secret (or JITROLES_OIDC_CLIENT_SECRET_FILE) with oidc.client_id",
+    )?;
+    let auth = auth.context("browser sign-in needs [directory]: people are found there")?;
+    let public_url = match &config.server.public_url {
+        Some(url) => url.clone(),
+        None if addr.ip().is_loopback() => format!("http://{addr}"),
+        None => anyhow::bail!(
+            "browser sign-in needs server.public_url (the https:// address people use) when listening on {addr}"
+        ),
+    };
+    let (public_url, secure_cookies) =
+        BrowserSettings::check_public_url(&public_url, config.session.insecure_localhost_cookie)
+            .map_err(anyhow::Error::msg)?;
+    let sessions = Arc::new(Sessions::new(
+        Arc::new(database.clone()),
+        config.session.policy(),
+        clock.clone(),
+        session::RECHECK,
+    ));
+    let settings = BrowserSettings {
+        issuer: oidc.issuer.clone(),
+        client_id: client_id.clone(),
+        client_secret,
+        public_url,
+        secure_cookies,
+    };
+    tracing::info!(public_url = %settings.public_url, "browser sign-in enabled");
+    Ok(Some(Arc::new(Browser::new(
+        settings, sessions, auth, clock,
+    )?)))
+}
+
+async fn purge_sessions(browser: Arc<Browser>) {
+    let mut ticker = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        ticker.tick().await;
+        match browser.sessions().purge().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "deleted ended sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete ended sessions"),
+        }
+    }
 }
 
 /// Bearer tokens need both the provider (to verify) and the directory (to know the caller).
@@ -150,6 +226,10 @@ fn authenticator(
     Ok(Some(Arc::new(Authenticator::new(
         JwtVerifier::new(settings),
         directory,
+        IdentityMapping {
+            claim: oidc.user_claim.clone(),
+            attribute: oidc.user_attribute,
+        },
         oidc.service_accounts.clone(),
         config.access.admin_groups.clone(),
         clock,

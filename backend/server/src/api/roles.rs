@@ -7,7 +7,10 @@ use jitroles_domain::access::authorize_admin;
 use jitroles_proto::v1::{self as pb, role_service_server::RoleService};
 use tonic::{Request, Response, Status};
 
-use crate::auth::caller::{Authenticated, Authenticator};
+use crate::auth::{
+    browser::NoSession,
+    caller::{Authenticated, Authenticator},
+};
 
 pub struct RoleApi {
     auth: Option<Arc<Authenticator>>,
@@ -19,13 +22,17 @@ impl RoleApi {
     }
 }
 
-/// The caller the auth layer established, or UNAUTHENTICATED.
+/// The caller the auth layer established, or UNAUTHENTICATED (saying why a session no longer
+/// holds, when there was one).
 pub fn caller<T>(request: &Request<T>) -> Result<Authenticated, Status> {
-    request
-        .extensions()
+    let extensions = request.extensions();
+    extensions
         .get::<Authenticated>()
         .cloned()
-        .ok_or_else(|| Status::unauthenticated("sign in first, or send a bearer token"))
+        .ok_or_else(|| match extensions.get::<NoSession>() {
+            Some(NoSession(why)) => Status::unauthenticated(why.clone()),
+            None => Status::unauthenticated("sign in first, or send a bearer token"),
+        })
 }
 
 #[tonic::async_trait]

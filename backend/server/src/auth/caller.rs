@@ -1,6 +1,7 @@
-//! From a verified token to a [`Caller`]: the directory account it speaks for, with token
-//! groups. A person's token names them by `preferred_username` (= sAMAccountName); a
-//! client-credentials token names a client, which config maps to a service account.
+//! From a verified token or a session to a [`Caller`]: the directory account it speaks for,
+//! with token groups. A person is named by a configured claim matched against a configured
+//! directory attribute (default `preferred_username` = sAMAccountName); a client-credentials
+//! token names a client, which config maps to a service account.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -17,7 +18,36 @@ use tokio::{sync::OnceCell, time::Instant};
 use tonic::Status;
 
 use super::jwt::{JwtVerifier, TokenError};
-use crate::api::error::status;
+use crate::{api::error::status, config::UserAttribute};
+
+/// How a person's claim finds their directory account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityMapping {
+    pub claim: String,
+    pub attribute: UserAttribute,
+}
+
+impl Default for IdentityMapping {
+    fn default() -> Self {
+        Self {
+            claim: "preferred_username".into(),
+            attribute: UserAttribute::SamAccountName,
+        }
+    }
+}
+
+impl IdentityMapping {
+    fn lookup(&self, value: &str) -> Result<UserLookup, Status> {
+        Ok(match self.attribute {
+            UserAttribute::SamAccountName => UserLookup::SamAccountName(value.to_owned()),
+            UserAttribute::UserPrincipalName => UserLookup::UserPrincipalName(value.to_owned()),
+            UserAttribute::Mail => UserLookup::Mail(value.to_owned()),
+            UserAttribute::ObjectSid => UserLookup::Sid(value.parse().map_err(|_| {
+                Status::unauthenticated(format!("the {} claim {value:?} is not a SID", self.claim))
+            })?),
+        })
+    }
+}
 
 /// A caller and how they proved it; put into request extensions by the auth layer.
 #[derive(Debug, Clone)]
@@ -29,13 +59,14 @@ pub struct Authenticated {
 pub struct Authenticator {
     verifier: JwtVerifier,
     directory: Arc<dyn Directory>,
+    mapping: IdentityMapping,
     service_accounts: BTreeMap<String, String>,
     admin_group_names: Vec<String>,
     admin_groups: OnceCell<Vec<Sid>>,
     clock: Arc<dyn Clock>,
     /// Callers as the directory described them, kept briefly: a service calling many times a
     /// second costs one user lookup and one tokenGroups read per `caller_ttl`, not per call.
-    callers: std::sync::Mutex<HashMap<String, (Caller, Instant)>>,
+    callers: std::sync::Mutex<HashMap<UserLookup, (Caller, Instant)>>,
     caller_ttl: Duration,
 }
 
@@ -48,6 +79,7 @@ impl Authenticator {
     pub fn new(
         verifier: JwtVerifier,
         directory: Arc<dyn Directory>,
+        mapping: IdentityMapping,
         service_accounts: BTreeMap<String, String>,
         admin_group_names: Vec<String>,
         clock: Arc<dyn Clock>,
@@ -56,6 +88,7 @@ impl Authenticator {
         Self {
             verifier,
             directory,
+            mapping,
             service_accounts,
             admin_group_names,
             admin_groups: OnceCell::new(),
@@ -78,45 +111,70 @@ impl Authenticator {
                 TokenError::Jwks(_) => Status::unavailable(e.to_string()),
                 e => Status::unauthenticated(e.to_string()),
             })?;
-        let (account, by) = match (&claims.preferred_username, &claims.client_id) {
-            (Some(user), _) => (user.clone(), "bearer token".to_owned()),
+        let (lookup, by) = match (claims.claim(&self.mapping.claim), &claims.client_id) {
+            (Some(person), _) => (self.mapping.lookup(person)?, "bearer token".to_owned()),
             (None, Some(client)) => {
                 let account = self.service_accounts.get(client).cloned().ok_or_else(|| {
                     Status::unauthenticated(format!(
                         "client {client} is not mapped to a directory account (oidc.service_accounts)"
                     ))
                 })?;
-                (account, format!("bearer token of client {client}"))
+                (
+                    UserLookup::SamAccountName(account),
+                    format!("bearer token of client {client}"),
+                )
             }
             (None, None) => {
-                return Err(Status::unauthenticated(
-                    "the token names neither a user nor a client",
-                ));
+                return Err(Status::unauthenticated(format!(
+                    "the token names neither a user ({} claim) nor a client",
+                    self.mapping.claim
+                )));
             }
         };
-        let caller = self.caller(&account).await?;
+        Ok(Authenticated {
+            caller: self.enabled_caller(&lookup).await?,
+            by,
+        })
+    }
+
+    /// The person a sign-in or session names by the mapped claim's `value`.
+    pub async fn person(&self, value: &str) -> Result<Caller, Status> {
+        self.enabled_caller(&self.mapping.lookup(value)?).await
+    }
+
+    /// The claim that names a person.
+    pub fn user_claim(&self) -> &str {
+        &self.mapping.claim
+    }
+
+    async fn enabled_caller(&self, lookup: &UserLookup) -> Result<Caller, Status> {
+        let caller = self.caller(lookup).await?;
         if caller.disabled {
             return Err(Status::permission_denied(format!(
-                "the directory account {account} is disabled"
+                "the directory account {} is disabled",
+                caller.account_name
             )));
         }
-        Ok(Authenticated { caller, by })
+        Ok(caller)
     }
 
     /// The account's state and token groups, from the directory or (briefly) remembered.
-    async fn caller(&self, account: &str) -> Result<Caller, Status> {
-        if let Some((caller, at)) = self.remembered().get(account)
+    async fn caller(&self, lookup: &UserLookup) -> Result<Caller, Status> {
+        if let Some((caller, at)) = self.remembered().get(lookup)
             && at.elapsed() < self.caller_ttl
         {
             return Ok(caller.clone());
         }
         let user = self
             .directory
-            .find_user(&UserLookup::SamAccountName(account.to_owned()))
+            .find_user(lookup)
             .await
             .map_err(status)?
             .ok_or_else(|| {
-                Status::unauthenticated(format!("there is no directory account {account}"))
+                Status::unauthenticated(format!(
+                    "there is no directory account {}",
+                    describe(lookup)
+                ))
             })?;
         let groups = if user.disabled {
             Vec::new()
@@ -132,12 +190,12 @@ impl Authenticator {
             if remembered.len() >= CALLER_CAPACITY {
                 remembered.clear();
             }
-            remembered.insert(account.to_owned(), (caller.clone(), Instant::now()));
+            remembered.insert(lookup.clone(), (caller.clone(), Instant::now()));
         }
         Ok(caller)
     }
 
-    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Caller, Instant)>> {
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<UserLookup, (Caller, Instant)>> {
         self.callers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -164,5 +222,14 @@ impl Authenticator {
             })
             .await?;
         Ok(sids)
+    }
+}
+
+fn describe(lookup: &UserLookup) -> String {
+    match lookup {
+        UserLookup::SamAccountName(v) => v.clone(),
+        UserLookup::UserPrincipalName(v) => format!("with userPrincipalName {v}"),
+        UserLookup::Mail(v) => format!("with mail {v}"),
+        UserLookup::Sid(v) => format!("with objectSid {v}"),
     }
 }

@@ -50,8 +50,19 @@ pub struct AccessClaims {
     pub nbf: Option<i64>,
     /// The OAuth client, for client-credentials tokens (RFC 9068).
     pub client_id: Option<String>,
-    /// A person's account name, when the token speaks for a person.
-    pub preferred_username: Option<String>,
+    /// Every other claim: the identity mapping picks the one that names a person.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AccessClaims {
+    /// A claim as text (`sub` or any other string claim).
+    pub fn claim(&self, name: &str) -> Option<&str> {
+        match name {
+            "sub" => self.sub.as_deref(),
+            _ => self.other.get(name).and_then(|v| v.as_str()),
+        }
+    }
 }
 
 /// The signature algorithms jitroles can accept.

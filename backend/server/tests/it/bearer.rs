@@ -4,7 +4,7 @@
 use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
 use jitroles_server::{
     Running,
-    config::{AccessSection, DirectorySection, OidcSection},
+    config::{AccessSection, DirectorySection, OidcSection, UserAttribute},
 };
 use tonic::{Code, Request};
 
@@ -52,6 +52,10 @@ async fn stack(map_ci_bot: bool) -> Option<Stack> {
         audience: op.audience.clone(),
         jwks_url: None, // discovered
         service_accounts,
+        client_id: None,
+        client_secret: None,
+        user_claim: "preferred_username".into(),
+        user_attribute: UserAttribute::SamAccountName,
     });
     config.access = AccessSection {
         admin_groups: vec!["jitroles-admins".into()],

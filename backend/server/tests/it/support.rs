@@ -46,6 +46,7 @@ pub fn config_in(dir: &Path) -> Config {
         server: ServerConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
             web_root,
+            public_url: None,
         },
         ..Config::default()
     }

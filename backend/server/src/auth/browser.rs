@@ -1,0 +1,603 @@
+//! Browser sign-in, backend-for-frontend: `/auth/login`, `/auth/callback`, `/auth/logout` on
+//! the app's own origin. jitroles is a confidential OIDC client using the authorization code
+//! flow with PKCE, `state` and `nonce`; the browser only ever holds an HttpOnly session cookie.
+//!
+//! The sign-in under way is kept in the database (any instance may receive the callback) and
+//! bound to the browser that started it by a short-lived cookie carrying its `state`.
+
+use std::{str::FromStr, sync::Arc};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
+    response::Response,
+    routing::{get, post},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jitroles_domain::{
+    Clock,
+    session::{PendingSignIn, SIGN_IN_WINDOW, SignedIn, safe_return_path},
+};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndSessionUrl, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope, TokenResponse,
+    core::{CoreAuthenticationFlow, CoreClient, CoreIdToken},
+};
+use reqwest::Url;
+use tokio::sync::OnceCell;
+use tonic::Status;
+
+use super::{
+    caller::{Authenticated, Authenticator},
+    session::{Lookup, Sessions},
+};
+
+/// The header the web app sets on every API call (see docs/security.md): a cross-origin page
+/// cannot set it without a CORS preflight, which jitroles never grants.
+pub const CSRF_HEADER: &str = "x-jitroles-csrf";
+
+type OidcClient = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// What the browser flow needs from the configuration, checked at start-up.
+#[derive(Debug, Clone)]
+pub struct BrowserSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Where people reach jitroles, without a trailing slash.
+    pub public_url: String,
+    /// Cookies carry `Secure` (and the `__Host-` prefix).
+    pub secure_cookies: bool,
+}
+
+impl BrowserSettings {
+    /// Refuses a public URL that would send the session cookie in clear text to anything but
+    /// this machine, or without `Secure` when that was not asked for explicitly.
+    pub fn check_public_url(
+        url: &str,
+        insecure_localhost_cookie: bool,
+    ) -> Result<(String, bool), String> {
+        let parsed =
+            Url::parse(url).map_err(|e| format!("server.public_url {url:?} is not a URL: {e}"))?;
+        let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+        match parsed.scheme() {
+            "https" => Ok((url.trim_end_matches('/').to_owned(), true)),
+            "http" if loopback && insecure_localhost_cookie => {
+                Ok((url.trim_end_matches('/').to_owned(), false))
+            }
+            "http" if loopback => Err(format!(
+                "browser sign-in at {url} needs a Secure cookie, which browsers do not keep over plain HTTP: serve jitroles over https, or for a local demo set session.insecure_localhost_cookie = true"
+            )),
+            "http" => Err(format!(
+                "browser sign-in at {url} would send session cookies in clear text: use an https:// server.public_url (session.insecure_localhost_cookie is for 127.0.0.1/localhost only)"
+            )),
+            other => Err(format!(
+                "server.public_url must be https://, not {other}://"
+            )),
+        }
+    }
+}
+
+/// The provider, as its discovery document describes it.
+struct Provider {
+    client: OidcClient,
+    end_session: Option<EndSessionUrl>,
+}
+
+pub struct Browser {
+    settings: BrowserSettings,
+    origin: String,
+    session_cookie: &'static str,
+    sign_in_cookie: &'static str,
+    sessions: Arc<Sessions>,
+    auth: Arc<Authenticator>,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    provider: OnceCell<Provider>,
+}
+
+/// Why a cookie did not produce a caller but the call may go on (public RPCs still work);
+/// RPCs that need a caller say this instead of a bare "sign in".
+#[derive(Debug, Clone)]
+pub struct NoSession(pub String);
+
+impl Browser {
+    pub fn new(
+        settings: BrowserSettings,
+        sessions: Arc<Sessions>,
+        auth: Arc<Authenticator>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let public = Url::parse(&settings.public_url)?;
+        let origin = public.origin().ascii_serialization();
+        let (session_cookie, sign_in_cookie) = if settings.secure_cookies {
+            ("__Host-jitroles-session", "__Host-jitroles-sign-in")
+        } else {
+            ("jitroles-session", "jitroles-sign-in")
+        };
+        let http = reqwest::Client::builder()
+            // the provider's token endpoint must answer itself (openidconnect's advice: SSRF)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            settings,
+            origin,
+            session_cookie,
+            sign_in_cookie,
+            sessions,
+            auth,
+            clock,
+            http,
+            provider: OnceCell::new(),
+        })
+    }
+
+    pub fn routes(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/auth/login", get(login))
+            .route("/auth/callback", get(callback))
+            .route("/auth/logout", post(logout))
+            .route("/auth/signed-out", get(signed_out))
+            .with_state(self)
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// The caller a session cookie stands for. `Ok(None)`: no cookie. `Err(Ok(no_session))`:
+    /// the cookie names no live session (the call goes on without a caller).
+    /// `Err(Err(status))`: the call must end here.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Authenticated>, Result<NoSession, Status>> {
+        let Some(token) = cookie(headers, self.session_cookie) else {
+            return Ok(None);
+        };
+        self.check_same_origin(headers, true).map_err(Err)?;
+        let session = match self.sessions.find(token).await {
+            Ok(Lookup::Live(session)) => session,
+            Ok(Lookup::Ended(end)) => {
+                return Err(Ok(NoSession(format!("{}; sign in again", end.describe()))));
+            }
+            Ok(Lookup::Unknown) => {
+                return Err(Ok(NoSession(
+                    "your session is not known here (it ended or was never made); sign in again"
+                        .into(),
+                )));
+            }
+            Err(e) => return Err(Err(crate::api::error::status(e))),
+        };
+        let caller = self.auth.person(&session.account).await.map_err(Err)?;
+        Ok(Some(Authenticated {
+            caller,
+            by: "session".into(),
+        }))
+    }
+
+    /// Cookie-authenticated requests must come from the app itself: not from another origin
+    /// (`Origin`, `Sec-Fetch-Site`), and, for API calls, with the header only the app sets.
+    fn check_same_origin(&self, headers: &HeaderMap, api_call: bool) -> Result<(), Status> {
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("(unreadable)");
+            if origin != self.origin {
+                return Err(Status::permission_denied(format!(
+                    "cross-origin call refused: it came from {origin}, and jitroles only accepts its session cookie from {}",
+                    self.origin
+                )));
+            }
+        }
+        if let Some(site) = headers.get("sec-fetch-site")
+            && !matches!(site.as_bytes(), b"same-origin" | b"none")
+        {
+            return Err(Status::permission_denied(
+                "cross-origin call refused: the browser says it came from another site",
+            ));
+        }
+        if api_call && !headers.contains_key(CSRF_HEADER) {
+            return Err(Status::permission_denied(format!(
+                "calls that use the session cookie must carry the {CSRF_HEADER} header (the jitroles web app sends it)"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn provider(&self) -> Result<&Provider, String> {
+        self.provider
+            .get_or_try_init(|| async {
+                let issuer = IssuerUrl::new(self.settings.issuer.clone())
+                    .map_err(|e| format!("oidc.issuer is not a URL: {e}"))?;
+                let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
+                    .await
+                    .map_err(|e| format!("the sign-in provider cannot be reached: {e}"))?;
+                let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+                let redirect =
+                    RedirectUrl::new(format!("{}/auth/callback", self.settings.public_url))
+                        .map_err(|e| format!("the callback URL is not valid: {e}"))?;
+                let client = CoreClient::from_provider_metadata(
+                    metadata,
+                    ClientId::new(self.settings.client_id.clone()),
+                    Some(ClientSecret::new(self.settings.client_secret.clone())),
+                )
+                .set_redirect_uri(redirect);
+                Ok(Provider {
+                    client,
+                    end_session,
+                })
+            })
+            .await
+    }
+
+    fn cookie_header(&self, name: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+        let secure = if self.settings.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+async fn login(State(browser): State<Arc<Browser>>, uri: Uri) -> Response {
+    let return_to = safe_return_path(query_param(&uri, "return_to").as_deref());
+    let provider = match browser.provider().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in: provider discovery failed");
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable",
+                &e,
+            );
+        }
+    };
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = provider
+        .client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let pending = PendingSignIn {
+        state: state.secret().clone(),
+        nonce: nonce.secret().clone(),
+        pkce_verifier: verifier.secret().clone(),
+        return_to,
+        expires_at: browser.clock.now()
+            + chrono::TimeDelta::seconds(SIGN_IN_WINDOW.as_secs() as i64),
+    };
+    if let Err(e) = browser.sessions.store_sign_in(&pending).await {
+        return internal("cannot record the sign-in", &e.to_string());
+    }
+    let mut response = redirect(url.as_str());
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        browser.cookie_header(
+            browser.sign_in_cookie,
+            state.secret(),
+            SIGN_IN_WINDOW.as_secs(),
+        ),
+    );
+    response
+}
+
+async fn callback(State(browser): State<Arc<Browser>>, headers: HeaderMap, uri: Uri) -> Response {
+    let clear_sign_in = browser.cookie_header(browser.sign_in_cookie, "", 0);
+    let mut response = finish_sign_in(&browser, &headers, &uri).await;
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, clear_sign_in);
+    response
+}
+
+async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Response {
+    if let Some(error) = query_param(uri, "error") {
+        let detail = query_param(uri, "error_description").unwrap_or_default();
+        return page(
+            StatusCode::FORBIDDEN,
+            "Sign-in did not complete",
+            &format!("The sign-in provider answered {error}: {detail}"),
+        );
+    }
+    let (Some(code), Some(state)) = (query_param(uri, "code"), query_param(uri, "state")) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Not a sign-in response",
+            "This address is where the sign-in provider sends you back; it needs a code and a state.",
+        );
+    };
+    let stale = || {
+        page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired",
+            "It was started in another browser, used already, or took longer than ten minutes. Sign in again.",
+        )
+    };
+    // the sign-in must finish in the browser that started it (login CSRF)
+    if cookie(headers, browser.sign_in_cookie) != Some(state.as_str()) {
+        return stale();
+    }
+    let pending = match browser.sessions.take_sign_in(&state).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return stale(),
+        Err(e) => return internal("cannot read the sign-in", &e.to_string()),
+    };
+    let provider = match browser.provider().await {
+        Ok(p) => p,
+        Err(e) => {
+            return page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable",
+                &e,
+            );
+        }
+    };
+    let exchange = match provider.client.exchange_code(AuthorizationCode::new(code)) {
+        Ok(request) => request.set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier)),
+        Err(e) => return internal("the provider has no token endpoint", &e.to_string()),
+    };
+    let tokens = match exchange.request_async(&browser.http).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in: code exchange failed");
+            return page(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in did not complete",
+                "The sign-in provider did not accept the sign-in code. Sign in again.",
+            );
+        }
+    };
+    let Some(id_token) = tokens.id_token() else {
+        return page(
+            StatusCode::BAD_GATEWAY,
+            "Sign-in did not complete",
+            "The sign-in provider sent no ID token.",
+        );
+    };
+    let claims = match id_token.claims(
+        &provider.client.id_token_verifier(),
+        &Nonce::new(pending.nonce),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-in: ID token refused");
+            return page(
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                &format!("The ID token did not verify: {e}."),
+            );
+        }
+    };
+    let claim = browser.auth.user_claim();
+    let Some(value) = raw_claim(&id_token.to_string(), claim) else {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Sign-in refused",
+            &format!("The ID token has no {claim} claim, which names you in the directory."),
+        );
+    };
+    let caller = match browser.auth.person(&value).await {
+        Ok(c) => c,
+        Err(status) => {
+            return page(
+                if status.code() == tonic::Code::Unavailable {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::FORBIDDEN
+                },
+                "Sign-in refused",
+                &format!("{}.", status.message()),
+            );
+        }
+    };
+    let who = SignedIn {
+        account: value,
+        display_name: caller.display_name.clone(),
+        subject: claims.subject().to_string(),
+        id_token: Some(id_token.to_string()),
+    };
+    let token = match browser.sessions.open(who).await {
+        Ok(t) => t,
+        Err(e) => return internal("cannot record the session", &e.to_string()),
+    };
+    tracing::info!(account = %caller.account_name, "signed in");
+    let mut response = redirect(&pending.return_to);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        browser.cookie_header(
+            browser.session_cookie,
+            &token,
+            browser.sessions.policy().absolute.as_secs(),
+        ),
+    );
+    response
+}
+
+async fn logout(State(browser): State<Arc<Browser>>, headers: HeaderMap) -> Response {
+    if let Err(status) = browser.check_same_origin(&headers, false) {
+        return page(StatusCode::FORBIDDEN, "Sign-out refused", status.message());
+    }
+    let ended = match cookie(&headers, browser.session_cookie) {
+        Some(token) => match browser.sessions.end(token).await {
+            Ok(s) => s,
+            Err(e) => return internal("cannot end the session", &e.to_string()),
+        },
+        None => None,
+    };
+    let signed_out = format!("{}/auth/signed-out", browser.settings.public_url);
+    // end the provider's session too, when it offers RP-initiated logout
+    let target = match (browser.provider().await, ended.and_then(|s| s.id_token)) {
+        (
+            Ok(Provider {
+                end_session: Some(end),
+                ..
+            }),
+            Some(id_token),
+        ) => {
+            let mut request = openidconnect::LogoutRequest::from(end.clone())
+                .set_client_id(ClientId::new(browser.settings.client_id.clone()));
+            if let Ok(hint) = CoreIdToken::from_str(&id_token) {
+                request = request.set_id_token_hint(&hint);
+            }
+            if let Ok(back) = PostLogoutRedirectUrl::new(signed_out.clone()) {
+                request = request.set_post_logout_redirect_uri(back);
+            }
+            request.http_get_url().to_string()
+        }
+        _ => signed_out,
+    };
+    let mut response = redirect(&target);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        browser.cookie_header(browser.session_cookie, "", 0),
+    );
+    response
+}
+
+async fn signed_out() -> Response {
+    page(
+        StatusCode::OK,
+        "Signed out",
+        "You have signed out of jitroles.",
+    )
+}
+
+/// A claim of a JWT whose signature was already verified, as text.
+fn raw_claim(jwt: &str, name: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    json.get(name)?.as_str().map(str::to_owned)
+}
+
+/// A cookie's value from the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    let url = Url::parse(&format!("http://local{uri}")).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn redirect(to: &str) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(location) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    no_store(response)
+}
+
+fn internal(what: &str, detail: &str) -> Response {
+    let id = uuid::Uuid::new_v4();
+    tracing::error!(%id, error = %detail, "{what}");
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        &format!("{what}. The server log has the details under {id}."),
+    )
+}
+
+/// A small server-rendered page for the sign-in flow's outcomes.
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t} · jitroles</title><link rel=\"stylesheet\" href=\"/main.css\"></head><body class=\"auth-page\"><main class=\"auth-page__card\"><h1>{t}</h1><p>{m}</p><p><a href=\"/auth/login\">Sign in</a> · <a href=\"/\">jitroles</a></p></main></body></html>",
+        t = escape(title),
+        m = escape(message)
+    );
+    let mut response = Response::new(Body::from(html));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    no_store(response)
+}
+
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // the callback URL carries the code: never pass it on
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; jitroles-session-x=2; jitroles-session=3"),
+        );
+        assert_eq!(cookie(&headers, "jitroles-session"), Some("3"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn public_urls_keep_cookies_off_clear_text_networks() {
+        assert_eq!(
+            BrowserSettings::check_public_url("https://jit.example.com/", false),
+            Ok(("https://jit.example.com".into(), true))
+        );
+        assert_eq!(
+            BrowserSettings::check_public_url("http://127.0.0.1:8080", true),
+            Ok(("http://127.0.0.1:8080".into(), false))
+        );
+        assert!(BrowserSettings::check_public_url("http://127.0.0.1:8080", false).is_err());
+        assert!(BrowserSettings::check_public_url("http://jit.example.com", true).is_err());
+    }
+
+    #[test]
+    fn claims_are_read_from_the_verified_payload() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"preferred_username":"dave","n":1}"#);
+        let jwt = format!("h.{payload}.s");
+        assert_eq!(raw_claim(&jwt, "preferred_username"), Some("dave".into()));
+        assert_eq!(raw_claim(&jwt, "n"), None);
+        assert_eq!(raw_claim("garbage", "preferred_username"), None);
+    }
+}
