@@ -154,7 +154,7 @@ impl Sessions {
 }
 
 /// What the store indexes a session by: the hex SHA-256 of the cookie's secret.
-fn key_of(token: &str) -> String {
+pub fn key_of(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -4,7 +4,7 @@
 use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
 use jitroles_server::{
     Running,
-    config::{AccessSection, DirectorySection, OidcSection, UserAttribute},
+    config::{AccessSection, Config, DirectorySection, OidcSection, UserAttribute},
 };
 use tonic::{Code, Request};
 
@@ -22,6 +22,22 @@ struct Stack {
 /// The server configured for the test DC and provider, with ci-bot mapped to svc-ci
 /// (or to nothing, when `map_ci_bot` is false).
 async fn stack(map_ci_bot: bool) -> Option<Stack> {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, op) = directory_and_provider(dir.path())?;
+    if !map_ci_bot {
+        config.oidc.as_mut().unwrap().service_accounts.clear();
+    }
+    let running = jitroles_server::start(&config).await.unwrap();
+    Some(Stack {
+        running,
+        op,
+        _dir: dir,
+    })
+}
+
+/// A configuration for the test DC (as jit-svc over LDAPS) and provider, with ci-bot mapped to
+/// svc-ci and jitroles-admins as the admin group; `None` outside CI when they are not up.
+pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider)> {
     let op = provider()?;
     let Ok(ldaps) = std::env::var("AD_LDAPS_URL") else {
         assert!(
@@ -31,8 +47,7 @@ async fn stack(map_ci_bot: bool) -> Option<Stack> {
         return None;
     };
     let var = |k: &str| std::env::var(k).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config_in(dir.path());
+    let mut config = config_in(dir);
     config.directory = Some(DirectorySection {
         url: ldaps,
         bind_dn: var("AD_SVC_DN"),
@@ -43,15 +58,11 @@ async fn stack(map_ci_bot: bool) -> Option<Stack> {
         timeout_seconds: 5,
         force_scheduler: false,
     });
-    let mut service_accounts = std::collections::BTreeMap::new();
-    if map_ci_bot {
-        service_accounts.insert("ci-bot".to_owned(), "svc-ci".to_owned());
-    }
     config.oidc = Some(OidcSection {
         issuer: op.issuer.clone(),
         audience: op.audience.clone(),
         jwks_url: None, // discovered
-        service_accounts,
+        service_accounts: [("ci-bot".to_owned(), "svc-ci".to_owned())].into(),
         client_id: None,
         client_secret: None,
         user_claim: "preferred_username".into(),
@@ -60,12 +71,7 @@ async fn stack(map_ci_bot: bool) -> Option<Stack> {
     config.access = AccessSection {
         admin_groups: vec!["jitroles-admins".into()],
     };
-    let running = jitroles_server::start(&config).await.unwrap();
-    Some(Stack {
-        running,
-        op,
-        _dir: dir,
-    })
+    Some((config, op))
 }
 
 impl Stack {

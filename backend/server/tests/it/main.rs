@@ -5,6 +5,7 @@
 mod bearer;
 mod cli;
 mod oidc;
+mod sessions;
 mod support;
 mod system;
 mod tokens;
