@@ -54,7 +54,7 @@ const provider = new Provider(ISSUER, {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       redirect_uris: [`http://127.0.0.1:8080/auth/callback`],
-      post_logout_redirect_uris: [`http://127.0.0.1:8080/`],
+      post_logout_redirect_uris: [`http://127.0.0.1:8080/auth/signed-out`],
     },
     {
       client_id: 'ci-bot',
@@ -119,7 +119,7 @@ const provider = new Provider(ISSUER, {
 
 // RFC 8252 7.3: a loopback redirect URI may use any port.
 const loopbackCallback = /^http:\/\/127\.0\.0\.1:\d{1,5}\/auth\/callback$/;
-const loopbackHome = /^http:\/\/127\.0\.0\.1:\d{1,5}\/$/;
+const loopbackHome = /^http:\/\/127\.0\.0\.1:\d{1,5}\/(auth\/signed-out)?$/;
 const { Client } = provider;
 const redirectUriAllowed = Client.prototype.redirectUriAllowed;
 Client.prototype.redirectUriAllowed = function allowLoopback(uri) {

@@ -16,7 +16,31 @@ export const VERSION = /\[workspace\.package\][^[]*?version\s*=\s*"([^"]+)"/s.ex
   readFileSync(path.join(ROOT, 'Cargo.toml'), 'utf8'),
 )[1];
 
-async function freePort() {
+/** The directory and provider the server uses: started by scripts/ad and scripts/oidc. */
+function stackEnv() {
+  const need = (name) => {
+    const value = process.env[name];
+    if (!value) {
+      throw new Error(`${name} is not set: run eval "$(scripts/ad up)"; eval "$(scripts/oidc up)" first (scripts/test does)`);
+    }
+    return value;
+  };
+  return {
+    JITROLES_DIRECTORY_URL: need('AD_LDAPS_URL'),
+    JITROLES_DIRECTORY_CA_FILE: need('AD_CA_FILE'),
+    JITROLES_DIRECTORY_BIND_DN: need('AD_SVC_DN'),
+    JITROLES_DIRECTORY_BIND_PASSWORD: need('AD_SVC_PASS'),
+    JITROLES_OIDC_ISSUER: need('OIDC_ISSUER'),
+    JITROLES_OIDC_AUDIENCE: need('OIDC_API_AUDIENCE'),
+    JITROLES_OIDC_CLIENT_ID: need('OIDC_CLIENT_ID'),
+    JITROLES_OIDC_CLIENT_SECRET: need('OIDC_CLIENT_SECRET'),
+    JITROLES_ACCESS_ADMIN_GROUPS: 'jitroles-admins',
+    // plain http on 127.0.0.1 only: the tests cannot serve https
+    JITROLES_SESSION_INSECURE_LOCALHOST_COOKIE: 'true',
+  };
+}
+
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -56,6 +80,7 @@ class JitrolesServer {
     this.child = spawn(BINARY, ['serve'], {
       env: {
         ...process.env,
+        ...stackEnv(),
         JITROLES_SERVER_LISTEN: `127.0.0.1:${this.port}`,
         JITROLES_DATA_DIR: this.dataDir,
         JITROLES_SERVER_WEB_ROOT: WEB_ROOT,

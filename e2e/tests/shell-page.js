@@ -1,5 +1,6 @@
 // Page object for the app's shell: header navigation, connection banner, server footer.
 import { expect } from './fixtures.js';
+import { SignIn } from './sign-in-page.js';
 
 export class Shell {
   constructor(page, baseUrl) {
@@ -10,8 +11,19 @@ export class Shell {
     this.version = page.getByTestId('server-version');
   }
 
-  async open(path = '/') {
+  /** Opens `path`; the app sends the browser to sign in, which comes back to `path`. */
+  async open(path = '/', account = 'alice') {
     await this.page.goto(`${this.baseUrl}${path}`);
+    await new SignIn(this.page).as(account);
+    await this.page.waitForURL(`${this.baseUrl}${path}`);
+  }
+
+  userName(name) {
+    return this.page.locator('.site-header__user').getByText(name, { exact: true });
+  }
+
+  signOutButton() {
+    return this.page.getByRole('button', { name: 'Sign out' });
   }
 
   navLink(name) {

@@ -1,4 +1,6 @@
-//! The app: router, shell, and the contexts provided once (API client, server connection).
+//! The app: router, shell, and the contexts provided once (API client, the signed-in person,
+//! server connection). Nobody sees a page before the server has said who they are; anyone not
+//! signed in is sent to sign in and comes back to the page they asked for.
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use leptos_router::{
 };
 
 use crate::{
-    api::{Api, ApiError, ServerInfo},
+    api::{self, Api, ApiError, Me, ServerInfo},
     components::{ConnectionBanner, ServerFooter, SiteHeader},
     pages::{AdminPage, AdminRulesPage, NotFoundPage, RolesPage},
 };
@@ -21,10 +23,23 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 pub fn App() -> impl IntoView {
     let info = RwSignal::new(None::<ServerInfo>);
     let problem = RwSignal::new(None::<String>);
+    let me = RwSignal::new(None::<Me>);
+    provide_context(me.read_only());
 
     match Api::same_origin() {
         Ok(api) => {
             provide_context(api.clone());
+            let who = api.clone();
+            spawn_local(async move {
+                match who.who_am_i().await {
+                    Ok(answer) => me.set(Some(answer)),
+                    Err(ApiError::Unauthenticated) => api::sign_in(),
+                    Err(ApiError::Forbidden(why)) => {
+                        problem.set(Some(format!("You cannot use jitroles: {why}")));
+                    }
+                    Err(e) => problem.set(Some(describe(&e))),
+                }
+            });
             let check = move || {
                 let api = api.clone();
                 spawn_local(async move {
@@ -47,15 +62,20 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Router>
-            <SiteHeader />
+            <SiteHeader me=me />
             <ConnectionBanner problem=problem />
             <main class="page">
-                <Routes fallback=|| view! { <NotFoundPage /> }>
-                    <Route path=path!("/") view=RolesPage />
-                    <Route path=path!("/roles") view=RolesPage />
-                    <Route path=path!("/admin") view=AdminPage />
-                    <Route path=path!("/admin/rules") view=AdminRulesPage />
-                </Routes>
+                <Show
+                    when=move || me.with(Option::is_some)
+                    fallback=|| view! { <p class="page__waiting">"Checking who you are…"</p> }
+                >
+                    <Routes fallback=|| view! { <NotFoundPage /> }>
+                        <Route path=path!("/") view=RolesPage />
+                        <Route path=path!("/roles") view=RolesPage />
+                        <Route path=path!("/admin") view=AdminPage />
+                        <Route path=path!("/admin/rules") view=AdminRulesPage />
+                    </Routes>
+                </Show>
             </main>
             <ServerFooter info=info />
         </Router>

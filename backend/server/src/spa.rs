@@ -1,6 +1,7 @@
 //! The web app's files. Unknown paths get `index.html`, so deep links such as `/admin/rules`
 //! load the app and its router picks the page. gRPC calls to unknown services are answered
-//! as gRPC (UNIMPLEMENTED), not with HTML.
+//! as gRPC (UNIMPLEMENTED), not with HTML, and `/auth/…` without browser sign-in gets a 404
+//! that says so.
 
 use std::{convert::Infallible, path::Path};
 
@@ -29,6 +30,17 @@ where
                     request.uri().path()
                 ));
                 return Ok(status.into_http());
+            }
+            // only reached when browser sign-in is off: never answer with the app, which would
+            // send the browser straight back here
+            if request.uri().path().starts_with("/auth/") {
+                let mut response = Response::new(Body::new(
+                    "Browser sign-in is not configured on this jitroles server \
+                     (set oidc.client_id and oidc.client_secret).\n"
+                        .to_owned(),
+                ));
+                *response.status_mut() = http::StatusCode::NOT_FOUND;
+                return Ok(response);
             }
             let mut response = files.oneshot(request).await?.map(Body::new);
             // Revalidate every time: index.html names the hashed assets of the current build.

@@ -1,17 +1,35 @@
 //! The only module that talks to the network: gRPC-web calls to the server that served the app.
+//!
+//! Every call carries the `x-jitroles-csrf` header: the server accepts the session cookie only
+//! with it, and a page on another origin cannot add it without a CORS preflight the server
+//! never grants (docs/security.md).
 
 mod error;
 
 pub use error::ApiError;
-use jitroles_proto::v1::{self as pb, system_service_client::SystemServiceClient};
+use jitroles_proto::v1::{
+    self as pb, role_service_client::RoleServiceClient, system_service_client::SystemServiceClient,
+};
+use tonic::{Request, Status, metadata::MetadataValue, service::interceptor::InterceptedService};
 use tonic_web_wasm_client::Client;
 
 pub type ServerInfo = pb::ServerInfoResponse;
+pub type Me = pb::WhoAmIResponse;
 
 /// A handle on the jitroles API at this page's origin. Cheap to clone.
 #[derive(Clone)]
 pub struct Api {
     transport: Client,
+}
+
+type Transport = InterceptedService<Client, fn(Request<()>) -> Result<Request<()>, Status>>;
+
+/// Marks a call as made by the app itself.
+fn from_the_app(mut request: Request<()>) -> Result<Request<()>, Status> {
+    request
+        .metadata_mut()
+        .insert("x-jitroles-csrf", MetadataValue::from_static("1"));
+    Ok(request)
 }
 
 impl Api {
@@ -26,11 +44,45 @@ impl Api {
         })
     }
 
+    fn transport(&self) -> Transport {
+        InterceptedService::new(self.transport.clone(), from_the_app as fn(_) -> _)
+    }
+
     pub async fn server_info(&self) -> Result<ServerInfo, ApiError> {
-        let mut client = SystemServiceClient::new(self.transport.clone());
+        let mut client = SystemServiceClient::new(self.transport());
         Ok(client
             .server_info(pb::ServerInfoRequest {})
             .await?
             .into_inner())
     }
+
+    pub async fn who_am_i(&self) -> Result<Me, ApiError> {
+        let mut client = RoleServiceClient::new(self.transport());
+        Ok(client.who_am_i(pb::WhoAmIRequest {}).await?.into_inner())
+    }
+}
+
+/// Sends the browser to sign in, coming back to the page it is on: the one place that acts on
+/// [`ApiError::Unauthenticated`].
+pub fn sign_in() {
+    let location = leptos::prelude::window().location();
+    let here = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    let _ = location.assign(&format!("/auth/login?return_to={}", encode(&here)));
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters and `/` pass).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

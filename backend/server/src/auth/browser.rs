@@ -532,7 +532,7 @@ fn internal(what: &str, detail: &str) -> Response {
 /// A small server-rendered page for the sign-in flow's outcomes.
 fn page(status: StatusCode, title: &str, message: &str) -> Response {
     let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t} · jitroles</title><link rel=\"stylesheet\" href=\"/main.css\"></head><body class=\"auth-page\"><main class=\"auth-page__card\"><h1>{t}</h1><p>{m}</p><p><a href=\"/auth/login\">Sign in</a> · <a href=\"/\">jitroles</a></p></main></body></html>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t} · jitroles</title><style>body{{font-family:system-ui,sans-serif;background:#f7f8fa;color:#1c2330}}main{{max-width:36rem;margin:3rem auto;padding:1.5rem;background:#fff;border:1px solid #d9dde5;border-radius:6px}}</style></head><body><main><h1>{t}</h1><p>{m}</p><p><a href=\"/auth/login\">Sign in</a> · <a href=\"/\">jitroles</a></p></main></body></html>",
         t = escape(title),
         m = escape(message)
     );
