@@ -48,6 +48,11 @@ async fn instances() -> Option<Instances> {
 impl Instances {
     /// A session for `account`, as a finished sign-in would make it; returns the cookie value.
     async fn session_for(&self, account: &str) -> String {
+        self.session_from(account, SystemClock.now()).await
+    }
+
+    /// The same, signed in at `at` and not used since.
+    async fn session_from(&self, account: &str, at: chrono::DateTime<chrono::Utc>) -> String {
         let token = format!("test-{}", uuid::Uuid::new_v4());
         let who = SignedIn {
             account: account.into(),
@@ -55,7 +60,7 @@ impl Instances {
             subject: account.into(),
             id_token: None,
         };
-        let session = self.policy.open(key_of(&token), who, SystemClock.now());
+        let session = self.policy.open(key_of(&token), who, at);
         self.db.insert_session(&session).await.unwrap();
         token
     }
@@ -263,4 +268,29 @@ async fn sign_in_starts_at_the_provider_with_pkce_state_and_nonce_bound_to_the_b
         .unwrap();
     assert_eq!(forged.status(), reqwest::StatusCode::BAD_REQUEST);
     assert!(forged.headers().get("set-cookie").is_some());
+}
+
+#[tokio::test]
+async fn idle_and_overlong_sessions_are_refused_with_the_reason() {
+    let Some(it) = instances().await else { return };
+    let now = SystemClock.now();
+    let idle = it
+        .session_from("dave", now - chrono::TimeDelta::minutes(31))
+        .await;
+    let refused = who(&it.a, &from_the_app(&idle)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(refused.message().contains("inactivity"), "{refused:?}");
+
+    let old = it
+        .session_from("dave", now - chrono::TimeDelta::hours(11))
+        .await;
+    let key = key_of(&old);
+    // used a minute ago, but signed in longer ago than session.max_hours
+    it.db
+        .touch_session(&key, now - chrono::TimeDelta::minutes(1))
+        .await
+        .unwrap();
+    let refused = who(&it.a, &from_the_app(&old)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(refused.message().contains("maximum length"), "{refused:?}");
 }
