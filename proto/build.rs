@@ -4,6 +4,7 @@ use std::{env, path::PathBuf};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "jitroles/v1/system.proto",
+        "jitroles/v1/model.proto",
         "jitroles/v1/roles.proto",
         "jitroles/v1/admin.proto",
     ];

@@ -12,8 +12,11 @@ pub enum DomainError {
     Invalid { field: String, reason: String },
     #[error("permission denied: {0}")]
     Denied(String),
+    /// Someone changed it meanwhile (a stale version).
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("{0}")]
+    AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
     /// A dependency (database, directory) cannot be reached now; the caller may retry.

@@ -4,10 +4,14 @@
 //! depends on none of them, nor on tonic, prost, sea-orm, sqlx, ldap3 or openidconnect.
 
 pub mod access;
+pub mod audit;
 pub mod clock;
 pub mod directory;
 pub mod error;
+pub mod grant;
+pub mod page;
 pub mod ports;
+pub mod rule;
 pub mod session;
 pub mod system;
 

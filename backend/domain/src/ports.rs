@@ -4,7 +4,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::{DomainError, system::Installation};
+use std::collections::HashMap;
+
+use crate::{
+    DomainError,
+    audit::{AuditEvent, AuditFilter, NewAudit},
+    directory::Sid,
+    grant::Grant,
+    page::{Page, PageRequest},
+    rule::RoleRule,
+    system::Installation,
+};
 
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -13,4 +23,78 @@ pub trait Store: Send + Sync {
 
     /// Cheap round trip for health checks.
     async fn ping(&self) -> Result<(), DomainError>;
+}
+
+/// Role rules. Each change stores its audit event in the same transaction.
+#[async_trait]
+pub trait RuleStore: Send + Sync {
+    /// `AlreadyExists` when another live rule has the name.
+    async fn create_rule(&self, rule: &RoleRule, audit: NewAudit) -> Result<(), DomainError>;
+    /// Live (not deleted) rule.
+    async fn rule(&self, id: &str) -> Result<Option<RoleRule>, DomainError>;
+    /// Live rules, by name.
+    async fn rules(&self) -> Result<Vec<RoleRule>, DomainError>;
+    /// Stores `rule` (its version one more than `expected_version`) if the stored version is
+    /// `expected_version` (`Conflict` otherwise); `FailedPrecondition` if the target group
+    /// changes while the rule has live grants.
+    async fn update_rule(
+        &self,
+        rule: &RoleRule,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError>;
+    /// Soft delete, with the same version check; `FailedPrecondition` while grants are live.
+    async fn delete_rule(
+        &self,
+        id: &str,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError>;
+    /// Live grants per rule id.
+    async fn live_grant_counts(&self) -> Result<HashMap<String, u32>, DomainError>;
+}
+
+/// Grants and the audit log.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Stores a new grant; `AlreadyExists` when the subject has a live grant of the rule.
+    async fn insert_grant(&self, grant: &Grant, audit: NewAudit) -> Result<(), DomainError>;
+    /// Stores `after` (version + 1) if the stored grant is still at `before.version`;
+    /// `Conflict` otherwise. Returns what was stored.
+    async fn update_grant(
+        &self,
+        before: &Grant,
+        after: &Grant,
+        audit: Option<NewAudit>,
+    ) -> Result<Grant, DomainError>;
+    async fn grant(&self, id: &str) -> Result<Option<Grant>, DomainError>;
+    async fn grant_by_request_id(
+        &self,
+        subject: &Sid,
+        client_request_id: &str,
+    ) -> Result<Option<Grant>, DomainError>;
+    /// The subject's live grant of a rule.
+    async fn live_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError>;
+    /// Live grants that cover (group, subject), of any rule.
+    async fn covering(&self, group: &Sid, subject: &Sid) -> Result<Vec<Grant>, DomainError>;
+    /// The subject's grants, live first, then newest first.
+    async fn grants_of(&self, subject: &Sid, page: PageRequest)
+    -> Result<Page<Grant>, DomainError>;
+    /// Everyone's grants (live only unless `include_ended`), newest first.
+    async fn grants(
+        &self,
+        include_ended: bool,
+        page: PageRequest,
+    ) -> Result<Page<Grant>, DomainError>;
+    /// Work for the scheduler: `ending` grants, then `active` ones due at `now`, oldest first.
+    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Grant>, DomainError>;
+    /// `activating` grants (a crash between the write-ahead and the reply).
+    async fn activating(&self) -> Result<Vec<Grant>, DomainError>;
+    /// The earliest expiry of an active grant.
+    async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, DomainError>;
 }

@@ -4,6 +4,7 @@
 //! Entities stay private to this crate; callers see domain types only.
 
 mod entity;
+mod grants;
 mod migration;
 mod sessions;
 mod store;

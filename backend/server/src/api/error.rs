@@ -12,6 +12,7 @@ pub fn status(error: DomainError) -> Status {
         }
         DomainError::Denied(message) => Status::permission_denied(message),
         DomainError::Conflict(message) => Status::aborted(message),
+        DomainError::AlreadyExists(message) => Status::already_exists(message),
         DomainError::FailedPrecondition(message) => Status::failed_precondition(message),
         DomainError::Unavailable(message) => Status::unavailable(message),
         DomainError::Internal(detail) => {

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_installation;
 mod m20261127_000002_create_sessions;
+mod m20261127_000003_create_rules_and_grants;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_installation::Migration),
             Box::new(m20261127_000002_create_sessions::Migration),
+            Box::new(m20261127_000003_create_rules_and_grants::Migration),
         ]
     }
 }

@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)] // a panic in a test is its failure report
 
 mod databases;
+mod grants;
 mod migrations;
 mod sessions;

@@ -1,0 +1,87 @@
+//! The audit log: one event per state change of a rule or grant, written in the same
+//! transaction as the change.
+
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Requested,
+    Granted,
+    Failed,
+    Extended,
+    Released,
+    Revoked,
+    Expired,
+    EndedByDirectory,
+    RuleCreated,
+    RuleUpdated,
+    RuleDeleted,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Granted => "granted",
+            Self::Failed => "failed",
+            Self::Extended => "extended",
+            Self::Released => "released",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::EndedByDirectory => "ended_by_directory",
+            Self::RuleCreated => "rule_created",
+            Self::RuleUpdated => "rule_updated",
+            Self::RuleDeleted => "rule_deleted",
+        }
+    }
+
+    pub const ALL: [AuditAction; 11] = [
+        Self::Requested,
+        Self::Granted,
+        Self::Failed,
+        Self::Extended,
+        Self::Released,
+        Self::Revoked,
+        Self::Expired,
+        Self::EndedByDirectory,
+        Self::RuleCreated,
+        Self::RuleUpdated,
+        Self::RuleDeleted,
+    ];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// The actor the scheduler and reconciliation record.
+pub const SYSTEM_ACTOR: &str = "jitroles";
+
+/// An event to store with a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAudit {
+    pub at: DateTime<Utc>,
+    pub action: AuditAction,
+    /// Account name of who did it, or [`SYSTEM_ACTOR`].
+    pub actor: String,
+    pub rule_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub subject_account: Option<String>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub event: NewAudit,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditFilter {
+    pub subject_account: Option<String>,
+    pub rule_id: Option<String>,
+    pub action: Option<AuditAction>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}

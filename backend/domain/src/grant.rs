@@ -1,0 +1,607 @@
+//! Grants: one person's time-boxed membership of a role's group, and the rules of its life.
+//!
+//! States: `activating → active → ending → ended`, and `activating → failed`. `activating` is
+//! committed before the directory write (write-ahead); `ending` before the removal. Every
+//! transition is stored together with an [`AuditEvent`](crate::audit::NewAudit).
+//!
+//! Membership is the union of live grants: several grants (two rules on one group) may cover
+//! one (group, person); the person stays a member while any of them is live.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::{
+    DomainError,
+    access::MayRequest,
+    directory::{Mechanism, Sid},
+    rule::{JustificationPolicy, RoleRule, TargetGroup, check_duration, check_text},
+};
+
+pub const MAX_JUSTIFICATION_CHARS: usize = 1_000;
+pub const MAX_CLIENT_REQUEST_ID_CHARS: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantState {
+    Activating,
+    Active,
+    Ending,
+    Ended,
+    Failed,
+}
+
+impl GrantState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Activating => "activating",
+            Self::Active => "active",
+            Self::Ending => "ending",
+            Self::Ended => "ended",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "activating" => Self::Activating,
+            "active" => Self::Active,
+            "ending" => Self::Ending,
+            "ended" => Self::Ended,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+
+    /// Holds (or is about to hold, or still holds) a membership.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Activating | Self::Active | Self::Ending)
+    }
+
+    /// The states that count for "one live grant per (rule, subject)" (the database's unique
+    /// index lists the same).
+    pub const LIVE: [GrantState; 3] = [Self::Activating, Self::Active, Self::Ending];
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Expired,
+    Released,
+    Revoked,
+    /// The membership was removed outside jitroles.
+    Directory,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::Released => "released",
+            Self::Revoked => "revoked",
+            Self::Directory => "directory",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "expired" => Self::Expired,
+            "released" => Self::Released,
+            "revoked" => Self::Revoked,
+            "directory" => Self::Directory,
+            _ => return None,
+        })
+    }
+}
+
+/// Whose membership a grant is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    pub sid: Sid,
+    pub dn: String,
+    pub account: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: String,
+    pub rule_id: String,
+    pub rule_name: String,
+    /// The group this grant wrote, so rule edits cannot orphan it.
+    pub group: TargetGroup,
+    pub subject: Subject,
+    pub requested_by: String,
+    pub justification: String,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub state: GrantState,
+    pub mechanism: Mechanism,
+    pub extension_count: u32,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<EndReason>,
+    pub last_error: Option<String>,
+    pub client_request_id: Option<String>,
+    /// Bumped by every stored change: a change based on a stale copy is refused.
+    pub version: i64,
+}
+
+/// What a requester asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Ask {
+    pub duration: Option<Duration>,
+    pub justification: String,
+    pub client_request_id: Option<String>,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> DomainError {
+    DomainError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+fn delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// Describes a duration for people: "1 h 30 min".
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    let parts: Vec<String> = [(days, "d"), (h, "h"), (m, "min"), (sec, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n} {unit}"))
+        .collect();
+    if parts.is_empty() {
+        "0 s".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// A new grant in `activating`, if the ask fits the rule. Needs the right to request, which
+/// only the ACL check can give.
+#[allow(clippy::too_many_arguments)] // each is a distinct fact of the request
+pub fn open(
+    right: MayRequest,
+    rule: &RoleRule,
+    subject: Subject,
+    requested_by: &str,
+    ask: Ask,
+    mechanism: Mechanism,
+    id: String,
+    now: DateTime<Utc>,
+) -> Result<Grant, DomainError> {
+    if right.rule() != rule.id || right.subject() != &subject.sid {
+        return Err(DomainError::Internal(
+            "the request right was made for another rule or person".into(),
+        ));
+    }
+    rule.check_open(now)?;
+    let duration = ask.duration.unwrap_or(rule.spec.default_duration);
+    check_duration("duration", duration)?;
+    if duration > rule.spec.max_duration {
+        return Err(invalid(
+            "duration",
+            format!(
+                "at most {} for {}",
+                human(rule.spec.max_duration),
+                rule.spec.name
+            ),
+        ));
+    }
+    let justification = check_justification(&ask.justification, rule.spec.justification)?;
+    if let Some(id) = &ask.client_request_id {
+        if id.is_empty() || id.chars().count() > MAX_CLIENT_REQUEST_ID_CHARS {
+            return Err(invalid(
+                "client_request_id",
+                format!("1 to {MAX_CLIENT_REQUEST_ID_CHARS} characters"),
+            ));
+        }
+        check_text("client_request_id", id, MAX_CLIENT_REQUEST_ID_CHARS, false)?;
+    }
+    Ok(Grant {
+        id,
+        rule_id: rule.id.clone(),
+        rule_name: rule.spec.name.clone(),
+        group: rule.target.clone(),
+        subject,
+        requested_by: requested_by.to_owned(),
+        justification,
+        requested_at: now,
+        expires_at: now + delta(duration),
+        state: GrantState::Activating,
+        mechanism,
+        extension_count: 0,
+        ended_at: None,
+        end_reason: None,
+        last_error: None,
+        client_request_id: ask.client_request_id,
+        version: 1,
+    })
+}
+
+fn check_justification(text: &str, policy: JustificationPolicy) -> Result<String, DomainError> {
+    let text = text.trim();
+    check_text("justification", text, MAX_JUSTIFICATION_CHARS, true)?;
+    match policy {
+        JustificationPolicy::Required if text.is_empty() => {
+            Err(invalid("justification", "this role needs a justification"))
+        }
+        // hidden: the form does not ask, and anything sent is not kept
+        JustificationPolicy::Hidden => Ok(String::new()),
+        _ => Ok(text.to_owned()),
+    }
+}
+
+/// The person may act on this grant as its subject (extend, release).
+pub fn check_own(grant: &Grant, caller: &Sid) -> Result<(), DomainError> {
+    if &grant.subject.sid == caller {
+        Ok(())
+    } else {
+        Err(DomainError::Denied(format!(
+            "this grant belongs to {}",
+            grant.subject.account
+        )))
+    }
+}
+
+/// The new expiry of an extension: now + `duration` (default: the rule's default), at most
+/// now + max, never past requested_at + the total-lifetime cap, and later than today's.
+pub fn extend(
+    grant: &Grant,
+    rule: &RoleRule,
+    duration: Option<Duration>,
+    now: DateTime<Utc>,
+) -> Result<Grant, DomainError> {
+    if grant.state != GrantState::Active || now >= grant.expires_at {
+        return Err(DomainError::FailedPrecondition(
+            "only an active grant can be extended; this one has ended".into(),
+        ));
+    }
+    if !rule.spec.allow_extension {
+        return Err(DomainError::FailedPrecondition(format!(
+            "the role {} does not allow extension",
+            rule.spec.name
+        )));
+    }
+    let d = duration.unwrap_or(rule.spec.default_duration);
+    check_duration("duration", d)?;
+    if d > rule.spec.max_duration {
+        return Err(invalid(
+            "duration",
+            format!(
+                "at most {} for {}",
+                human(rule.spec.max_duration),
+                rule.spec.name
+            ),
+        ));
+    }
+    let mut until = now + delta(d);
+    if let Some(total) = rule.spec.max_total_duration {
+        until = until.min(grant.requested_at + delta(total));
+    }
+    if until <= grant.expires_at {
+        return Err(DomainError::FailedPrecondition(
+            "the grant cannot run any longer: it already reaches its total-lifetime cap or the asked-for end"
+                .into(),
+        ));
+    }
+    Ok(Grant {
+        expires_at: until,
+        extension_count: grant.extension_count + 1,
+        ..grant.clone()
+    })
+}
+
+/// `grant` moved to `ending` for `reason`.
+pub fn begin_end(grant: &Grant, reason: EndReason) -> Result<Grant, DomainError> {
+    match grant.state {
+        GrantState::Active | GrantState::Ending => Ok(Grant {
+            state: GrantState::Ending,
+            end_reason: Some(grant.end_reason.unwrap_or(reason)),
+            ..grant.clone()
+        }),
+        _ => Err(DomainError::FailedPrecondition(format!(
+            "the grant is {} already",
+            grant.state.as_str()
+        ))),
+    }
+}
+
+/// `grant` (ending) finished at `now`.
+pub fn finish_end(grant: &Grant, now: DateTime<Utc>) -> Grant {
+    Grant {
+        state: GrantState::Ended,
+        ended_at: Some(now),
+        last_error: None,
+        ..grant.clone()
+    }
+}
+
+/// Whether another live grant still covers the membership `ending` would remove.
+pub fn still_covered(ending: &Grant, others: &[Grant]) -> bool {
+    others.iter().any(|g| {
+        g.id != ending.id
+            && matches!(g.state, GrantState::Active | GrantState::Activating)
+            && g.group.sid == ending.group.sid
+            && g.subject.sid == ending.subject.sid
+    })
+}
+
+/// The TTL a link must carry so the member stays until the latest expiry among `covering`.
+pub fn link_ttl(covering: &[&Grant], now: DateTime<Utc>) -> Duration {
+    let latest = covering.iter().map(|g| g.expires_at).max().unwrap_or(now);
+    let millis = u64::try_from((latest - now).num_milliseconds()).unwrap_or(0);
+    Duration::from_secs(millis.div_ceil(1000).max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        access::{AclEntry, Caller, Effect, PrincipalKind, authorize_request},
+        rule::{RuleSpec, ValidSpec},
+    };
+
+    const DAVE: &str = "S-1-5-21-1-2-3-1106";
+    const ONCALL: &str = "S-1-5-21-1-2-3-1104";
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    fn spec(policy: JustificationPolicy) -> ValidSpec {
+        RuleSpec {
+            name: "DBA".into(),
+            description: String::new(),
+            acl: vec![AclEntry {
+                principal: ONCALL.parse().unwrap(),
+                display_name: "dba-oncall".into(),
+                kind: PrincipalKind::Group,
+                effect: Effect::Allow,
+            }],
+            max_duration: Some(Duration::from_secs(3600)),
+            default_duration: Some(Duration::from_secs(600)),
+            allow_extension: true,
+            max_total_duration: Some(Duration::from_secs(7200)),
+            justification: Some(policy),
+            enabled: true,
+            expires_at: None,
+        }
+        .validate(t0())
+        .unwrap()
+    }
+
+    fn rule(policy: JustificationPolicy) -> RoleRule {
+        RoleRule {
+            id: "rule-1".into(),
+            spec: spec(policy),
+            target: TargetGroup {
+                sid: "S-1-5-21-1-2-3-2000".parse().unwrap(),
+                guid: "guid".into(),
+                dn: "CN=jit-role-dba".into(),
+                name: "jit-role-dba".into(),
+            },
+            version: 1,
+            created_at: t0(),
+            updated_at: t0(),
+        }
+    }
+
+    fn dave() -> Caller {
+        Caller {
+            sid: DAVE.parse().unwrap(),
+            dn: "CN=Dave Dba".into(),
+            account_name: "dave".into(),
+            display_name: "Dave Dba".into(),
+            groups: vec![ONCALL.parse().unwrap()],
+            disabled: false,
+        }
+    }
+
+    fn subject() -> Subject {
+        Subject {
+            sid: DAVE.parse().unwrap(),
+            dn: "CN=Dave Dba".into(),
+            account: "dave".into(),
+            display_name: "Dave Dba".into(),
+        }
+    }
+
+    fn request(rule: &RoleRule, ask: Ask, now: DateTime<Utc>) -> Result<Grant, DomainError> {
+        let right = authorize_request(&dave(), &rule.id, &rule.spec.acl).unwrap();
+        open(
+            right,
+            rule,
+            subject(),
+            "dave",
+            ask,
+            Mechanism::Scheduled,
+            "g1".into(),
+            now,
+        )
+    }
+
+    fn ask(secs: Option<u64>, why: &str) -> Ask {
+        Ask {
+            duration: secs.map(Duration::from_secs),
+            justification: why.into(),
+            client_request_id: None,
+        }
+    }
+
+    fn invalid_field(e: DomainError) -> String {
+        match e {
+            DomainError::Invalid { field, .. } => field,
+            other => panic!("not invalid: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_without_duration_gets_the_default_and_starts_activating() {
+        let g = request(&rule(JustificationPolicy::Optional), ask(None, ""), t0()).unwrap();
+        assert_eq!(g.state, GrantState::Activating);
+        assert_eq!(g.expires_at, t0() + TimeDelta::minutes(10));
+        assert_eq!(g.group.name, "jit-role-dba");
+    }
+
+    #[test]
+    fn durations_of_zero_above_the_maximum_or_absurd_are_refused() {
+        let r = rule(JustificationPolicy::Optional);
+        for secs in [0, 3601, u64::MAX / 2] {
+            let e = request(&r, ask(Some(secs), ""), t0()).unwrap_err();
+            assert_eq!(invalid_field(e), "duration", "{secs}");
+        }
+    }
+
+    #[test]
+    fn the_justification_policy_is_enforced() {
+        let required = rule(JustificationPolicy::Required);
+        assert_eq!(
+            invalid_field(request(&required, ask(None, "  "), t0()).unwrap_err()),
+            "justification"
+        );
+        assert!(request(&required, ask(None, "ticket 42"), t0()).is_ok());
+        let long = "x".repeat(MAX_JUSTIFICATION_CHARS + 1);
+        assert_eq!(
+            invalid_field(request(&required, ask(None, &long), t0()).unwrap_err()),
+            "justification"
+        );
+        assert_eq!(
+            invalid_field(request(&required, ask(None, "a\u{1b}[2J"), t0()).unwrap_err()),
+            "justification"
+        );
+        assert!(request(&required, ask(None, "line one\nline two"), t0()).is_ok());
+        let hidden = request(&rule(JustificationPolicy::Hidden), ask(None, "x"), t0()).unwrap();
+        assert_eq!(hidden.justification, "");
+    }
+
+    #[test]
+    fn a_disabled_rule_grants_nothing() {
+        let mut r = rule(JustificationPolicy::Optional);
+        r.spec.enabled = false;
+        assert!(matches!(
+            request(&r, ask(None, ""), t0()),
+            Err(DomainError::FailedPrecondition(_))
+        ));
+    }
+
+    fn active(r: &RoleRule) -> Grant {
+        Grant {
+            state: GrantState::Active,
+            ..request(r, ask(None, ""), t0()).unwrap()
+        }
+    }
+
+    #[test]
+    fn an_extension_moves_the_expiry_of_the_same_grant_up_to_the_cap() {
+        let r = rule(JustificationPolicy::Optional);
+        let g = active(&r);
+        let later = t0() + TimeDelta::minutes(5);
+        let e = extend(&g, &r, Some(Duration::from_secs(3600)), later).unwrap();
+        assert_eq!(e.id, g.id);
+        assert_eq!(e.expires_at, later + TimeDelta::hours(1));
+        assert_eq!(e.extension_count, 1);
+        // total cap: requested_at + 2 h
+        let much_later = t0() + TimeDelta::minutes(61);
+        let capped = extend(&e, &r, Some(Duration::from_secs(3600)), much_later).unwrap();
+        assert_eq!(capped.expires_at, t0() + TimeDelta::hours(2));
+        assert!(matches!(
+            extend(&capped, &r, None, much_later),
+            Err(DomainError::FailedPrecondition(_))
+        ));
+    }
+
+    #[test]
+    fn extensions_are_refused_when_the_rule_forbids_them_or_the_grant_has_ended() {
+        let mut r = rule(JustificationPolicy::Optional);
+        let g = active(&r);
+        let at_expiry = g.expires_at;
+        assert!(extend(&g, &r, None, at_expiry).is_err());
+        let ended = finish_end(&begin_end(&g, EndReason::Released).unwrap(), t0());
+        assert!(extend(&ended, &r, None, t0()).is_err());
+        r.spec.allow_extension = false;
+        assert!(extend(&g, &r, None, t0()).is_err());
+        assert_eq!(
+            invalid_field(
+                extend(
+                    &active(&rule(JustificationPolicy::Optional)),
+                    &rule(JustificationPolicy::Optional),
+                    Some(Duration::from_secs(3601)),
+                    t0()
+                )
+                .unwrap_err()
+            ),
+            "duration"
+        );
+    }
+
+    #[test]
+    fn only_the_subject_acts_on_their_grant() {
+        let g = active(&rule(JustificationPolicy::Optional));
+        assert!(check_own(&g, &DAVE.parse().unwrap()).is_ok());
+        assert!(matches!(
+            check_own(&g, &"S-1-5-21-1-2-3-1105".parse().unwrap()),
+            Err(DomainError::Denied(_))
+        ));
+    }
+
+    #[test]
+    fn ending_one_grant_keeps_membership_covered_by_another() {
+        let r = rule(JustificationPolicy::Optional);
+        let first = active(&r);
+        let second = Grant {
+            id: "g2".into(),
+            rule_id: "rule-2".into(),
+            ..first.clone()
+        };
+        assert!(still_covered(&first, &[first.clone(), second.clone()]));
+        let ended_second = finish_end(&begin_end(&second, EndReason::Expired).unwrap(), t0());
+        assert!(!still_covered(&first, &[first.clone(), ended_second]));
+        let other_group = Grant {
+            group: TargetGroup {
+                sid: "S-1-5-21-1-2-3-2001".parse().unwrap(),
+                ..second.group.clone()
+            },
+            ..second
+        };
+        assert!(!still_covered(&first, &[other_group]));
+    }
+
+    #[test]
+    fn a_ttl_link_lasts_until_the_latest_covering_expiry() {
+        let r = rule(JustificationPolicy::Optional);
+        let a = active(&r);
+        let b = Grant {
+            expires_at: t0() + TimeDelta::minutes(30),
+            ..a.clone()
+        };
+        assert_eq!(link_ttl(&[&a, &b], t0()), Duration::from_secs(1800));
+        assert_eq!(
+            link_ttl(&[&a], t0() + TimeDelta::milliseconds(599_500)),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn ending_is_only_for_active_grants_and_keeps_the_first_reason() {
+        let g = active(&rule(JustificationPolicy::Optional));
+        let ending = begin_end(&g, EndReason::Revoked).unwrap();
+        assert_eq!(ending.state, GrantState::Ending);
+        assert_eq!(
+            begin_end(&ending, EndReason::Expired).unwrap().end_reason,
+            Some(EndReason::Revoked)
+        );
+        let ended = finish_end(&ending, t0());
+        assert!(begin_end(&ended, EndReason::Released).is_err());
+    }
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(human(Duration::from_secs(5400)), "1 h 30 min");
+        assert_eq!(human(Duration::from_secs(86_400 + 1)), "1 d 1 s");
+    }
+}

@@ -1,0 +1,36 @@
+use sea_orm::entity::prelude::*;
+
+/// A grant: one person's time-boxed membership of a rule's group.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "grants")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub rule_id: String,
+    pub rule_name: String,
+    pub group_sid: String,
+    pub group_guid: String,
+    pub group_dn: String,
+    pub group_name: String,
+    pub subject_sid: String,
+    pub subject_dn: String,
+    pub subject_account: String,
+    pub subject_display_name: String,
+    pub requested_by: String,
+    pub justification: String,
+    pub requested_at: ChronoDateTimeUtc,
+    pub expires_at: ChronoDateTimeUtc,
+    pub state: String,
+    pub mechanism: String,
+    pub extension_count: i32,
+    pub ended_at: Option<ChronoDateTimeUtc>,
+    pub end_reason: Option<String>,
+    pub last_error: Option<String>,
+    pub client_request_id: Option<String>,
+    pub version: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,617 @@
+//! The [`RuleStore`] and [`GrantStore`] ports: rules, grants and the audit log. Every change
+//! commits together with its audit event; grant changes are conditional on the version read.
+
+use std::{collections::HashMap, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use jitroles_domain::{
+    DomainError,
+    access::{AclEntry, Effect, PrincipalKind},
+    audit::{AuditAction, AuditEvent, AuditFilter, NewAudit},
+    directory::{Mechanism, Sid},
+    grant::{EndReason, Grant, GrantState, Subject},
+    page::{Page, PageRequest},
+    ports::{GrantStore, RuleStore},
+    rule::{JustificationPolicy, RoleRule, TargetGroup, ValidSpec},
+};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    entity::{audit_event, grant, rule},
+    store::{Database, db_error},
+};
+
+/// An ACL entry as stored in the rule's JSON column.
+#[derive(Serialize, Deserialize)]
+struct StoredAce {
+    sid: String,
+    name: String,
+    group: bool,
+    deny: bool,
+}
+
+fn live_states() -> Vec<&'static str> {
+    GrantState::LIVE.iter().map(|s| s.as_str()).collect()
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> DomainError {
+    DomainError::Internal(format!("stored {what} cannot be read: {detail}"))
+}
+
+fn to_rule(r: rule::Model) -> Result<RoleRule, DomainError> {
+    let aces: Vec<StoredAce> = serde_json::from_str(&r.acl).map_err(|e| corrupt("rule ACL", e))?;
+    let acl = aces
+        .into_iter()
+        .map(|a| {
+            Ok(AclEntry {
+                principal: a.sid.parse().map_err(|e| corrupt("ACL SID", e))?,
+                display_name: a.name,
+                kind: if a.group {
+                    PrincipalKind::Group
+                } else {
+                    PrincipalKind::User
+                },
+                effect: if a.deny { Effect::Deny } else { Effect::Allow },
+            })
+        })
+        .collect::<Result<Vec<_>, DomainError>>()?;
+    let secs = |n: i64| Duration::from_secs(u64::try_from(n).unwrap_or(0));
+    Ok(RoleRule {
+        id: r.id,
+        spec: ValidSpec {
+            name: r.name,
+            description: r.description,
+            acl,
+            max_duration: secs(r.max_duration_secs),
+            default_duration: secs(r.default_duration_secs),
+            allow_extension: r.allow_extension,
+            max_total_duration: r.max_total_duration_secs.map(secs),
+            justification: JustificationPolicy::parse(&r.justification)
+                .ok_or_else(|| corrupt("justification policy", &r.justification))?,
+            enabled: r.enabled,
+            expires_at: r.expires_at,
+        },
+        target: TargetGroup {
+            sid: r.target_sid.parse().map_err(|e| corrupt("group SID", e))?,
+            guid: r.target_guid,
+            dn: r.target_dn,
+            name: r.target_name,
+        },
+        version: r.version,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+fn rule_row(r: &RoleRule) -> rule::ActiveModel {
+    let aces: Vec<StoredAce> = r
+        .spec
+        .acl
+        .iter()
+        .map(|a| StoredAce {
+            sid: a.principal.to_string(),
+            name: a.display_name.clone(),
+            group: a.kind == PrincipalKind::Group,
+            deny: a.effect == Effect::Deny,
+        })
+        .collect();
+    let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    rule::ActiveModel {
+        id: Set(r.id.clone()),
+        name: Set(r.spec.name.clone()),
+        name_key: Set(r.spec.name.to_lowercase()),
+        description: Set(r.spec.description.clone()),
+        target_sid: Set(r.target.sid.to_string()),
+        target_guid: Set(r.target.guid.clone()),
+        target_dn: Set(r.target.dn.clone()),
+        target_name: Set(r.target.name.clone()),
+        acl: Set(serde_json::to_string(&aces).unwrap_or_else(|_| "[]".into())),
+        max_duration_secs: Set(secs(r.spec.max_duration)),
+        default_duration_secs: Set(secs(r.spec.default_duration)),
+        allow_extension: Set(r.spec.allow_extension),
+        max_total_duration_secs: Set(r.spec.max_total_duration.map(secs)),
+        justification: Set(r.spec.justification.as_str().to_owned()),
+        enabled: Set(r.spec.enabled),
+        expires_at: Set(r.spec.expires_at),
+        version: Set(r.version),
+        created_at: Set(r.created_at),
+        updated_at: Set(r.updated_at),
+        deleted_at: Set(None),
+    }
+}
+
+fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
+    Ok(Grant {
+        id: g.id,
+        rule_id: g.rule_id,
+        rule_name: g.rule_name,
+        group: TargetGroup {
+            sid: g.group_sid.parse().map_err(|e| corrupt("group SID", e))?,
+            guid: g.group_guid,
+            dn: g.group_dn,
+            name: g.group_name,
+        },
+        subject: Subject {
+            sid: g
+                .subject_sid
+                .parse()
+                .map_err(|e| corrupt("subject SID", e))?,
+            dn: g.subject_dn,
+            account: g.subject_account,
+            display_name: g.subject_display_name,
+        },
+        requested_by: g.requested_by,
+        justification: g.justification,
+        requested_at: g.requested_at,
+        expires_at: g.expires_at,
+        state: GrantState::parse(&g.state).ok_or_else(|| corrupt("grant state", &g.state))?,
+        mechanism: match g.mechanism.as_str() {
+            "ttl" => Mechanism::Ttl,
+            _ => Mechanism::Scheduled,
+        },
+        extension_count: u32::try_from(g.extension_count).unwrap_or(0),
+        ended_at: g.ended_at,
+        end_reason: g.end_reason.as_deref().and_then(EndReason::parse),
+        last_error: g.last_error,
+        client_request_id: g.client_request_id,
+        version: g.version,
+    })
+}
+
+fn grant_row(g: &Grant) -> grant::ActiveModel {
+    grant::ActiveModel {
+        id: Set(g.id.clone()),
+        rule_id: Set(g.rule_id.clone()),
+        rule_name: Set(g.rule_name.clone()),
+        group_sid: Set(g.group.sid.to_string()),
+        group_guid: Set(g.group.guid.clone()),
+        group_dn: Set(g.group.dn.clone()),
+        group_name: Set(g.group.name.clone()),
+        subject_sid: Set(g.subject.sid.to_string()),
+        subject_dn: Set(g.subject.dn.clone()),
+        subject_account: Set(g.subject.account.clone()),
+        subject_display_name: Set(g.subject.display_name.clone()),
+        requested_by: Set(g.requested_by.clone()),
+        justification: Set(g.justification.clone()),
+        requested_at: Set(g.requested_at),
+        expires_at: Set(g.expires_at),
+        state: Set(g.state.as_str().to_owned()),
+        mechanism: Set(g.mechanism.to_string()),
+        extension_count: Set(i32::try_from(g.extension_count).unwrap_or(i32::MAX)),
+        ended_at: Set(g.ended_at),
+        end_reason: Set(g.end_reason.map(|r| r.as_str().to_owned())),
+        last_error: Set(g.last_error.clone()),
+        client_request_id: Set(g.client_request_id.clone()),
+        version: Set(g.version),
+    }
+}
+
+async fn insert_audit(db: &impl ConnectionTrait, a: NewAudit) -> Result<(), DomainError> {
+    let row = audit_event::ActiveModel {
+        at: Set(a.at),
+        action: Set(a.action.as_str().to_owned()),
+        actor: Set(a.actor),
+        rule_id: Set(a.rule_id),
+        grant_id: Set(a.grant_id),
+        subject_account: Set(a.subject_account),
+        detail: Set(a.detail),
+        ..Default::default()
+    };
+    audit_event::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn rows<T>(
+    rows: Vec<T>,
+    f: impl Fn(T) -> Result<Grant, DomainError>,
+) -> Result<Vec<Grant>, DomainError> {
+    rows.into_iter().map(f).collect()
+}
+
+impl Database {
+    async fn live_grant_count(
+        &self,
+        db: &impl ConnectionTrait,
+        rule_id: &str,
+    ) -> Result<u64, DomainError> {
+        grant::Entity::find()
+            .filter(grant::Column::RuleId.eq(rule_id))
+            .filter(grant::Column::State.is_in(live_states()))
+            .count(db)
+            .await
+            .map_err(db_error)
+    }
+}
+
+#[async_trait]
+impl RuleStore for Database {
+    async fn create_rule(&self, r: &RoleRule, audit: NewAudit) -> Result<(), DomainError> {
+        let tx = self.conn.begin().await.map_err(db_error)?;
+        rule::Entity::insert(rule_row(r))
+            .exec_without_returning(&tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
+                } else {
+                    db_error(e)
+                }
+            })?;
+        insert_audit(&tx, audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn rule(&self, id: &str) -> Result<Option<RoleRule>, DomainError> {
+        rule::Entity::find_by_id(id.to_owned())
+            .filter(rule::Column::DeletedAt.is_null())
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .map(to_rule)
+            .transpose()
+    }
+
+    async fn rules(&self) -> Result<Vec<RoleRule>, DomainError> {
+        rule::Entity::find()
+            .filter(rule::Column::DeletedAt.is_null())
+            .order_by_asc(rule::Column::NameKey)
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?
+            .into_iter()
+            .map(to_rule)
+            .collect()
+    }
+
+    async fn update_rule(
+        &self,
+        r: &RoleRule,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError> {
+        let tx = self.conn.begin().await.map_err(db_error)?;
+        let stored = rule::Entity::find_by_id(r.id.clone())
+            .filter(rule::Column::DeletedAt.is_null())
+            .one(&tx)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("rule {}", r.id),
+            })?;
+        if stored.target_sid != r.target.sid.as_str()
+            && self.live_grant_count(&tx, &r.id).await? > 0
+        {
+            return Err(DomainError::FailedPrecondition(
+                "the rule has live grants: its group cannot change until they end".into(),
+            ));
+        }
+        let mut row = rule_row(r);
+        row.created_at = Set(stored.created_at);
+        let done = rule::Entity::update_many()
+            .set(row)
+            .filter(rule::Column::Id.eq(r.id.clone()))
+            .filter(rule::Column::Version.eq(expected_version))
+            .filter(rule::Column::DeletedAt.is_null())
+            .exec(&tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
+                } else {
+                    db_error(e)
+                }
+            })?;
+        if done.rows_affected == 0 {
+            return Err(DomainError::Conflict(format!(
+                "the rule was changed by someone else (now version {}, you edited version {expected_version}); reload it and apply your change again",
+                stored.version
+            )));
+        }
+        insert_audit(&tx, audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn delete_rule(
+        &self,
+        id: &str,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError> {
+        let tx = self.conn.begin().await.map_err(db_error)?;
+        if self.live_grant_count(&tx, id).await? > 0 {
+            return Err(DomainError::FailedPrecondition(
+                "the rule has live grants: revoke them or let them expire first".into(),
+            ));
+        }
+        let done = rule::Entity::update_many()
+            .col_expr(rule::Column::DeletedAt, Expr::value(audit.at))
+            .col_expr(
+                rule::Column::Version,
+                Expr::col(rule::Column::Version).add(1),
+            )
+            .filter(rule::Column::Id.eq(id))
+            .filter(rule::Column::Version.eq(expected_version))
+            .filter(rule::Column::DeletedAt.is_null())
+            .exec(&tx)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected == 0 {
+            let exists = rule::Entity::find_by_id(id.to_owned())
+                .filter(rule::Column::DeletedAt.is_null())
+                .one(&tx)
+                .await
+                .map_err(db_error)?;
+            return Err(match exists {
+                Some(r) => DomainError::Conflict(format!(
+                    "the rule was changed by someone else (now version {}, you read version {expected_version})",
+                    r.version
+                )),
+                None => DomainError::NotFound {
+                    what: format!("rule {id}"),
+                },
+            });
+        }
+        insert_audit(&tx, audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn live_grant_counts(&self) -> Result<HashMap<String, u32>, DomainError> {
+        #[derive(FromQueryResult)]
+        struct Count {
+            rule_id: String,
+            n: i64,
+        }
+        let counts = grant::Entity::find()
+            .select_only()
+            .column(grant::Column::RuleId)
+            .column_as(grant::Column::Id.count(), "n")
+            .filter(grant::Column::State.is_in(live_states()))
+            .group_by(grant::Column::RuleId)
+            .into_model::<Count>()
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(counts
+            .into_iter()
+            .map(|c| (c.rule_id, u32::try_from(c.n).unwrap_or(u32::MAX)))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl GrantStore for Database {
+    async fn insert_grant(&self, g: &Grant, audit: NewAudit) -> Result<(), DomainError> {
+        let tx = self.conn.begin().await.map_err(db_error)?;
+        grant::Entity::insert(grant_row(g))
+            .exec_without_returning(&tx)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    DomainError::AlreadyExists(format!(
+                        "{} already has a live grant of {}; extend it instead",
+                        g.subject.account, g.rule_name
+                    ))
+                } else {
+                    db_error(e)
+                }
+            })?;
+        insert_audit(&tx, audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn update_grant(
+        &self,
+        before: &Grant,
+        after: &Grant,
+        audit: Option<NewAudit>,
+    ) -> Result<Grant, DomainError> {
+        let stored = Grant {
+            version: before.version + 1,
+            ..after.clone()
+        };
+        let tx = self.conn.begin().await.map_err(db_error)?;
+        let done = grant::Entity::update_many()
+            .set(grant_row(&stored))
+            .filter(grant::Column::Id.eq(before.id.clone()))
+            .filter(grant::Column::Version.eq(before.version))
+            .exec(&tx)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected == 0 {
+            return Err(DomainError::Conflict(
+                "the grant changed meanwhile; look at it again".into(),
+            ));
+        }
+        if let Some(audit) = audit {
+            insert_audit(&tx, audit).await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(stored)
+    }
+
+    async fn grant(&self, id: &str) -> Result<Option<Grant>, DomainError> {
+        grant::Entity::find_by_id(id.to_owned())
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .map(to_grant)
+            .transpose()
+    }
+
+    async fn grant_by_request_id(
+        &self,
+        subject: &Sid,
+        client_request_id: &str,
+    ) -> Result<Option<Grant>, DomainError> {
+        grant::Entity::find()
+            .filter(grant::Column::SubjectSid.eq(subject.as_str()))
+            .filter(grant::Column::ClientRequestId.eq(client_request_id))
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .map(to_grant)
+            .transpose()
+    }
+
+    async fn live_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError> {
+        grant::Entity::find()
+            .filter(grant::Column::RuleId.eq(rule_id))
+            .filter(grant::Column::SubjectSid.eq(subject.as_str()))
+            .filter(grant::Column::State.is_in(live_states()))
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .map(to_grant)
+            .transpose()
+    }
+
+    async fn covering(&self, group: &Sid, subject: &Sid) -> Result<Vec<Grant>, DomainError> {
+        let found = grant::Entity::find()
+            .filter(grant::Column::GroupSid.eq(group.as_str()))
+            .filter(grant::Column::SubjectSid.eq(subject.as_str()))
+            .filter(grant::Column::State.is_in(live_states()))
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        rows(found, to_grant)
+    }
+
+    async fn grants_of(
+        &self,
+        subject: &Sid,
+        page: PageRequest,
+    ) -> Result<Page<Grant>, DomainError> {
+        // live first: order by "is it ended" (ended_at null first), then newest
+        let found = grant::Entity::find()
+            .filter(grant::Column::SubjectSid.eq(subject.as_str()))
+            .order_by(Expr::col(grant::Column::EndedAt).is_null(), Order::Desc)
+            .order_by_desc(grant::Column::RequestedAt)
+            .order_by_asc(grant::Column::Id)
+            .offset(page.offset)
+            .limit(u64::from(page.size) + 1)
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(page.page(rows(found, to_grant)?))
+    }
+
+    async fn grants(
+        &self,
+        include_ended: bool,
+        page: PageRequest,
+    ) -> Result<Page<Grant>, DomainError> {
+        let mut query = grant::Entity::find();
+        if !include_ended {
+            query = query.filter(grant::Column::State.is_in(live_states()));
+        }
+        let found = query
+            .order_by_desc(grant::Column::RequestedAt)
+            .order_by_asc(grant::Column::Id)
+            .offset(page.offset)
+            .limit(u64::from(page.size) + 1)
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(page.page(rows(found, to_grant)?))
+    }
+
+    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Grant>, DomainError> {
+        let found = grant::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(grant::Column::State.eq(GrantState::Ending.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(grant::Column::State.eq(GrantState::Active.as_str()))
+                            .add(grant::Column::ExpiresAt.lte(now)),
+                    ),
+            )
+            .order_by_asc(grant::Column::ExpiresAt)
+            .limit(u64::from(limit))
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        rows(found, to_grant)
+    }
+
+    async fn activating(&self) -> Result<Vec<Grant>, DomainError> {
+        let found = grant::Entity::find()
+            .filter(grant::Column::State.eq(GrantState::Activating.as_str()))
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        rows(found, to_grant)
+    }
+
+    async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
+        Ok(grant::Entity::find()
+            .filter(grant::Column::State.eq(GrantState::Active.as_str()))
+            .order_by_asc(grant::Column::ExpiresAt)
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .map(|g| g.expires_at))
+    }
+
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, DomainError> {
+        let mut query = audit_event::Entity::find();
+        if let Some(account) = &filter.subject_account {
+            query = query.filter(audit_event::Column::SubjectAccount.eq(account.clone()));
+        }
+        if let Some(rule_id) = &filter.rule_id {
+            query = query.filter(audit_event::Column::RuleId.eq(rule_id.clone()));
+        }
+        if let Some(action) = filter.action {
+            query = query.filter(audit_event::Column::Action.eq(action.as_str()));
+        }
+        if let Some(since) = filter.since {
+            query = query.filter(audit_event::Column::At.gte(since));
+        }
+        if let Some(until) = filter.until {
+            query = query.filter(audit_event::Column::At.lt(until));
+        }
+        let found = query
+            .order_by_desc(audit_event::Column::Id)
+            .offset(page.offset)
+            .limit(u64::from(page.size) + 1)
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        let events = found
+            .into_iter()
+            .map(|e| {
+                Ok(AuditEvent {
+                    id: e.id,
+                    event: NewAudit {
+                        at: e.at,
+                        action: AuditAction::parse(&e.action)
+                            .ok_or_else(|| corrupt("audit action", &e.action))?,
+                        actor: e.actor,
+                        rule_id: e.rule_id,
+                        grant_id: e.grant_id,
+                        subject_account: e.subject_account,
+                        detail: e.detail,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, DomainError>>()?;
+        Ok(page.page(events))
+    }
+}

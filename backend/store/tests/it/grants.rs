@@ -1,0 +1,307 @@
+//! The rule and grant store's contract, on SQLite and PostgreSQL alike.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use jitroles_domain::{
+    DomainError,
+    access::{AclEntry, Effect, PrincipalKind},
+    audit::{AuditAction, AuditFilter, NewAudit},
+    directory::Mechanism,
+    grant::{EndReason, Grant, GrantState, Subject, begin_end, finish_end},
+    page::PageRequest,
+    ports::{GrantStore, RuleStore},
+    rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
+};
+use jitroles_store::Database;
+
+use crate::databases::{self, TestDb};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
+}
+
+fn rule(id: &str, name: &str, group_rid: u32) -> RoleRule {
+    RoleRule {
+        id: id.into(),
+        spec: RuleSpec {
+            name: name.into(),
+            description: "on call".into(),
+            acl: vec![AclEntry {
+                principal: "S-1-5-21-1-2-3-1104".parse().unwrap(),
+                display_name: "dba-oncall".into(),
+                kind: PrincipalKind::Group,
+                effect: Effect::Allow,
+            }],
+            max_duration: Some(Duration::from_secs(3600)),
+            default_duration: Some(Duration::from_secs(600)),
+            allow_extension: true,
+            max_total_duration: None,
+            justification: Some(JustificationPolicy::Required),
+            enabled: true,
+            expires_at: None,
+        }
+        .validate(t0())
+        .unwrap(),
+        target: TargetGroup {
+            sid: format!("S-1-5-21-1-2-3-{group_rid}").parse().unwrap(),
+            guid: "5e0c3a0e-0000-4000-8000-000000000001".into(),
+            dn: "CN=jit-role-dba,OU=JIT Roles,DC=example,DC=test".into(),
+            name: "jit-role-dba".into(),
+        },
+        version: 1,
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+fn grant(id: &str, r: &RoleRule, minutes: i64) -> Grant {
+    Grant {
+        id: id.into(),
+        rule_id: r.id.clone(),
+        rule_name: r.spec.name.clone(),
+        group: r.target.clone(),
+        subject: Subject {
+            sid: "S-1-5-21-1-2-3-1106".parse().unwrap(),
+            dn: "CN=Dave Dba,CN=Users,DC=example,DC=test".into(),
+            account: "dave".into(),
+            display_name: "Dave Dba".into(),
+        },
+        requested_by: "dave".into(),
+        justification: "ticket".into(),
+        requested_at: t0(),
+        expires_at: t0() + TimeDelta::minutes(minutes),
+        state: GrantState::Active,
+        mechanism: Mechanism::Scheduled,
+        extension_count: 0,
+        ended_at: None,
+        end_reason: None,
+        last_error: None,
+        client_request_id: None,
+        version: 1,
+    }
+}
+
+fn audit(action: AuditAction, g: Option<&Grant>) -> NewAudit {
+    NewAudit {
+        at: t0(),
+        action,
+        actor: "alice".into(),
+        rule_id: g.map(|g| g.rule_id.clone()),
+        grant_id: g.map(|g| g.id.clone()),
+        subject_account: g.map(|g| g.subject.account.clone()),
+        detail: String::new(),
+    }
+}
+
+async fn open(db: &TestDb) -> Database {
+    let store = Database::connect(&db.url).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn rules_keep_unique_names_and_refuse_stale_edits(db: TestDb) {
+    let store = open(&db).await;
+    let r = rule("r1", "DBA", 2000);
+    store
+        .create_rule(&r, audit(AuditAction::RuleCreated, None))
+        .await
+        .unwrap();
+    assert_eq!(store.rule("r1").await.unwrap(), Some(r.clone()));
+    let twin = rule("r2", "dba", 2001);
+    assert!(matches!(
+        store
+            .create_rule(&twin, audit(AuditAction::RuleCreated, None))
+            .await,
+        Err(DomainError::AlreadyExists(_))
+    ));
+
+    let mut edited = r.clone();
+    edited.spec.description = "changed".into();
+    edited.version = 2;
+    store
+        .update_rule(&edited, 1, audit(AuditAction::RuleUpdated, None))
+        .await
+        .unwrap();
+    let stale = store
+        .update_rule(&edited, 1, audit(AuditAction::RuleUpdated, None))
+        .await;
+    assert!(matches!(stale, Err(DomainError::Conflict(_))), "{stale:?}");
+    assert_eq!(
+        store.rule("r1").await.unwrap().unwrap().spec.description,
+        "changed"
+    );
+
+    // live grants pin the group and the rule
+    let g = grant("g1", &edited, 10);
+    store
+        .insert_grant(&g, audit(AuditAction::Granted, Some(&g)))
+        .await
+        .unwrap();
+    let mut moved = edited.clone();
+    moved.target.sid = "S-1-5-21-1-2-3-2002".parse().unwrap();
+    moved.version = 3;
+    assert!(matches!(
+        store
+            .update_rule(&moved, 2, audit(AuditAction::RuleUpdated, None))
+            .await,
+        Err(DomainError::FailedPrecondition(_))
+    ));
+    assert!(matches!(
+        store
+            .delete_rule("r1", 2, audit(AuditAction::RuleDeleted, None))
+            .await,
+        Err(DomainError::FailedPrecondition(_))
+    ));
+    assert_eq!(store.live_grant_counts().await.unwrap().get("r1"), Some(&1));
+
+    let ended = finish_end(&begin_end(&g, EndReason::Released).unwrap(), t0());
+    store.update_grant(&g, &ended, None).await.unwrap();
+    store
+        .delete_rule("r1", 2, audit(AuditAction::RuleDeleted, None))
+        .await
+        .unwrap();
+    assert_eq!(store.rule("r1").await.unwrap(), None);
+    // the name is free again; the old grant keeps its rule reference
+    store
+        .create_rule(&twin, audit(AuditAction::RuleCreated, None))
+        .await
+        .unwrap();
+    assert_eq!(store.grant("g1").await.unwrap().unwrap().rule_id, "r1");
+    store.close().await;
+}
+
+async fn one_live_grant_per_rule_and_subject(db: TestDb) {
+    let store = open(&db).await;
+    let r = rule("r1", "DBA", 2000);
+    store
+        .create_rule(&r, audit(AuditAction::RuleCreated, None))
+        .await
+        .unwrap();
+    let first = grant("g1", &r, 10);
+    store
+        .insert_grant(&first, audit(AuditAction::Requested, Some(&first)))
+        .await
+        .unwrap();
+    let second = grant("g2", &r, 10);
+    assert!(matches!(
+        store
+            .insert_grant(&second, audit(AuditAction::Requested, Some(&second)))
+            .await,
+        Err(DomainError::AlreadyExists(_))
+    ));
+    let ended = finish_end(&begin_end(&first, EndReason::Expired).unwrap(), t0());
+    let stored = store.update_grant(&first, &ended, None).await.unwrap();
+    assert_eq!(stored.version, 2);
+    assert!(
+        matches!(
+            store.update_grant(&first, &ended, None).await,
+            Err(DomainError::Conflict(_))
+        ),
+        "a change based on a stale copy is refused"
+    );
+    store
+        .insert_grant(&second, audit(AuditAction::Requested, Some(&second)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .live_grant("r1", &second.subject.sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "g2"
+    );
+    store.close().await;
+}
+
+async fn due_work_comes_oldest_first_with_ending_grants(db: TestDb) {
+    let store = open(&db).await;
+    let (r1, r2, r3) = (
+        rule("r1", "A", 2000),
+        rule("r2", "B", 2000),
+        rule("r3", "C", 2001),
+    );
+    for r in [&r1, &r2, &r3] {
+        store
+            .create_rule(r, audit(AuditAction::RuleCreated, None))
+            .await
+            .unwrap();
+    }
+    let later = grant("g-later", &r1, 20);
+    let sooner = grant("g-sooner", &r2, 5);
+    let future = grant("g-future", &r3, 60);
+    for g in [&later, &sooner, &future] {
+        store
+            .insert_grant(g, audit(AuditAction::Granted, Some(g)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.next_expiry().await.unwrap(), Some(sooner.expires_at));
+    let due: Vec<String> = store
+        .due(t0() + TimeDelta::minutes(30), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(due, ["g-sooner", "g-later"]);
+    // two rules on one group cover the same membership
+    assert_eq!(
+        store
+            .covering(&r1.target.sid, &later.subject.sid)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let page = store
+        .grants_of(&later.subject.sid, PageRequest::parse(2, "").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert!(page.next.is_some());
+    let events = store
+        .audit_events(
+            &AuditFilter {
+                action: Some(AuditAction::Granted),
+                ..Default::default()
+            },
+            PageRequest::parse(0, "").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.items.len(), 3);
+    assert_eq!(
+        events.items[0].event.grant_id.as_deref(),
+        Some("g-future"),
+        "newest first"
+    );
+    store.close().await;
+}
+
+macro_rules! on_both {
+    ($($name:ident),*) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::databases::sqlite()).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                if let Some(db) = super::databases::postgres().await {
+                    super::$name(db).await;
+                }
+            })*
+        }
+    };
+}
+
+on_both!(
+    rules_keep_unique_names_and_refuse_stale_edits,
+    one_live_grant_per_rule_and_subject,
+    due_work_comes_oldest_first_with_ending_grants
+);
