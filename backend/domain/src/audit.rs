@@ -13,6 +13,8 @@ pub enum AuditAction {
     Revoked,
     Expired,
     EndedByDirectory,
+    /// The membership behind an ending grant is gone (or kept for another grant).
+    Ended,
     RuleCreated,
     RuleUpdated,
     RuleDeleted,
@@ -29,13 +31,14 @@ impl AuditAction {
             Self::Revoked => "revoked",
             Self::Expired => "expired",
             Self::EndedByDirectory => "ended_by_directory",
+            Self::Ended => "ended",
             Self::RuleCreated => "rule_created",
             Self::RuleUpdated => "rule_updated",
             Self::RuleDeleted => "rule_deleted",
         }
     }
 
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 12] = [
         Self::Requested,
         Self::Granted,
         Self::Failed,
@@ -44,6 +47,7 @@ impl AuditAction {
         Self::Revoked,
         Self::Expired,
         Self::EndedByDirectory,
+        Self::Ended,
         Self::RuleCreated,
         Self::RuleUpdated,
         Self::RuleDeleted,

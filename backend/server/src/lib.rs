@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod directory_cli;
+pub mod grants;
 mod spa;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -36,6 +37,7 @@ use crate::{
     },
     clock::SystemClock,
     config::Config,
+    grants::engine::Engine,
 };
 
 /// How often the health service re-checks the database.
@@ -90,7 +92,27 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     health.set_serving::<SystemServiceServer<SystemApi>>().await;
     let mut background = vec![tokio::spawn(watch_health(health, store.clone()))];
 
-    let auth = authenticator(config, clock.clone())?;
+    let directory: Option<Arc<dyn Directory>> = match &config.directory {
+        Some(d) => Some(Arc::new(ActiveDirectory::new(d.adapter_config())?)),
+        None => None,
+    };
+    let auth = authenticator(config, directory.clone(), clock.clone());
+    let engine = directory.map(|directory| {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let engine = Arc::new(Engine::new(
+            Arc::new(database.clone()),
+            Arc::new(database.clone()),
+            directory,
+            clock.clone(),
+            wake.clone(),
+        ));
+        background.push(tokio::spawn(grants::scheduler::run(
+            engine.clone(),
+            clock.clone(),
+            wake,
+        )));
+        engine
+    });
     let browser = browser(config, addr, &database, auth.clone(), clock.clone())?;
     if let Some(browser) = &browser {
         background.push(tokio::spawn(purge_sessions(browser.clone())));
@@ -106,8 +128,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
     let grpc = Routes::new(SystemServiceServer::new(system))
-        .add_service(RoleServiceServer::new(RoleApi::new(auth.clone())))
-        .add_service(AdminServiceServer::new(AdminApi::new(auth.clone())))
+        .add_service(RoleServiceServer::new(RoleApi::new(
+            auth.clone(),
+            engine.clone(),
+        )))
+        .add_service(AdminServiceServer::new(AdminApi::new(auth.clone(), engine)))
         .add_service(health_service)
         .add_service(reflection().build_v1().context("gRPC reflection (v1)")?)
         .add_service(
@@ -207,23 +232,23 @@ async fn purge_sessions(browser: Arc<Browser>) {
 /// Bearer tokens need both the provider (to verify) and the directory (to know the caller).
 fn authenticator(
     config: &Config,
+    directory: Option<Arc<dyn Directory>>,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<Option<Arc<Authenticator>>> {
-    let (Some(oidc), Some(directory)) = (&config.oidc, &config.directory) else {
+) -> Option<Arc<Authenticator>> {
+    let (Some(oidc), Some(directory)) = (&config.oidc, directory) else {
         if config.oidc.is_some() {
             tracing::warn!(
                 "[oidc] is configured but [directory] is not: bearer tokens are refused"
             );
         }
-        return Ok(None);
+        return None;
     };
     // jwks_url None: discovered from the issuer
     let settings = JwtSettings {
         jwks_url: oidc.jwks_url.clone(),
         ..JwtSettings::new(&oidc.issuer, &oidc.audience, "")
     };
-    let directory: Arc<dyn Directory> = Arc::new(ActiveDirectory::new(directory.adapter_config())?);
-    Ok(Some(Arc::new(Authenticator::new(
+    Some(Arc::new(Authenticator::new(
         JwtVerifier::new(settings),
         directory,
         IdentityMapping {
@@ -234,7 +259,7 @@ fn authenticator(
         config.access.admin_groups.clone(),
         clock,
         auth::caller::CALLER_TTL,
-    ))))
+    )))
 }
 
 async fn open_database(config: &Config) -> anyhow::Result<Database> {

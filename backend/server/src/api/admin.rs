@@ -1,36 +1,54 @@
-//! AdminService: what administrators do. For now the directory pickers' search.
+//! AdminService: what administrators do. Every RPC first turns the caller into an
+//! [`AdminRight`], which the engine's admin operations require.
 
 use std::sync::Arc;
 
 use jitroles_domain::{
-    access::{AdminRight, authorize_admin, search_directory},
+    DomainError,
+    access::{AdminRight, Caller, authorize_admin, search_directory},
+    audit::{AuditAction, AuditFilter},
     directory::SearchScope,
+    page::PageRequest,
+    rule::check_text,
 };
 use jitroles_proto::v1::{self as pb, admin_service_server::AdminService};
 use tonic::{Request, Response, Status};
 
-use super::{convert, error::status, roles::caller};
-use crate::auth::caller::Authenticator;
+use super::{
+    convert,
+    error::status,
+    roles::{caller, engine},
+};
+use crate::{auth::caller::Authenticator, grants::engine::Engine};
 
 pub struct AdminApi {
     auth: Option<Arc<Authenticator>>,
+    engine: Option<Arc<Engine>>,
 }
 
 impl AdminApi {
-    pub fn new(auth: Option<Arc<Authenticator>>) -> Self {
-        Self { auth }
+    pub fn new(auth: Option<Arc<Authenticator>>, engine: Option<Arc<Engine>>) -> Self {
+        Self { auth, engine }
     }
 
     /// The admin capability for this request's caller, or the status that refuses it.
-    async fn admin<T>(&self, request: &Request<T>) -> Result<(AdminRight, &Authenticator), Status> {
+    async fn admin<T>(&self, request: &Request<T>) -> Result<(AdminRight, Caller), Status> {
         let who = caller(request)?;
-        let auth = self
+        let auth: &Authenticator = self
             .auth
             .as_deref()
             .ok_or_else(|| Status::unauthenticated("sign-in is not configured"))?;
         let right = authorize_admin(&who.caller, auth.admin_groups().await?).map_err(status)?;
-        Ok((right, auth))
+        Ok((right, who.caller))
     }
+
+    fn engine(&self) -> Result<&Engine, Status> {
+        engine(&self.engine)
+    }
+}
+
+fn page(size: u32, token: &str) -> Result<PageRequest, Status> {
+    PageRequest::parse(size, token).map_err(status)
 }
 
 #[tonic::async_trait]
@@ -39,7 +57,7 @@ impl AdminService for AdminApi {
         &self,
         request: Request<pb::SearchDirectoryRequest>,
     ) -> Result<Response<pb::SearchDirectoryResponse>, Status> {
-        let (right, auth) = self.admin(&request).await?;
+        let (right, _) = self.admin(&request).await?;
         let ask = request.get_ref();
         let scope = match ask.kind() {
             pb::DirectoryObjectKind::Unspecified => SearchScope::Both,
@@ -47,9 +65,207 @@ impl AdminService for AdminApi {
             pb::DirectoryObjectKind::Group => SearchScope::Groups,
         };
         let page_size = usize::try_from(ask.page_size).unwrap_or(usize::MAX);
-        let page = search_directory(&right, auth.directory(), &ask.query, scope, page_size)
+        let directory = self
+            .auth
+            .as_deref()
+            .ok_or_else(|| Status::unauthenticated("sign-in is not configured"))?
+            .directory();
+        let found = search_directory(&right, directory, &ask.query, scope, page_size)
             .await
             .map_err(status)?;
-        Ok(Response::new(convert::search_page(page)))
+        Ok(Response::new(convert::search_page(found)))
     }
+
+    async fn create_rule(
+        &self,
+        request: Request<pb::CreateRuleRequest>,
+    ) -> Result<Response<pb::Rule>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let (spec, target) = convert::rule_spec(request.get_ref().spec.as_ref()).map_err(status)?;
+        let rule = self
+            .engine()?
+            .create_rule(&right, &who, spec, &target)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::rule(rule, 0)))
+    }
+
+    async fn get_rule(
+        &self,
+        request: Request<pb::GetRuleRequest>,
+    ) -> Result<Response<pb::Rule>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let (rule, live) = self
+            .engine()?
+            .rule(&right, &request.get_ref().rule_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::rule(rule, live)))
+    }
+
+    async fn update_rule(
+        &self,
+        request: Request<pb::UpdateRuleRequest>,
+    ) -> Result<Response<pb::Rule>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let (spec, target) = convert::rule_spec(ask.spec.as_ref()).map_err(status)?;
+        let engine = self.engine()?;
+        let rule = engine
+            .update_rule(&right, &who, &ask.rule_id, spec, &target, ask.version)
+            .await
+            .map_err(status)?;
+        let (_, live) = engine.rule(&right, &rule.id).await.map_err(status)?;
+        Ok(Response::new(convert::rule(rule, live)))
+    }
+
+    async fn delete_rule(
+        &self,
+        request: Request<pb::DeleteRuleRequest>,
+    ) -> Result<Response<pb::DeleteRuleResponse>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        self.engine()?
+            .delete_rule(&right, &who, &ask.rule_id, ask.version)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteRuleResponse {}))
+    }
+
+    async fn list_rules(
+        &self,
+        request: Request<pb::ListRulesRequest>,
+    ) -> Result<Response<pb::ListRulesResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let rules = self
+            .engine()?
+            .rules(&right, &request.get_ref().query)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListRulesResponse {
+            rules: rules
+                .into_iter()
+                .map(|(r, live)| convert::rule(r, live))
+                .collect(),
+        }))
+    }
+
+    async fn list_grants(
+        &self,
+        request: Request<pb::ListGrantsRequest>,
+    ) -> Result<Response<pb::ListGrantsResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let found = self
+            .engine()?
+            .grants(
+                &right,
+                ask.include_ended,
+                page(ask.page_size, &ask.page_token)?,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListGrantsResponse {
+            grants: found.items.into_iter().map(convert::grant).collect(),
+            next_page_token: found.next.unwrap_or_default(),
+        }))
+    }
+
+    async fn revoke_grant(
+        &self,
+        request: Request<pb::RevokeGrantRequest>,
+    ) -> Result<Response<pb::Grant>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let grant = self
+            .engine()?
+            .revoke(&right, &who, &ask.grant_id, &ask.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::grant(grant)))
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let filter = audit_filter(ask).map_err(status)?;
+        let found = self
+            .engine()?
+            .audit_events(&right, &filter, page(ask.page_size, &ask.page_token)?)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: found.items.into_iter().map(convert::audit_event).collect(),
+            next_page_token: found.next.unwrap_or_default(),
+        }))
+    }
+
+    async fn get_directory_status(
+        &self,
+        request: Request<pb::GetDirectoryStatusRequest>,
+    ) -> Result<Response<pb::DirectoryStatus>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let report = self
+            .engine()?
+            .directory_status(&right)
+            .await
+            .map_err(status)?;
+        let caps = report.capabilities;
+        Ok(Response::new(pb::DirectoryStatus {
+            mechanism: convert::mechanism(caps.mechanism).into(),
+            pam_enabled: caps.pam_enabled,
+            forest_functional_level: caps.forest_functional_level,
+            pam_advice: if caps.pam_enabled {
+                String::new()
+            } else {
+                "The Privileged Access Management feature is off, so jitroles' scheduler removes members when grants end. With PAM (forest functional level 2016 or later; irreversible) AD removes them itself: run `jitroles directory enable-pam` to read what it does.".into()
+            },
+            groups: report
+                .groups
+                .into_iter()
+                .map(|g| {
+                    let (can_write_members, protected, problem) = match g.access {
+                        Ok(a) => (a.can_write_members, a.protected, String::new()),
+                        Err(e) => (false, false, e.to_string()),
+                    };
+                    pb::RuleGroupStatus {
+                        rule_id: g.rule.id.clone(),
+                        rule_name: g.rule.spec.name.clone(),
+                        group: Some(pb::TargetGroup {
+                            sid: g.rule.target.sid.to_string(),
+                            guid: g.rule.target.guid.clone(),
+                            dn: g.rule.target.dn.clone(),
+                            name: g.rule.target.name.clone(),
+                        }),
+                        can_write_members,
+                        protected,
+                        problem,
+                    }
+                })
+                .collect(),
+        }))
+    }
+}
+
+fn audit_filter(ask: &pb::ListAuditEventsRequest) -> Result<AuditFilter, DomainError> {
+    let text = |field: &str, v: &str| -> Result<Option<String>, DomainError> {
+        check_text(field, v, 256, false)?;
+        Ok((!v.is_empty()).then(|| v.to_owned()))
+    };
+    Ok(AuditFilter {
+        subject_account: text("subject_account", &ask.subject_account)?,
+        rule_id: text("rule_id", &ask.rule_id)?,
+        action: match ask.action.as_str() {
+            "" => None,
+            a => Some(AuditAction::parse(a).ok_or_else(|| DomainError::Invalid {
+                field: "action".into(),
+                reason: format!("unknown action {a:?}"),
+            })?),
+        },
+        since: convert::time("since", ask.since.as_ref())?,
+        until: convert::time("until", ask.until.as_ref())?,
+    })
 }

@@ -53,3 +53,238 @@ pub fn search_page(page: jitroles_domain::directory::SearchPage) -> pb::SearchDi
         more: page.more,
     }
 }
+
+// ---- rules, grants, audit ----
+
+use std::time::Duration;
+
+use jitroles_domain::{
+    DomainError,
+    access::{AclEntry, Effect, PrincipalKind},
+    audit::AuditEvent,
+    directory::Mechanism,
+    grant::{EndReason, Grant, GrantState},
+    rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
+};
+
+fn invalid(field: impl Into<String>, reason: impl Into<String>) -> DomainError {
+    DomainError::Invalid {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A duration from a request; `None` when absent.
+pub fn duration(
+    field: &str,
+    d: Option<&prost_types::Duration>,
+) -> Result<Option<Duration>, DomainError> {
+    let Some(d) = d else { return Ok(None) };
+    if d.seconds < 0 || d.nanos < 0 {
+        return Err(invalid(field, "must not be negative"));
+    }
+    let secs = u64::try_from(d.seconds).map_err(|_| invalid(field, "is out of range"))?;
+    Ok(Some(
+        Duration::from_secs(secs) + Duration::from_nanos(u64::try_from(d.nanos).unwrap_or(0)),
+    ))
+}
+
+pub fn proto_duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+pub fn time(
+    field: &str,
+    t: Option<&prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, DomainError> {
+    let Some(t) = t else { return Ok(None) };
+    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        .map(Some)
+        .ok_or_else(|| invalid(field, "is not a valid time"))
+}
+
+/// The spec and the target group's name from a request.
+pub fn rule_spec(spec: Option<&pb::RuleSpec>) -> Result<(RuleSpec, String), DomainError> {
+    let spec = spec.ok_or_else(|| invalid("spec", "is required"))?;
+    let acl = spec
+        .acl
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            Ok(AclEntry {
+                principal: e
+                    .principal_sid
+                    .parse()
+                    .map_err(|_| invalid(format!("acl[{i}].principal_sid"), "is not a SID"))?,
+                display_name: e.display_name.clone(),
+                kind: match e.kind() {
+                    pb::PrincipalKind::User => PrincipalKind::User,
+                    pb::PrincipalKind::Group => PrincipalKind::Group,
+                    pb::PrincipalKind::Unspecified => {
+                        return Err(invalid(format!("acl[{i}].kind"), "must be user or group"));
+                    }
+                },
+                effect: match e.effect() {
+                    pb::Effect::Allow => Effect::Allow,
+                    pb::Effect::Deny => Effect::Deny,
+                    pb::Effect::Unspecified => {
+                        return Err(invalid(format!("acl[{i}].effect"), "must be allow or deny"));
+                    }
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, DomainError>>()?;
+    Ok((
+        RuleSpec {
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            acl,
+            max_duration: duration("max_duration", spec.max_duration.as_ref())?,
+            default_duration: duration("default_duration", spec.default_duration.as_ref())?,
+            allow_extension: spec.allow_extension,
+            max_total_duration: duration("max_total_duration", spec.max_total_duration.as_ref())?,
+            justification: match spec.justification() {
+                pb::JustificationPolicy::Unspecified => None,
+                pb::JustificationPolicy::Required => Some(JustificationPolicy::Required),
+                pb::JustificationPolicy::Optional => Some(JustificationPolicy::Optional),
+                pb::JustificationPolicy::Hidden => Some(JustificationPolicy::Hidden),
+            },
+            enabled: spec.enabled,
+            expires_at: time("expires_at", spec.expires_at.as_ref())?,
+        },
+        spec.target_group.clone(),
+    ))
+}
+
+fn justification(p: JustificationPolicy) -> pb::JustificationPolicy {
+    match p {
+        JustificationPolicy::Required => pb::JustificationPolicy::Required,
+        JustificationPolicy::Optional => pb::JustificationPolicy::Optional,
+        JustificationPolicy::Hidden => pb::JustificationPolicy::Hidden,
+    }
+}
+
+fn target(t: &TargetGroup) -> pb::TargetGroup {
+    pb::TargetGroup {
+        sid: t.sid.to_string(),
+        guid: t.guid.clone(),
+        dn: t.dn.clone(),
+        name: t.name.clone(),
+    }
+}
+
+pub fn rule(r: RoleRule, live_grants: u32) -> pb::Rule {
+    let s = &r.spec;
+    pb::Rule {
+        id: r.id.clone(),
+        spec: Some(pb::RuleSpec {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            target_group: r.target.sid.to_string(),
+            acl: s
+                .acl
+                .iter()
+                .map(|e| pb::AclEntry {
+                    principal_sid: e.principal.to_string(),
+                    display_name: e.display_name.clone(),
+                    kind: match e.kind {
+                        PrincipalKind::User => pb::PrincipalKind::User,
+                        PrincipalKind::Group => pb::PrincipalKind::Group,
+                    }
+                    .into(),
+                    effect: match e.effect {
+                        Effect::Allow => pb::Effect::Allow,
+                        Effect::Deny => pb::Effect::Deny,
+                    }
+                    .into(),
+                })
+                .collect(),
+            max_duration: Some(proto_duration(s.max_duration)),
+            default_duration: Some(proto_duration(s.default_duration)),
+            allow_extension: s.allow_extension,
+            max_total_duration: s.max_total_duration.map(proto_duration),
+            justification: justification(s.justification).into(),
+            enabled: s.enabled,
+            expires_at: s.expires_at.map(timestamp),
+        }),
+        target: Some(target(&r.target)),
+        version: r.version,
+        created_at: Some(timestamp(r.created_at)),
+        updated_at: Some(timestamp(r.updated_at)),
+        live_grants,
+    }
+}
+
+pub fn role(r: RoleRule, live: Option<Grant>) -> pb::Role {
+    pb::Role {
+        rule_id: r.id,
+        name: r.spec.name,
+        description: r.spec.description,
+        group_name: r.target.name,
+        default_duration: Some(proto_duration(r.spec.default_duration)),
+        max_duration: Some(proto_duration(r.spec.max_duration)),
+        allow_extension: r.spec.allow_extension,
+        justification: justification(r.spec.justification).into(),
+        live_grant: live.map(grant),
+    }
+}
+
+pub fn mechanism(m: Mechanism) -> pb::Mechanism {
+    match m {
+        Mechanism::Ttl => pb::Mechanism::Ttl,
+        Mechanism::Scheduled => pb::Mechanism::Scheduled,
+    }
+}
+
+pub fn grant(g: Grant) -> pb::Grant {
+    pb::Grant {
+        id: g.id,
+        rule_id: g.rule_id,
+        rule_name: g.rule_name,
+        group: Some(target(&g.group)),
+        subject_sid: g.subject.sid.to_string(),
+        subject_account: g.subject.account,
+        subject_display_name: g.subject.display_name,
+        requested_by: g.requested_by,
+        justification: g.justification,
+        requested_at: Some(timestamp(g.requested_at)),
+        expires_at: Some(timestamp(g.expires_at)),
+        state: match g.state {
+            GrantState::Activating => pb::GrantState::Activating,
+            GrantState::Active => pb::GrantState::Active,
+            GrantState::Ending => pb::GrantState::Ending,
+            GrantState::Ended => pb::GrantState::Ended,
+            GrantState::Failed => pb::GrantState::Failed,
+        }
+        .into(),
+        mechanism: mechanism(g.mechanism).into(),
+        extension_count: g.extension_count,
+        ended_at: g.ended_at.map(timestamp),
+        end_reason: match g.end_reason {
+            None => pb::EndReason::Unspecified,
+            Some(EndReason::Expired) => pb::EndReason::Expired,
+            Some(EndReason::Released) => pb::EndReason::Released,
+            Some(EndReason::Revoked) => pb::EndReason::Revoked,
+            Some(EndReason::Directory) => pb::EndReason::Directory,
+        }
+        .into(),
+        last_error: g.last_error.unwrap_or_default(),
+        client_request_id: g.client_request_id.unwrap_or_default(),
+    }
+}
+
+pub fn audit_event(e: AuditEvent) -> pb::AuditEvent {
+    pb::AuditEvent {
+        id: e.id,
+        at: Some(timestamp(e.event.at)),
+        action: e.event.action.as_str().to_owned(),
+        actor: e.event.actor,
+        rule_id: e.event.rule_id.unwrap_or_default(),
+        grant_id: e.event.grant_id.unwrap_or_default(),
+        subject_account: e.event.subject_account.unwrap_or_default(),
+        detail: e.event.detail,
+    }
+}

@@ -2,14 +2,18 @@
 //! with an id; their text never reaches the client.
 
 use jitroles_domain::DomainError;
-use tonic::Status;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 pub fn status(error: DomainError) -> Status {
     match error {
         DomainError::NotFound { what } => Status::not_found(format!("{what} not found")),
-        DomainError::Invalid { field, reason } => {
-            Status::invalid_argument(format!("invalid {field}: {reason}"))
-        }
+        // the field violation lets a form show the message next to the field
+        DomainError::Invalid { field, reason } => Status::with_error_details(
+            Code::InvalidArgument,
+            format!("invalid {field}: {reason}"),
+            ErrorDetails::with_bad_request_violation(field, reason),
+        ),
         DomainError::Denied(message) => Status::permission_denied(message),
         DomainError::Conflict(message) => Status::aborted(message),
         DomainError::AlreadyExists(message) => Status::already_exists(message),

@@ -1,25 +1,42 @@
-//! RoleService: what requesters do. For now WhoAmI; the role and grant RPCs come with the
-//! grant engine.
+//! RoleService: what requesters do. Authenticate, translate, one engine call, translate back.
 
 use std::sync::Arc;
 
-use jitroles_domain::access::authorize_admin;
+use jitroles_domain::{access::authorize_admin, grant::Ask, page::PageRequest};
 use jitroles_proto::v1::{self as pb, role_service_server::RoleService};
 use tonic::{Request, Response, Status};
 
-use crate::auth::{
-    browser::NoSession,
-    caller::{Authenticated, Authenticator},
+use super::{convert, error::status};
+use crate::{
+    auth::{
+        browser::NoSession,
+        caller::{Authenticated, Authenticator},
+    },
+    grants::engine::Engine,
 };
 
 pub struct RoleApi {
     auth: Option<Arc<Authenticator>>,
+    engine: Option<Arc<Engine>>,
 }
 
 impl RoleApi {
-    pub fn new(auth: Option<Arc<Authenticator>>) -> Self {
-        Self { auth }
+    pub fn new(auth: Option<Arc<Authenticator>>, engine: Option<Arc<Engine>>) -> Self {
+        Self { auth, engine }
     }
+
+    fn engine(&self) -> Result<&Engine, Status> {
+        engine(&self.engine)
+    }
+}
+
+/// The engine, or FAILED_PRECONDITION when no directory is configured.
+pub fn engine(engine: &Option<Arc<Engine>>) -> Result<&Engine, Status> {
+    engine.as_deref().ok_or_else(|| {
+        Status::failed_precondition(
+            "roles need a directory: this server has no [directory] configured",
+        )
+    })
 }
 
 /// The caller the auth layer established, or UNAUTHENTICATED (saying why a session no longer
@@ -54,6 +71,95 @@ impl RoleService for RoleApi {
             is_admin,
             authenticated_by: who.by,
             group_count: u32::try_from(who.caller.groups.len()).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn list_roles(
+        &self,
+        request: Request<pb::ListRolesRequest>,
+    ) -> Result<Response<pb::ListRolesResponse>, Status> {
+        let who = caller(&request)?;
+        let roles = self
+            .engine()?
+            .roles_for(&who.caller)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListRolesResponse {
+            roles: roles
+                .into_iter()
+                .map(|r| convert::role(r.rule, r.live))
+                .collect(),
+        }))
+    }
+
+    async fn request_role(
+        &self,
+        request: Request<pb::RequestRoleRequest>,
+    ) -> Result<Response<pb::Grant>, Status> {
+        let who = caller(&request)?;
+        let ask = request.get_ref();
+        let duration = convert::duration("duration", ask.duration.as_ref()).map_err(status)?;
+        let client_request_id =
+            (!ask.client_request_id.is_empty()).then(|| ask.client_request_id.clone());
+        let grant = self
+            .engine()?
+            .request(
+                &who.caller,
+                &ask.rule_id,
+                Ask {
+                    duration,
+                    justification: ask.justification.clone(),
+                    client_request_id,
+                },
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::grant(grant)))
+    }
+
+    async fn extend_grant(
+        &self,
+        request: Request<pb::ExtendGrantRequest>,
+    ) -> Result<Response<pb::Grant>, Status> {
+        let who = caller(&request)?;
+        let ask = request.get_ref();
+        let duration = convert::duration("duration", ask.duration.as_ref()).map_err(status)?;
+        let grant = self
+            .engine()?
+            .extend(&who.caller, &ask.grant_id, duration)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::grant(grant)))
+    }
+
+    async fn release_grant(
+        &self,
+        request: Request<pb::ReleaseGrantRequest>,
+    ) -> Result<Response<pb::Grant>, Status> {
+        let who = caller(&request)?;
+        let grant = self
+            .engine()?
+            .release(&who.caller, &request.get_ref().grant_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::grant(grant)))
+    }
+
+    async fn list_my_grants(
+        &self,
+        request: Request<pb::ListMyGrantsRequest>,
+    ) -> Result<Response<pb::ListGrantsResponse>, Status> {
+        let who = caller(&request)?;
+        let ask = request.get_ref();
+        let page = PageRequest::parse(ask.page_size, &ask.page_token).map_err(status)?;
+        let found = self
+            .engine()?
+            .my_grants(&who.caller, page)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListGrantsResponse {
+            grants: found.items.into_iter().map(convert::grant).collect(),
+            next_page_token: found.next.unwrap_or_default(),
         }))
     }
 }

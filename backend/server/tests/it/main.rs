@@ -4,6 +4,7 @@
 
 mod bearer;
 mod cli;
+mod grants;
 mod oidc;
 mod sessions;
 mod support;

@@ -1,0 +1,763 @@
+//! The grant engine: rules and grants through their whole life, on the store and the
+//! directory. The domain decides (validation, ACLs, the state machine); this module orders the
+//! I/O so that a failure at any point leaves no stray membership and loses no grant:
+//!
+//! - request: `activating` is committed before the directory write; `active` after it; if the
+//!   write fails, the grant ends `failed` and any membership it may have written is removed;
+//! - ending (expiry, release, revoke): `ending` is committed before the removal, `ended` after
+//!   it; a removal the directory refuses stays `ending` and the scheduler retries it;
+//! - membership is the union of live grants: a removal that another live grant still covers is
+//!   skipped (TTL links get the remaining grants' latest expiry instead).
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use jitroles_domain::{
+    Clock, DomainError,
+    access::{AclEntry, AdminRight, Caller, PrincipalKind, authorize_request},
+    audit::{AuditAction, AuditEvent, AuditFilter, NewAudit, SYSTEM_ACTOR},
+    directory::{
+        Capabilities, Directory, DirectoryGroup, GroupRef, Mechanism, UserLookup, WriteAccess,
+        find_group,
+    },
+    grant::{self, Ask, EndReason, Grant, GrantState, Subject},
+    page::{Page, PageRequest},
+    ports::{GrantStore, RuleStore},
+    rule::{RoleRule, RuleSpec, TargetGroup, check_text},
+};
+use tokio::sync::Notify;
+
+/// Most due grants handled per pass; the scheduler loops until none are left.
+const DUE_BATCH: u32 = 100;
+
+pub struct Engine {
+    rules: Arc<dyn RuleStore>,
+    grants: Arc<dyn GrantStore>,
+    directory: Arc<dyn Directory>,
+    clock: Arc<dyn Clock>,
+    /// Wakes the scheduler when an earlier expiry may have appeared.
+    wake: Arc<Notify>,
+}
+
+/// A role someone may request, with their live grant of it.
+pub struct RequestableRole {
+    pub rule: RoleRule,
+    pub live: Option<Grant>,
+}
+
+/// Per rule: may jitroles write its group?
+pub struct GroupStatus {
+    pub rule: RoleRule,
+    pub access: Result<WriteAccess, DomainError>,
+}
+
+pub struct DirectoryReport {
+    pub capabilities: Capabilities,
+    pub groups: Vec<GroupStatus>,
+}
+
+fn audit(
+    action: AuditAction,
+    actor: &str,
+    grant: &Grant,
+    detail: impl Into<String>,
+    at: DateTime<Utc>,
+) -> NewAudit {
+    NewAudit {
+        at,
+        action,
+        actor: actor.to_owned(),
+        rule_id: Some(grant.rule_id.clone()),
+        grant_id: Some(grant.id.clone()),
+        subject_account: Some(grant.subject.account.clone()),
+        detail: detail.into(),
+    }
+}
+
+fn rule_audit(action: AuditAction, actor: &Caller, rule: &RoleRule, at: DateTime<Utc>) -> NewAudit {
+    NewAudit {
+        at,
+        action,
+        actor: actor.account_name.clone(),
+        rule_id: Some(rule.id.clone()),
+        grant_id: None,
+        subject_account: None,
+        detail: format!("{} on group {}", rule.spec.name, rule.target.name),
+    }
+}
+
+fn not_found(what: String) -> DomainError {
+    DomainError::NotFound { what }
+}
+
+impl Engine {
+    pub fn new(
+        rules: Arc<dyn RuleStore>,
+        grants: Arc<dyn GrantStore>,
+        directory: Arc<dyn Directory>,
+        clock: Arc<dyn Clock>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            rules,
+            grants,
+            directory,
+            clock,
+            wake,
+        }
+    }
+
+    pub fn directory(&self) -> &dyn Directory {
+        self.directory.as_ref()
+    }
+
+    // ---- rules (admins) ----
+
+    /// The group `name` (SID, GUID, DN or name) names, or a field error.
+    async fn target(&self, name: &str) -> Result<TargetGroup, DomainError> {
+        check_text("target_group", name, 1024, false)?;
+        if name.trim().is_empty() {
+            return Err(DomainError::Invalid {
+                field: "target_group".into(),
+                reason: "is required".into(),
+            });
+        }
+        let group: DirectoryGroup = find_group(self.directory.as_ref(), name.trim())
+            .await?
+            .ok_or_else(|| DomainError::Invalid {
+                field: "target_group".into(),
+                reason: format!("the directory has no group {name}"),
+            })?;
+        Ok(TargetGroup {
+            sid: group.sid,
+            guid: group.guid,
+            dn: group.dn,
+            name: group.name,
+        })
+    }
+
+    /// Every ACL principal must exist in the directory; display names are taken from it.
+    async fn resolve_acl(&self, acl: &mut [AclEntry]) -> Result<(), DomainError> {
+        for (i, entry) in acl.iter_mut().enumerate() {
+            let name = match entry.kind {
+                PrincipalKind::User => self
+                    .directory
+                    .find_user(&UserLookup::Sid(entry.principal.clone()))
+                    .await?
+                    .map(|u| u.display_name),
+                PrincipalKind::Group => self
+                    .directory
+                    .group(&GroupRef::Sid(entry.principal.clone()))
+                    .await?
+                    .map(|g| g.name),
+            };
+            entry.display_name = name.ok_or_else(|| DomainError::Invalid {
+                field: format!("acl[{i}]"),
+                reason: format!(
+                    "the directory has no {} with SID {}",
+                    match entry.kind {
+                        PrincipalKind::User => "user",
+                        PrincipalKind::Group => "group",
+                    },
+                    entry.principal
+                ),
+            })?;
+        }
+        Ok(())
+    }
+
+    pub async fn create_rule(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        mut spec: RuleSpec,
+        target: &str,
+    ) -> Result<RoleRule, DomainError> {
+        let now = self.clock.now();
+        self.resolve_acl(&mut spec.acl).await?;
+        let spec = spec.validate(now)?;
+        let rule = RoleRule {
+            id: uuid::Uuid::new_v4().to_string(),
+            spec,
+            target: self.target(target).await?,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.rules
+            .create_rule(
+                &rule,
+                rule_audit(AuditAction::RuleCreated, actor, &rule, now),
+            )
+            .await?;
+        Ok(rule)
+    }
+
+    pub async fn update_rule(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        id: &str,
+        mut spec: RuleSpec,
+        target: &str,
+        version: i64,
+    ) -> Result<RoleRule, DomainError> {
+        let now = self.clock.now();
+        let stored = self
+            .rules
+            .rule(id)
+            .await?
+            .ok_or_else(|| not_found(format!("rule {id}")))?;
+        self.resolve_acl(&mut spec.acl).await?;
+        let spec = spec.validate(now)?;
+        let rule = RoleRule {
+            spec,
+            target: self.target(target).await?,
+            version: version + 1,
+            updated_at: now,
+            ..stored
+        };
+        self.rules
+            .update_rule(
+                &rule,
+                version,
+                rule_audit(AuditAction::RuleUpdated, actor, &rule, now),
+            )
+            .await?;
+        Ok(rule)
+    }
+
+    pub async fn delete_rule(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        id: &str,
+        version: i64,
+    ) -> Result<(), DomainError> {
+        let now = self.clock.now();
+        let rule = self
+            .rules
+            .rule(id)
+            .await?
+            .ok_or_else(|| not_found(format!("rule {id}")))?;
+        self.rules
+            .delete_rule(
+                id,
+                version,
+                rule_audit(AuditAction::RuleDeleted, actor, &rule, now),
+            )
+            .await
+    }
+
+    pub async fn rule(&self, _: &AdminRight, id: &str) -> Result<(RoleRule, u32), DomainError> {
+        let rule = self
+            .rules
+            .rule(id)
+            .await?
+            .ok_or_else(|| not_found(format!("rule {id}")))?;
+        let live = self.rules.live_grant_counts().await?;
+        let n = live.get(id).copied().unwrap_or(0);
+        Ok((rule, n))
+    }
+
+    pub async fn rules(
+        &self,
+        _: &AdminRight,
+        query: &str,
+    ) -> Result<Vec<(RoleRule, u32)>, DomainError> {
+        check_text("query", query, 256, false)?;
+        let query = query.to_lowercase();
+        let live: HashMap<String, u32> = self.rules.live_grant_counts().await?;
+        Ok(self
+            .rules
+            .rules()
+            .await?
+            .into_iter()
+            .filter(|r| r.spec.name.to_lowercase().contains(&query))
+            .map(|r| {
+                let n = live.get(&r.id).copied().unwrap_or(0);
+                (r, n)
+            })
+            .collect())
+    }
+
+    // ---- requesters ----
+
+    /// The roles `caller` may request now, with their live grant of each.
+    pub async fn roles_for(&self, caller: &Caller) -> Result<Vec<RequestableRole>, DomainError> {
+        let now = self.clock.now();
+        let mut roles = Vec::new();
+        for rule in self.rules.rules().await? {
+            if rule.check_open(now).is_err()
+                || authorize_request(caller, &rule.id, &rule.spec.acl).is_err()
+            {
+                continue;
+            }
+            let live = self.grants.live_grant(&rule.id, &caller.sid).await?;
+            roles.push(RequestableRole { rule, live });
+        }
+        Ok(roles)
+    }
+
+    async fn mechanism(&self) -> Result<Mechanism, DomainError> {
+        Ok(self.directory.capabilities().await?.mechanism)
+    }
+
+    /// Adds `caller` to the role's group until the grant expires.
+    pub async fn request(
+        &self,
+        caller: &Caller,
+        rule_id: &str,
+        ask: Ask,
+    ) -> Result<Grant, DomainError> {
+        let rule = self
+            .rules
+            .rule(rule_id)
+            .await?
+            .ok_or_else(|| not_found(format!("role {rule_id}")))?;
+        if let Some(id) = &ask.client_request_id
+            && let Some(earlier) = self.grants.grant_by_request_id(&caller.sid, id).await?
+        {
+            return if earlier.rule_id == rule.id {
+                Ok(earlier)
+            } else {
+                Err(DomainError::Invalid {
+                    field: "client_request_id".into(),
+                    reason: "was used for a request of another role".into(),
+                })
+            };
+        }
+        let right = authorize_request(caller, &rule.id, &rule.spec.acl)?;
+        let now = self.clock.now();
+        let subject = Subject {
+            sid: caller.sid.clone(),
+            dn: caller.dn.clone(),
+            account: caller.account_name.clone(),
+            display_name: caller.display_name.clone(),
+        };
+        let mechanism = self.mechanism().await?;
+        let fresh = grant::open(
+            right,
+            &rule,
+            subject,
+            &caller.account_name,
+            ask,
+            mechanism,
+            uuid::Uuid::new_v4().to_string(),
+            now,
+        )?;
+        if let Some(live) = self.grants.live_grant(&rule.id, &caller.sid).await? {
+            return Err(DomainError::AlreadyExists(format!(
+                "{} already has this role until {}; extend that grant instead",
+                caller.account_name, live.expires_at
+            )));
+        }
+        let covering = self.grants.covering(&rule.target.sid, &caller.sid).await?;
+        if covering.is_empty() && self.is_member(&rule.target, &caller.dn).await? {
+            return Err(DomainError::FailedPrecondition(format!(
+                "{} is already a member of {} outside jitroles; jitroles does not add, extend or remove that membership",
+                caller.account_name, rule.target.name
+            )));
+        }
+
+        // write-ahead: the grant exists before the directory changes
+        self.grants
+            .insert_grant(
+                &fresh,
+                audit(
+                    AuditAction::Requested,
+                    &caller.account_name,
+                    &fresh,
+                    format!(
+                        "{} until {}: {}",
+                        rule.spec.name, fresh.expires_at, fresh.justification
+                    ),
+                    now,
+                ),
+            )
+            .await?;
+        let ttl = (mechanism == Mechanism::Ttl).then(|| {
+            let mut all: Vec<&Grant> = covering.iter().collect();
+            all.push(&fresh);
+            grant::link_ttl(&all, now)
+        });
+        if let Err(e) = self
+            .directory
+            .add_member(&fresh.group.dn, &fresh.subject.sid, ttl)
+            .await
+        {
+            self.fail(&fresh, &e).await;
+            return Err(e);
+        }
+        let active = Grant {
+            state: GrantState::Active,
+            ..fresh.clone()
+        };
+        let detail = format!(
+            "member of {} until {} ({mechanism})",
+            fresh.group.name, fresh.expires_at
+        );
+        match self
+            .grants
+            .update_grant(
+                &fresh,
+                &active,
+                Some(audit(
+                    AuditAction::Granted,
+                    SYSTEM_ACTOR,
+                    &active,
+                    detail,
+                    self.clock.now(),
+                )),
+            )
+            .await
+        {
+            Ok(stored) => {
+                self.wake.notify_one();
+                Ok(stored)
+            }
+            Err(e) => {
+                // not confirmed: the caller is told it failed, so the membership must go
+                self.fail(&fresh, &e).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Ends an unconfirmed grant `failed`, removing the membership it may have written.
+    /// Whatever cannot be done now is left `activating` for recovery to finish.
+    async fn fail(&self, activating: &Grant, why: &DomainError) {
+        let covered = match self
+            .grants
+            .covering(&activating.group.sid, &activating.subject.sid)
+            .await
+        {
+            Ok(covering) => grant::still_covered(activating, &covering),
+            Err(e) => {
+                tracing::warn!(grant = %activating.id, error = %e, "cannot check coverage; recovery will finish the failed grant");
+                return;
+            }
+        };
+        if !covered
+            && let Err(e) = self
+                .directory
+                .remove_member(&activating.group.dn, &activating.subject.sid)
+                .await
+        {
+            tracing::warn!(grant = %activating.id, error = %e, "cannot undo the membership of a failed grant; recovery will retry");
+            return;
+        }
+        let failed = Grant {
+            state: GrantState::Failed,
+            ended_at: Some(self.clock.now()),
+            last_error: Some(why.to_string()),
+            ..activating.clone()
+        };
+        let now = self.clock.now();
+        if let Err(e) = self
+            .grants
+            .update_grant(
+                activating,
+                &failed,
+                Some(audit(
+                    AuditAction::Failed,
+                    SYSTEM_ACTOR,
+                    &failed,
+                    why.to_string(),
+                    now,
+                )),
+            )
+            .await
+        {
+            tracing::warn!(grant = %activating.id, error = %e, "cannot record a failed grant; recovery will");
+        }
+    }
+
+    async fn is_member(&self, group: &TargetGroup, user_dn: &str) -> Result<bool, DomainError> {
+        Ok(self
+            .directory
+            .members(&group.dn)
+            .await?
+            .iter()
+            .any(|m| m.dn.eq_ignore_ascii_case(user_dn)))
+    }
+
+    async fn own_grant(&self, caller: &Caller, id: &str) -> Result<Grant, DomainError> {
+        let g = self
+            .grants
+            .grant(id)
+            .await?
+            .ok_or_else(|| not_found(format!("grant {id}")))?;
+        grant::check_own(&g, &caller.sid)?;
+        Ok(g)
+    }
+
+    pub async fn extend(
+        &self,
+        caller: &Caller,
+        id: &str,
+        duration: Option<Duration>,
+    ) -> Result<Grant, DomainError> {
+        let g = self.own_grant(caller, id).await?;
+        let rule = self.rules.rule(&g.rule_id).await?.ok_or_else(|| {
+            DomainError::FailedPrecondition("the role of this grant was deleted".into())
+        })?;
+        // the ACL may have changed since the request
+        authorize_request(caller, &rule.id, &rule.spec.acl)?;
+        rule.check_open(self.clock.now())?;
+        let now = self.clock.now();
+        let longer = grant::extend(&g, &rule, duration, now)?;
+        if g.mechanism == Mechanism::Ttl {
+            // AD first: if storing fails afterwards, AD keeps the member longer than recorded,
+            // and expiry removes it explicitly; never the other way round
+            let covering = self.grants.covering(&g.group.sid, &g.subject.sid).await?;
+            let mut all: Vec<&Grant> = covering.iter().filter(|c| c.id != g.id).collect();
+            all.push(&longer);
+            self.directory
+                .add_member(
+                    &g.group.dn,
+                    &g.subject.sid,
+                    Some(grant::link_ttl(&all, now)),
+                )
+                .await?;
+        }
+        let stored = self
+            .grants
+            .update_grant(
+                &g,
+                &longer,
+                Some(audit(
+                    AuditAction::Extended,
+                    &caller.account_name,
+                    &longer,
+                    format!("until {} (was {})", longer.expires_at, g.expires_at),
+                    now,
+                )),
+            )
+            .await?;
+        self.wake.notify_one();
+        Ok(stored)
+    }
+
+    pub async fn release(&self, caller: &Caller, id: &str) -> Result<Grant, DomainError> {
+        let g = self.own_grant(caller, id).await?;
+        self.end(g, EndReason::Released, &caller.account_name, String::new())
+            .await
+    }
+
+    pub async fn revoke(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        id: &str,
+        reason: &str,
+    ) -> Result<Grant, DomainError> {
+        check_text("reason", reason, grant::MAX_JUSTIFICATION_CHARS, true)?;
+        let g = self
+            .grants
+            .grant(id)
+            .await?
+            .ok_or_else(|| not_found(format!("grant {id}")))?;
+        self.end(
+            g,
+            EndReason::Revoked,
+            &actor.account_name,
+            reason.trim().to_owned(),
+        )
+        .await
+    }
+
+    /// `active → ending → ended`. If the directory cannot be changed now, the grant stays
+    /// `ending` (returned so, with the error) and the scheduler finishes it.
+    async fn end(
+        &self,
+        g: Grant,
+        reason: EndReason,
+        actor: &str,
+        detail: String,
+    ) -> Result<Grant, DomainError> {
+        let now = self.clock.now();
+        let action = match reason {
+            EndReason::Expired => AuditAction::Expired,
+            EndReason::Released => AuditAction::Released,
+            EndReason::Revoked => AuditAction::Revoked,
+            EndReason::Directory => AuditAction::EndedByDirectory,
+        };
+        let ending = if g.state == GrantState::Ending {
+            g
+        } else {
+            let next = grant::begin_end(&g, reason)?;
+            self.grants
+                .update_grant(&g, &next, Some(audit(action, actor, &next, detail, now)))
+                .await?
+        };
+        match self.finish(&ending).await {
+            Ok(ended) => Ok(ended),
+            Err(e) => {
+                tracing::warn!(grant = %ending.id, error = %e, "membership removal postponed");
+                self.wake.notify_one();
+                let noted = Grant {
+                    last_error: Some(e.to_string()),
+                    ..ending.clone()
+                };
+                Ok(self
+                    .grants
+                    .update_grant(&ending, &noted, None)
+                    .await
+                    .unwrap_or(noted))
+            }
+        }
+    }
+
+    /// Removes the membership behind an `ending` grant (unless another live grant covers it)
+    /// and records it `ended`.
+    async fn finish(&self, ending: &Grant) -> Result<Grant, DomainError> {
+        let covering = self
+            .grants
+            .covering(&ending.group.sid, &ending.subject.sid)
+            .await?;
+        let detail = if grant::still_covered(ending, &covering) {
+            if ending.mechanism == Mechanism::Ttl {
+                let rest: Vec<&Grant> = covering
+                    .iter()
+                    .filter(|c| c.id != ending.id && c.state == GrantState::Active)
+                    .collect();
+                self.directory
+                    .add_member(
+                        &ending.group.dn,
+                        &ending.subject.sid,
+                        Some(grant::link_ttl(&rest, self.clock.now())),
+                    )
+                    .await?;
+            }
+            format!(
+                "still a member of {}: another live grant covers it",
+                ending.group.name
+            )
+        } else {
+            match self
+                .directory
+                .remove_member(&ending.group.dn, &ending.subject.sid)
+                .await?
+            {
+                jitroles_domain::directory::MembershipChange::Changed => {
+                    format!("removed from {}", ending.group.name)
+                }
+                jitroles_domain::directory::MembershipChange::AlreadySo => {
+                    format!(
+                        "no longer a member of {} (the directory removed it)",
+                        ending.group.name
+                    )
+                }
+            }
+        };
+        let now = self.clock.now();
+        let ended = grant::finish_end(ending, now);
+        self.grants
+            .update_grant(
+                ending,
+                &ended,
+                Some(audit(AuditAction::Ended, SYSTEM_ACTOR, &ended, detail, now)),
+            )
+            .await
+    }
+
+    pub async fn my_grants(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+    ) -> Result<Page<Grant>, DomainError> {
+        self.grants.grants_of(&caller.sid, page).await
+    }
+
+    pub async fn grants(
+        &self,
+        _: &AdminRight,
+        include_ended: bool,
+        page: PageRequest,
+    ) -> Result<Page<Grant>, DomainError> {
+        self.grants.grants(include_ended, page).await
+    }
+
+    pub async fn audit_events(
+        &self,
+        _: &AdminRight,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, DomainError> {
+        self.grants.audit_events(filter, page).await
+    }
+
+    pub async fn directory_status(&self, _: &AdminRight) -> Result<DirectoryReport, DomainError> {
+        let capabilities = self.directory.capabilities().await?;
+        let mut groups = Vec::new();
+        for rule in self.rules.rules().await? {
+            let access = self.directory.write_access(&rule.target.dn).await;
+            groups.push(GroupStatus { rule, access });
+        }
+        Ok(DirectoryReport {
+            capabilities,
+            groups,
+        })
+    }
+
+    // ---- the scheduler's work ----
+
+    /// The earliest expiry of an active grant.
+    pub async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
+        self.grants.next_expiry().await
+    }
+
+    /// Ends every grant due now (oldest first) and finishes `ending` ones; returns how many
+    /// ended. Stops at the first directory or database error (the caller backs off).
+    pub async fn run_due(&self) -> Result<usize, DomainError> {
+        let mut done = 0;
+        loop {
+            let due = self.grants.due(self.clock.now(), DUE_BATCH).await?;
+            if due.is_empty() {
+                return Ok(done);
+            }
+            let mut progressed = false;
+            for g in due {
+                let ended = self
+                    .end(
+                        g,
+                        EndReason::Expired,
+                        SYSTEM_ACTOR,
+                        "the grant's time ran out".into(),
+                    )
+                    .await?;
+                if ended.state == GrantState::Ended {
+                    done += 1;
+                    progressed = true;
+                } else {
+                    return Err(DomainError::Unavailable(
+                        ended
+                            .last_error
+                            .unwrap_or_else(|| "the directory did not answer".into()),
+                    ));
+                }
+            }
+            if !progressed {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// After a crash: `activating` grants were never confirmed to anyone, so they end
+    /// `failed` and their membership (if written) is removed.
+    pub async fn recover(&self) -> Result<usize, DomainError> {
+        let stale = self.grants.activating().await?;
+        let n = stale.len();
+        for g in stale {
+            self.fail(
+                &g,
+                &DomainError::Unavailable(
+                    "the server stopped before the grant was confirmed".into(),
+                ),
+            )
+            .await;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,69 @@
+//! The expiry scheduler: sleeps until the next grant falls due (no polling), is woken when a
+//! nearer expiry may have appeared, ends what is due, and backs off while the directory or the
+//! database does not answer. On start it first finishes what a previous run left: unconfirmed
+//! (`activating`) grants fail and lose their membership; overdue grants end, oldest first.
+
+use std::{sync::Arc, time::Duration};
+
+use jitroles_domain::Clock;
+use tokio::sync::Notify;
+
+use super::engine::Engine;
+
+/// Longest sleep with nothing due: a safety net, not a polling interval.
+const IDLE_SLEEP: Duration = Duration::from_secs(3600);
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>, wake: Arc<Notify>) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        match engine.recover().await {
+            Ok(0) => break,
+            Ok(n) => {
+                tracing::info!(
+                    grants = n,
+                    "unconfirmed grants from before the restart ended failed"
+                );
+                break;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot recover unconfirmed grants yet");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    backoff = FIRST_BACKOFF;
+    loop {
+        match engine.run_due().await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(grants = n, "expired grants ended");
+                }
+                backoff = FIRST_BACKOFF;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "expiry postponed");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = wake.notified() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        }
+        let sleep = match engine.next_expiry().await {
+            Ok(Some(at)) => (at - clock.now()).to_std().unwrap_or(Duration::ZERO),
+            Ok(None) => IDLE_SLEEP,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the next expiry");
+                backoff
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(sleep.min(IDLE_SLEEP)) => {}
+            () = wake.notified() => {}
+        }
+    }
+}

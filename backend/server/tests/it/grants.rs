@@ -1,0 +1,606 @@
+//! The grant engine through its RPCs: the real server in-process on SQLite, callers with tokens
+//! from the test provider's key, memberships checked in the real Samba DC.
+//!
+//! Tests in this binary run in parallel against one DC, so each test owns a (person, group)
+//! pair: dave and svc-ci on jit-role-dba and on jit-role-web; carol and bob are only ever
+//! refused.
+
+use std::time::{Duration, Instant};
+
+use jitroles_directory::ActiveDirectory;
+use jitroles_domain::directory::{Directory, UserLookup};
+use jitroles_proto::v1::{
+    self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
+};
+use jitroles_server::Running;
+use tonic::{Code, Request, transport::Channel};
+use tonic_types::StatusExt;
+
+use crate::{bearer::directory_and_provider, oidc::Provider};
+
+struct Stack {
+    running: Running,
+    op: Provider,
+    ad: ActiveDirectory,
+    _dir: tempfile::TempDir,
+}
+
+async fn stack() -> Option<Stack> {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, op) = directory_and_provider(dir.path())?;
+    let ad = ActiveDirectory::new(config.directory.as_ref().unwrap().adapter_config()).unwrap();
+    let running = jitroles_server::start(&config).await.unwrap();
+    Some(Stack {
+        running,
+        op,
+        ad,
+        _dir: dir,
+    })
+}
+
+fn secs(n: i64) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: n,
+        nanos: 0,
+    }
+}
+
+fn group_dn(name: &str) -> String {
+    format!("CN={name},{}", std::env::var("AD_ROLE_OU").unwrap())
+}
+
+impl Stack {
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.running.addr()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    fn as_<T>(&self, account: &str, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.op.person_token(account))
+                .parse()
+                .unwrap(),
+        );
+        request
+    }
+
+    async fn roles(&self) -> RoleServiceClient<Channel> {
+        RoleServiceClient::new(self.channel().await)
+    }
+
+    async fn admin(&self) -> AdminServiceClient<Channel> {
+        AdminServiceClient::new(self.channel().await)
+    }
+
+    async fn sid_of_group(&self, name: &str) -> String {
+        let found = self
+            .admin()
+            .await
+            .search_directory(self.as_(
+                "alice",
+                pb::SearchDirectoryRequest {
+                    query: name.into(),
+                    kind: pb::DirectoryObjectKind::Group.into(),
+                    page_size: 10,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        found
+            .entries
+            .into_iter()
+            .find(|e| e.account_name == name)
+            .unwrap_or_else(|| panic!("no group {name}"))
+            .sid
+    }
+
+    /// A rule made by alice on `group` whose ACL allows dba-oncall.
+    async fn rule(&self, name: &str, group: &str, default_secs: i64) -> pb::Rule {
+        let oncall = self.sid_of_group("dba-oncall").await;
+        self.admin()
+            .await
+            .create_rule(self.as_(
+                "alice",
+                pb::CreateRuleRequest {
+                    spec: Some(pb::RuleSpec {
+                        name: name.into(),
+                        description: "Production database administration".into(),
+                        target_group: group.into(),
+                        acl: vec![pb::AclEntry {
+                            principal_sid: oncall,
+                            display_name: String::new(),
+                            kind: pb::PrincipalKind::Group.into(),
+                            effect: pb::Effect::Allow.into(),
+                        }],
+                        max_duration: Some(secs(3600)),
+                        default_duration: Some(secs(default_secs)),
+                        allow_extension: true,
+                        max_total_duration: None,
+                        justification: pb::JustificationPolicy::Required.into(),
+                        enabled: true,
+                        expires_at: None,
+                    }),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    async fn request(
+        &self,
+        account: &str,
+        rule: &pb::Rule,
+        duration: Option<i64>,
+    ) -> Result<pb::Grant, tonic::Status> {
+        self.roles()
+            .await
+            .request_role(self.as_(
+                account,
+                pb::RequestRoleRequest {
+                    rule_id: rule.id.clone(),
+                    duration: duration.map(secs),
+                    justification: "ticket OPS-1234".into(),
+                    client_request_id: String::new(),
+                },
+            ))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    async fn dn_of(&self, account: &str) -> String {
+        self.ad
+            .find_user(&UserLookup::SamAccountName(account.into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .dn
+    }
+
+    async fn is_member(&self, account: &str, group: &str) -> bool {
+        let dn = self.dn_of(account).await;
+        self.ad
+            .members(&group_dn(group))
+            .await
+            .unwrap()
+            .iter()
+            .any(|m| m.dn.eq_ignore_ascii_case(&dn))
+    }
+
+    /// Leaves `account` out of `group`, whatever an earlier failed run left behind.
+    async fn clear(&self, account: &str, group: &str) {
+        let sid = self
+            .ad
+            .find_user(&UserLookup::SamAccountName(account.into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .sid;
+        self.ad.remove_member(&group_dn(group), &sid).await.unwrap();
+    }
+
+    async fn audit_actions(&self, grant_id: &str) -> Vec<String> {
+        let events = self
+            .admin()
+            .await
+            .list_audit_events(self.as_("alice", pb::ListAuditEventsRequest::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        let mut actions: Vec<String> = events
+            .into_iter()
+            .filter(|e| e.grant_id == grant_id)
+            .map(|e| e.action)
+            .collect();
+        actions.reverse(); // oldest first
+        actions
+    }
+
+    async fn my_grant(&self, account: &str, id: &str) -> pb::Grant {
+        self.roles()
+            .await
+            .list_my_grants(self.as_(account, pb::ListMyGrantsRequest::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .grants
+            .into_iter()
+            .find(|g| g.id == id)
+            .unwrap()
+    }
+}
+
+fn state(g: &pb::Grant) -> pb::GrantState {
+    g.state()
+}
+
+#[tokio::test]
+async fn dave_gets_the_role_through_dba_oncall_is_a_member_at_once_and_is_removed_at_expiry() {
+    let Some(s) = stack().await else { return };
+    s.clear("dave", "jit-role-dba").await;
+    let rule = s.rule("DBA on call", "jit-role-dba", 600).await;
+
+    let roles = s
+        .roles()
+        .await
+        .list_roles(s.as_("dave", pb::ListRolesRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .roles;
+    assert_eq!(roles.len(), 1);
+    assert_eq!(roles[0].name, "DBA on call");
+
+    let grant = s.request("dave", &rule, Some(3)).await.unwrap();
+    assert_eq!(state(&grant), pb::GrantState::Active);
+    assert_eq!(
+        grant.mechanism(),
+        pb::Mechanism::Scheduled,
+        "Samba has no PAM"
+    );
+    assert!(
+        s.is_member("dave", "jit-role-dba").await,
+        "a member at once"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while state(&s.my_grant("dave", &grant.id).await) != pb::GrantState::Ended {
+        assert!(Instant::now() < deadline, "the grant did not end");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let ended = s.my_grant("dave", &grant.id).await;
+    assert_eq!(ended.end_reason(), pb::EndReason::Expired);
+    assert!(
+        !s.is_member("dave", "jit-role-dba").await,
+        "removed at expiry"
+    );
+    assert_eq!(
+        s.audit_actions(&grant.id).await,
+        ["requested", "granted", "expired", "ended"]
+    );
+}
+
+#[tokio::test]
+async fn extend_release_and_revoke_change_the_directory_as_they_should() {
+    let Some(s) = stack().await else { return };
+    s.clear("svc-ci", "jit-role-dba").await;
+    let rule = s.rule("DBA for services", "jit-role-dba", 60).await;
+
+    let grant = s.request("svc-ci", &rule, None).await.unwrap();
+    assert!(s.is_member("svc-ci", "jit-role-dba").await);
+    let longer = s
+        .roles()
+        .await
+        .extend_grant(s.as_(
+            "svc-ci",
+            pb::ExtendGrantRequest {
+                grant_id: grant.id.clone(),
+                duration: Some(secs(1800)),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(longer.id, grant.id, "an extension keeps the grant");
+    assert_eq!(longer.extension_count, 1);
+    assert!(longer.expires_at.unwrap().seconds > grant.expires_at.unwrap().seconds);
+    assert!(s.is_member("svc-ci", "jit-role-dba").await);
+
+    // someone else cannot release it
+    let theirs = s
+        .roles()
+        .await
+        .release_grant(s.as_(
+            "dave",
+            pb::ReleaseGrantRequest {
+                grant_id: grant.id.clone(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(theirs.code(), Code::PermissionDenied);
+
+    let released = s
+        .roles()
+        .await
+        .release_grant(s.as_(
+            "svc-ci",
+            pb::ReleaseGrantRequest {
+                grant_id: grant.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(state(&released), pb::GrantState::Ended);
+    assert_eq!(released.end_reason(), pb::EndReason::Released);
+    assert!(!s.is_member("svc-ci", "jit-role-dba").await);
+    assert_eq!(
+        s.audit_actions(&grant.id).await,
+        ["requested", "granted", "extended", "released", "ended"]
+    );
+
+    let again = s.request("svc-ci", &rule, None).await.unwrap();
+    assert!(s.is_member("svc-ci", "jit-role-dba").await);
+    let revoked = s
+        .admin()
+        .await
+        .revoke_grant(s.as_(
+            "alice",
+            pb::RevokeGrantRequest {
+                grant_id: again.id.clone(),
+                reason: "incident closed".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(revoked.end_reason(), pb::EndReason::Revoked);
+    assert!(!s.is_member("svc-ci", "jit-role-dba").await);
+
+    let extend_ended = s
+        .roles()
+        .await
+        .extend_grant(s.as_(
+            "svc-ci",
+            pb::ExtendGrantRequest {
+                grant_id: again.id.clone(),
+                duration: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(extend_ended.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn two_rules_on_one_group_keep_the_member_until_the_last_grant_ends() {
+    let Some(s) = stack().await else { return };
+    s.clear("dave", "jit-role-web").await;
+    let first = s.rule("Web deploy", "jit-role-web", 600).await;
+    let second = s.rule("Web incident", "jit-role-web", 600).await;
+
+    let a = s.request("dave", &first, None).await.unwrap();
+    let b = s.request("dave", &second, None).await.unwrap();
+    assert!(s.is_member("dave", "jit-role-web").await);
+
+    let release = |id: String| async {
+        s.roles()
+            .await
+            .release_grant(s.as_("dave", pb::ReleaseGrantRequest { grant_id: id }))
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let ended = release(a.id.clone()).await;
+    assert_eq!(state(&ended), pb::GrantState::Ended);
+    assert!(
+        s.is_member("dave", "jit-role-web").await,
+        "the other grant still covers the membership"
+    );
+    release(b.id.clone()).await;
+    assert!(!s.is_member("dave", "jit-role-web").await);
+}
+
+#[tokio::test]
+async fn outsiders_and_permanent_members_are_refused_and_nothing_is_written() {
+    let Some(s) = stack().await else { return };
+    let rule = s.rule("DBA (refusals)", "jit-role-dba", 600).await;
+
+    let bob = s.request("bob", &rule, None).await.unwrap_err();
+    assert_eq!(bob.code(), Code::PermissionDenied, "{bob:?}");
+    let bobs_roles = s
+        .roles()
+        .await
+        .list_roles(s.as_("bob", pb::ListRolesRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(bobs_roles.roles.is_empty());
+
+    // carol is a permanent member of the group; the ACL allows her, the rule still refuses
+    let carol_sid =
+        s.ad.find_user(&UserLookup::SamAccountName("carol".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .sid
+            .to_string();
+    let mut spec = rule.spec.clone().unwrap();
+    spec.acl.push(pb::AclEntry {
+        principal_sid: carol_sid,
+        display_name: String::new(),
+        kind: pb::PrincipalKind::User.into(),
+        effect: pb::Effect::Allow.into(),
+    });
+    s.admin()
+        .await
+        .update_rule(s.as_(
+            "alice",
+            pb::UpdateRuleRequest {
+                rule_id: rule.id.clone(),
+                spec: Some(spec),
+                version: rule.version,
+            },
+        ))
+        .await
+        .unwrap();
+    assert!(s.is_member("carol", "jit-role-dba").await);
+    let carol = s.request("carol", &rule, None).await.unwrap_err();
+    assert_eq!(carol.code(), Code::FailedPrecondition, "{carol:?}");
+    assert!(carol.message().contains("outside jitroles"), "{carol:?}");
+    assert!(
+        s.is_member("carol", "jit-role-dba").await,
+        "carol stays a member"
+    );
+
+    let grants = s
+        .admin()
+        .await
+        .list_grants(s.as_(
+            "alice",
+            pb::ListGrantsRequest {
+                include_ended: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(grants.grants.is_empty(), "refusals write no grant");
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_status_and_a_message_a_person_understands() {
+    let Some(s) = stack().await else { return };
+    let rule = s.rule("DBA (bad input)", "jit-role-dba", 600).await;
+    let ask = |rule_id: &str, duration: Option<i64>, why: &str| pb::RequestRoleRequest {
+        rule_id: rule_id.into(),
+        duration: duration.map(secs),
+        justification: why.into(),
+        client_request_id: String::new(),
+    };
+    let request = |message: pb::RequestRoleRequest| async {
+        s.roles()
+            .await
+            .request_role(s.as_("dave", message))
+            .await
+            .unwrap_err()
+    };
+
+    let unknown = request(ask("no-such-rule", None, "x")).await;
+    assert_eq!(unknown.code(), Code::NotFound);
+
+    for (duration, why) in [
+        (Some(0), "x"),
+        (Some(-5), "x"),
+        (Some(3601), "x"),
+        (Some(i64::MAX), "x"),
+    ] {
+        let refused = request(ask(&rule.id, duration, why)).await;
+        assert_eq!(refused.code(), Code::InvalidArgument, "{duration:?}");
+        let violations = refused
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .clone();
+        assert_eq!(violations[0].field, "duration", "{refused:?}");
+    }
+    for why in ["", "bell\u{7}", &"x".repeat(1001)] {
+        let refused = request(ask(&rule.id, None, why)).await;
+        assert_eq!(refused.code(), Code::InvalidArgument, "{why:?}");
+        assert!(refused.message().contains("justification"), "{refused:?}");
+    }
+
+    let stale = s
+        .admin()
+        .await
+        .update_rule(s.as_(
+            "alice",
+            pb::UpdateRuleRequest {
+                rule_id: rule.id.clone(),
+                spec: rule.spec.clone(),
+                version: rule.version + 7,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+
+    let oversized = s
+        .roles()
+        .await
+        .list_my_grants(s.as_(
+            "dave",
+            pb::ListMyGrantsRequest {
+                page_size: 10_000,
+                page_token: String::new(),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(oversized.code(), Code::InvalidArgument);
+
+    let not_admin = s
+        .admin()
+        .await
+        .list_rules(s.as_("dave", pb::ListRulesRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(not_admin.code(), Code::PermissionDenied);
+
+    let unauthenticated = s
+        .roles()
+        .await
+        .list_roles(Request::new(pb::ListRolesRequest {}))
+        .await
+        .unwrap_err();
+    assert_eq!(unauthenticated.code(), Code::Unauthenticated);
+
+    let no_group = s
+        .admin()
+        .await
+        .create_rule(s.as_(
+            "alice",
+            pb::CreateRuleRequest {
+                spec: Some(pb::RuleSpec {
+                    target_group: "no-such-group".into(),
+                    ..rule.spec.clone().unwrap()
+                }),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(no_group.code(), Code::InvalidArgument);
+    assert!(no_group.message().contains("no-such-group"), "{no_group:?}");
+}
+
+#[tokio::test]
+async fn a_retried_request_returns_the_same_grant_and_a_second_one_is_refused() {
+    let Some(s) = stack().await else { return };
+    s.clear("svc-ci", "jit-role-web").await;
+    let rule = s.rule("Web (retries)", "jit-role-web", 600).await;
+    let retried = |id: &'static str| pb::RequestRoleRequest {
+        rule_id: rule.id.clone(),
+        duration: None,
+        justification: "retry".into(),
+        client_request_id: id.into(),
+    };
+    let s = &s;
+    let retried = &retried;
+    let request = |id: &'static str| async move {
+        s.roles()
+            .await
+            .request_role(s.as_("svc-ci", retried(id)))
+            .await
+            .map(tonic::Response::into_inner)
+    };
+
+    let first = request("req-1").await.unwrap();
+    let again = request("req-1").await.unwrap();
+    assert_eq!(again.id, first.id, "a retry returns the same grant");
+    let second = request("req-2").await.unwrap_err();
+    assert_eq!(second.code(), Code::AlreadyExists, "{second:?}");
+    assert!(second.message().contains("extend"), "{second:?}");
+
+    s.admin()
+        .await
+        .revoke_grant(s.as_(
+            "alice",
+            pb::RevokeGrantRequest {
+                grant_id: first.id,
+                reason: String::new(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert!(!s.is_member("svc-ci", "jit-role-web").await);
+}
