@@ -10,4 +10,5 @@ mod sessions;
 mod support;
 mod system;
 mod tokens;
+mod ttl;
 mod web;

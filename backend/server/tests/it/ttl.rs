@@ -1,0 +1,253 @@
+//! The TTL-link mechanism end to end: the real server, callers with tokens from the test
+//! provider's key, and `jitroles-ad-fixture` as the directory, a protocol-level LDAP fixture
+//! that follows MS-ADTS for the PAM feature and TTL links (no installable directory implements
+//! them; see the fixture's docs). The fixture has the test population and its own clock.
+
+use std::time::{Duration, Instant};
+
+use jitroles_ad_fixture::{Fixture, Options, SVC_DN, SVC_PASSWORD};
+use jitroles_proto::v1::{
+    self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
+};
+use jitroles_server::{
+    Running,
+    config::{AccessSection, DirectorySection, OidcSection, UserAttribute},
+};
+use tonic::{Request, transport::Channel};
+
+use crate::{
+    oidc::{Provider, provider},
+    support::config_in,
+};
+
+struct Stack {
+    running: Running,
+    op: Provider,
+    fixture: Fixture,
+    _dir: tempfile::TempDir,
+}
+
+async fn stack() -> Option<Stack> {
+    let op = provider()?;
+    let fixture = Fixture::start(Options::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.directory = Some(DirectorySection {
+        url: fixture.url(),
+        bind_dn: SVC_DN.into(),
+        bind_password: SVC_PASSWORD.into(),
+        ca_file: None,
+        starttls: false,
+        allow_plain_ldap: true, // the fixture speaks plain LDAP on loopback
+        timeout_seconds: 5,
+        force_scheduler: false,
+    });
+    config.oidc = Some(OidcSection {
+        issuer: op.issuer.clone(),
+        audience: op.audience.clone(),
+        jwks_url: None,
+        service_accounts: Default::default(),
+        client_id: None,
+        client_secret: None,
+        user_claim: "preferred_username".into(),
+        user_attribute: UserAttribute::SamAccountName,
+    });
+    config.access = AccessSection {
+        admin_groups: vec!["jitroles-admins".into()],
+    };
+    let running = jitroles_server::start(&config).await.unwrap();
+    Some(Stack {
+        running,
+        op,
+        fixture,
+        _dir: dir,
+    })
+}
+
+fn secs(n: i64) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: n,
+        nanos: 0,
+    }
+}
+
+impl Stack {
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.running.addr()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    fn as_<T>(&self, account: &str, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        let bearer = format!("Bearer {}", self.op.person_token(account));
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.parse().unwrap());
+        request
+    }
+
+    async fn rule(&self, default_secs: i64) -> pb::Rule {
+        let mut admin = AdminServiceClient::new(self.channel().await);
+        let oncall = admin
+            .search_directory(self.as_(
+                "alice",
+                pb::SearchDirectoryRequest {
+                    query: "dba-oncall".into(),
+                    kind: pb::DirectoryObjectKind::Group.into(),
+                    page_size: 5,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .entries
+            .remove(0)
+            .sid;
+        admin
+            .create_rule(self.as_(
+                "alice",
+                pb::CreateRuleRequest {
+                    spec: Some(pb::RuleSpec {
+                        name: "DBA".into(),
+                        target_group: "jit-role-dba".into(),
+                        acl: vec![pb::AclEntry {
+                            principal_sid: oncall,
+                            display_name: String::new(),
+                            kind: pb::PrincipalKind::Group.into(),
+                            effect: pb::Effect::Allow.into(),
+                        }],
+                        max_duration: Some(secs(3600)),
+                        default_duration: Some(secs(default_secs)),
+                        allow_extension: true,
+                        enabled: true,
+                        ..Default::default()
+                    }),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    fn dave_is_member(&self) -> bool {
+        self.fixture
+            .member_dns("jit-role-dba")
+            .iter()
+            .any(|dn| dn.starts_with("CN=Dave Dba,"))
+    }
+
+    async fn dave_grant(&self, id: &str) -> pb::Grant {
+        RoleServiceClient::new(self.channel().await)
+            .list_my_grants(self.as_("dave", pb::ListMyGrantsRequest::default()))
+            .await
+            .unwrap()
+            .into_inner()
+            .grants
+            .into_iter()
+            .find(|g| g.id == id)
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn with_pam_the_directory_removes_the_member_and_the_grant_ends_on_time() {
+    let Some(s) = stack().await else { return };
+    let rule = s.rule(2).await;
+    let mut roles = RoleServiceClient::new(s.channel().await);
+
+    let grant = roles
+        .request_role(s.as_(
+            "dave",
+            pb::RequestRoleRequest {
+                rule_id: rule.id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(grant.mechanism(), pb::Mechanism::Ttl);
+    assert!(s.dave_is_member(), "a TTL link was added");
+
+    s.fixture.advance(3);
+    assert!(!s.dave_is_member(), "the directory removed the link itself");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = s.dave_grant(&grant.id).await;
+        if now.state() == pb::GrantState::Ended {
+            assert_eq!(now.end_reason(), pb::EndReason::Expired);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the grant did not end: {now:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let events = AdminServiceClient::new(s.channel().await)
+        .list_audit_events(s.as_(
+            "alice",
+            pb::ListAuditEventsRequest {
+                action: "ended".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert!(
+        events[0].detail.contains("the directory removed it"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_pam_an_extension_rewrites_the_links_ttl() {
+    let Some(s) = stack().await else { return };
+    let rule = s.rule(60).await;
+    let mut roles = RoleServiceClient::new(s.channel().await);
+    let grant = roles
+        .request_role(s.as_(
+            "dave",
+            pb::RequestRoleRequest {
+                rule_id: rule.id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    roles
+        .extend_grant(s.as_(
+            "dave",
+            pb::ExtendGrantRequest {
+                grant_id: grant.id.clone(),
+                duration: Some(secs(1800)),
+            },
+        ))
+        .await
+        .unwrap();
+
+    s.fixture.advance(120);
+    assert!(
+        s.dave_is_member(),
+        "the link now lasts 30 minutes, not 60 s"
+    );
+    s.fixture.advance(1800);
+    assert!(!s.dave_is_member());
+
+    // releasing early removes the link explicitly
+    let released = roles
+        .release_grant(s.as_(
+            "dave",
+            pb::ReleaseGrantRequest {
+                grant_id: grant.id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(released.state(), pb::GrantState::Ended);
+}
