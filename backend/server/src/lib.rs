@@ -22,8 +22,7 @@ use jitroles_proto::v1::{
 };
 use jitroles_store::Database;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::service::Routes;
+use tonic::{service::Routes, transport::server::TcpIncoming};
 use tonic_health::ServingStatus;
 
 use crate::{
@@ -156,9 +155,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         tonic::transport::Server::builder()
             .accept_http1(true)
             .add_routes(Routes::from(grpc))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-                let _ = shutdown_rx.await;
-            }),
+            // no Nagle: small gRPC replies must not wait for the peer's delayed ACK (~40 ms)
+            .serve_with_incoming_shutdown(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                async {
+                    let _ = shutdown_rx.await;
+                },
+            ),
     );
     tracing::info!(%addr, database = %database.kind(), "jitroles is serving gRPC, gRPC-web and the web app");
     Ok(Running {

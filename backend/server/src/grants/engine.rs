@@ -17,8 +17,8 @@ use jitroles_domain::{
     access::{AclEntry, AdminRight, Caller, PrincipalKind, authorize_request},
     audit::{AuditAction, AuditEvent, AuditFilter, NewAudit, SYSTEM_ACTOR},
     directory::{
-        Capabilities, Directory, DirectoryGroup, GroupRef, Mechanism, UserLookup, WriteAccess,
-        find_group,
+        Capabilities, Directory, DirectoryGroup, GroupRef, Mechanism, MembershipChange, UserLookup,
+        WriteAccess, find_group,
     },
     grant::{self, Ask, EndReason, Grant, GrantState, Subject},
     page::{Page, PageRequest},
@@ -29,6 +29,9 @@ use tokio::sync::Notify;
 
 /// Most due grants handled per pass; the scheduler loops until none are left.
 const DUE_BATCH: u32 = 100;
+/// How long the mechanism (PAM on or off) is reused before the directory is asked again. PAM
+/// only ever goes from off to on, and the scheduler works either way.
+const MECHANISM_TTL: Duration = Duration::from_secs(60);
 
 pub struct Engine {
     rules: Arc<dyn RuleStore>,
@@ -37,6 +40,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Wakes the scheduler when an earlier expiry may have appeared.
     wake: Arc<Notify>,
+    mechanism: std::sync::Mutex<Option<(Mechanism, tokio::time::Instant)>>,
 }
 
 /// A role someone may request, with their live grant of it.
@@ -86,6 +90,14 @@ fn rule_audit(action: AuditAction, actor: &Caller, rule: &RoleRule, at: DateTime
     }
 }
 
+/// What a failed grant does with the membership it may have written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Undo {
+    Remove,
+    /// The member was there before us: leave it.
+    Keep,
+}
+
 fn not_found(what: String) -> DomainError {
     DomainError::NotFound { what }
 }
@@ -104,6 +116,7 @@ impl Engine {
             directory,
             clock,
             wake,
+            mechanism: std::sync::Mutex::new(None),
         }
     }
 
@@ -300,7 +313,22 @@ impl Engine {
     }
 
     async fn mechanism(&self) -> Result<Mechanism, DomainError> {
-        Ok(self.directory.capabilities().await?.mechanism)
+        let remembered = *self
+            .mechanism
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((mechanism, at)) = remembered
+            && at.elapsed() < MECHANISM_TTL
+        {
+            return Ok(mechanism);
+        }
+        let mechanism = self.directory.capabilities().await?.mechanism;
+        *self
+            .mechanism
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((mechanism, tokio::time::Instant::now()));
+        Ok(mechanism)
     }
 
     /// Adds `caller` to the role's group until the grant expires.
@@ -346,14 +374,30 @@ impl Engine {
             uuid::Uuid::new_v4().to_string(),
             now,
         )?;
-        if let Some(live) = self.grants.live_grant(&rule.id, &caller.sid).await? {
+        // Token groups include every direct membership, so only a caller whose token groups
+        // list the group can be a member already: only then is the group read. (They may be
+        // up to a minute old; a membership added since shows up as "already there" when adding
+        // below, and is refused then.)
+        let maybe_member = caller.groups.contains(&rule.target.sid);
+        let (live, covering, member) = tokio::join!(
+            self.grants.live_grant(&rule.id, &caller.sid),
+            self.grants.covering(&rule.target.sid, &caller.sid),
+            async {
+                if maybe_member {
+                    self.is_member(&rule.target, &caller.dn).await
+                } else {
+                    Ok(false)
+                }
+            },
+        );
+        if let Some(live) = live? {
             return Err(DomainError::AlreadyExists(format!(
                 "{} already has this role until {}; extend that grant instead",
                 caller.account_name, live.expires_at
             )));
         }
-        let covering = self.grants.covering(&rule.target.sid, &caller.sid).await?;
-        if covering.is_empty() && self.is_member(&rule.target, &caller.dn).await? {
+        let covering = covering?;
+        if covering.is_empty() && member? {
             return Err(DomainError::FailedPrecondition(format!(
                 "{} is already a member of {} outside jitroles; jitroles does not add, extend or remove that membership",
                 caller.account_name, rule.target.name
@@ -381,13 +425,26 @@ impl Engine {
             all.push(&fresh);
             grant::link_ttl(&all, now)
         });
-        if let Err(e) = self
+        match self
             .directory
             .add_member(&fresh.group.dn, &fresh.subject.sid, ttl)
             .await
         {
-            self.fail(&fresh, &e).await;
-            return Err(e);
+            Ok(MembershipChange::Changed) => {}
+            Ok(MembershipChange::AlreadySo) if covering.is_empty() => {
+                // a member already, and not through us: never touch that membership
+                let refused = DomainError::FailedPrecondition(format!(
+                    "{} is already a member of {} outside jitroles; jitroles does not add, extend or remove that membership",
+                    caller.account_name, rule.target.name
+                ));
+                self.fail(&fresh, &refused, Undo::Keep).await;
+                return Err(refused);
+            }
+            Ok(MembershipChange::AlreadySo) => {}
+            Err(e) => {
+                self.fail(&fresh, &e, Undo::Remove).await;
+                return Err(e);
+            }
         }
         let active = Grant {
             state: GrantState::Active,
@@ -418,26 +475,27 @@ impl Engine {
             }
             Err(e) => {
                 // not confirmed: the caller is told it failed, so the membership must go
-                self.fail(&fresh, &e).await;
+                self.fail(&fresh, &e, Undo::Remove).await;
                 Err(e)
             }
         }
     }
 
-    /// Ends an unconfirmed grant `failed`, removing the membership it may have written.
-    /// Whatever cannot be done now is left `activating` for recovery to finish.
-    async fn fail(&self, activating: &Grant, why: &DomainError) {
-        let covered = match self
-            .grants
-            .covering(&activating.group.sid, &activating.subject.sid)
-            .await
-        {
-            Ok(covering) => grant::still_covered(activating, &covering),
-            Err(e) => {
-                tracing::warn!(grant = %activating.id, error = %e, "cannot check coverage; recovery will finish the failed grant");
-                return;
-            }
-        };
+    /// Ends an unconfirmed grant `failed`, removing the membership it may have written
+    /// (`Undo::Remove`). Whatever cannot be done now is left `activating` for recovery.
+    async fn fail(&self, activating: &Grant, why: &DomainError, undo: Undo) {
+        let covered = undo == Undo::Keep
+            || match self
+                .grants
+                .covering(&activating.group.sid, &activating.subject.sid)
+                .await
+            {
+                Ok(covering) => grant::still_covered(activating, &covering),
+                Err(e) => {
+                    tracing::warn!(grant = %activating.id, error = %e, "cannot check coverage; recovery will finish the failed grant");
+                    return;
+                }
+            };
         if !covered
             && let Err(e) = self
                 .directory
@@ -640,10 +698,10 @@ impl Engine {
                 .remove_member(&ending.group.dn, &ending.subject.sid)
                 .await?
             {
-                jitroles_domain::directory::MembershipChange::Changed => {
+                MembershipChange::Changed => {
                     format!("removed from {}", ending.group.name)
                 }
-                jitroles_domain::directory::MembershipChange::AlreadySo => {
+                MembershipChange::AlreadySo => {
                     format!(
                         "no longer a member of {} (the directory removed it)",
                         ending.group.name
@@ -755,6 +813,7 @@ impl Engine {
                 &DomainError::Unavailable(
                     "the server stopped before the grant was confirmed".into(),
                 ),
+                Undo::Remove,
             )
             .await;
         }

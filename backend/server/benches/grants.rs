@@ -1,0 +1,275 @@
+//! Request → membership through jitroles vs. a raw LDAP modify, side by side on the same Samba
+//! DC (`scripts/ad up`, `scripts/oidc up`):
+//!
+//!     eval "$(scripts/ad up)" && eval "$(scripts/oidc up)" && cargo bench -p jitroles-server --bench grants
+//!
+//! jitroles: the real server in-process (SQLite in a temp dir, the product's settings), a
+//! native gRPC client with the ci-bot token (svc-ci); each sample is one RequestRole, from
+//! call to reply (the member is in AD when it returns); a ReleaseGrant (not timed) follows.
+//! Raw: one LDAPS connection bound as the same service account; each sample is one modify that
+//! adds the same member to the same group; a delete (not timed) follows. The two alternate in
+//! rounds so drift hits both alike. Sequential, one client.
+
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark reads the clock
+
+use std::{collections::HashSet, io::BufReader, sync::Arc, time::Instant};
+
+use jitroles_directory::ActiveDirectory;
+use jitroles_domain::directory::{Directory, UserLookup};
+use jitroles_proto::v1::{
+    self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
+};
+use jitroles_server::config::{
+    AccessSection, Config, DirectorySection, OidcSection, ServerConfig, UserAttribute,
+};
+use ldap3::{LdapConnAsync, LdapConnSettings, Mod};
+use tonic::{Request, transport::Channel};
+
+const PER_ROUND: usize = 100;
+const ROUNDS: usize = 3;
+
+fn env(k: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| {
+        panic!("{k} is not set: eval \"$(scripts/ad up)\" and \"$(scripts/oidc up)\" first")
+    })
+}
+
+fn authorized<T>(token: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+fn report(what: &str, mut micros: Vec<f64>) -> (f64, f64) {
+    let total: f64 = micros.iter().sum();
+    micros.sort_by(f64::total_cmp);
+    let pct = |p: f64| micros[((p * micros.len() as f64) as usize).min(micros.len() - 1)];
+    let per_second = micros.len() as f64 / (total / 1e6);
+    println!(
+        "{what} ({} samples): p50 {:.2} ms, p99 {:.2} ms, {:.0} per second",
+        micros.len(),
+        pct(0.5) / 1000.0,
+        pct(0.99) / 1000.0,
+        per_second
+    );
+    (pct(0.5), per_second)
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let web_root = dir.path().join("dist");
+    std::fs::create_dir_all(&web_root).unwrap();
+    std::fs::write(web_root.join("index.html"), "bench").unwrap();
+    let directory = DirectorySection {
+        url: env("AD_LDAPS_URL"),
+        bind_dn: env("AD_SVC_DN"),
+        bind_password: env("AD_SVC_PASS"),
+        ca_file: Some(env("AD_CA_FILE").into()),
+        starttls: false,
+        allow_plain_ldap: false,
+        timeout_seconds: 10,
+        force_scheduler: false,
+    };
+    let config = Config {
+        data_dir: dir.path().join("data"),
+        server: ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            web_root,
+            public_url: None,
+        },
+        directory: Some(directory.clone()),
+        oidc: Some(OidcSection {
+            issuer: env("OIDC_ISSUER"),
+            audience: env("OIDC_API_AUDIENCE"),
+            jwks_url: None,
+            service_accounts: [("ci-bot".to_owned(), "svc-ci".to_owned())].into(),
+            client_id: None,
+            client_secret: None,
+            user_claim: "preferred_username".into(),
+            user_attribute: UserAttribute::SamAccountName,
+        }),
+        // svc-ci is in dba-oncall: here it also makes the rule
+        access: AccessSection {
+            admin_groups: vec!["dba-oncall".into()],
+        },
+        ..Config::default()
+    };
+    let running = jitroles_server::start(&config).await.unwrap();
+    let channel = Channel::from_shared(format!("http://{}", running.addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/token", env("OIDC_ISSUER")))
+        .basic_auth("ci-bot", Some(env("OIDC_CI_BOT_SECRET")))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+
+    let mut admin = AdminServiceClient::new(channel.clone());
+    let oncall = admin
+        .search_directory(authorized(
+            &token,
+            pb::SearchDirectoryRequest {
+                query: "dba-oncall".into(),
+                kind: pb::DirectoryObjectKind::Group.into(),
+                page_size: 5,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .remove(0)
+        .sid;
+    let rule = admin
+        .create_rule(authorized(
+            &token,
+            pb::CreateRuleRequest {
+                spec: Some(pb::RuleSpec {
+                    name: "bench".into(),
+                    target_group: "jit-role-web".into(),
+                    acl: vec![pb::AclEntry {
+                        principal_sid: oncall,
+                        display_name: String::new(),
+                        kind: pb::PrincipalKind::Group.into(),
+                        effect: pb::Effect::Allow.into(),
+                    }],
+                    max_duration: Some(prost_types::Duration {
+                        seconds: 3600,
+                        nanos: 0,
+                    }),
+                    enabled: true,
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+
+    let ad = ActiveDirectory::new(directory.adapter_config()).unwrap();
+    let svc_ci = ad
+        .find_user(&UserLookup::SamAccountName("svc-ci".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let group_dn = format!("CN=jit-role-web,{}", env("AD_ROLE_OU"));
+    ad.remove_member(&group_dn, &svc_ci.sid).await.unwrap();
+
+    // raw ldap3: one LDAPS connection bound as the same service account, same CA
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = env("AD_CA_FILE");
+    for cert in rustls_pemfile::certs(&mut BufReader::new(std::fs::File::open(&ca).unwrap())) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let (conn, mut raw) = LdapConnAsync::with_settings(
+        LdapConnSettings::new().set_config(Arc::new(tls)),
+        &env("AD_LDAPS_URL"),
+    )
+    .await
+    .unwrap();
+    ldap3::drive!(conn);
+    raw.simple_bind(&env("AD_SVC_DN"), &env("AD_SVC_PASS"))
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let value = format!("<SID={}>", svc_ci.sid);
+
+    let mut roles = RoleServiceClient::new(channel);
+    // warm-up: connections, caches, the token's verification
+    for _ in 0..5 {
+        let grant = roles
+            .request_role(authorized(
+                &token,
+                pb::RequestRoleRequest {
+                    rule_id: rule.id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        roles
+            .release_grant(authorized(
+                &token,
+                pb::ReleaseGrantRequest { grant_id: grant.id },
+            ))
+            .await
+            .unwrap();
+    }
+
+    let (mut through_jitroles, mut raw_modify) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        for _ in 0..PER_ROUND {
+            let t = Instant::now();
+            let grant = roles
+                .request_role(authorized(
+                    &token,
+                    pb::RequestRoleRequest {
+                        rule_id: rule.id.clone(),
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            through_jitroles.push(t.elapsed().as_secs_f64() * 1e6);
+            roles
+                .release_grant(authorized(
+                    &token,
+                    pb::ReleaseGrantRequest { grant_id: grant.id },
+                ))
+                .await
+                .unwrap();
+        }
+        for _ in 0..PER_ROUND {
+            let t = Instant::now();
+            raw.modify(
+                &group_dn,
+                vec![Mod::Add("member", HashSet::from([value.as_str()]))],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+            raw_modify.push(t.elapsed().as_secs_f64() * 1e6);
+            raw.modify(
+                &group_dn,
+                vec![Mod::Delete("member", HashSet::from([value.as_str()]))],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        }
+    }
+    let (jit_p50, jit_rate) = report(
+        "RequestRole through jitroles (member in AD on reply)",
+        through_jitroles,
+    );
+    let (raw_p50, raw_rate) = report("raw LDAP modify (add member)", raw_modify);
+    println!(
+        "added by jitroles at p50: {:.2} ms (target ≤ 2 ms); grants per second: {:.0}% of raw modifies (target ≥ 80%)",
+        (jit_p50 - raw_p50) / 1000.0,
+        jit_rate / raw_rate * 100.0
+    );
+    running.shutdown().await.unwrap();
+}
