@@ -2,8 +2,8 @@
 //! from the test provider's key, memberships checked in the real Samba DC.
 //!
 //! Tests in this binary run in parallel against one DC, so each test owns a (person, group)
-//! pair: dave and svc-ci on jit-role-dba and on jit-role-web; carol and bob are only ever
-//! refused.
+//! pair: dave and svc-ci on jit-role-dba and on jit-role-web, alice on jit-role-web; carol and
+//! bob are only ever refused.
 
 use std::time::{Duration, Instant};
 
@@ -603,4 +603,76 @@ async fn a_retried_request_returns_the_same_grant_and_a_second_one_is_refused() 
         .await
         .unwrap();
     assert!(!s.is_member("svc-ci", "jit-role-web").await);
+}
+
+#[tokio::test]
+async fn overdue_grants_end_first_thing_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((config, op)) = directory_and_provider(dir.path()) else {
+        return;
+    };
+    let ad = ActiveDirectory::new(config.directory.as_ref().unwrap().adapter_config()).unwrap();
+    let s = Stack {
+        running: jitroles_server::start(&config).await.unwrap(),
+        op,
+        ad,
+        _dir: dir,
+    };
+    // erin is disabled: the only free (person, group) pair left is alice on jit-role-web
+    s.clear("alice", "jit-role-web").await;
+    let mut rule = s.rule("Web (restart)", "jit-role-web", 600).await;
+    let alice =
+        s.ad.find_user(&UserLookup::SamAccountName("alice".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .sid
+            .to_string();
+    let mut spec = rule.spec.clone().unwrap();
+    spec.acl.push(pb::AclEntry {
+        principal_sid: alice,
+        display_name: String::new(),
+        kind: pb::PrincipalKind::User.into(),
+        effect: pb::Effect::Allow.into(),
+    });
+    rule = s
+        .admin()
+        .await
+        .update_rule(s.as_(
+            "alice",
+            pb::UpdateRuleRequest {
+                rule_id: rule.id.clone(),
+                spec: Some(spec),
+                version: rule.version,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let grant = s.request("alice", &rule, Some(2)).await.unwrap();
+    assert!(s.is_member("alice", "jit-role-web").await);
+
+    let Stack {
+        running,
+        op,
+        ad,
+        _dir,
+    } = s;
+    running.shutdown().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await; // the grant falls due while it is down
+    let s = Stack {
+        running: jitroles_server::start(&config).await.unwrap(),
+        op,
+        ad,
+        _dir,
+    };
+    let restarted = Instant::now();
+    while state(&s.my_grant("alice", &grant.id).await) != pb::GrantState::Ended {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(5),
+            "the overdue grant did not end right after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!s.is_member("alice", "jit-role-web").await);
 }
