@@ -106,6 +106,11 @@ class JitrolesServer {
   }
 }
 
+/** Only loopback: anything else would hang on this network or leak data. */
+async function loopbackOnly(page) {
+  await page.route(/^https?:\/\/(?!127\.0\.0\.1[:/]|localhost[:/])/, (route) => route.abort());
+}
+
 export const test = base.extend({
   server: async ({}, use, testInfo) => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'jitroles-e2e-'));
@@ -120,9 +125,21 @@ export const test = base.extend({
   },
 
   page: async ({ page }, use) => {
-    // only loopback: anything else would hang on this network or leak data
-    await page.route(/^https?:\/\/(?!127\.0\.0\.1[:/]|localhost[:/])/, (route) => route.abort());
+    await loopbackOnly(page);
     await use(page);
+  },
+
+  /** Another person's browser: a fresh context (own cookies) with its own page. */
+  otherBrowser: async ({ browser }, use) => {
+    const contexts = [];
+    await use(async () => {
+      const context = await browser.newContext();
+      contexts.push(context);
+      const page = await context.newPage();
+      await loopbackOnly(page);
+      return page;
+    });
+    await Promise.all(contexts.map((c) => c.close()));
   },
 });
 

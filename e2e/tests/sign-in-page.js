@@ -31,35 +31,3 @@ export class SignIn {
 export async function sessionCookie(context) {
   return (await context.cookies()).find((c) => c.name === 'jitroles-session');
 }
-
-/** Calls `method` (e.g. 'jitroles.v1.RoleService/WhoAmI') with an empty message, as gRPC-web
- *  from inside the page; resolves to the gRPC status and message, or rejects like fetch. */
-export async function grpcWebFromPage(page, url, method, extraHeaders = {}) {
-  return page.evaluate(
-    async ({ url, method, extraHeaders }) => {
-      const res = await fetch(`${url}/${method}`, {
-        method: 'POST',
-        credentials: 'include',
-        headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', ...extraHeaders },
-        body: new Uint8Array([0, 0, 0, 0, 0]),
-      });
-      // an error comes as headers only; a success ends with a trailer frame (flag 0x80)
-      let status = res.headers.get('grpc-status');
-      let message = res.headers.get('grpc-message') || '';
-      if (status === null) {
-        const body = new Uint8Array(await res.arrayBuffer());
-        for (let at = 0; at + 5 <= body.length; ) {
-          const length = new DataView(body.buffer).getUint32(at + 1);
-          if (body[at] & 0x80) {
-            const trailer = new TextDecoder().decode(body.subarray(at + 5, at + 5 + length));
-            status = /grpc-status:\s*(\d+)/.exec(trailer)?.[1] ?? null;
-            message = /grpc-message:\s*(.*)/.exec(trailer)?.[1]?.trim() ?? '';
-          }
-          at += 5 + length;
-        }
-      }
-      return { status, message: decodeURIComponent(message) };
-    },
-    { url, method, extraHeaders },
-  );
-}

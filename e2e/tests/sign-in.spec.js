@@ -4,7 +4,8 @@
 import http from 'node:http';
 import { test, expect, freePort } from './fixtures.js';
 import { Shell } from './shell-page.js';
-import { SignIn, grpcWebFromPage, sessionCookie } from './sign-in-page.js';
+import { grpcWebFromPage } from './grpc-web.js';
+import { SignIn, sessionCookie } from './sign-in-page.js';
 
 const WHO_AM_I = 'jitroles.v1.RoleService/WhoAmI';
 const SEARCH_DIRECTORY = 'jitroles.v1.AdminService/SearchDirectory';

@@ -15,6 +15,15 @@ use tonic_web_wasm_client::Client;
 
 pub type ServerInfo = pb::ServerInfoResponse;
 pub type Me = pb::WhoAmIResponse;
+pub type Role = pb::Role;
+pub type Grant = pb::Grant;
+pub use pb::{GrantState, JustificationPolicy};
+
+/// One page of grants and the token for the next.
+pub struct GrantPage {
+    pub grants: Vec<Grant>,
+    pub next: Option<String>,
+}
 
 /// A handle on the jitroles API at this page's origin. Cheap to clone.
 #[derive(Clone)]
@@ -59,6 +68,79 @@ impl Api {
     pub async fn who_am_i(&self) -> Result<Me, ApiError> {
         let mut client = RoleServiceClient::new(self.transport());
         Ok(client.who_am_i(pb::WhoAmIRequest {}).await?.into_inner())
+    }
+
+    fn roles(&self) -> RoleServiceClient<Transport> {
+        RoleServiceClient::new(self.transport())
+    }
+
+    pub async fn list_roles(&self) -> Result<Vec<Role>, ApiError> {
+        Ok(self
+            .roles()
+            .list_roles(pb::ListRolesRequest {})
+            .await?
+            .into_inner()
+            .roles)
+    }
+
+    pub async fn request_role(
+        &self,
+        rule_id: String,
+        duration_secs: i64,
+        justification: String,
+    ) -> Result<Grant, ApiError> {
+        Ok(self
+            .roles()
+            .request_role(pb::RequestRoleRequest {
+                rule_id,
+                duration: Some(seconds(duration_secs)),
+                justification,
+                client_request_id: String::new(),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// Extends by the rule's default duration.
+    pub async fn extend_grant(&self, grant_id: String) -> Result<Grant, ApiError> {
+        Ok(self
+            .roles()
+            .extend_grant(pb::ExtendGrantRequest {
+                grant_id,
+                duration: None,
+            })
+            .await?
+            .into_inner())
+    }
+
+    pub async fn release_grant(&self, grant_id: String) -> Result<Grant, ApiError> {
+        Ok(self
+            .roles()
+            .release_grant(pb::ReleaseGrantRequest { grant_id })
+            .await?
+            .into_inner())
+    }
+
+    pub async fn my_grants(&self, page_token: String) -> Result<GrantPage, ApiError> {
+        let answer = self
+            .roles()
+            .list_my_grants(pb::ListMyGrantsRequest {
+                page_size: 50,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        Ok(GrantPage {
+            grants: answer.grants,
+            next: (!answer.next_page_token.is_empty()).then_some(answer.next_page_token),
+        })
+    }
+}
+
+fn seconds(n: i64) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: n,
+        nanos: 0,
     }
 }
 

@@ -1,0 +1,74 @@
+// gRPC-web calls made from inside a page, with hand-written protobuf for the few messages the
+// tests send (the app itself uses the generated Rust client).
+
+function varint(n) {
+  const out = [];
+  let v = BigInt(n);
+  do {
+    let byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v > 0n) byte |= 0x80;
+    out.push(byte);
+  } while (v > 0n);
+  return out;
+}
+
+const field = {
+  varint: (no, n) => [...varint((no << 3) | 0), ...varint(n)],
+  bytes: (no, bytes) => [...varint((no << 3) | 2), ...varint(bytes.length), ...bytes],
+  string: (no, s) => field.bytes(no, [...new TextEncoder().encode(s)]),
+  message: (no, parts) => field.bytes(no, parts.flat()),
+};
+
+/** CreateRuleRequest for a rule on `group` whose ACL allows the group with `allowSid`. */
+export function createRuleRequest({ name, group, allowSid, defaultSeconds, maxSeconds, allowExtension = true }) {
+  const duration = (s) => [field.varint(1, s)];
+  const acl = [field.string(1, allowSid), field.varint(3, 2 /* group */), field.varint(4, 1 /* allow */)];
+  const spec = [
+    field.string(1, name),
+    field.string(2, `Just-in-time ${name}`),
+    field.string(3, group),
+    field.message(4, acl),
+    field.message(5, duration(maxSeconds)),
+    field.message(6, duration(defaultSeconds)),
+    field.varint(7, allowExtension ? 1 : 0),
+    field.varint(9, 2 /* justification optional */),
+    field.varint(10, 1 /* enabled */),
+  ];
+  return field.message(1, spec);
+}
+
+/** Calls `method` with the protobuf `message` (array of bytes) as gRPC-web from the page;
+ *  resolves to the gRPC status and message, or rejects like fetch. */
+export async function grpcWebFromPage(page, url, method, extraHeaders = {}, message = []) {
+  return page.evaluate(
+    async ({ url, method, extraHeaders, message }) => {
+      const body = new Uint8Array(5 + message.length);
+      new DataView(body.buffer).setUint32(1, message.length);
+      body.set(message, 5);
+      const res = await fetch(`${url}/${method}`, {
+        method: 'POST',
+        credentials: 'include',
+        headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', ...extraHeaders },
+        body,
+      });
+      // an error comes as headers only; a success ends with a trailer frame (flag 0x80)
+      let status = res.headers.get('grpc-status');
+      let text = res.headers.get('grpc-message') || '';
+      if (status === null) {
+        const answer = new Uint8Array(await res.arrayBuffer());
+        for (let at = 0; at + 5 <= answer.length; ) {
+          const length = new DataView(answer.buffer).getUint32(at + 1);
+          if (answer[at] & 0x80) {
+            const trailer = new TextDecoder().decode(answer.subarray(at + 5, at + 5 + length));
+            status = /grpc-status:\s*(\d+)/.exec(trailer)?.[1] ?? null;
+            text = /grpc-message:\s*(.*)/.exec(trailer)?.[1]?.trim() ?? '';
+          }
+          at += 5 + length;
+        }
+      }
+      return { status, message: decodeURIComponent(text) };
+    },
+    { url, method, extraHeaders, message },
+  );
+}

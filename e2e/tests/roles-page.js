@@ -1,0 +1,36 @@
+// Page object for the Roles page: role cards with the request form, live grants, history.
+export class RolesPage {
+  constructor(page) {
+    this.page = page;
+    this.history = page.getByRole('table', { name: 'Past grants' });
+    this.noRoles = page.getByText('There is no role you may request');
+  }
+
+  card(role) {
+    return this.page.getByRole('article', { name: role });
+  }
+
+  async request(role, { justification = '', amount, unit } = {}) {
+    const card = this.card(role);
+    if (amount !== undefined) await card.getByLabel('Duration').fill(String(amount));
+    if (unit !== undefined) await card.getByLabel('Unit').selectOption({ label: unit });
+    if (justification) await card.getByLabel(/Justification/).fill(justification);
+    await card.getByRole('button', { name: 'Request' }).click();
+  }
+
+  confirmation(role) {
+    return this.card(role).getByRole('status');
+  }
+
+  countdown(role) {
+    return this.page.getByRole('timer', { name: `Time left for ${role}` });
+  }
+
+  extendButton(role) {
+    return this.page.getByRole('button', { name: `Extend ${role}` });
+  }
+
+  releaseButton(role) {
+    return this.page.getByRole('button', { name: `Release ${role}` });
+  }
+}

@@ -1,0 +1,172 @@
+use leptos::prelude::*;
+
+use crate::{
+    api::{ApiError, JustificationPolicy, Role},
+    format,
+};
+
+/// Units the duration picker offers, in seconds.
+const UNITS: [(&str, i64); 4] = [
+    ("seconds", 1),
+    ("minutes", 60),
+    ("hours", 3600),
+    ("days", 86_400),
+];
+
+/// The largest unit that expresses `secs` in whole numbers.
+fn split(secs: i64) -> (i64, i64) {
+    UNITS
+        .iter()
+        .rev()
+        .find(|(_, unit)| secs % unit == 0 && secs >= *unit)
+        .map_or((secs.max(1), 1), |(_, unit)| (secs / unit, *unit))
+}
+
+/// A role the person may request: what it is, and the request form (duration pre-filled with
+/// the default and capped at the maximum; justification as the rule asks). Emits
+/// `(rule id, seconds, justification)`; shows the server's answer it is given.
+#[component]
+pub fn RoleCard(
+    role: Role,
+    /// The person holds a live grant of this role (then the form is replaced by a note).
+    #[prop(into)]
+    held: Signal<bool>,
+    #[prop(into)] busy: Signal<bool>,
+    #[prop(into)] error: Signal<Option<ApiError>>,
+    #[prop(into)] confirmation: Signal<Option<String>>,
+    on_request: Callback<(String, i64, String)>,
+) -> impl IntoView {
+    let default_secs = role.default_duration.map_or(3600, |d| d.seconds);
+    let max_secs = role.max_duration.map_or(3600, |d| d.seconds);
+    let (amount0, unit0) = split(default_secs);
+    let amount = RwSignal::new(amount0.to_string());
+    let unit = RwSignal::new(unit0);
+    let justification = RwSignal::new(String::new());
+    let local_problem = RwSignal::new(None::<String>);
+    let policy = role.justification();
+    let id = role.rule_id.clone();
+    let field_id = |name: &str| format!("{name}-{id}");
+    let (duration_id, unit_id) = (field_id("duration"), field_id("unit"));
+    // used inside a nested <Show>, which may render its children many times
+    let why_id = StoredValue::new(field_id("why"));
+    let title_id = field_id("role");
+    let labelled_by = title_id.clone();
+
+    let submit = {
+        let rule_id = role.rule_id.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            let Ok(n) = amount.get().trim().parse::<i64>() else {
+                local_problem.set(Some("Enter a whole number.".into()));
+                return;
+            };
+            let secs = n.saturating_mul(unit.get());
+            if secs <= 0 {
+                local_problem.set(Some("The duration must be more than zero.".into()));
+                return;
+            }
+            if secs > max_secs {
+                local_problem.set(Some(format!("At most {}.", format::duration(max_secs))));
+                return;
+            }
+            local_problem.set(None);
+            on_request.run((rule_id.clone(), secs, justification.get()));
+        }
+    };
+    let duration_problem = move || {
+        local_problem
+            .get()
+            .or_else(|| error.with(|e| e.as_ref().and_then(|e| e.about("duration"))))
+    };
+    let why_problem = move || error.with(|e| e.as_ref().and_then(|e| e.about("justification")));
+    let other_problem = move || {
+        error.with(|e| match e {
+            Some(e) if e.about("duration").is_none() && e.about("justification").is_none() => {
+                Some(e.to_string())
+            }
+            _ => None,
+        })
+    };
+
+    view! {
+        <article class="role-card" aria-labelledby=labelled_by>
+            <h3 class="role-card__name" id=title_id>{role.name.clone()}</h3>
+            <p class="role-card__description">{role.description.clone()}</p>
+            <p class="role-card__limits">
+                {format!(
+                    "Group {} · default {} · at most {}",
+                    role.group_name,
+                    format::duration(default_secs),
+                    format::duration(max_secs),
+                )}
+            </p>
+            <Show
+                when=move || !held.get()
+                fallback=|| view! { <p class="role-card__held">"You have this role now (see My access)."</p> }
+            >
+                <form class="role-card__form" on:submit=submit.clone()>
+                    <div class="role-card__duration">
+                        <label for=duration_id.clone()>"Duration"</label>
+                        <input
+                            id=duration_id.clone()
+                            type="number"
+                            min="1"
+                            inputmode="numeric"
+                            prop:value=move || amount.get()
+                            on:input=move |ev| amount.set(event_target_value(&ev))
+                            aria-invalid=move || duration_problem().is_some().to_string()
+                        />
+                        <label class="visually-hidden" for=unit_id.clone()>"Unit"</label>
+                        <select
+                            id=unit_id.clone()
+                            on:change=move |ev| {
+                                unit.set(event_target_value(&ev).parse().unwrap_or(60))
+                            }
+                        >
+                            {UNITS
+                                .iter()
+                                .map(|(name, secs)| {
+                                    let secs = *secs;
+                                    view! {
+                                        <option value=secs.to_string() selected=move || unit.get() == secs>
+                                            {*name}
+                                        </option>
+                                    }
+                                })
+                                .collect_view()}
+                        </select>
+                    </div>
+                    {move || duration_problem().map(|p| view! { <p class="field-error">{p}</p> })}
+                    <Show when=move || policy != JustificationPolicy::Hidden>
+                        <label for=why_id.get_value()>
+                            {if policy == JustificationPolicy::Required {
+                                "Justification (required)"
+                            } else {
+                                "Justification (optional)"
+                            }}
+                        </label>
+                        <textarea
+                            id=why_id.get_value()
+                            rows="2"
+                            maxlength="1000"
+                            required=policy == JustificationPolicy::Required
+                            prop:value=move || justification.get()
+                            on:input=move |ev| justification.set(event_target_value(&ev))
+                            aria-invalid=move || why_problem().is_some().to_string()
+                        ></textarea>
+                        {move || why_problem().map(|p| view! { <p class="field-error">{p}</p> })}
+                    </Show>
+                    <button type="submit" disabled=move || busy.get()>
+                        {move || if busy.get() { "Requesting…" } else { "Request" }}
+                    </button>
+                    {move || other_problem().map(|p| view! { <p class="field-error" role="alert">{p}</p> })}
+                </form>
+            </Show>
+            {move || {
+                confirmation
+                    .get()
+                    .map(|c| view! { <p class="role-card__confirmation" role="status">{c}</p> })
+            }}
+        </article>
+    }
+}
