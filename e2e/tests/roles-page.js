@@ -12,8 +12,8 @@ export class RolesPage {
 
   async request(role, { justification = '', amount, unit } = {}) {
     const card = this.card(role);
-    if (amount !== undefined) await card.getByLabel('Duration').fill(String(amount));
-    if (unit !== undefined) await card.getByLabel('Unit').selectOption({ label: unit });
+    if (amount !== undefined) await card.getByLabel('Duration', { exact: true }).fill(String(amount));
+    if (unit !== undefined) await card.getByLabel('Duration unit').selectOption({ label: unit });
     if (justification) await card.getByLabel(/Justification/).fill(justification);
     await card.getByRole('button', { name: 'Request' }).click();
   }

@@ -1,6 +1,5 @@
-// The requester's journeys on the Roles page, against the real server, the provider and Samba:
-// request, countdown, expiry, extend, release; memberships checked in the directory itself.
-// (Rules are made through the API here; the rule editor arrives with the admin pages.)
+// The Roles page with rules made through the API (the editor's journeys are in
+// journeys.spec.js): extend and release, and someone outside every ACL.
 import { test, expect } from './fixtures.js';
 import { createRuleRequest, grpcWebFromPage } from './grpc-web.js';
 import { isMember, removeMember, sidOf } from './directory.js';
@@ -22,36 +21,6 @@ async function aliceMakesRule(page, server, rule) {
   );
   expect(made, made.message).toMatchObject({ status: '0' });
 }
-
-test('dave requests a role through dba-oncall, is a member at once, and loses it at expiry', async ({
-  page,
-  otherBrowser,
-  server,
-}) => {
-  removeMember('jit-role-dba', 'dave');
-  await aliceMakesRule(page, server, { name: 'DBA on call', group: 'jit-role-dba', defaultSeconds: 8 });
-
-  const davePage = await otherBrowser();
-  await new Shell(davePage, server.url).open('/roles', 'dave');
-  const roles = new RolesPage(davePage);
-  const card = roles.card('DBA on call');
-  await expect(card).toBeVisible();
-  await expect(card.getByLabel('Duration')).toHaveValue('8');
-  await davePage.screenshot({ path: test.info().outputPath('roles-before-request.png') });
-
-  await roles.request('DBA on call', { justification: 'OPS-1234: restore the orders database' });
-
-  await expect(roles.confirmation('DBA on call')).toContainText('Granted until');
-  expect(isMember('jit-role-dba', 'dave')).toBe(true);
-  await expect(roles.countdown('DBA on call')).toContainText('left');
-  await davePage.screenshot({ path: test.info().outputPath('roles-live-grant.png') });
-
-  // the countdown runs out: the grant moves to history without a reload, and AD lets go
-  await expect(roles.history).toContainText('expired', { timeout: 20_000 });
-  await expect(roles.countdown('DBA on call')).toHaveCount(0);
-  await expect.poll(() => isMember('jit-role-dba', 'dave'), { timeout: 10_000 }).toBe(false);
-  await davePage.screenshot({ path: test.info().outputPath('roles-history.png') });
-});
 
 test('dave extends and then releases his access; the directory follows', async ({
   page,

@@ -13,7 +13,10 @@ use leptos_router::{
 use crate::{
     api::{self, Api, ApiError, Me, ServerInfo},
     components::{ConnectionBanner, ServerFooter, SiteHeader},
-    pages::{AdminPage, AdminRulesPage, NotFoundPage, RolesPage},
+    pages::{
+        AdminGrantsPage, AdminPage, AdminRulesPage, AuditPage, DirectoryStatusPage, NotFoundPage,
+        RolesPage, RuleEditorPage,
+    },
 };
 
 /// How often the shell checks that the server answers, so an outage shows without a click.
@@ -74,6 +77,10 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/roles") view=RolesPage />
                         <Route path=path!("/admin") view=AdminPage />
                         <Route path=path!("/admin/rules") view=AdminRulesPage />
+                        <Route path=path!("/admin/rules/:id") view=RuleEditorPage />
+                        <Route path=path!("/admin/grants") view=AdminGrantsPage />
+                        <Route path=path!("/admin/audit") view=AuditPage />
+                        <Route path=path!("/admin/directory") view=DirectoryStatusPage />
                     </Routes>
                 </Show>
             </main>

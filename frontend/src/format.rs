@@ -49,3 +49,35 @@ pub fn countdown(until_ms: f64, now_ms: f64) -> String {
         format!("{} left", duration(left))
     }
 }
+
+/// A `datetime-local` field's value ("2026-11-27T10:00") as epoch milliseconds, in the
+/// browser's time zone; `None` when empty or not a time.
+pub fn parse_local(value: &str) -> Option<f64> {
+    if value.trim().is_empty() {
+        return None;
+    }
+    let ms = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(value)).get_time();
+    (!ms.is_nan()).then_some(ms)
+}
+
+/// A timestamp as a `datetime-local` field's value, in the browser's time zone.
+pub fn to_local_input(t: Option<&Timestamp>) -> String {
+    let Some(t) = t else { return String::new() };
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(epoch_ms(Some(t))));
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes()
+    )
+}
+
+/// Epoch milliseconds as a protobuf timestamp.
+pub fn timestamp(ms: f64) -> Timestamp {
+    Timestamp {
+        seconds: (ms / 1000.0).floor() as i64,
+        nanos: 0,
+    }
+}

@@ -12,6 +12,8 @@ pub enum ApiError {
     Forbidden(String),
     /// The message, and the fields the server named with what is wrong with each.
     Invalid(String, Vec<(String, String)>),
+    /// Someone else changed it since it was read (a stale version).
+    Conflict(String),
     /// The server (or what it depends on) cannot be reached now; retrying may help.
     Unavailable(String),
     Other(String),
@@ -23,6 +25,7 @@ impl From<Status> for ApiError {
         match status.code() {
             Code::Unauthenticated => Self::Unauthenticated,
             Code::PermissionDenied => Self::Forbidden(message),
+            Code::Aborted => Self::Conflict(message),
             Code::InvalidArgument => {
                 let fields = status
                     .get_details_bad_request()
@@ -50,6 +53,7 @@ impl fmt::Display for ApiError {
             Self::Unauthenticated => f.write_str("You are not signed in."),
             Self::Forbidden(m) => write!(f, "Not allowed: {m}"),
             Self::Invalid(m, _) => write!(f, "Invalid input: {m}"),
+            Self::Conflict(m) => write!(f, "Someone else saved a change first: {m}"),
             Self::Unavailable(_) => f.write_str("Cannot reach the jitroles server."),
             Self::Other(m) => write!(f, "Something went wrong: {m}"),
         }

@@ -8,7 +8,8 @@ mod error;
 
 pub use error::ApiError;
 use jitroles_proto::v1::{
-    self as pb, role_service_client::RoleServiceClient, system_service_client::SystemServiceClient,
+    self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
+    system_service_client::SystemServiceClient,
 };
 use tonic::{Request, Status, metadata::MetadataValue, service::interceptor::InterceptedService};
 use tonic_web_wasm_client::Client;
@@ -17,7 +18,24 @@ pub type ServerInfo = pb::ServerInfoResponse;
 pub type Me = pb::WhoAmIResponse;
 pub type Role = pb::Role;
 pub type Grant = pb::Grant;
-pub use pb::{GrantState, JustificationPolicy};
+pub type Rule = pb::Rule;
+pub type RuleSpec = pb::RuleSpec;
+pub type AclEntry = pb::AclEntry;
+pub type DirectoryEntry = pb::DirectoryEntry;
+pub type AuditEvent = pb::AuditEvent;
+pub type DirectoryStatus = pb::DirectoryStatus;
+pub use pb::{DirectoryObjectKind, Effect, GrantState, JustificationPolicy, PrincipalKind};
+
+/// Which audit events to list (empty fields match all).
+#[derive(Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    pub account: String,
+    pub rule_id: String,
+    pub action: String,
+    /// Epoch milliseconds.
+    pub since_ms: Option<f64>,
+    pub until_ms: Option<f64>,
+}
 
 /// One page of grants and the token for the next.
 pub struct GrantPage {
@@ -117,6 +135,123 @@ impl Api {
         Ok(self
             .roles()
             .release_grant(pb::ReleaseGrantRequest { grant_id })
+            .await?
+            .into_inner())
+    }
+
+    fn admin(&self) -> AdminServiceClient<Transport> {
+        AdminServiceClient::new(self.transport())
+    }
+
+    pub async fn search_directory(
+        &self,
+        query: String,
+        kind: DirectoryObjectKind,
+    ) -> Result<Vec<DirectoryEntry>, ApiError> {
+        Ok(self
+            .admin()
+            .search_directory(pb::SearchDirectoryRequest {
+                query,
+                kind: kind.into(),
+                page_size: 20,
+            })
+            .await?
+            .into_inner()
+            .entries)
+    }
+
+    pub async fn list_rules(&self, query: String) -> Result<Vec<Rule>, ApiError> {
+        Ok(self
+            .admin()
+            .list_rules(pb::ListRulesRequest { query })
+            .await?
+            .into_inner()
+            .rules)
+    }
+
+    pub async fn get_rule(&self, rule_id: String) -> Result<Rule, ApiError> {
+        Ok(self
+            .admin()
+            .get_rule(pb::GetRuleRequest { rule_id })
+            .await?
+            .into_inner())
+    }
+
+    /// Creates the rule (no id) or saves over `version` of an existing one.
+    pub async fn save_rule(
+        &self,
+        existing: Option<(String, i64)>,
+        spec: RuleSpec,
+    ) -> Result<Rule, ApiError> {
+        let mut admin = self.admin();
+        Ok(match existing {
+            None => admin
+                .create_rule(pb::CreateRuleRequest { spec: Some(spec) })
+                .await?
+                .into_inner(),
+            Some((rule_id, version)) => admin
+                .update_rule(pb::UpdateRuleRequest {
+                    rule_id,
+                    spec: Some(spec),
+                    version,
+                })
+                .await?
+                .into_inner(),
+        })
+    }
+
+    pub async fn list_grants(&self, page_token: String) -> Result<GrantPage, ApiError> {
+        let answer = self
+            .admin()
+            .list_grants(pb::ListGrantsRequest {
+                include_ended: false,
+                page_size: 100,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        Ok(GrantPage {
+            grants: answer.grants,
+            next: (!answer.next_page_token.is_empty()).then_some(answer.next_page_token),
+        })
+    }
+
+    pub async fn revoke_grant(&self, grant_id: String, reason: String) -> Result<Grant, ApiError> {
+        Ok(self
+            .admin()
+            .revoke_grant(pb::RevokeGrantRequest { grant_id, reason })
+            .await?
+            .into_inner())
+    }
+
+    pub async fn audit_events(
+        &self,
+        query: AuditQuery,
+        page_token: String,
+    ) -> Result<(Vec<AuditEvent>, Option<String>), ApiError> {
+        let answer = self
+            .admin()
+            .list_audit_events(pb::ListAuditEventsRequest {
+                subject_account: query.account,
+                rule_id: query.rule_id,
+                action: query.action,
+                since: query.since_ms.map(crate::format::timestamp),
+                until: query.until_ms.map(crate::format::timestamp),
+                page_size: 50,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        Ok((
+            answer.events,
+            (!answer.next_page_token.is_empty()).then_some(answer.next_page_token),
+        ))
+    }
+
+    pub async fn directory_status(&self) -> Result<DirectoryStatus, ApiError> {
+        Ok(self
+            .admin()
+            .get_directory_status(pb::GetDirectoryStatusRequest {})
             .await?
             .into_inner())
     }

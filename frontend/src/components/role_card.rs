@@ -1,26 +1,10 @@
 use leptos::prelude::*;
 
+use super::duration_input::{DurationInput, seconds, split};
 use crate::{
     api::{ApiError, JustificationPolicy, Role},
     format,
 };
-
-/// Units the duration picker offers, in seconds.
-const UNITS: [(&str, i64); 4] = [
-    ("seconds", 1),
-    ("minutes", 60),
-    ("hours", 3600),
-    ("days", 86_400),
-];
-
-/// The largest unit that expresses `secs` in whole numbers.
-fn split(secs: i64) -> (i64, i64) {
-    UNITS
-        .iter()
-        .rev()
-        .find(|(_, unit)| secs % unit == 0 && secs >= *unit)
-        .map_or((secs.max(1), 1), |(_, unit)| (secs / unit, *unit))
-}
 
 /// A role the person may request: what it is, and the request form (duration pre-filled with
 /// the default and capped at the maximum; justification as the rule asks). Emits
@@ -46,7 +30,7 @@ pub fn RoleCard(
     let policy = role.justification();
     let id = role.rule_id.clone();
     let field_id = |name: &str| format!("{name}-{id}");
-    let (duration_id, unit_id) = (field_id("duration"), field_id("unit"));
+    let duration_id = field_id("duration");
     // used inside a nested <Show>, which may render its children many times
     let why_id = StoredValue::new(field_id("why"));
     let title_id = field_id("role");
@@ -56,15 +40,13 @@ pub fn RoleCard(
         let rule_id = role.rule_id.clone();
         move |ev: leptos::ev::SubmitEvent| {
             ev.prevent_default();
-            let Ok(n) = amount.get().trim().parse::<i64>() else {
-                local_problem.set(Some("Enter a whole number.".into()));
-                return;
+            let secs = match seconds(&amount.get(), unit.get()) {
+                Ok(secs) => secs,
+                Err(problem) => {
+                    local_problem.set(Some(problem));
+                    return;
+                }
             };
-            let secs = n.saturating_mul(unit.get());
-            if secs <= 0 {
-                local_problem.set(Some("The duration must be more than zero.".into()));
-                return;
-            }
             if secs > max_secs {
                 local_problem.set(Some(format!("At most {}.", format::duration(max_secs))));
                 return;
@@ -105,38 +87,13 @@ pub fn RoleCard(
                 fallback=|| view! { <p class="role-card__held">"You have this role now (see My access)."</p> }
             >
                 <form class="role-card__form" on:submit=submit.clone()>
-                    <div class="role-card__duration">
-                        <label for=duration_id.clone()>"Duration"</label>
-                        <input
-                            id=duration_id.clone()
-                            type="number"
-                            min="1"
-                            inputmode="numeric"
-                            prop:value=move || amount.get()
-                            on:input=move |ev| amount.set(event_target_value(&ev))
-                            aria-invalid=move || duration_problem().is_some().to_string()
-                        />
-                        <label class="visually-hidden" for=unit_id.clone()>"Unit"</label>
-                        <select
-                            id=unit_id.clone()
-                            on:change=move |ev| {
-                                unit.set(event_target_value(&ev).parse().unwrap_or(60))
-                            }
-                        >
-                            {UNITS
-                                .iter()
-                                .map(|(name, secs)| {
-                                    let secs = *secs;
-                                    view! {
-                                        <option value=secs.to_string() selected=move || unit.get() == secs>
-                                            {*name}
-                                        </option>
-                                    }
-                                })
-                                .collect_view()}
-                        </select>
-                    </div>
-                    {move || duration_problem().map(|p| view! { <p class="field-error">{p}</p> })}
+                    <DurationInput
+                        id=duration_id.clone()
+                        label="Duration".to_owned()
+                        amount=amount
+                        unit=unit
+                        problem=Signal::derive(duration_problem)
+                    />
                     <Show when=move || policy != JustificationPolicy::Hidden>
                         <label for=why_id.get_value()>
                             {if policy == JustificationPolicy::Required {

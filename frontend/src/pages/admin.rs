@@ -1,33 +1,21 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::api::Me;
+use crate::api::{self, ApiError, Me};
 
-/// Admins' landing page. Rule editing, grants and the audit log arrive with later work.
+/// Admins' landing page.
 #[component]
 pub fn AdminPage() -> impl IntoView {
     view! {
         <AdminsOnly>
-            <section class="placeholder" aria-labelledby="admin-title">
+            <section class="admin-home" aria-labelledby="admin-title">
                 <h1 id="admin-title">"Administration"</h1>
-                <p>"Administration is not built yet."</p>
-                <ul>
-                    <li>
-                        <A href="/admin/rules">"Role rules"</A>
-                    </li>
+                <ul class="admin-home__links">
+                    <li><A href="/admin/rules">"Role rules"</A>" — who may request which group, for how long"</li>
+                    <li><A href="/admin/grants">"Live grants"</A>" — everyone's current access; revoke"</li>
+                    <li><A href="/admin/audit">"Audit log"</A>" — every request, grant, extension and end"</li>
+                    <li><A href="/admin/directory">"Directory status"</A>" — mechanism, PAM, write permissions"</li>
                 </ul>
-            </section>
-        </AdminsOnly>
-    }
-}
-
-#[component]
-pub fn AdminRulesPage() -> impl IntoView {
-    view! {
-        <AdminsOnly>
-            <section class="placeholder" aria-labelledby="rules-title">
-                <h1 id="rules-title">"Role rules"</h1>
-                <p>"Defining role rules is not built yet."</p>
             </section>
         </AdminsOnly>
     }
@@ -36,7 +24,7 @@ pub fn AdminRulesPage() -> impl IntoView {
 /// Shows `children` to admins; tells anyone else why there is nothing here. Only a courtesy:
 /// the server refuses admin calls from non-admins whatever the app shows.
 #[component]
-fn AdminsOnly(children: ChildrenFn) -> impl IntoView {
+pub fn AdminsOnly(children: ChildrenFn) -> impl IntoView {
     let me = use_context::<ReadSignal<Option<Me>>>();
     let is_admin = move || me.is_some_and(|me| me.with(|m| m.as_ref().is_some_and(|m| m.is_admin)));
     view! {
@@ -55,5 +43,15 @@ fn AdminsOnly(children: ChildrenFn) -> impl IntoView {
         >
             {children()}
         </Show>
+    }
+}
+
+/// A failed call as a page shows it; an ended session sends the browser to sign in instead.
+pub fn shown(e: ApiError) -> Option<String> {
+    if e == ApiError::Unauthenticated {
+        api::sign_in();
+        None
+    } else {
+        Some(e.to_string())
     }
 }

@@ -1,9 +1,17 @@
 //! One file per route.
 
 mod admin;
+mod admin_grants;
+mod audit;
+mod directory_status;
 mod not_found;
 mod roles;
+mod rules;
 
-pub use admin::{AdminPage, AdminRulesPage};
+pub use admin::AdminPage;
+pub use admin_grants::AdminGrantsPage;
+pub use audit::AuditPage;
+pub use directory_status::DirectoryStatusPage;
 pub use not_found::NotFoundPage;
 pub use roles::RolesPage;
+pub use rules::{AdminRulesPage, RuleEditorPage};

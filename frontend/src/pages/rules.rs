@@ -1,0 +1,411 @@
+//! Role rules for admins: the list, and the editor (seed step 3: settings, access control,
+//! durations, justification, enabled and expiry).
+
+use leptos::{prelude::*, task::spawn_local};
+use leptos_router::{
+    components::A,
+    hooks::{use_navigate, use_params_map},
+};
+
+use super::admin::{AdminsOnly, shown};
+use crate::{
+    api::{
+        AclEntry, Api, ApiError, DirectoryEntry, DirectoryObjectKind, DirectoryStatus, Effect,
+        JustificationPolicy, PrincipalKind, Rule, RuleSpec,
+    },
+    components::{DirectoryPicker, DurationInput, seconds, split},
+    format,
+};
+
+/// The rules, searchable by name.
+#[component]
+pub fn AdminRulesPage() -> impl IntoView {
+    let api = use_context::<Api>();
+    let rules = RwSignal::new(None::<Result<Vec<Rule>, String>>);
+    let query = RwSignal::new(String::new());
+    let load = move || {
+        let Some(api) = api.clone() else { return };
+        let q = query.get_untracked();
+        spawn_local(async move {
+            match api.list_rules(q).await {
+                Ok(list) => rules.set(Some(Ok(list))),
+                Err(e) => {
+                    if let Some(m) = shown(e) {
+                        rules.set(Some(Err(m)));
+                    }
+                }
+            }
+        });
+    };
+    load();
+    let duration_of =
+        |d: Option<prost_types::Duration>| format::duration(d.map_or(0, |d| d.seconds));
+    view! {
+        <AdminsOnly>
+            <section aria-labelledby="rules-title">
+                <h1 id="rules-title">"Role rules"</h1>
+                <div class="toolbar">
+                    <label for="rule-search">"Search rules"</label>
+                    <input
+                        id="rule-search"
+                        type="search"
+                        prop:value=move || query.get()
+                        on:input={
+                            let load = load.clone();
+                            move |ev| {
+                                query.set(event_target_value(&ev));
+                                load();
+                            }
+                        }
+                    />
+                    <A href="/admin/rules/new" attr:class="button">"New rule"</A>
+                </div>
+                {move || match rules.get() {
+                    None => view! { <p class="loading">"Loading rules…"</p> }.into_any(),
+                    Some(Err(m)) => view! { <p class="field-error" role="alert">{m}</p> }.into_any(),
+                    Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"No rules yet."</p> }.into_any(),
+                    Some(Ok(list)) => view! {
+                        <table class="data-table">
+                            <caption class="visually-hidden">"Role rules"</caption>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Name"</th>
+                                    <th scope="col">"Group"</th>
+                                    <th scope="col">"Enabled"</th>
+                                    <th scope="col">"Default"</th>
+                                    <th scope="col">"Maximum"</th>
+                                    <th scope="col">"Live grants"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list.into_iter().map(|r| {
+                                    let spec = r.spec.clone().unwrap_or_default();
+                                    view! {
+                                        <tr>
+                                            <td><A href=format!("/admin/rules/{}", r.id)>{spec.name.clone()}</A></td>
+                                            <td>{r.target.map(|t| t.name).unwrap_or_default()}</td>
+                                            <td>{if spec.enabled { "yes" } else { "no" }}</td>
+                                            <td>{duration_of(spec.default_duration)}</td>
+                                            <td>{duration_of(spec.max_duration)}</td>
+                                            <td>{r.live_grants}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }}
+            </section>
+        </AdminsOnly>
+    }
+}
+
+/// Create (`/admin/rules/new`) or edit (`/admin/rules/:id`) a rule.
+#[component]
+pub fn RuleEditorPage() -> impl IntoView {
+    let api = use_context::<Api>();
+    let params = use_params_map();
+    let rule_id = move || params.with(|p| p.get("id")).filter(|id| id != "new");
+    let navigate = use_navigate();
+
+    let existing = RwSignal::new(None::<(String, i64)>);
+    let loading = RwSignal::new(rule_id().is_some());
+    let name = RwSignal::new(String::new());
+    let description = RwSignal::new(String::new());
+    let target = RwSignal::new(None::<(String, String, bool)>); // sid, name, protected
+    let acl = RwSignal::new(Vec::<AclEntry>::new());
+    let (max_amount, max_unit) = (RwSignal::new("1".to_owned()), RwSignal::new(3600));
+    let (def_amount, def_unit) = (RwSignal::new("1".to_owned()), RwSignal::new(3600));
+    let allow_extension = RwSignal::new(false);
+    let cap_on = RwSignal::new(false);
+    let (cap_amount, cap_unit) = (RwSignal::new("8".to_owned()), RwSignal::new(3600));
+    let justification = RwSignal::new(JustificationPolicy::Required as i32);
+    let enabled = RwSignal::new(true);
+    let expires = RwSignal::new(String::new());
+    let deny_next = RwSignal::new(false);
+    let group_results = RwSignal::new(Vec::<DirectoryEntry>::new());
+    let acl_results = RwSignal::new(Vec::<DirectoryEntry>::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let local = RwSignal::new(Vec::<(String, String)>::new());
+    let status = RwSignal::new(None::<DirectoryStatus>);
+    let saving = RwSignal::new(false);
+
+    let fill = move |r: Rule| {
+        let spec = r.spec.unwrap_or_default();
+        existing.set(Some((r.id.clone(), r.version)));
+        name.set(spec.name.clone());
+        description.set(spec.description.clone());
+        if let Some(t) = r.target {
+            target.set(Some((t.sid, t.name, false)));
+        }
+        acl.set(spec.acl.clone());
+        let (a, u) = split(spec.max_duration.map_or(3600, |d| d.seconds));
+        max_amount.set(a.to_string());
+        max_unit.set(u);
+        let (a, u) = split(spec.default_duration.map_or(3600, |d| d.seconds));
+        def_amount.set(a.to_string());
+        def_unit.set(u);
+        allow_extension.set(spec.allow_extension);
+        if let Some(cap) = spec.max_total_duration {
+            cap_on.set(true);
+            let (a, u) = split(cap.seconds);
+            cap_amount.set(a.to_string());
+            cap_unit.set(u);
+        }
+        justification.set(spec.justification);
+        enabled.set(spec.enabled);
+        expires.set(format::to_local_input(spec.expires_at.as_ref()));
+    };
+    if let Some(api) = api.clone() {
+        if let Some(id) = rule_id() {
+            let api = api.clone();
+            spawn_local(async move {
+                match api.get_rule(id).await {
+                    Ok(r) => fill(r),
+                    Err(e) => error.set(Some(e)),
+                }
+                loading.set(false);
+            });
+        }
+        spawn_local(async move {
+            if let Ok(s) = api.directory_status().await {
+                status.set(Some(s));
+            }
+        });
+    }
+
+    let search = |results: RwSignal<Vec<DirectoryEntry>>, kind: DirectoryObjectKind| {
+        let api = use_context::<Api>();
+        Callback::new(move |q: String| {
+            let Some(api) = api.clone() else { return };
+            spawn_local(async move {
+                match api.search_directory(q, kind).await {
+                    Ok(found) => results.set(found),
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    let search_groups = search(group_results, DirectoryObjectKind::Group);
+    let search_principals = search(acl_results, DirectoryObjectKind::Unspecified);
+    let pick_group = Callback::new(move |e: DirectoryEntry| {
+        target.set(Some((e.sid.clone(), e.account_name.clone(), e.protected)));
+        group_results.set(Vec::new());
+    });
+    let pick_principal = Callback::new(move |e: DirectoryEntry| {
+        let entry = AclEntry {
+            principal_sid: e.sid.clone(),
+            display_name: e.display_name.clone(),
+            kind: if e.kind() == DirectoryObjectKind::Group {
+                PrincipalKind::Group
+            } else {
+                PrincipalKind::User
+            }
+            .into(),
+            effect: if deny_next.get() {
+                Effect::Deny
+            } else {
+                Effect::Allow
+            }
+            .into(),
+        };
+        acl.update(|a| {
+            if !a
+                .iter()
+                .any(|x| x.principal_sid == entry.principal_sid && x.effect == entry.effect)
+            {
+                a.push(entry);
+            }
+        });
+        acl_results.set(Vec::new());
+    });
+
+    let problem = move |field: &'static str| {
+        Signal::derive(move || {
+            local
+                .with(|l| l.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone()))
+                .or_else(|| error.with(|e| e.as_ref().and_then(|e| e.about(field))))
+        })
+    };
+    let group_warning = move || {
+        let (sid, _, protected) = target.get()?;
+        let mut notes = Vec::new();
+        if protected {
+            notes.push("This is a protected group: AdminSDHolder resets its permissions, so jitroles may lose the right to change it.".to_owned());
+        }
+        if let Some(s) = status.get()
+            && let Some(g) = s
+                .groups
+                .iter()
+                .find(|g| g.group.as_ref().is_some_and(|t| t.sid == sid))
+        {
+            if !g.can_write_members {
+                notes.push("The jitroles service account cannot write this group's members: requests will fail until it is delegated.".into());
+            }
+            if g.protected && !protected {
+                notes.push("This is a protected group (adminCount = 1).".into());
+            }
+        }
+        (!notes.is_empty()).then(|| notes.join(" "))
+    };
+
+    let save = StoredValue::new_local(move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(api) = use_context::<Api>() else {
+            return;
+        };
+        let mut problems = Vec::new();
+        let mut secs = |field: &str, amount: RwSignal<String>, unit: RwSignal<i64>| {
+            seconds(&amount.get(), unit.get())
+                .map_err(|m| problems.push((field.to_owned(), m)))
+                .ok()
+        };
+        let max = secs("max_duration", max_amount, max_unit);
+        let def = secs("default_duration", def_amount, def_unit);
+        let cap = if cap_on.get() {
+            secs("max_total_duration", cap_amount, cap_unit)
+        } else {
+            None
+        };
+        let expires_at = format::parse_local(&expires.get());
+        if !expires.get().trim().is_empty() && expires_at.is_none() {
+            problems.push(("expires_at".into(), "Not a date and time.".into()));
+        }
+        local.set(problems.clone());
+        if !problems.is_empty() {
+            return;
+        }
+        let duration =
+            |s: Option<i64>| s.map(|seconds| prost_types::Duration { seconds, nanos: 0 });
+        let spec = RuleSpec {
+            name: name.get(),
+            description: description.get(),
+            target_group: target.get().map(|(sid, _, _)| sid).unwrap_or_default(),
+            acl: acl.get(),
+            max_duration: duration(max),
+            default_duration: duration(def),
+            allow_extension: allow_extension.get(),
+            max_total_duration: duration(cap),
+            justification: justification.get(),
+            enabled: enabled.get(),
+            expires_at: expires_at.map(format::timestamp),
+        };
+        let navigate = navigate.clone();
+        saving.set(true);
+        spawn_local(async move {
+            match api.save_rule(existing.get_untracked(), spec).await {
+                Ok(_) => navigate("/admin/rules", Default::default()),
+                Err(ApiError::Unauthenticated) => crate::api::sign_in(),
+                Err(e) => error.set(Some(e)),
+            }
+            saving.set(false);
+        });
+    });
+    let other_error = move || {
+        error.with(|e| match e {
+            Some(ApiError::Invalid(_, fields)) if !fields.is_empty() => None,
+            Some(ApiError::Conflict(_)) => Some(
+                "Someone else saved this rule after you opened it. Reload the page to see their version, then make your change again.".to_owned(),
+            ),
+            Some(e) => Some(e.to_string()),
+            None => None,
+        })
+    };
+
+    view! {
+        <AdminsOnly>
+            <section aria-labelledby="editor-title">
+                <h1 id="editor-title">{move || if existing.with(Option::is_some) { "Edit rule" } else { "New rule" }}</h1>
+                <Show when=move || !loading.get() fallback=|| view! { <p class="loading">"Loading the rule…"</p> }>
+                <form class="rule-editor" on:submit=move |ev| save.with_value(|save| save(ev))>
+                    <fieldset>
+                        <legend>"Rule settings"</legend>
+                        <label for="rule-name">"Name"</label>
+                        <input id="rule-name" type="text" maxlength="100" required
+                            prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
+                        {move || problem("name").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                        <label for="rule-description">"Description (shown to requesters)"</label>
+                        <textarea id="rule-description" rows="2" maxlength="2000"
+                            prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea>
+                        {move || problem("description").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                        <p class="rule-editor__target">
+                            "Target group: "
+                            <strong data-testid="target-group">{move || target.get().map(|(_, n, _)| n).unwrap_or_else(|| "none chosen".into())}</strong>
+                        </p>
+                        {move || group_warning().map(|w| view! { <p class="warning" role="note">{w}</p> })}
+                        {move || problem("target_group").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                        <DirectoryPicker id="group-search".into() label="Find the target group".into()
+                            results=group_results on_search=search_groups on_pick=pick_group />
+                    </fieldset>
+
+                    <fieldset>
+                        <legend>"Access control"</legend>
+                        <ul class="acl">
+                            {move || acl.get().into_iter().enumerate().map(|(i, e)| {
+                                let deny = e.effect() == Effect::Deny;
+                                let kind = if e.kind() == PrincipalKind::Group { "group" } else { "user" };
+                                let label = format!("Remove {}", e.display_name);
+                                view! {
+                                    <li class=if deny { "acl__entry acl__entry--deny" } else { "acl__entry" }>
+                                        <span>{format!("{} {} ({kind})", if deny { "Deny" } else { "Allow" }, e.display_name)}</span>
+                                        <button type="button" class="link-button" on:click=move |_| acl.update(|a| { a.remove(i); })>{label}</button>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                        {move || acl.with(Vec::is_empty).then(|| view! { <p class="empty">"Nobody may request this role yet."</p> })}
+                        {move || problem("acl").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                        <label class="checkbox">
+                            <input type="checkbox" prop:checked=move || deny_next.get() on:change=move |ev| deny_next.set(event_target_checked(&ev)) />
+                            "Add the next pick as a deny entry (deny wins over allow)"
+                        </label>
+                        <DirectoryPicker id="acl-search".into() label="Find users and groups to allow or deny".into()
+                            results=acl_results on_search=search_principals on_pick=pick_principal />
+                    </fieldset>
+
+                    <fieldset>
+                        <legend>"Durations"</legend>
+                        <DurationInput id="max-duration".into() label="Maximum duration".into() amount=max_amount unit=max_unit problem=problem("max_duration") />
+                        <DurationInput id="default-duration".into() label="Default duration".into() amount=def_amount unit=def_unit problem=problem("default_duration") />
+                        <label class="checkbox">
+                            <input type="checkbox" prop:checked=move || allow_extension.get() on:change=move |ev| allow_extension.set(event_target_checked(&ev)) />
+                            "Allow extension"
+                        </label>
+                        <label class="checkbox">
+                            <input type="checkbox" prop:checked=move || cap_on.get() on:change=move |ev| cap_on.set(event_target_checked(&ev)) />
+                            "Cap a grant's total lifetime, extensions included"
+                        </label>
+                        <Show when=move || cap_on.get()>
+                            <DurationInput id="total-cap".into() label="Total lifetime at most".into() amount=cap_amount unit=cap_unit problem=problem("max_total_duration") />
+                        </Show>
+                    </fieldset>
+
+                    <fieldset>
+                        <legend>"Request form"</legend>
+                        <label for="justification">"Justification"</label>
+                        <select id="justification" on:change=move |ev| justification.set(event_target_value(&ev).parse().unwrap_or(1))>
+                            {[(JustificationPolicy::Required, "required"), (JustificationPolicy::Optional, "optional"), (JustificationPolicy::Hidden, "not asked")]
+                                .into_iter()
+                                .map(|(p, text)| view! { <option value=(p as i32).to_string() selected=move || justification.get() == p as i32>{text}</option> })
+                                .collect_view()}
+                        </select>
+                        <label class="checkbox">
+                            <input type="checkbox" prop:checked=move || enabled.get() on:change=move |ev| enabled.set(event_target_checked(&ev)) />
+                            "Enabled"
+                        </label>
+                        <label for="rule-expires">"Rule expires (optional)"</label>
+                        <input id="rule-expires" type="datetime-local" prop:value=move || expires.get() on:input=move |ev| expires.set(event_target_value(&ev)) />
+                        {move || problem("expires_at").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                    </fieldset>
+
+                    {move || other_error().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+                    <div class="rule-editor__actions">
+                        <button type="submit" disabled=move || saving.get()>{move || if saving.get() { "Saving…" } else { "Save rule" }}</button>
+                        <A href="/admin/rules">"Cancel"</A>
+                    </div>
+                </form>
+                </Show>
+            </section>
+        </AdminsOnly>
+    }
+}
