@@ -52,23 +52,61 @@ export async function grpcWebFromPage(page, url, method, extraHeaders = {}, mess
         headers: { 'content-type': 'application/grpc-web+proto', 'x-grpc-web': '1', ...extraHeaders },
         body,
       });
-      // an error comes as headers only; a success ends with a trailer frame (flag 0x80)
+      // an error comes as headers only; a success is a message frame, then a trailer frame
+      // (flag 0x80)
       let status = res.headers.get('grpc-status');
       let text = res.headers.get('grpc-message') || '';
+      let reply = [];
       if (status === null) {
         const answer = new Uint8Array(await res.arrayBuffer());
         for (let at = 0; at + 5 <= answer.length; ) {
           const length = new DataView(answer.buffer).getUint32(at + 1);
+          const frame = answer.subarray(at + 5, at + 5 + length);
           if (answer[at] & 0x80) {
-            const trailer = new TextDecoder().decode(answer.subarray(at + 5, at + 5 + length));
+            const trailer = new TextDecoder().decode(frame);
             status = /grpc-status:\s*(\d+)/.exec(trailer)?.[1] ?? null;
             text = /grpc-message:\s*(.*)/.exec(trailer)?.[1]?.trim() ?? '';
+          } else {
+            reply = [...frame];
           }
           at += 5 + length;
         }
       }
-      return { status, message: decodeURIComponent(text) };
+      return { status, message: decodeURIComponent(text), reply };
     },
     { url, method, extraHeaders, message },
   );
+}
+
+/** The first string field `no` of a protobuf message (e.g. field 1, the id of a Rule). */
+export function stringField(bytes, no) {
+  let at = 0;
+  const read = () => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      const b = bytes[at++];
+      n += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return n;
+      shift += 7;
+    }
+  };
+  while (at < bytes.length) {
+    const key = read();
+    const [field, wire] = [Math.floor(key / 8), key % 8];
+    if (wire === 0) read();
+    else if (wire === 2) {
+      const length = read();
+      if (field === no) return new TextDecoder().decode(Uint8Array.from(bytes.slice(at, at + length)));
+      at += length;
+    } else if (wire === 1) at += 8;
+    else if (wire === 5) at += 4;
+    else return undefined;
+  }
+  return undefined;
+}
+
+/** RequestRoleRequest for `ruleId` with a justification. */
+export function requestRoleRequest(ruleId, justification) {
+  return [...field.string(1, ruleId), ...field.string(3, justification)];
 }
