@@ -1,14 +1,16 @@
 // The Roles page with rules made through the API (the editor's journeys are in
 // journeys.spec.js): extend and release, and someone outside every ACL.
 import { test, expect } from './fixtures.js';
-import { createRuleRequest, grpcWebFromPage } from './grpc-web.js';
+import { createRuleRequest, grpcWebFromPage, requestRoleRequest, stringField } from './grpc-web.js';
 import { isMember, removeMember, sidOf } from './directory.js';
 import { RolesPage } from './roles-page.js';
 import { Shell } from './shell-page.js';
 
 const CREATE_RULE = 'jitroles.v1.AdminService/CreateRule';
+const REQUEST_ROLE = 'jitroles.v1.RoleService/RequestRole';
+const PERMISSION_DENIED = '7';
 
-/** alice, signed in on `page`, makes a rule that allows dba-oncall. */
+/** alice, signed in on `page`, makes a rule that allows dba-oncall; returns its id. */
 async function aliceMakesRule(page, server, rule) {
   const shell = new Shell(page, server.url);
   await shell.open('/roles', 'alice');
@@ -20,6 +22,7 @@ async function aliceMakesRule(page, server, rule) {
     createRuleRequest({ allowSid: sidOf('dba-oncall'), maxSeconds: 3600, ...rule }),
   );
   expect(made, made.message).toMatchObject({ status: '0' });
+  return stringField(made.reply, 1);
 }
 
 test('dave extends and then releases his access; the directory follows', async ({
@@ -47,10 +50,19 @@ test('dave extends and then releases his access; the directory follows', async (
   expect(isMember('jit-role-web', 'dave')).toBe(false);
 });
 
-test('bob, outside the ACL, is offered no role', async ({ page, otherBrowser, server }) => {
-  await aliceMakesRule(page, server, { name: 'DBA on call', group: 'jit-role-dba', defaultSeconds: 60 });
+test('bob, outside the ACL, is offered no role and the API refuses his request', async ({
+  page,
+  otherBrowser,
+  server,
+}) => {
+  const ruleId = await aliceMakesRule(page, server, { name: 'DBA on call', group: 'jit-role-dba', defaultSeconds: 60 });
 
   const bobPage = await otherBrowser();
   await new Shell(bobPage, server.url).open('/roles', 'bob');
   await expect(new RolesPage(bobPage).noRoles).toBeVisible();
+  const refused = await grpcWebFromPage(bobPage, server.url, REQUEST_ROLE, { 'x-jitroles-csrf': '1' },
+    requestRoleRequest(ruleId, 'let me in'));
+  expect(refused.status).toBe(PERMISSION_DENIED);
+  expect(refused.message).toContain('bob is not allowed to request this role');
+  expect(isMember('jit-role-dba', 'bob')).toBe(false);
 });

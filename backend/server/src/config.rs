@@ -29,6 +29,25 @@ pub struct Config {
     pub access: AccessSection,
     #[serde(default)]
     pub session: SessionSection,
+    #[serde(default)]
+    pub scheduler: SchedulerSection,
+}
+
+/// `[scheduler]`: background work on grants.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSection {
+    /// How often role groups are compared with live grants (also once at start-up).
+    #[serde(default = "defaults::reconcile_seconds")]
+    pub reconcile_seconds: u64,
+}
+
+impl Default for SchedulerSection {
+    fn default() -> Self {
+        Self {
+            reconcile_seconds: defaults::reconcile_seconds(),
+        }
+    }
 }
 
 /// `[oidc]`: the provider, browser sign-in, and how tokens map to directory accounts.
@@ -230,6 +249,9 @@ mod defaults {
     pub fn session_max_hours() -> u64 {
         10
     }
+    pub fn reconcile_seconds() -> u64 {
+        300
+    }
 }
 
 impl Default for SessionSection {
@@ -281,6 +303,7 @@ impl Default for Config {
             oidc: None,
             access: AccessSection::default(),
             session: SessionSection::default(),
+            scheduler: SchedulerSection::default(),
         }
     }
 }
@@ -377,6 +400,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Int,
     ),
     ("JITROLES_SESSION_MAX_HOURS", "session.max_hours", Kind::Int),
+    (
+        "JITROLES_SCHEDULER_RECONCILE_SECONDS",
+        "scheduler.reconcile_seconds",
+        Kind::Int,
+    ),
     (
         "JITROLES_SESSION_INSECURE_LOCALHOST_COOKIE",
         "session.insecure_localhost_cookie",

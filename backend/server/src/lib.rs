@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod directory_cli;
 pub mod grants;
+pub mod metrics;
 mod spa;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -37,6 +38,7 @@ use crate::{
     clock::SystemClock,
     config::Config,
     grants::engine::Engine,
+    metrics::{MeteredDirectory, Metrics},
 };
 
 /// How often the health service re-checks the database.
@@ -89,12 +91,22 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<SystemServiceServer<SystemApi>>().await;
-    let mut background = vec![tokio::spawn(watch_health(health, store.clone()))];
+    let mut background = vec![tokio::spawn(watch_health(health.clone(), store.clone()))];
 
+    let metrics = Arc::new(Metrics::new());
     let directory: Option<Arc<dyn Directory>> = match &config.directory {
-        Some(d) => Some(Arc::new(ActiveDirectory::new(d.adapter_config())?)),
+        Some(d) => Some(Arc::new(MeteredDirectory::new(
+            Arc::new(ActiveDirectory::new(d.adapter_config())?),
+            metrics.clone(),
+        ))),
         None => None,
     };
+    if let Some(directory) = &directory {
+        background.push(tokio::spawn(watch_directory(
+            health.clone(),
+            directory.clone(),
+        )));
+    }
     let auth = authenticator(config, directory.clone(), clock.clone());
     let engine = directory.map(|directory| {
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -104,11 +116,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             directory,
             clock.clone(),
             wake.clone(),
+            metrics.clone(),
         ));
         background.push(tokio::spawn(grants::scheduler::run(
             engine.clone(),
             clock.clone(),
             wake,
+        )));
+        background.push(tokio::spawn(grants::scheduler::reconcile(
+            engine.clone(),
+            Duration::from_secs(config.scheduler.reconcile_seconds),
         )));
         engine
     });
@@ -131,7 +148,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             auth.clone(),
             engine.clone(),
         )))
-        .add_service(AdminServiceServer::new(AdminApi::new(auth.clone(), engine)))
+        .add_service(AdminServiceServer::new(AdminApi::new(
+            auth.clone(),
+            engine.clone(),
+        )))
         .add_service(health_service)
         .add_service(reflection().build_v1().context("gRPC reflection (v1)")?)
         .add_service(
@@ -144,10 +164,19 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             gate,
             auth::layer::authenticate,
         ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            metrics::rpc,
+        ))
         // gRPC-web for browsers on the gRPC routes only: tonic-web refuses plain HTTP/1 requests,
         // which must reach the web app below.
         .route_layer(tonic_web::GrpcWebLayer::new())
         .merge(browser.map(Browser::routes).unwrap_or_default())
+        .merge(
+            axum::Router::new()
+                .route("/metrics", axum::routing::get(metrics::serve))
+                .with_state((metrics, engine)),
+        )
         .fallback_service(spa::service(&config.server.web_root));
 
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
@@ -293,6 +322,30 @@ async fn open_database(config: &Config) -> anyhow::Result<Database> {
     Ok(database)
 }
 
+/// The health service name that follows the directory: NOT_SERVING while no DC answers (the
+/// server itself, `""`, keeps following the database; sign-in and roles need both).
+pub const DIRECTORY_HEALTH: &str = "jitroles.directory";
+/// The health service name that follows the database.
+pub const DATABASE_HEALTH: &str = "jitroles.database";
+
+async fn watch_directory(
+    health: tonic_health::server::HealthReporter,
+    directory: Arc<dyn Directory>,
+) {
+    let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
+    loop {
+        ticker.tick().await;
+        let status = match directory.capabilities().await {
+            Ok(_) => ServingStatus::Serving,
+            Err(e) => {
+                tracing::warn!(error = %e, "health check: the directory does not answer");
+                ServingStatus::NotServing
+            }
+        };
+        health.set_service_status(DIRECTORY_HEALTH, status).await;
+    }
+}
+
 /// Keeps `grpc.health.v1` honest: NOT_SERVING while the database does not answer.
 async fn watch_health(health: tonic_health::server::HealthReporter, store: Arc<dyn Store>) {
     let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
@@ -306,6 +359,7 @@ async fn watch_health(health: tonic_health::server::HealthReporter, store: Arc<d
             }
         };
         health.set_service_status("", status).await;
+        health.set_service_status(DATABASE_HEALTH, status).await;
         health
             .set_service_status(api::system::SERVICE_NAME, status)
             .await;

@@ -478,6 +478,16 @@ impl GrantStore for Database {
             .transpose()
     }
 
+    async fn live_on_group(&self, group: &Sid) -> Result<Vec<Grant>, DomainError> {
+        let found = grant::Entity::find()
+            .filter(grant::Column::GroupSid.eq(group.as_str()))
+            .filter(grant::Column::State.is_in(live_states()))
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        rows(found, to_grant)
+    }
+
     async fn covering(&self, group: &Sid, subject: &Sid) -> Result<Vec<Grant>, DomainError> {
         let found = grant::Entity::find()
             .filter(grant::Column::GroupSid.eq(group.as_str()))

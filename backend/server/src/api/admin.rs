@@ -227,9 +227,16 @@ impl AdminService for AdminApi {
                 .groups
                 .into_iter()
                 .map(|g| {
-                    let (can_write_members, protected, problem) = match g.access {
+                    let (can_write_members, protected, mut problem) = match g.access {
                         Ok(a) => (a.can_write_members, a.protected, String::new()),
                         Err(e) => (false, false, e.to_string()),
+                    };
+                    let unexplained_members = match g.unexplained {
+                        Ok(dns) => dns,
+                        Err(e) => {
+                            problem = e.to_string();
+                            Vec::new()
+                        }
                     };
                     pb::RuleGroupStatus {
                         rule_id: g.rule.id.clone(),
@@ -243,6 +250,7 @@ impl AdminService for AdminApi {
                         can_write_members,
                         protected,
                         problem,
+                        unexplained_members,
                     }
                 })
                 .collect(),

@@ -17,8 +17,8 @@ use jitroles_domain::{
     access::{AclEntry, AdminRight, Caller, PrincipalKind, authorize_request},
     audit::{AuditAction, AuditEvent, AuditFilter, NewAudit, SYSTEM_ACTOR},
     directory::{
-        Capabilities, Directory, DirectoryGroup, GroupRef, Mechanism, MembershipChange, UserLookup,
-        WriteAccess, find_group,
+        Capabilities, Directory, DirectoryGroup, GroupRef, Mechanism, MembershipChange, Sid,
+        UserLookup, WriteAccess, find_group,
     },
     grant::{self, Ask, EndReason, Grant, GrantState, Subject},
     page::{Page, PageRequest},
@@ -26,6 +26,8 @@ use jitroles_domain::{
     rule::{RoleRule, RuleSpec, TargetGroup, check_text},
 };
 use tokio::sync::Notify;
+
+use crate::metrics::Metrics;
 
 /// Most due grants handled per pass; the scheduler loops until none are left.
 const DUE_BATCH: u32 = 100;
@@ -41,6 +43,35 @@ pub struct Engine {
     /// Wakes the scheduler when an earlier expiry may have appeared.
     wake: Arc<Notify>,
     mechanism: std::sync::Mutex<Option<(Mechanism, tokio::time::Instant)>>,
+    memberships: MembershipLocks,
+    metrics: Arc<Metrics>,
+}
+
+/// One lock per (group, person) in this instance: "is another grant covering it?" and the
+/// directory write that depends on the answer happen as one step, so an expiry cannot remove
+/// a membership a new request has just added for the same person and group.
+#[derive(Default)]
+struct MembershipLocks(std::sync::Mutex<HashMap<MembershipKey, Arc<tokio::sync::Mutex<()>>>>);
+
+/// (group SID, person SID).
+type MembershipKey = (String, String);
+
+impl MembershipLocks {
+    async fn lock(&self, group: &Sid, subject: &Sid) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut all = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if all.len() > 10_000 {
+                all.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            all.entry((group.to_string(), subject.to_string()))
+                .or_default()
+                .clone()
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// A role someone may request, with their live grant of it.
@@ -49,10 +80,11 @@ pub struct RequestableRole {
     pub live: Option<Grant>,
 }
 
-/// Per rule: may jitroles write its group?
+/// Per rule: may jitroles write its group, and who is in it without a grant?
 pub struct GroupStatus {
     pub rule: RoleRule,
     pub access: Result<WriteAccess, DomainError>,
+    pub unexplained: Result<Vec<String>, DomainError>,
 }
 
 pub struct DirectoryReport {
@@ -109,6 +141,7 @@ impl Engine {
         directory: Arc<dyn Directory>,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             rules,
@@ -117,6 +150,8 @@ impl Engine {
             clock,
             wake,
             mechanism: std::sync::Mutex::new(None),
+            memberships: MembershipLocks::default(),
+            metrics,
         }
     }
 
@@ -379,6 +414,7 @@ impl Engine {
         // up to a minute old; a membership added since shows up as "already there" when adding
         // below, and is refused then.)
         let maybe_member = caller.groups.contains(&rule.target.sid);
+        let _membership = self.memberships.lock(&rule.target.sid, &caller.sid).await;
         let (live, covering, member) = tokio::join!(
             self.grants.live_grant(&rule.id, &caller.sid),
             self.grants.covering(&rule.target.sid, &caller.sid),
@@ -565,6 +601,7 @@ impl Engine {
         rule.check_open(self.clock.now())?;
         let now = self.clock.now();
         let longer = grant::extend(&g, &rule, duration, now)?;
+        let _membership = self.memberships.lock(&g.group.sid, &g.subject.sid).await;
         if g.mechanism == Mechanism::Ttl {
             // AD first: if storing fails afterwards, AD keeps the member longer than recorded,
             // and expiry removes it explicitly; never the other way round
@@ -670,6 +707,10 @@ impl Engine {
     /// Removes the membership behind an `ending` grant (unless another live grant covers it)
     /// and records it `ended`.
     async fn finish(&self, ending: &Grant) -> Result<Grant, DomainError> {
+        let _membership = self
+            .memberships
+            .lock(&ending.group.sid, &ending.subject.sid)
+            .await;
         let covering = self
             .grants
             .covering(&ending.group.sid, &ending.subject.sid)
@@ -751,7 +792,12 @@ impl Engine {
         let mut groups = Vec::new();
         for rule in self.rules.rules().await? {
             let access = self.directory.write_access(&rule.target.dn).await;
-            groups.push(GroupStatus { rule, access });
+            let unexplained = self.unexplained(&rule.target).await;
+            groups.push(GroupStatus {
+                rule,
+                access,
+                unexplained,
+            });
         }
         Ok(DirectoryReport {
             capabilities,
@@ -759,7 +805,83 @@ impl Engine {
         })
     }
 
+    /// Members of `group` that no live grant explains.
+    async fn unexplained(&self, group: &TargetGroup) -> Result<Vec<String>, DomainError> {
+        let live = self.grants.live_on_group(&group.sid).await?;
+        Ok(self
+            .directory
+            .members(&group.dn)
+            .await?
+            .into_iter()
+            .map(|m| m.dn)
+            .filter(|dn| !live.iter().any(|g| g.subject.dn.eq_ignore_ascii_case(dn)))
+            .collect())
+    }
+
+    /// Compares each role group's members with its live grants: an active grant whose member
+    /// is gone (removed outside jitroles) ends with reason `directory`. Members without a grant
+    /// are only reported ([`Engine::directory_status`]). Returns how many grants ended.
+    pub async fn reconcile(&self) -> Result<usize, DomainError> {
+        let mut groups: Vec<TargetGroup> = Vec::new();
+        for rule in self.rules.rules().await? {
+            if !groups.iter().any(|g| g.sid == rule.target.sid) {
+                groups.push(rule.target);
+            }
+        }
+        let mut ended = 0;
+        for group in groups {
+            // grants first, members second: a grant active before the read had its member
+            // added before the read, so a missing member really is gone
+            let live = self.grants.live_on_group(&group.sid).await?;
+            let members = self.directory.members(&group.dn).await?;
+            let now = self.clock.now();
+            for g in live {
+                let present = members
+                    .iter()
+                    .any(|m| m.dn.eq_ignore_ascii_case(&g.subject.dn));
+                // a TTL link due now is AD's own doing: the scheduler records that expiry
+                if present
+                    || g.state != GrantState::Active
+                    || (g.mechanism == Mechanism::Ttl && g.expires_at <= now)
+                {
+                    continue;
+                }
+                match self
+                    .end(
+                        g,
+                        EndReason::Directory,
+                        SYSTEM_ACTOR,
+                        format!(
+                            "the member was removed from {} outside jitroles",
+                            group.name
+                        ),
+                    )
+                    .await
+                {
+                    Ok(_) => ended += 1,
+                    // changed meanwhile (released, expired): nothing to reconcile
+                    Err(DomainError::Conflict(_) | DomainError::FailedPrecondition(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(ended)
+    }
+
     // ---- the scheduler's work ----
+
+    /// (live grants, grants due now and not yet ended — counted up to 10,000) for metrics.
+    pub async fn gauges(&self) -> Result<(u64, usize), DomainError> {
+        let live: u64 = self
+            .rules
+            .live_grant_counts()
+            .await?
+            .values()
+            .map(|n| u64::from(*n))
+            .sum();
+        let due = self.grants.due(self.clock.now(), 10_000).await?.len();
+        Ok((live, due))
+    }
 
     /// The earliest expiry of an active grant.
     pub async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
@@ -786,6 +908,12 @@ impl Engine {
                     )
                     .await?;
                 if ended.state == GrantState::Ended {
+                    if let Some(at) = ended.ended_at
+                        && ended.end_reason == Some(EndReason::Expired)
+                    {
+                        self.metrics
+                            .expired_late((at - ended.expires_at).to_std().unwrap_or_default());
+                    }
                     done += 1;
                     progressed = true;
                 } else {
@@ -808,6 +936,7 @@ impl Engine {
         let stale = self.grants.activating().await?;
         let n = stale.len();
         for g in stale {
+            let _membership = self.memberships.lock(&g.group.sid, &g.subject.sid).await;
             self.fail(
                 &g,
                 &DomainError::Unavailable(

@@ -1,4 +1,4 @@
-//! The expiry scheduler: sleeps until the next grant falls due (no polling), is woken when a
+//! The expiry scheduler (and the periodic reconciliation): sleeps until the next grant falls due (no polling), is woken when a
 //! nearer expiry may have appeared, ends what is due, and backs off while the directory or the
 //! database does not answer. On start it first finishes what a previous run left: unconfirmed
 //! (`activating`) grants fail and lose their membership; overdue grants end, oldest first.
@@ -64,6 +64,23 @@ pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>, wake: Arc<Notify>) 
         tokio::select! {
             () = tokio::time::sleep(sleep.min(IDLE_SLEEP)) => {}
             () = wake.notified() => {}
+        }
+    }
+}
+
+/// Compares role groups with live grants at start-up and every `every` (see
+/// [`Engine::reconcile`]).
+pub async fn reconcile(engine: Arc<Engine>, every: Duration) {
+    let mut ticker = tokio::time::interval(every.max(Duration::from_secs(1)));
+    loop {
+        ticker.tick().await;
+        match engine.reconcile().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                grants = n,
+                "grants ended: their members were removed outside jitroles"
+            ),
+            Err(e) => tracing::warn!(error = %e, "reconciliation postponed"),
         }
     }
 }

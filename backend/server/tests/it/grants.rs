@@ -133,6 +133,38 @@ impl Stack {
             .into_inner()
     }
 
+    /// The rule with `account` added to its ACL (allow), as alice saves it.
+    async fn allow(&self, rule: &pb::Rule, account: &str) -> pb::Rule {
+        let sid = self
+            .ad
+            .find_user(&UserLookup::SamAccountName(account.into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .sid
+            .to_string();
+        let mut spec = rule.spec.clone().unwrap();
+        spec.acl.push(pb::AclEntry {
+            principal_sid: sid,
+            display_name: String::new(),
+            kind: pb::PrincipalKind::User.into(),
+            effect: pb::Effect::Allow.into(),
+        });
+        self.admin()
+            .await
+            .update_rule(self.as_(
+                "alice",
+                pb::UpdateRuleRequest {
+                    rule_id: rule.id.clone(),
+                    spec: Some(spec),
+                    version: rule.version,
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
     async fn request(
         &self,
         account: &str,
@@ -620,35 +652,8 @@ async fn overdue_grants_end_first_thing_after_a_restart() {
     };
     // erin is disabled: the only free (person, group) pair left is alice on jit-role-web
     s.clear("alice", "jit-role-web").await;
-    let mut rule = s.rule("Web (restart)", "jit-role-web", 600).await;
-    let alice =
-        s.ad.find_user(&UserLookup::SamAccountName("alice".into()))
-            .await
-            .unwrap()
-            .unwrap()
-            .sid
-            .to_string();
-    let mut spec = rule.spec.clone().unwrap();
-    spec.acl.push(pb::AclEntry {
-        principal_sid: alice,
-        display_name: String::new(),
-        kind: pb::PrincipalKind::User.into(),
-        effect: pb::Effect::Allow.into(),
-    });
-    rule = s
-        .admin()
-        .await
-        .update_rule(s.as_(
-            "alice",
-            pb::UpdateRuleRequest {
-                rule_id: rule.id.clone(),
-                spec: Some(spec),
-                version: rule.version,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let rule = s.rule("Web (restart)", "jit-role-web", 600).await;
+    let rule = s.allow(&rule, "alice").await;
     let grant = s.request("alice", &rule, Some(2)).await.unwrap();
     assert!(s.is_member("alice", "jit-role-web").await);
 
@@ -675,4 +680,82 @@ async fn overdue_grants_end_first_thing_after_a_restart() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!s.is_member("alice", "jit-role-web").await);
+}
+
+#[tokio::test]
+async fn a_member_removed_by_hand_ends_the_grant_and_one_added_by_hand_is_only_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((mut config, op)) = directory_and_provider(dir.path()) else {
+        return;
+    };
+    config.scheduler.reconcile_seconds = 1;
+    let ad = ActiveDirectory::new(config.directory.as_ref().unwrap().adapter_config()).unwrap();
+    let s = Stack {
+        running: jitroles_server::start(&config).await.unwrap(),
+        op,
+        ad,
+        _dir: dir,
+    };
+    // bob is in no ACL group: the only person no other test here grants anything
+    s.clear("bob", "jit-role-dba").await;
+    s.clear("bob", "jit-role-web").await;
+    let dba = s.rule("DBA (drift)", "jit-role-dba", 600).await;
+    let dba = s.allow(&dba, "bob").await;
+    let web = s.rule("Web (drift)", "jit-role-web", 600).await;
+    let bob_sid =
+        s.ad.find_user(&UserLookup::SamAccountName("bob".into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .sid;
+
+    let grant = s.request("bob", &dba, None).await.unwrap();
+    assert!(s.is_member("bob", "jit-role-dba").await);
+    // someone removes bob by hand
+    s.ad.remove_member(&group_dn("jit-role-dba"), &bob_sid)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ended = loop {
+        let now = s.my_grant("bob", &grant.id).await;
+        if state(&now) == pb::GrantState::Ended {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "reconciliation did not end the grant"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(ended.end_reason(), pb::EndReason::Directory);
+    assert!(
+        s.audit_actions(&grant.id)
+            .await
+            .contains(&"ended_by_directory".to_owned())
+    );
+
+    // someone adds bob by hand: reported, never removed
+    s.ad.add_member(&group_dn("jit-role-web"), &bob_sid, None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await; // two reconciliations
+    assert!(s.is_member("bob", "jit-role-web").await);
+    let status = s
+        .admin()
+        .await
+        .get_directory_status(s.as_("alice", pb::GetDirectoryStatusRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    let bob_dn = s.dn_of("bob").await;
+    let web_status = status.groups.iter().find(|g| g.rule_id == web.id).unwrap();
+    assert!(web_status.can_write_members);
+    assert!(
+        web_status
+            .unexplained_members
+            .iter()
+            .any(|dn| dn.eq_ignore_ascii_case(&bob_dn)),
+        "{web_status:?}"
+    );
+    s.clear("bob", "jit-role-web").await;
 }

@@ -223,3 +223,38 @@ async fn an_unreachable_database_is_a_clear_error() {
         "the password leaked: {message}"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_rpcs_by_method_and_status_code() {
+    let server = TestServer::start().await;
+    let mut client = SystemServiceClient::new(server.channel().await);
+    client.server_info(pb::ServerInfoRequest {}).await.unwrap();
+    // a call that fails: no caller
+    let refused =
+        jitroles_proto::v1::role_service_client::RoleServiceClient::new(server.channel().await)
+            .who_am_i(pb::WhoAmIRequest {})
+            .await
+            .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+
+    let text = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"jitroles_rpc_requests_total{method="/jitroles.v1.SystemService/ServerInfo",code="0"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"jitroles_rpc_requests_total{method="/jitroles.v1.RoleService/WhoAmI",code="16"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains("jitroles_rpc_seconds_bucket"), "{text}");
+    server.running.shutdown().await.unwrap();
+}

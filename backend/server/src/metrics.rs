@@ -1,0 +1,275 @@
+//! Prometheus metrics, served as text at `/metrics` on the server's port: live grants, the due
+//! backlog, how late expiries are processed, directory operations (latency, errors) and RPCs
+//! (count by method and status code, latency by method).
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use jitroles_domain::{
+    DomainError,
+    directory::{
+        Capabilities, Directory, DirectoryGroup, DirectoryUser, GroupRef, Member, MembershipChange,
+        SearchPage, SearchScope, Sid, UserLookup, WriteAccess,
+    },
+};
+use prometheus_client::{
+    encoding::text::encode,
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+use tokio::time::Instant;
+
+use crate::grants::engine::Engine;
+
+type Labels = Vec<(String, String)>;
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~16 s
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    live_grants: Gauge,
+    due_backlog: Gauge,
+    expiry_lateness: Histogram,
+    directory_seconds: Histograms,
+    directory_errors: Family<Labels, Counter>,
+    rpc_requests: Family<Labels, Counter>,
+    rpc_seconds: Histograms,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("jitroles");
+        let live_grants = Gauge::default();
+        let due_backlog = Gauge::default();
+        // 10 ms … ~5 min
+        let expiry_lateness = Histogram::new(exponential_buckets(0.01, 2.0, 15));
+        let directory_seconds = Histograms::new_with_constructor(latency_histogram);
+        let directory_errors = Family::<Labels, Counter>::default();
+        let rpc_requests = Family::<Labels, Counter>::default();
+        let rpc_seconds = Histograms::new_with_constructor(latency_histogram);
+        registry.register(
+            "live_grants",
+            "Grants holding a membership (activating, active, ending)",
+            live_grants.clone(),
+        );
+        registry.register(
+            "due_backlog",
+            "Grants past their expiry not yet ended (counted up to 10,000)",
+            due_backlog.clone(),
+        );
+        registry.register(
+            "expiry_lateness_seconds",
+            "How long after its expiry a grant was ended",
+            expiry_lateness.clone(),
+        );
+        registry.register(
+            "directory_operation_seconds",
+            "Directory (LDAP) operations by kind",
+            directory_seconds.clone(),
+        );
+        registry.register(
+            "directory_errors",
+            "Directory operations that failed, by kind",
+            directory_errors.clone(),
+        );
+        registry.register(
+            "rpc_requests",
+            "gRPC and gRPC-web calls by method and status code",
+            rpc_requests.clone(),
+        );
+        registry.register(
+            "rpc_seconds",
+            "gRPC and gRPC-web call latency by method",
+            rpc_seconds.clone(),
+        );
+        Self {
+            registry,
+            live_grants,
+            due_backlog,
+            expiry_lateness,
+            directory_seconds,
+            directory_errors,
+            rpc_requests,
+            rpc_seconds,
+        }
+    }
+
+    /// An expired grant ended `late` after its expiry.
+    pub fn expired_late(&self, late: Duration) {
+        self.expiry_lateness.observe(late.as_secs_f64());
+    }
+
+    fn directory_op(&self, op: &str, took: Duration, failed: bool) {
+        let labels = vec![("operation".to_owned(), op.to_owned())];
+        self.directory_seconds
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+        if failed {
+            self.directory_errors.get_or_create(&labels).inc();
+        }
+    }
+
+    /// The text exposition, with the grant gauges read now.
+    pub async fn render(&self, engine: Option<&Engine>) -> Result<String, DomainError> {
+        if let Some(engine) = engine {
+            let (live, due) = engine.gauges().await?;
+            self.live_grants
+                .set(i64::try_from(live).unwrap_or(i64::MAX));
+            self.due_backlog.set(i64::try_from(due).unwrap_or(i64::MAX));
+        }
+        let mut text = String::new();
+        encode(&mut text, &self.registry)
+            .map_err(|e| DomainError::Internal(format!("metrics encoding: {e}")))?;
+        Ok(text)
+    }
+}
+
+/// `GET /metrics`.
+pub async fn serve(
+    State((metrics, engine)): State<(Arc<Metrics>, Option<Arc<Engine>>)>,
+) -> Response {
+    match metrics.render(engine.as_deref()).await {
+        Ok(text) => {
+            let mut response = text.into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics unavailable");
+            (http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
+        }
+    }
+}
+
+/// Counts and times every gRPC call (a route layer on the gRPC routes). The status code is the
+/// `grpc-status` header of the response, which tonic sends for errors; a call without it
+/// succeeded (its status travels in the trailers).
+pub async fn rpc(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let method = request.uri().path().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let code = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_owned();
+    metrics
+        .rpc_seconds
+        .get_or_create(&vec![("method".to_owned(), method.clone())])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .rpc_requests
+        .get_or_create(&vec![
+            ("method".to_owned(), method),
+            ("code".to_owned(), code),
+        ])
+        .inc();
+    response
+}
+
+/// The directory, with every operation timed and its failures counted.
+pub struct MeteredDirectory {
+    inner: Arc<dyn Directory>,
+    metrics: Arc<Metrics>,
+}
+
+impl MeteredDirectory {
+    pub fn new(inner: Arc<dyn Directory>, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    async fn timed<T>(
+        &self,
+        op: &str,
+        call: impl Future<Output = Result<T, DomainError>>,
+    ) -> Result<T, DomainError> {
+        let started = Instant::now();
+        let result = call.await;
+        self.metrics
+            .directory_op(op, started.elapsed(), result.is_err());
+        result
+    }
+}
+
+#[async_trait]
+impl Directory for MeteredDirectory {
+    async fn find_user(&self, by: &UserLookup) -> Result<Option<DirectoryUser>, DomainError> {
+        self.timed("find_user", self.inner.find_user(by)).await
+    }
+
+    async fn token_groups(&self, user_dn: &str) -> Result<Vec<Sid>, DomainError> {
+        self.timed("token_groups", self.inner.token_groups(user_dn))
+            .await
+    }
+
+    async fn search(
+        &self,
+        text: &str,
+        scope: SearchScope,
+        limit: usize,
+    ) -> Result<SearchPage, DomainError> {
+        self.timed("search", self.inner.search(text, scope, limit))
+            .await
+    }
+
+    async fn group(&self, by: &GroupRef) -> Result<Option<DirectoryGroup>, DomainError> {
+        self.timed("group", self.inner.group(by)).await
+    }
+
+    async fn add_member(
+        &self,
+        group_dn: &str,
+        member: &Sid,
+        ttl: Option<Duration>,
+    ) -> Result<MembershipChange, DomainError> {
+        self.timed("add_member", self.inner.add_member(group_dn, member, ttl))
+            .await
+    }
+
+    async fn remove_member(
+        &self,
+        group_dn: &str,
+        member: &Sid,
+    ) -> Result<MembershipChange, DomainError> {
+        self.timed("remove_member", self.inner.remove_member(group_dn, member))
+            .await
+    }
+
+    async fn members(&self, group_dn: &str) -> Result<Vec<Member>, DomainError> {
+        self.timed("members", self.inner.members(group_dn)).await
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities, DomainError> {
+        self.timed("capabilities", self.inner.capabilities()).await
+    }
+
+    async fn write_access(&self, group_dn: &str) -> Result<WriteAccess, DomainError> {
+        self.timed("write_access", self.inner.write_access(group_dn))
+            .await
+    }
+}
