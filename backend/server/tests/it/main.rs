@@ -5,6 +5,7 @@
 mod bearer;
 mod cli;
 mod grants;
+mod instances;
 mod oidc;
 mod sessions;
 mod support;

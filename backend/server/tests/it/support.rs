@@ -61,3 +61,33 @@ pub async fn start_in(dir: &Path) -> Running {
 pub fn sqlite_file(dir: &Path) -> PathBuf {
     dir.join("data").join("jitroles.db")
 }
+
+/// A fresh database on the test PostgreSQL (`scripts/postgres up`), migrated; `None` outside
+/// CI when none is configured. Under `CI=true` a missing PostgreSQL fails the test.
+pub async fn postgres_database() -> Option<String> {
+    const VAR: &str = "JITROLES_TEST_POSTGRES_URL";
+    let Ok(admin_url) = std::env::var(VAR) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{VAR} is not set: CI needs PostgreSQL (scripts/postgres up)"
+        );
+        eprintln!("skipping: {VAR} is not set (scripts/postgres up starts one)");
+        return None;
+    };
+    let name = format!("jit_server_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(&admin_url)
+        .await
+        .expect("the test PostgreSQL answers");
+    sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create database");
+    admin.close().await.ok();
+    let (base, _) = admin_url.rsplit_once('/').expect("URL ends with /DATABASE");
+    let url = format!("{base}/{name}");
+    let db = jitroles_store::Database::connect(&url)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    db.close().await;
+    Some(url)
+}
