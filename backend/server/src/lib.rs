@@ -251,10 +251,8 @@ fn browser(
 
 async fn purge_sessions(browser: Arc<Browser>) {
     // not at start-up: an ended session still says why it ended until the first purge
-    let mut ticker = tokio::time::interval_at(
-        tokio::time::Instant::now() + PURGE_INTERVAL,
-        PURGE_INTERVAL,
-    );
+    let mut ticker =
+        tokio::time::interval_at(tokio::time::Instant::now() + PURGE_INTERVAL, PURGE_INTERVAL);
     loop {
         ticker.tick().await;
         match browser.sessions().purge().await {
