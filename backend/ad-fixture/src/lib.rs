@@ -22,6 +22,8 @@
 //! without waiting. It speaks plain LDAP on loopback (no TLS) and accepts one account: the
 //! service account, which may write `member` of the groups in `OU=JIT Roles` only.
 
+pub mod proxy;
+
 use std::{
     collections::BTreeMap,
     net::SocketAddr,

@@ -40,12 +40,18 @@ pub struct SchedulerSection {
     /// How often role groups are compared with live grants (also once at start-up).
     #[serde(default = "defaults::reconcile_seconds")]
     pub reconcile_seconds: u64,
+    /// A grant still `activating` this long after its request was never confirmed (its
+    /// directory write failed and could not be undone then): reconciliation ends it `failed`
+    /// and removes what it may have written.
+    #[serde(default = "defaults::unconfirmed_after_seconds")]
+    pub unconfirmed_after_seconds: u64,
 }
 
 impl Default for SchedulerSection {
     fn default() -> Self {
         Self {
             reconcile_seconds: defaults::reconcile_seconds(),
+            unconfirmed_after_seconds: defaults::unconfirmed_after_seconds(),
         }
     }
 }
@@ -252,6 +258,9 @@ mod defaults {
     pub fn reconcile_seconds() -> u64 {
         300
     }
+    pub fn unconfirmed_after_seconds() -> u64 {
+        120
+    }
 }
 
 impl Default for SessionSection {
@@ -403,6 +412,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     (
         "JITROLES_SCHEDULER_RECONCILE_SECONDS",
         "scheduler.reconcile_seconds",
+        Kind::Int,
+    ),
+    (
+        "JITROLES_SCHEDULER_UNCONFIRMED_AFTER_SECONDS",
+        "scheduler.unconfirmed_after_seconds",
         Kind::Int,
     ),
     (

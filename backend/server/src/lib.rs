@@ -126,6 +126,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         background.push(tokio::spawn(grants::scheduler::reconcile(
             engine.clone(),
             Duration::from_secs(config.scheduler.reconcile_seconds),
+            Duration::from_secs(config.scheduler.unconfirmed_after_seconds),
         )));
         engine
     });

@@ -930,10 +930,19 @@ impl Engine {
         }
     }
 
-    /// After a crash: `activating` grants were never confirmed to anyone, so they end
-    /// `failed` and their membership (if written) is removed.
-    pub async fn recover(&self) -> Result<usize, DomainError> {
-        let stale = self.grants.activating().await?;
+    /// `activating` grants requested at least `older_than` ago were never confirmed to anyone
+    /// (a crash, or a failed write that could not be undone then), so they end `failed` and
+    /// their membership (if written) is removed. At start-up every one qualifies.
+    pub async fn recover(&self, older_than: Duration) -> Result<usize, DomainError> {
+        let cutoff = self.clock.now()
+            - chrono::TimeDelta::from_std(older_than).unwrap_or(chrono::TimeDelta::MAX);
+        let stale: Vec<Grant> = self
+            .grants
+            .activating()
+            .await?
+            .into_iter()
+            .filter(|g| g.requested_at <= cutoff)
+            .collect();
         let n = stale.len();
         for g in stale {
             let _membership = self.memberships.lock(&g.group.sid, &g.subject.sid).await;

@@ -13,12 +13,13 @@ use super::engine::Engine;
 /// Longest sleep with nothing due: a safety net, not a polling interval.
 const IDLE_SLEEP: Duration = Duration::from_secs(3600);
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A returning DC gets its overdue removals within this long.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>, wake: Arc<Notify>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match engine.recover().await {
+        match engine.recover(Duration::ZERO).await {
             Ok(0) => break,
             Ok(n) => {
                 tracing::info!(
@@ -69,11 +70,16 @@ pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>, wake: Arc<Notify>) 
 }
 
 /// Compares role groups with live grants at start-up and every `every` (see
-/// [`Engine::reconcile`]).
-pub async fn reconcile(engine: Arc<Engine>, every: Duration) {
+/// [`Engine::reconcile`]), and ends grants left unconfirmed for `unconfirmed_after`.
+pub async fn reconcile(engine: Arc<Engine>, every: Duration, unconfirmed_after: Duration) {
     let mut ticker = tokio::time::interval(every.max(Duration::from_secs(1)));
     loop {
         ticker.tick().await;
+        match engine.recover(unconfirmed_after).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(grants = n, "unconfirmed grants ended failed"),
+            Err(e) => tracing::warn!(error = %e, "unconfirmed grants not recovered yet"),
+        }
         match engine.reconcile().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(

@@ -7,6 +7,7 @@ mod cli;
 mod grants;
 mod instances;
 mod oidc;
+mod outage;
 mod sessions;
 mod support;
 mod system;
