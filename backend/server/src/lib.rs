@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod directory_cli;
+pub mod failpoint;
 pub mod grants;
 pub mod metrics;
 mod spa;

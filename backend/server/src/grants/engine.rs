@@ -27,7 +27,7 @@ use jitroles_domain::{
 };
 use tokio::sync::Notify;
 
-use crate::metrics::Metrics;
+use crate::{failpoint, metrics::Metrics};
 
 /// Most due grants handled per pass; the scheduler loops until none are left.
 const DUE_BATCH: u32 = 100;
@@ -456,6 +456,7 @@ impl Engine {
                 ),
             )
             .await?;
+        failpoint::point(failpoint::AFTER_ACTIVATING_COMMIT);
         let ttl = (mechanism == Mechanism::Ttl).then(|| {
             let mut all: Vec<&Grant> = covering.iter().collect();
             all.push(&fresh);
@@ -466,7 +467,7 @@ impl Engine {
             .add_member(&fresh.group.dn, &fresh.subject.sid, ttl)
             .await
         {
-            Ok(MembershipChange::Changed) => {}
+            Ok(MembershipChange::Changed) => failpoint::point(failpoint::AFTER_DIRECTORY_ADD),
             Ok(MembershipChange::AlreadySo) if covering.is_empty() => {
                 // a member already, and not through us: never touch that membership
                 let refused = DomainError::FailedPrecondition(format!(
@@ -682,9 +683,12 @@ impl Engine {
             g
         } else {
             let next = grant::begin_end(&g, reason)?;
-            self.grants
+            let stored = self
+                .grants
                 .update_grant(&g, &next, Some(audit(action, actor, &next, detail, now)))
-                .await?
+                .await?;
+            failpoint::point(failpoint::AFTER_ENDING_COMMIT);
+            stored
         };
         match self.finish(&ending).await {
             Ok(ended) => Ok(ended),
@@ -750,6 +754,7 @@ impl Engine {
                 }
             }
         };
+        failpoint::point(failpoint::AFTER_DIRECTORY_REMOVE);
         let now = self.clock.now();
         let ended = grant::finish_end(ending, now);
         self.grants

@@ -4,6 +4,7 @@
 
 mod bearer;
 mod cli;
+mod crash;
 mod grants;
 mod instances;
 mod oidc;
