@@ -7,7 +7,8 @@ export class Shell {
     this.page = page;
     this.baseUrl = baseUrl;
     this.nav = page.getByRole('navigation', { name: 'Main' });
-    this.banner = page.getByRole('alert');
+    // the app-wide banner, not a page's own error messages
+    this.banner = page.getByRole('alert', { name: 'Connection' });
     this.version = page.getByTestId('server-version');
   }
 

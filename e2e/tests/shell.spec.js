@@ -50,6 +50,7 @@ test('the error banner appears when the server stops and clears when it returns'
   const shell = new Shell(page, server.url);
   await shell.open('/roles');
   await shell.expectVersion(VERSION);
+  await expect(page.locator('.loading')).toHaveCount(0);
 
   await server.stop();
   await expect(shell.banner).toContainText('Cannot reach the jitroles server', { timeout: 15_000 });
@@ -58,4 +59,6 @@ test('the error banner appears when the server stops and clears when it returns'
   await server.start();
   await expect(shell.banner).toHaveCount(0, { timeout: 15_000 });
   await shell.expectVersion(VERSION);
+  // a page whose data failed to load while the server was away loads it again by itself
+  await expect(page.getByText('Cannot reach the jitroles server.')).toHaveCount(0, { timeout: 10_000 });
 });

@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark reads the clock
 
-use std::{collections::HashSet, io::BufReader, sync::Arc, time::Instant};
+use std::{collections::HashSet, time::Instant};
 
 use jitroles_directory::ActiveDirectory;
 use jitroles_domain::directory::{Directory, UserLookup};
@@ -22,17 +22,16 @@ use jitroles_proto::v1::{
 use jitroles_server::config::{
     AccessSection, Config, DirectorySection, OidcSection, ServerConfig, UserAttribute,
 };
-use ldap3::{LdapConnAsync, LdapConnSettings, Mod};
+use ldap3::Mod;
 use tonic::{Request, transport::Channel};
 
 const PER_ROUND: usize = 100;
 const ROUNDS: usize = 3;
 
-fn env(k: &str) -> String {
-    std::env::var(k).unwrap_or_else(|_| {
-        panic!("{k} is not set: eval \"$(scripts/ad up)\" and \"$(scripts/oidc up)\" first")
-    })
-}
+#[path = "support.rs"]
+mod support;
+
+use support::env;
 
 fn authorized<T>(token: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
@@ -44,17 +43,16 @@ fn authorized<T>(token: &str, message: T) -> Request<T> {
 
 fn report(what: &str, mut micros: Vec<f64>) -> (f64, f64) {
     let total: f64 = micros.iter().sum();
-    micros.sort_by(f64::total_cmp);
-    let pct = |p: f64| micros[((p * micros.len() as f64) as usize).min(micros.len() - 1)];
     let per_second = micros.len() as f64 / (total / 1e6);
+    let (p50, p99, _) = support::percentiles(&mut micros);
     println!(
         "{what} ({} samples): p50 {:.2} ms, p99 {:.2} ms, {:.0} per second",
         micros.len(),
-        pct(0.5) / 1000.0,
-        pct(0.99) / 1000.0,
+        p50 / 1000.0,
+        p99 / 1000.0,
         per_second
     );
-    (pct(0.5), per_second)
+    (p50, per_second)
 }
 
 #[tokio::main]
@@ -167,30 +165,7 @@ async fn main() {
     ad.remove_member(&group_dn, &svc_ci.sid).await.unwrap();
 
     // raw ldap3: one LDAPS connection bound as the same service account, same CA
-    let mut roots = rustls::RootCertStore::empty();
-    let ca = env("AD_CA_FILE");
-    for cert in rustls_pemfile::certs(&mut BufReader::new(std::fs::File::open(&ca).unwrap())) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let (conn, mut raw) = LdapConnAsync::with_settings(
-        LdapConnSettings::new().set_config(Arc::new(tls)),
-        &env("AD_LDAPS_URL"),
-    )
-    .await
-    .unwrap();
-    ldap3::drive!(conn);
-    raw.simple_bind(&env("AD_SVC_DN"), &env("AD_SVC_PASS"))
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    let mut raw = support::ldaps(&env("AD_SVC_DN"), &env("AD_SVC_PASS")).await;
     let value = format!("<SID={}>", svc_ci.sid);
 
     let mut roles = RoleServiceClient::new(channel);

@@ -6,7 +6,7 @@ pub fn ConnectionBanner(#[prop(into)] problem: Signal<Option<String>>) -> impl I
     move || {
         problem.get().map(|message| {
             view! {
-                <div class="connection-banner" role="alert">
+                <div class="connection-banner" role="alert" aria-label="Connection">
                     {message}
                 </div>
             }

@@ -101,7 +101,11 @@ pub fn RolesPage() -> impl IntoView {
                             .any(|g| is_live(g) && format::epoch_ms(g.expires_at.as_ref()) <= t)
                     })
             });
-            if due && t - last_load.get_untracked() > 2000.0 {
+            // and a load that failed (server away) is tried again every few seconds
+            let failed = roles.with_untracked(|r| matches!(r, Some(Err(_))))
+                || grants.with_untracked(|g| matches!(g, Some(Err(_))));
+            let wait = if failed { 5000.0 } else { 2000.0 };
+            if (due || failed) && t - last_load.get_untracked() > wait {
                 load();
             }
         });

@@ -9,7 +9,11 @@
 //! - membership is the union of live grants: a removal that another live grant still covers is
 //!   skipped (TTL links get the remaining grants' latest expiry instead).
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use jitroles_domain::{
@@ -812,14 +816,20 @@ impl Engine {
 
     /// Members of `group` that no live grant explains.
     async fn unexplained(&self, group: &TargetGroup) -> Result<Vec<String>, DomainError> {
-        let live = self.grants.live_on_group(&group.sid).await?;
+        let explained: HashSet<String> = self
+            .grants
+            .live_on_group(&group.sid)
+            .await?
+            .into_iter()
+            .map(|g| g.subject.dn.to_lowercase())
+            .collect();
         Ok(self
             .directory
             .members(&group.dn)
             .await?
             .into_iter()
             .map(|m| m.dn)
-            .filter(|dn| !live.iter().any(|g| g.subject.dn.eq_ignore_ascii_case(dn)))
+            .filter(|dn| !explained.contains(&dn.to_lowercase()))
             .collect())
     }
 
@@ -838,12 +848,16 @@ impl Engine {
             // grants first, members second: a grant active before the read had its member
             // added before the read, so a missing member really is gone
             let live = self.grants.live_on_group(&group.sid).await?;
-            let members = self.directory.members(&group.dn).await?;
+            let members: HashSet<String> = self
+                .directory
+                .members(&group.dn)
+                .await?
+                .into_iter()
+                .map(|m| m.dn.to_lowercase())
+                .collect();
             let now = self.clock.now();
             for g in live {
-                let present = members
-                    .iter()
-                    .any(|m| m.dn.eq_ignore_ascii_case(&g.subject.dn));
+                let present = members.contains(&g.subject.dn.to_lowercase());
                 // a TTL link due now is AD's own doing: the scheduler records that expiry
                 if present
                     || g.state != GrantState::Active

@@ -1,0 +1,259 @@
+//! Expiry lateness: 10,000 grants falling due within one minute, ended by the real server's
+//! scheduler against the Samba DC (`scripts/ad up`):
+//!
+//!     eval "$(scripts/ad up)" && cargo bench -p jitroles-server --bench expiry
+//!
+//! Setup: a group `jit-bench` in OU=JIT Roles (made once, as Administrator) gets 10,000
+//! members written as `<SID=…>` values of a foreign domain (Samba makes foreign security
+//! principals for them), in batches, as the service account; the matching 10,000 `active`
+//! grants are written straight into a fresh SQLite database, due evenly over one minute
+//! starting 30 s after the server starts. Then the server runs (release build, in-process, the
+//! product's settings) until every grant has ended. Lateness = ended_at − expires_at, from the
+//! database; the group must be empty afterwards.
+
+#![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark reads the clock
+
+#[path = "support.rs"]
+mod support;
+
+use std::{collections::HashSet, time::Duration};
+
+use chrono::{TimeDelta, Utc};
+use jitroles_directory::ActiveDirectory;
+use jitroles_domain::{
+    audit::{AuditAction, NewAudit},
+    directory::{Directory, GroupRef, Mechanism},
+    grant::{Grant, GrantState, Subject},
+    page::PageRequest,
+    ports::{GrantStore, RuleStore},
+    rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
+};
+use jitroles_server::config::{Config, DirectorySection, ServerConfig};
+use jitroles_store::Database;
+use ldap3::Mod;
+use support::env;
+
+const GRANTS: usize = 10_000;
+const WINDOW: Duration = Duration::from_secs(60);
+const LEAD: Duration = Duration::from_secs(30);
+/// A foreign domain: Samba keeps its SIDs as foreign security principals.
+const FOREIGN: &str = "S-1-5-21-1000000001-2000000002-3000000003";
+
+fn audit(at: chrono::DateTime<Utc>, action: AuditAction) -> NewAudit {
+    NewAudit {
+        at,
+        action,
+        actor: "bench".into(),
+        rule_id: None,
+        grant_id: None,
+        subject_account: None,
+        detail: String::new(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let role_ou = env("AD_ROLE_OU");
+    let base_dn = env("AD_BASE_DN");
+    let group_dn = format!("CN=jit-bench,{role_ou}");
+    let mut admin = support::ldaps(&env("AD_ADMIN_DN"), &env("AD_ADMIN_PASS")).await;
+    let _ = admin
+        .add(
+            &group_dn,
+            vec![
+                ("objectClass", HashSet::from(["top", "group"])),
+                ("sAMAccountName", HashSet::from(["jit-bench"])),
+            ],
+        )
+        .await
+        .unwrap(); // "already exists" on later runs is fine
+
+    let directory = DirectorySection {
+        url: env("AD_LDAPS_URL"),
+        bind_dn: env("AD_SVC_DN"),
+        bind_password: env("AD_SVC_PASS"),
+        ca_file: Some(env("AD_CA_FILE").into()),
+        starttls: false,
+        allow_plain_ldap: false,
+        timeout_seconds: 10,
+        force_scheduler: false,
+    };
+    let ad = ActiveDirectory::new(directory.adapter_config()).unwrap();
+    let group = ad
+        .group(&GroupRef::Dn(group_dn.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let sids: Vec<String> = (0..GRANTS)
+        .map(|i| format!("{FOREIGN}-{}", 100_000 + i))
+        .collect();
+    let mut svc = support::ldaps(&env("AD_SVC_DN"), &env("AD_SVC_PASS")).await;
+    let t = std::time::Instant::now();
+    // only what is missing: an interrupted earlier run may have left some
+    let present: HashSet<String> = ad
+        .members(&group_dn)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| {
+            m.dn.strip_prefix("CN=")?
+                .split(',')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect();
+    let missing: Vec<&String> = sids.iter().filter(|s| !present.contains(*s)).collect();
+    for batch in missing.chunks(1000) {
+        let values: Vec<String> = batch.iter().map(|s| format!("<SID={s}>")).collect();
+        let values: HashSet<&str> = values.iter().map(String::as_str).collect();
+        svc.modify(&group_dn, vec![Mod::Add("member", values)])
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+    }
+    let members = ad.members(&group_dn).await.unwrap();
+    println!(
+        "setup: {} members in {} (written in {:.1} s)",
+        members.len(),
+        group.name,
+        t.elapsed().as_secs_f64()
+    );
+    assert!(members.len() >= GRANTS);
+    let dn_of: std::collections::HashMap<String, String> = members
+        .iter()
+        .filter_map(|m| {
+            let cn = m.dn.strip_prefix("CN=")?.split(',').next()?.to_owned();
+            Some((cn, m.dn.clone()))
+        })
+        .collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let db = Database::connect(&format!("sqlite://{}", data.join("jitroles.db").display()))
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let now = Utc::now();
+    let rule = RoleRule {
+        id: uuid::Uuid::new_v4().to_string(),
+        spec: RuleSpec {
+            name: "bench".into(),
+            description: String::new(),
+            acl: Vec::new(),
+            max_duration: Some(Duration::from_secs(3600)),
+            default_duration: None,
+            allow_extension: false,
+            max_total_duration: None,
+            justification: Some(JustificationPolicy::Optional),
+            enabled: true,
+            expires_at: None,
+        }
+        .validate(now)
+        .unwrap(),
+        target: TargetGroup {
+            sid: group.sid.clone(),
+            guid: group.guid.clone(),
+            dn: group.dn.clone(),
+            name: group.name.clone(),
+        },
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    db.create_rule(&rule, audit(now, AuditAction::RuleCreated))
+        .await
+        .unwrap();
+    let first_due = now + TimeDelta::from_std(LEAD).unwrap();
+    let step = WINDOW.as_secs_f64() / GRANTS as f64;
+    for (i, sid) in sids.iter().enumerate() {
+        let grant = Grant {
+            id: uuid::Uuid::new_v4().to_string(),
+            rule_id: rule.id.clone(),
+            rule_name: "bench".into(),
+            group: rule.target.clone(),
+            subject: Subject {
+                sid: sid.parse().unwrap(),
+                dn: dn_of
+                    .get(sid)
+                    .cloned()
+                    .unwrap_or_else(|| format!("CN={sid},CN=ForeignSecurityPrincipals,{base_dn}")),
+                account: format!("bench-{i}"),
+                display_name: format!("bench {i}"),
+            },
+            requested_by: "bench".into(),
+            justification: String::new(),
+            requested_at: now,
+            expires_at: first_due + TimeDelta::milliseconds((i as f64 * step * 1000.0) as i64),
+            state: GrantState::Active,
+            mechanism: Mechanism::Scheduled,
+            extension_count: 0,
+            ended_at: None,
+            end_reason: None,
+            last_error: None,
+            client_request_id: None,
+            version: 1,
+        };
+        db.insert_grant(&grant, audit(now, AuditAction::Granted))
+            .await
+            .unwrap();
+    }
+    println!(
+        "setup: {GRANTS} grants due from {first_due} over {} s",
+        WINDOW.as_secs()
+    );
+
+    let web_root = dir.path().join("dist");
+    std::fs::create_dir_all(&web_root).unwrap();
+    std::fs::write(web_root.join("index.html"), "bench").unwrap();
+    let config = Config {
+        data_dir: data,
+        server: ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            web_root,
+            public_url: None,
+        },
+        directory: Some(directory),
+        ..Config::default()
+    };
+    let running = jitroles_server::start(&config).await.unwrap();
+    let deadline = first_due + TimeDelta::from_std(WINDOW).unwrap() + TimeDelta::minutes(5);
+    loop {
+        let live = db
+            .grants(false, PageRequest::parse(1, "").unwrap())
+            .await
+            .unwrap();
+        if live.items.is_empty() {
+            break;
+        }
+        assert!(Utc::now() < deadline, "grants still live after the window");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    running.shutdown().await.unwrap();
+
+    let mut lateness = Vec::with_capacity(GRANTS);
+    let mut token = String::new();
+    loop {
+        let page = db
+            .grants(true, PageRequest::parse(200, &token).unwrap())
+            .await
+            .unwrap();
+        for g in &page.items {
+            assert_eq!(g.state, GrantState::Ended, "{g:?}");
+            lateness.push((g.ended_at.unwrap() - g.expires_at).num_milliseconds() as f64 / 1000.0);
+        }
+        match page.next {
+            Some(next) => token = next,
+            None => break,
+        }
+    }
+    let left = ad.members(&group_dn).await.unwrap().len();
+    let (p50, p99, max) = support::percentiles(&mut lateness);
+    println!(
+        "expiry lateness of {} grants due within {} s: p50 {p50:.3} s, p99 {p99:.3} s, max {max:.3} s (target p99 ≤ 1 s); {left} members left in the group",
+        lateness.len(),
+        WINDOW.as_secs()
+    );
+}
