@@ -13,7 +13,6 @@
 
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark reads the clock
 
-#[path = "support.rs"]
 mod support;
 
 use std::{collections::HashSet, time::Duration};
@@ -218,7 +217,11 @@ async fn main() {
         directory: Some(directory),
         ..Config::default()
     };
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
     let running = jitroles_server::start(&config).await.unwrap();
+    let mut last_report = Utc::now();
     let deadline = first_due + TimeDelta::from_std(WINDOW).unwrap() + TimeDelta::minutes(5);
     loop {
         let live = db
@@ -227,6 +230,19 @@ async fn main() {
             .unwrap();
         if live.items.is_empty() {
             break;
+        }
+        if Utc::now() - last_report > TimeDelta::seconds(10) {
+            last_report = Utc::now();
+            let left = db
+                .grants(false, PageRequest::parse(200, "").unwrap())
+                .await
+                .unwrap();
+            println!(
+                "{}: {}{} live",
+                last_report.format("%H:%M:%S"),
+                left.items.len(),
+                if left.next.is_some() { "+" } else { "" }
+            );
         }
         assert!(Utc::now() < deadline, "grants still live after the window");
         tokio::time::sleep(Duration::from_secs(1)).await;

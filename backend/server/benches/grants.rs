@@ -28,7 +28,6 @@ use tonic::{Request, transport::Channel};
 const PER_ROUND: usize = 100;
 const ROUNDS: usize = 3;
 
-#[path = "support.rs"]
 mod support;
 
 use support::env;

@@ -4,12 +4,13 @@
 use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
 use jitroles_server::{
     Running,
-    config::{AccessSection, Config, DirectorySection, OidcSection, UserAttribute},
+    config::{AccessSection, Config, DirectorySection, OidcSection},
 };
 use tonic::{Code, Request};
 
 use crate::{
     oidc::{Provider, provider},
+    stack,
     support::config_in,
 };
 
@@ -59,14 +60,8 @@ pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider
         force_scheduler: false,
     });
     config.oidc = Some(OidcSection {
-        issuer: op.issuer.clone(),
-        audience: op.audience.clone(),
-        jwks_url: None, // discovered
         service_accounts: [("ci-bot".to_owned(), "svc-ci".to_owned())].into(),
-        client_id: None,
-        client_secret: None,
-        user_claim: "preferred_username".into(),
-        user_attribute: UserAttribute::SamAccountName,
+        ..stack::oidc(&op)
     });
     config.access = AccessSection {
         admin_groups: vec!["jitroles-admins".into()],

@@ -15,9 +15,12 @@ use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
 use jitroles_server::failpoint;
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
-use crate::oidc::{Provider, provider};
+use crate::{
+    oidc::{Provider, provider},
+    stack::{as_, oncall_rule},
+};
 
 struct Server {
     child: Child,
@@ -90,66 +93,6 @@ impl Server {
     }
 }
 
-fn as_<T>(op: &Provider, account: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let bearer = format!("Bearer {}", op.person_token(account));
-    request
-        .metadata_mut()
-        .insert("authorization", bearer.parse().unwrap());
-    request
-}
-
-async fn make_rule(server: &Server, op: &Provider) -> String {
-    let mut admin = AdminServiceClient::new(server.channel().await);
-    let oncall = admin
-        .search_directory(as_(
-            op,
-            "alice",
-            pb::SearchDirectoryRequest {
-                query: "dba-oncall".into(),
-                kind: pb::DirectoryObjectKind::Group.into(),
-                page_size: 5,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries
-        .remove(0)
-        .sid;
-    admin
-        .create_rule(as_(
-            op,
-            "alice",
-            pb::CreateRuleRequest {
-                spec: Some(pb::RuleSpec {
-                    name: "DBA".into(),
-                    target_group: "jit-role-dba".into(),
-                    acl: vec![pb::AclEntry {
-                        principal_sid: oncall,
-                        display_name: String::new(),
-                        kind: pb::PrincipalKind::Group.into(),
-                        effect: pb::Effect::Allow.into(),
-                    }],
-                    max_duration: Some(prost_types::Duration {
-                        seconds: 3600,
-                        nanos: 0,
-                    }),
-                    default_duration: Some(prost_types::Duration {
-                        seconds: 2,
-                        nanos: 0,
-                    }),
-                    enabled: true,
-                    ..Default::default()
-                }),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .id
-}
-
 /// One crash at `point` during dave's request (or its expiry), then a clean restart; returns
 /// the audit trail of dave's grant once nothing is live any more.
 async fn crash_at(point: &str) -> Option<Vec<String>> {
@@ -162,7 +105,15 @@ async fn crash_at(point: &str) -> Option<Vec<String>> {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut server = start(dir.path(), &fixture, &op, point).await;
-    let rule_id = make_rule(&server, &op).await;
+    let rule_id = oncall_rule(
+        server.channel().await,
+        &op,
+        ("DBA", "jit-role-dba"),
+        2,
+        pb::JustificationPolicy::Optional,
+    )
+    .await
+    .id;
     let answer = RoleServiceClient::new(server.channel().await)
         .request_role(as_(
             &op,

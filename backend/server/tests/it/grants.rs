@@ -16,7 +16,11 @@ use jitroles_server::Running;
 use tonic::{Code, Request, transport::Channel};
 use tonic_types::StatusExt;
 
-use crate::{bearer::directory_and_provider, oidc::Provider};
+use crate::{
+    bearer::directory_and_provider,
+    oidc::Provider,
+    stack::{as_, oncall_rule, secs},
+};
 
 struct Stack {
     running: Running,
@@ -38,13 +42,6 @@ async fn stack() -> Option<Stack> {
     })
 }
 
-fn secs(n: i64) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: n,
-        nanos: 0,
-    }
-}
-
 fn group_dn(name: &str) -> String {
     format!("CN={name},{}", std::env::var("AD_ROLE_OU").unwrap())
 }
@@ -59,14 +56,7 @@ impl Stack {
     }
 
     fn as_<T>(&self, account: &str, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {}", self.op.person_token(account))
-                .parse()
-                .unwrap(),
-        );
-        request
+        as_(&self.op, account, message)
     }
 
     async fn roles(&self) -> RoleServiceClient<Channel> {
@@ -77,60 +67,16 @@ impl Stack {
         AdminServiceClient::new(self.channel().await)
     }
 
-    async fn sid_of_group(&self, name: &str) -> String {
-        let found = self
-            .admin()
-            .await
-            .search_directory(self.as_(
-                "alice",
-                pb::SearchDirectoryRequest {
-                    query: name.into(),
-                    kind: pb::DirectoryObjectKind::Group.into(),
-                    page_size: 10,
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
-        found
-            .entries
-            .into_iter()
-            .find(|e| e.account_name == name)
-            .unwrap_or_else(|| panic!("no group {name}"))
-            .sid
-    }
-
-    /// A rule made by alice on `group` whose ACL allows dba-oncall.
+    /// A rule made by alice on `group` whose ACL allows dba-oncall; justification required.
     async fn rule(&self, name: &str, group: &str, default_secs: i64) -> pb::Rule {
-        let oncall = self.sid_of_group("dba-oncall").await;
-        self.admin()
-            .await
-            .create_rule(self.as_(
-                "alice",
-                pb::CreateRuleRequest {
-                    spec: Some(pb::RuleSpec {
-                        name: name.into(),
-                        description: "Production database administration".into(),
-                        target_group: group.into(),
-                        acl: vec![pb::AclEntry {
-                            principal_sid: oncall,
-                            display_name: String::new(),
-                            kind: pb::PrincipalKind::Group.into(),
-                            effect: pb::Effect::Allow.into(),
-                        }],
-                        max_duration: Some(secs(3600)),
-                        default_duration: Some(secs(default_secs)),
-                        allow_extension: true,
-                        max_total_duration: None,
-                        justification: pb::JustificationPolicy::Required.into(),
-                        enabled: true,
-                        expires_at: None,
-                    }),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
+        oncall_rule(
+            self.channel().await,
+            &self.op,
+            (name, group),
+            default_secs,
+            pb::JustificationPolicy::Required,
+        )
+        .await
     }
 
     /// The rule with `account` added to its ACL (allow), as alice saves it.

@@ -5,28 +5,19 @@
 
 use std::time::{Duration, Instant};
 
-use jitroles_ad_fixture::{Fixture, Options, SVC_DN, SVC_PASSWORD};
+use jitroles_ad_fixture::{Fixture, Options};
 use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
-use jitroles_server::config::{AccessSection, DirectorySection, OidcSection, UserAttribute};
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
 use crate::{
     oidc::{Provider, provider},
-    support::{config_in, postgres_database},
+    stack::{as_, on_fixture, oncall_rule},
+    support::postgres_database,
 };
 
 const RULES: usize = 6;
-
-fn as_<T>(op: &Provider, account: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let bearer = format!("Bearer {}", op.person_token(account));
-    request
-        .metadata_mut()
-        .insert("authorization", bearer.parse().unwrap());
-    request
-}
 
 async fn channel(server: &jitroles_server::Running) -> Channel {
     Channel::from_shared(format!("http://{}", server.addr()))
@@ -49,89 +40,27 @@ async fn two_instances_on_postgres_end_each_grant_exactly_once_and_survive_one_s
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config_in(dir.path());
+    let mut config = on_fixture(dir.path(), fixture.url(), &op);
     config.database.url = Some(url);
-    config.directory = Some(DirectorySection {
-        url: fixture.url(),
-        bind_dn: SVC_DN.into(),
-        bind_password: SVC_PASSWORD.into(),
-        ca_file: None,
-        starttls: false,
-        allow_plain_ldap: true,
-        timeout_seconds: 5,
-        force_scheduler: false,
-    });
-    config.oidc = Some(OidcSection {
-        issuer: op.issuer.clone(),
-        audience: op.audience.clone(),
-        jwks_url: None,
-        service_accounts: Default::default(),
-        client_id: None,
-        client_secret: None,
-        user_claim: "preferred_username".into(),
-        user_attribute: UserAttribute::SamAccountName,
-    });
-    config.access = AccessSection {
-        admin_groups: vec!["jitroles-admins".into()],
-    };
     let a = jitroles_server::start(&config).await.unwrap();
     let b = jitroles_server::start(&config).await.unwrap();
 
     // rules alternate between the two role groups; made on A, requested on A and B
-    let mut admin = AdminServiceClient::new(channel(&a).await);
-    let oncall = admin
-        .search_directory(as_(
-            &op,
-            "alice",
-            pb::SearchDirectoryRequest {
-                query: "dba-oncall".into(),
-                kind: pb::DirectoryObjectKind::Group.into(),
-                page_size: 5,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries
-        .remove(0)
-        .sid;
     let mut grants = Vec::new();
     for i in 0..RULES {
-        let rule = admin
-            .create_rule(as_(
-                &op,
-                "alice",
-                pb::CreateRuleRequest {
-                    spec: Some(pb::RuleSpec {
-                        name: format!("Rule {i}"),
-                        target_group: if i % 2 == 0 {
-                            "jit-role-dba"
-                        } else {
-                            "jit-role-web"
-                        }
-                        .into(),
-                        acl: vec![pb::AclEntry {
-                            principal_sid: oncall.clone(),
-                            display_name: String::new(),
-                            kind: pb::PrincipalKind::Group.into(),
-                            effect: pb::Effect::Allow.into(),
-                        }],
-                        max_duration: Some(prost_types::Duration {
-                            seconds: 3600,
-                            nanos: 0,
-                        }),
-                        default_duration: Some(prost_types::Duration {
-                            seconds: 3,
-                            nanos: 0,
-                        }),
-                        enabled: true,
-                        ..Default::default()
-                    }),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let group = if i % 2 == 0 {
+            "jit-role-dba"
+        } else {
+            "jit-role-web"
+        };
+        let rule = oncall_rule(
+            channel(&a).await,
+            &op,
+            (&format!("Rule {i}"), group),
+            3,
+            pb::JustificationPolicy::Optional,
+        )
+        .await;
         for (account, server) in [("dave", &a), ("svc-ci", &b)] {
             let grant = RoleServiceClient::new(channel(server).await)
                 .request_role(as_(

@@ -10,6 +10,7 @@ mod instances;
 mod oidc;
 mod outage;
 mod sessions;
+mod stack;
 mod support;
 mod system;
 mod tokens;

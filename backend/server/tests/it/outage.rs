@@ -5,26 +5,16 @@
 
 use std::time::{Duration, Instant};
 
-use jitroles_ad_fixture::{Fixture, Options, SVC_DN, SVC_PASSWORD, proxy::Proxy};
+use jitroles_ad_fixture::{Fixture, Options, proxy::Proxy};
 use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
-use jitroles_server::config::{AccessSection, DirectorySection, OidcSection, UserAttribute};
-use tonic::{Code, Request, transport::Channel};
+use tonic::{Code, transport::Channel};
 
 use crate::{
-    oidc::{Provider, provider},
-    support::config_in,
+    oidc::provider,
+    stack::{as_, on_fixture, oncall_rule},
 };
-
-fn as_<T>(op: &Provider, account: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let bearer = format!("Bearer {}", op.person_token(account));
-    request
-        .metadata_mut()
-        .insert("authorization", bearer.parse().unwrap());
-    request
-}
 
 fn member(fixture: &Fixture, cn: &str) -> bool {
     fixture
@@ -45,30 +35,7 @@ async fn an_outage_loses_nothing_and_overdue_removals_follow_the_directory_back(
     let upstream = fixture.url().trim_start_matches("ldap://").parse().unwrap();
     let proxy = Proxy::start(upstream).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config_in(dir.path());
-    config.directory = Some(DirectorySection {
-        url: format!("ldap://{}", proxy.addr()),
-        bind_dn: SVC_DN.into(),
-        bind_password: SVC_PASSWORD.into(),
-        ca_file: None,
-        starttls: false,
-        allow_plain_ldap: true,
-        timeout_seconds: 2,
-        force_scheduler: false,
-    });
-    config.oidc = Some(OidcSection {
-        issuer: op.issuer.clone(),
-        audience: op.audience.clone(),
-        jwks_url: None,
-        service_accounts: Default::default(),
-        client_id: None,
-        client_secret: None,
-        user_claim: "preferred_username".into(),
-        user_attribute: UserAttribute::SamAccountName,
-    });
-    config.access = AccessSection {
-        admin_groups: vec!["jitroles-admins".into()],
-    };
+    let mut config = on_fixture(dir.path(), format!("ldap://{}", proxy.addr()), &op);
     config.scheduler.reconcile_seconds = 1;
     config.scheduler.unconfirmed_after_seconds = 1;
     let server = jitroles_server::start(&config).await.unwrap();
@@ -78,54 +45,15 @@ async fn an_outage_loses_nothing_and_overdue_removals_follow_the_directory_back(
         .await
         .unwrap();
     let mut admin = AdminServiceClient::new(channel.clone());
-    let mut roles = RoleServiceClient::new(channel);
-
-    let oncall = admin
-        .search_directory(as_(
-            &op,
-            "alice",
-            pb::SearchDirectoryRequest {
-                query: "dba-oncall".into(),
-                kind: pb::DirectoryObjectKind::Group.into(),
-                page_size: 5,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries
-        .remove(0)
-        .sid;
-    let rule = admin
-        .create_rule(as_(
-            &op,
-            "alice",
-            pb::CreateRuleRequest {
-                spec: Some(pb::RuleSpec {
-                    name: "DBA".into(),
-                    target_group: "jit-role-dba".into(),
-                    acl: vec![pb::AclEntry {
-                        principal_sid: oncall,
-                        display_name: String::new(),
-                        kind: pb::PrincipalKind::Group.into(),
-                        effect: pb::Effect::Allow.into(),
-                    }],
-                    max_duration: Some(prost_types::Duration {
-                        seconds: 3600,
-                        nanos: 0,
-                    }),
-                    default_duration: Some(prost_types::Duration {
-                        seconds: 2,
-                        nanos: 0,
-                    }),
-                    enabled: true,
-                    ..Default::default()
-                }),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut roles = RoleServiceClient::new(channel.clone());
+    let rule = oncall_rule(
+        channel,
+        &op,
+        ("DBA", "jit-role-dba"),
+        2,
+        pb::JustificationPolicy::Optional,
+    )
+    .await;
     let ask = || pb::RequestRoleRequest {
         rule_id: rule.id.clone(),
         ..Default::default()

@@ -5,19 +5,16 @@
 
 use std::time::{Duration, Instant};
 
-use jitroles_ad_fixture::{Fixture, Options, SVC_DN, SVC_PASSWORD};
+use jitroles_ad_fixture::{Fixture, Options};
 use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
-use jitroles_server::{
-    Running,
-    config::{AccessSection, DirectorySection, OidcSection, UserAttribute},
-};
+use jitroles_server::Running;
 use tonic::{Request, transport::Channel};
 
 use crate::{
     oidc::{Provider, provider},
-    support::config_in,
+    stack::{as_, on_fixture, oncall_rule, secs},
 };
 
 struct Stack {
@@ -31,30 +28,7 @@ async fn stack() -> Option<Stack> {
     let op = provider()?;
     let fixture = Fixture::start(Options::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = config_in(dir.path());
-    config.directory = Some(DirectorySection {
-        url: fixture.url(),
-        bind_dn: SVC_DN.into(),
-        bind_password: SVC_PASSWORD.into(),
-        ca_file: None,
-        starttls: false,
-        allow_plain_ldap: true, // the fixture speaks plain LDAP on loopback
-        timeout_seconds: 5,
-        force_scheduler: false,
-    });
-    config.oidc = Some(OidcSection {
-        issuer: op.issuer.clone(),
-        audience: op.audience.clone(),
-        jwks_url: None,
-        service_accounts: Default::default(),
-        client_id: None,
-        client_secret: None,
-        user_claim: "preferred_username".into(),
-        user_attribute: UserAttribute::SamAccountName,
-    });
-    config.access = AccessSection {
-        admin_groups: vec!["jitroles-admins".into()],
-    };
+    let config = on_fixture(dir.path(), fixture.url(), &op);
     let running = jitroles_server::start(&config).await.unwrap();
     Some(Stack {
         running,
@@ -62,13 +36,6 @@ async fn stack() -> Option<Stack> {
         fixture,
         _dir: dir,
     })
-}
-
-fn secs(n: i64) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: n,
-        nanos: 0,
-    }
 }
 
 impl Stack {
@@ -81,55 +48,18 @@ impl Stack {
     }
 
     fn as_<T>(&self, account: &str, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        let bearer = format!("Bearer {}", self.op.person_token(account));
-        request
-            .metadata_mut()
-            .insert("authorization", bearer.parse().unwrap());
-        request
+        as_(&self.op, account, message)
     }
 
     async fn rule(&self, default_secs: i64) -> pb::Rule {
-        let mut admin = AdminServiceClient::new(self.channel().await);
-        let oncall = admin
-            .search_directory(self.as_(
-                "alice",
-                pb::SearchDirectoryRequest {
-                    query: "dba-oncall".into(),
-                    kind: pb::DirectoryObjectKind::Group.into(),
-                    page_size: 5,
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .entries
-            .remove(0)
-            .sid;
-        admin
-            .create_rule(self.as_(
-                "alice",
-                pb::CreateRuleRequest {
-                    spec: Some(pb::RuleSpec {
-                        name: "DBA".into(),
-                        target_group: "jit-role-dba".into(),
-                        acl: vec![pb::AclEntry {
-                            principal_sid: oncall,
-                            display_name: String::new(),
-                            kind: pb::PrincipalKind::Group.into(),
-                            effect: pb::Effect::Allow.into(),
-                        }],
-                        max_duration: Some(secs(3600)),
-                        default_duration: Some(secs(default_secs)),
-                        allow_extension: true,
-                        enabled: true,
-                        ..Default::default()
-                    }),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
+        oncall_rule(
+            self.channel().await,
+            &self.op,
+            ("DBA", "jit-role-dba"),
+            default_secs,
+            pb::JustificationPolicy::Optional,
+        )
+        .await
     }
 
     fn dave_is_member(&self) -> bool {

@@ -1,4 +1,4 @@
-//! Helpers the benchmarks share (included with `#[path]`; not a bench itself).
+//! Helpers the benchmarks share (a module of each, not a bench target itself).
 
 use std::{io::BufReader, sync::Arc};
 
