@@ -247,6 +247,20 @@ pub trait Directory: Send + Sync {
     ) -> Result<MembershipChange, DomainError>;
 
     /// Every member of the group (read in ranges, never truncated), with TTLs under PAM.
+    /// Removes several members of one group, in as few writes as the directory allows; one
+    /// answer per member, in order. By default one removal after the other.
+    async fn remove_members(
+        &self,
+        group_dn: &str,
+        members: &[Sid],
+    ) -> Result<Vec<MembershipChange>, DomainError> {
+        let mut changes = Vec::with_capacity(members.len());
+        for member in members {
+            changes.push(self.remove_member(group_dn, member).await?);
+        }
+        Ok(changes)
+    }
+
     async fn members(&self, group_dn: &str) -> Result<Vec<Member>, DomainError>;
 
     async fn capabilities(&self) -> Result<Capabilities, DomainError>;

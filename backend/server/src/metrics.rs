@@ -260,6 +260,18 @@ impl Directory for MeteredDirectory {
             .await
     }
 
+    async fn remove_members(
+        &self,
+        group_dn: &str,
+        members: &[Sid],
+    ) -> Result<Vec<MembershipChange>, DomainError> {
+        self.timed(
+            "remove_members",
+            self.inner.remove_members(group_dn, members),
+        )
+        .await
+    }
+
     async fn members(&self, group_dn: &str) -> Result<Vec<Member>, DomainError> {
         self.timed("members", self.inner.members(group_dn)).await
     }

@@ -52,6 +52,42 @@ async fn add_and_remove_are_idempotent() {
 }
 
 #[tokio::test]
+async fn several_members_leave_in_one_write_and_one_by_one_when_some_are_gone() {
+    let Some(ad) = ad() else { return };
+    let dir = ad.directory();
+    let scratch = ad.scratch_group("batch").await;
+    let group = scratch.group.clone();
+    let (bob, dave, carol) = (
+        ad.user("bob").await,
+        ad.user("dave").await,
+        ad.user("carol").await,
+    );
+    for user in [&bob, &dave, &carol] {
+        dir.add_member(&group.dn, &user.sid, None).await.unwrap();
+    }
+
+    let both = [bob.sid.clone(), dave.sid.clone()];
+    assert_eq!(
+        dir.remove_members(&group.dn, &both).await.unwrap(),
+        [MembershipChange::Changed, MembershipChange::Changed]
+    );
+    assert_eq!(
+        ad.members_seen_by_admin(&group.dn).await,
+        std::slice::from_ref(&carol.dn),
+        "only the named members left"
+    );
+
+    // bob is gone already: the batch is refused and each is removed on its own
+    let mixed = [bob.sid.clone(), carol.sid.clone()];
+    assert_eq!(
+        dir.remove_members(&group.dn, &mixed).await.unwrap(),
+        [MembershipChange::AlreadySo, MembershipChange::Changed]
+    );
+    assert!(dir.members(&group.dn).await.unwrap().is_empty());
+    scratch.delete().await;
+}
+
+#[tokio::test]
 async fn a_group_outside_the_delegated_ou_is_a_clear_permission_error_and_nothing_changes() {
     let Some(ad) = ad() else { return };
     let dir = ad.directory();

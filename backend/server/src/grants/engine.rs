@@ -34,7 +34,9 @@ use tokio::sync::Notify;
 use crate::{failpoint, metrics::Metrics};
 
 /// Most due grants handled per pass; the scheduler loops until none are left.
-const DUE_BATCH: u32 = 100;
+const DUE_BATCH: u32 = 500;
+/// Most members removed from one group in one directory write.
+const REMOVE_BATCH: usize = 250;
 /// How long the mechanism (PAM on or off) is reused before the directory is asked again. PAM
 /// only ever goes from off to on, and the scheduler works either way.
 const MECHANISM_TTL: Duration = Duration::from_secs(60);
@@ -669,6 +671,31 @@ impl Engine {
 
     /// `active → ending → ended`. If the directory cannot be changed now, the grant stays
     /// `ending` (returned so, with the error) and the scheduler finishes it.
+    /// `active → ending`, with the audit event of the decision (expired, released, revoked,
+    /// ended by the directory).
+    async fn begin(
+        &self,
+        g: &Grant,
+        reason: EndReason,
+        actor: &str,
+        detail: String,
+    ) -> Result<Grant, DomainError> {
+        let action = match reason {
+            EndReason::Expired => AuditAction::Expired,
+            EndReason::Released => AuditAction::Released,
+            EndReason::Revoked => AuditAction::Revoked,
+            EndReason::Directory => AuditAction::EndedByDirectory,
+        };
+        let next = grant::begin_end(g, reason)?;
+        let now = self.clock.now();
+        let stored = self
+            .grants
+            .update_grant(g, &next, Some(audit(action, actor, &next, detail, now)))
+            .await?;
+        failpoint::point(failpoint::AFTER_ENDING_COMMIT);
+        Ok(stored)
+    }
+
     async fn end(
         &self,
         g: Grant,
@@ -676,23 +703,10 @@ impl Engine {
         actor: &str,
         detail: String,
     ) -> Result<Grant, DomainError> {
-        let now = self.clock.now();
-        let action = match reason {
-            EndReason::Expired => AuditAction::Expired,
-            EndReason::Released => AuditAction::Released,
-            EndReason::Revoked => AuditAction::Revoked,
-            EndReason::Directory => AuditAction::EndedByDirectory,
-        };
         let ending = if g.state == GrantState::Ending {
             g
         } else {
-            let next = grant::begin_end(&g, reason)?;
-            let stored = self
-                .grants
-                .update_grant(&g, &next, Some(audit(action, actor, &next, detail, now)))
-                .await?;
-            failpoint::point(failpoint::AFTER_ENDING_COMMIT);
-            stored
+            self.begin(&g, reason, actor, detail).await?
         };
         match self.finish(&ending).await {
             Ok(ended) => Ok(ended),
@@ -715,59 +729,100 @@ impl Engine {
     /// Removes the membership behind an `ending` grant (unless another live grant covers it)
     /// and records it `ended`.
     async fn finish(&self, ending: &Grant) -> Result<Grant, DomainError> {
-        let _membership = self
-            .memberships
-            .lock(&ending.group.sid, &ending.subject.sid)
-            .await;
-        let covering = self
-            .grants
-            .covering(&ending.group.sid, &ending.subject.sid)
-            .await?;
-        let detail = if grant::still_covered(ending, &covering) {
-            if ending.mechanism == Mechanism::Ttl {
-                let rest: Vec<&Grant> = covering
-                    .iter()
-                    .filter(|c| c.id != ending.id && c.state == GrantState::Active)
-                    .collect();
-                self.directory
-                    .add_member(
-                        &ending.group.dn,
-                        &ending.subject.sid,
-                        Some(grant::link_ttl(&rest, self.clock.now())),
-                    )
-                    .await?;
-            }
-            format!(
-                "still a member of {}: another live grant covers it",
-                ending.group.name
-            )
-        } else {
-            match self
-                .directory
-                .remove_member(&ending.group.dn, &ending.subject.sid)
-                .await?
-            {
-                MembershipChange::Changed => {
-                    format!("removed from {}", ending.group.name)
-                }
-                MembershipChange::AlreadySo => {
-                    format!(
-                        "no longer a member of {} (the directory removed it)",
-                        ending.group.name
-                    )
-                }
-            }
+        self.finish_all(std::slice::from_ref(ending))
+            .await?
+            .pop()
+            .ok_or_else(|| DomainError::Internal("finishing a grant returned nothing".into()))
+    }
+
+    /// [`Engine::finish`] for `ending` grants of one group at once: the memberships no other
+    /// live grant covers go in batched removals (one write per [`REMOVE_BATCH`] members), then
+    /// each grant is recorded `ended`. A grant another instance finished meanwhile is returned
+    /// as stored.
+    async fn finish_all(&self, endings: &[Grant]) -> Result<Vec<Grant>, DomainError> {
+        let Some(first) = endings.first() else {
+            return Ok(Vec::new());
         };
+        let group = first.group.clone();
+        let mut people: Vec<&Sid> = endings.iter().map(|g| &g.subject.sid).collect();
+        people.sort();
+        people.dedup();
+        let mut _held = Vec::with_capacity(people.len());
+        for person in &people {
+            _held.push(self.memberships.lock(&group.sid, person).await);
+        }
+        let live = self.grants.live_on_group(&group.sid).await?;
+        let mut details: HashMap<String, String> = HashMap::new();
+        let mut to_remove: Vec<Sid> = Vec::new();
+        for ending in endings {
+            let covering: Vec<Grant> = live
+                .iter()
+                .filter(|g| g.subject.sid == ending.subject.sid)
+                .cloned()
+                .collect();
+            if grant::still_covered(ending, &covering) {
+                if ending.mechanism == Mechanism::Ttl {
+                    let rest: Vec<&Grant> = covering
+                        .iter()
+                        .filter(|c| c.id != ending.id && c.state == GrantState::Active)
+                        .collect();
+                    self.directory
+                        .add_member(
+                            &group.dn,
+                            &ending.subject.sid,
+                            Some(grant::link_ttl(&rest, self.clock.now())),
+                        )
+                        .await?;
+                }
+                details.insert(
+                    ending.id.clone(),
+                    format!(
+                        "still a member of {}: another live grant covers it",
+                        group.name
+                    ),
+                );
+            } else if !to_remove.contains(&ending.subject.sid) {
+                to_remove.push(ending.subject.sid.clone());
+            }
+        }
+        let mut removed: HashMap<Sid, MembershipChange> = HashMap::new();
+        for batch in to_remove.chunks(REMOVE_BATCH) {
+            let changes = self.directory.remove_members(&group.dn, batch).await?;
+            removed.extend(batch.iter().cloned().zip(changes));
+        }
         failpoint::point(failpoint::AFTER_DIRECTORY_REMOVE);
-        let now = self.clock.now();
-        let ended = grant::finish_end(ending, now);
-        self.grants
-            .update_grant(
-                ending,
-                &ended,
-                Some(audit(AuditAction::Ended, SYSTEM_ACTOR, &ended, detail, now)),
-            )
-            .await
+        let mut ended = Vec::with_capacity(endings.len());
+        for ending in endings {
+            let detail = details.remove(&ending.id).unwrap_or_else(|| {
+                match removed.get(&ending.subject.sid) {
+                    Some(MembershipChange::Changed) => format!("removed from {}", group.name),
+                    _ => format!(
+                        "no longer a member of {} (the directory removed it)",
+                        group.name
+                    ),
+                }
+            });
+            let now = self.clock.now();
+            let done = grant::finish_end(ending, now);
+            match self
+                .grants
+                .update_grant(
+                    ending,
+                    &done,
+                    Some(audit(AuditAction::Ended, SYSTEM_ACTOR, &done, detail, now)),
+                )
+                .await
+            {
+                Ok(stored) => ended.push(stored),
+                Err(DomainError::Conflict(_)) => {
+                    if let Some(current) = self.grants.grant(&ending.id).await? {
+                        ended.push(current);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ended)
     }
 
     pub async fn my_grants(
@@ -916,17 +971,42 @@ impl Engine {
             if due.is_empty() {
                 return Ok(done);
             }
-            let mut progressed = false;
+            // every due grant to `ending` first (one commit each, with its audit event) ...
+            let mut endings: Vec<Grant> = Vec::with_capacity(due.len());
             for g in due {
-                let ended = self
-                    .end(
-                        g,
+                if g.state == GrantState::Ending {
+                    endings.push(g);
+                    continue;
+                }
+                match self
+                    .begin(
+                        &g,
                         EndReason::Expired,
                         SYSTEM_ACTOR,
                         "the grant's time ran out".into(),
                     )
-                    .await?;
-                if ended.state == GrantState::Ended {
+                    .await
+                {
+                    Ok(ending) => endings.push(ending),
+                    // another instance (or a release) got there first
+                    Err(DomainError::Conflict(_) | DomainError::FailedPrecondition(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            // ... then the removals, batched per group
+            let mut groups: HashMap<Sid, Vec<Grant>> = HashMap::new();
+            for ending in endings {
+                groups
+                    .entry(ending.group.sid.clone())
+                    .or_default()
+                    .push(ending);
+            }
+            let before = done;
+            for batch in groups.into_values() {
+                for ended in self.finish_all(&batch).await? {
+                    if ended.state != GrantState::Ended {
+                        continue;
+                    }
                     if let Some(at) = ended.ended_at
                         && ended.end_reason == Some(EndReason::Expired)
                     {
@@ -934,16 +1014,9 @@ impl Engine {
                             .expired_late((at - ended.expires_at).to_std().unwrap_or_default());
                     }
                     done += 1;
-                    progressed = true;
-                } else {
-                    return Err(DomainError::Unavailable(
-                        ended
-                            .last_error
-                            .unwrap_or_else(|| "the directory did not answer".into()),
-                    ));
                 }
             }
-            if !progressed {
+            if done == before {
                 return Ok(done);
             }
         }
