@@ -75,8 +75,16 @@ pub trait GrantStore: Send + Sync {
     ) -> Result<Option<Grant>, DomainError>;
     /// The subject's live grant of a rule.
     async fn live_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError>;
-    /// Live grants on a group, of any rule and person.
-    async fn live_on_group(&self, group: &Sid) -> Result<Vec<Grant>, DomainError>;
+    /// Live grants on a group, of any rule and person, by id, a page at a time: those with an
+    /// id after `after` (all when `None`), at most `limit`.
+    async fn live_on_group(
+        &self,
+        group: &Sid,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Grant>, DomainError>;
+    /// Live grants on a group that cover any of `subjects`.
+    async fn covering_any(&self, group: &Sid, subjects: &[Sid]) -> Result<Vec<Grant>, DomainError>;
     /// Live grants that cover (group, subject), of any rule.
     async fn covering(&self, group: &Sid, subject: &Sid) -> Result<Vec<Grant>, DomainError>;
     /// The subject's grants, live first, then newest first.

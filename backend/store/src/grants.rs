@@ -478,9 +478,31 @@ impl GrantStore for Database {
             .transpose()
     }
 
-    async fn live_on_group(&self, group: &Sid) -> Result<Vec<Grant>, DomainError> {
+    async fn live_on_group(
+        &self,
+        group: &Sid,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Grant>, DomainError> {
+        let mut query = grant::Entity::find()
+            .filter(grant::Column::GroupSid.eq(group.as_str()))
+            .filter(grant::Column::State.is_in(live_states()));
+        if let Some(after) = after {
+            query = query.filter(grant::Column::Id.gt(after));
+        }
+        let found = query
+            .order_by_asc(grant::Column::Id)
+            .limit(u64::from(limit))
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        rows(found, to_grant)
+    }
+
+    async fn covering_any(&self, group: &Sid, subjects: &[Sid]) -> Result<Vec<Grant>, DomainError> {
         let found = grant::Entity::find()
             .filter(grant::Column::GroupSid.eq(group.as_str()))
+            .filter(grant::Column::SubjectSid.is_in(subjects.iter().map(Sid::as_str)))
             .filter(grant::Column::State.is_in(live_states()))
             .all(&self.conn)
             .await

@@ -37,6 +37,8 @@ use crate::{failpoint, metrics::Metrics};
 const DUE_BATCH: u32 = 500;
 /// Most members removed from one group in one directory write.
 const REMOVE_BATCH: usize = 250;
+/// Live grants of a group read at a time by reconciliation.
+const LIVE_PAGE: u32 = 2_000;
 /// How long the mechanism (PAM on or off) is reused before the directory is asked again. PAM
 /// only ever goes from off to on, and the scheduler works either way.
 const MECHANISM_TTL: Duration = Duration::from_secs(60);
@@ -751,7 +753,8 @@ impl Engine {
         for person in &people {
             _held.push(self.memberships.lock(&group.sid, person).await);
         }
-        let live = self.grants.live_on_group(&group.sid).await?;
+        let subjects: Vec<Sid> = people.iter().map(|p| (*p).clone()).collect();
+        let live = self.grants.covering_any(&group.sid, &subjects).await?;
         let mut details: HashMap<String, String> = HashMap::new();
         let mut to_remove: Vec<Sid> = Vec::new();
         for ending in endings {
@@ -871,13 +874,17 @@ impl Engine {
 
     /// Members of `group` that no live grant explains.
     async fn unexplained(&self, group: &TargetGroup) -> Result<Vec<String>, DomainError> {
-        let explained: HashSet<String> = self
-            .grants
-            .live_on_group(&group.sid)
-            .await?
-            .into_iter()
-            .map(|g| g.subject.dn.to_lowercase())
-            .collect();
+        let mut explained: HashSet<String> = HashSet::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .grants
+                .live_on_group(&group.sid, after.as_deref(), LIVE_PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id.clone());
+            explained.extend(page.into_iter().map(|g| g.subject.dn.to_lowercase()));
+        }
         Ok(self
             .directory
             .members(&group.dn)
@@ -901,8 +908,12 @@ impl Engine {
         let mut ended = 0;
         for group in groups {
             // grants first, members second: a grant active before the read had its member
-            // added before the read, so a missing member really is gone
-            let live = self.grants.live_on_group(&group.sid).await?;
+            // added before the read, so a missing member really is gone. Grants are read a
+            // page at a time: a group may have very many.
+            let first = self
+                .grants
+                .live_on_group(&group.sid, None, LIVE_PAGE)
+                .await?;
             let members: HashSet<String> = self
                 .directory
                 .members(&group.dn)
@@ -911,32 +922,39 @@ impl Engine {
                 .map(|m| m.dn.to_lowercase())
                 .collect();
             let now = self.clock.now();
-            for g in live {
-                let present = members.contains(&g.subject.dn.to_lowercase());
-                // a TTL link due now is AD's own doing: the scheduler records that expiry
-                if present
-                    || g.state != GrantState::Active
-                    || (g.mechanism == Mechanism::Ttl && g.expires_at <= now)
-                {
-                    continue;
+            let mut page = first;
+            while let Some(last) = page.last().map(|g| g.id.clone()) {
+                for g in std::mem::take(&mut page) {
+                    let present = members.contains(&g.subject.dn.to_lowercase());
+                    // a TTL link due now is AD's own doing: the scheduler records that expiry
+                    if present
+                        || g.state != GrantState::Active
+                        || (g.mechanism == Mechanism::Ttl && g.expires_at <= now)
+                    {
+                        continue;
+                    }
+                    match self
+                        .end(
+                            g,
+                            EndReason::Directory,
+                            SYSTEM_ACTOR,
+                            format!(
+                                "the member was removed from {} outside jitroles",
+                                group.name
+                            ),
+                        )
+                        .await
+                    {
+                        Ok(_) => ended += 1,
+                        // changed meanwhile (released, expired): nothing to reconcile
+                        Err(DomainError::Conflict(_) | DomainError::FailedPrecondition(_)) => {}
+                        Err(e) => return Err(e),
+                    }
                 }
-                match self
-                    .end(
-                        g,
-                        EndReason::Directory,
-                        SYSTEM_ACTOR,
-                        format!(
-                            "the member was removed from {} outside jitroles",
-                            group.name
-                        ),
-                    )
-                    .await
-                {
-                    Ok(_) => ended += 1,
-                    // changed meanwhile (released, expired): nothing to reconcile
-                    Err(DomainError::Conflict(_) | DomainError::FailedPrecondition(_)) => {}
-                    Err(e) => return Err(e),
-                }
+                page = self
+                    .grants
+                    .live_on_group(&group.sid, Some(&last), LIVE_PAGE)
+                    .await?;
             }
         }
         Ok(ended)
