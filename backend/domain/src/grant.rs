@@ -52,11 +52,6 @@ impl GrantState {
         })
     }
 
-    /// Holds (or is about to hold, or still holds) a membership.
-    pub fn is_live(self) -> bool {
-        matches!(self, Self::Activating | Self::Active | Self::Ending)
-    }
-
     /// The states that count for "one live grant per (rule, subject)" (the database's unique
     /// index lists the same).
     pub const LIVE: [GrantState; 3] = [Self::Activating, Self::Active, Self::Ending];

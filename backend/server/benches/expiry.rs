@@ -20,15 +20,11 @@ use std::{collections::HashSet, time::Duration};
 use chrono::{TimeDelta, Utc};
 use jitroles_directory::ActiveDirectory;
 use jitroles_domain::{
-    audit::{AuditAction, NewAudit},
-    directory::{Directory, GroupRef, Mechanism},
-    grant::{Grant, GrantState, Subject},
+    directory::{Directory, GroupRef},
     page::PageRequest,
-    ports::{GrantStore, RuleStore},
-    rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
+    ports::GrantStore,
 };
 use jitroles_server::config::{Config, DirectorySection, ServerConfig};
-use jitroles_store::Database;
 use ldap3::Mod;
 use support::env;
 
@@ -37,18 +33,6 @@ const WINDOW: Duration = Duration::from_secs(60);
 const LEAD: Duration = Duration::from_secs(30);
 /// A foreign domain: Samba keeps its SIDs as foreign security principals.
 const FOREIGN: &str = "S-1-5-21-1000000001-2000000002-3000000003";
-
-fn audit(at: chrono::DateTime<Utc>, action: AuditAction) -> NewAudit {
-    NewAudit {
-        at,
-        action,
-        actor: "bench".into(),
-        rule_id: None,
-        grant_id: None,
-        subject_account: None,
-        detail: String::new(),
-    }
-}
 
 #[tokio::main]
 async fn main() {
@@ -130,75 +114,21 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let db = Database::connect(&format!("sqlite://{}", data.join("jitroles.db").display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    let now = Utc::now();
-    let rule = RoleRule {
-        id: uuid::Uuid::new_v4().to_string(),
-        spec: RuleSpec {
-            name: "bench".into(),
-            description: String::new(),
-            acl: Vec::new(),
-            max_duration: Some(Duration::from_secs(3600)),
-            default_duration: None,
-            allow_extension: false,
-            max_total_duration: None,
-            justification: Some(JustificationPolicy::Optional),
-            enabled: true,
-            expires_at: None,
-        }
-        .validate(now)
-        .unwrap(),
-        target: TargetGroup {
-            sid: group.sid.clone(),
-            guid: group.guid.clone(),
-            dn: group.dn.clone(),
-            name: group.name.clone(),
-        },
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    db.create_rule(&rule, audit(now, AuditAction::RuleCreated))
-        .await
-        .unwrap();
-    let first_due = now + TimeDelta::from_std(LEAD).unwrap();
+    let first_due = Utc::now() + TimeDelta::from_std(LEAD).unwrap();
     let step = WINDOW.as_secs_f64() / GRANTS as f64;
-    for (i, sid) in sids.iter().enumerate() {
-        let grant = Grant {
-            id: uuid::Uuid::new_v4().to_string(),
-            rule_id: rule.id.clone(),
-            rule_name: "bench".into(),
-            group: rule.target.clone(),
-            subject: Subject {
-                sid: sid.parse().unwrap(),
-                dn: dn_of
-                    .get(sid)
-                    .cloned()
-                    .unwrap_or_else(|| format!("CN={sid},CN=ForeignSecurityPrincipals,{base_dn}")),
-                account: format!("bench-{i}"),
-                display_name: format!("bench {i}"),
-            },
-            requested_by: "bench".into(),
-            justification: String::new(),
-            requested_at: now,
-            expires_at: first_due + TimeDelta::milliseconds((i as f64 * step * 1000.0) as i64),
-            state: GrantState::Active,
-            mechanism: Mechanism::Scheduled,
-            extension_count: 0,
-            ended_at: None,
-            end_reason: None,
-            last_error: None,
-            client_request_id: None,
-            version: 1,
-        };
-        db.insert_grant(&grant, audit(now, AuditAction::Granted))
-            .await
-            .unwrap();
-    }
+    let db = support::seed(
+        &data,
+        &group,
+        sids.iter().enumerate().map(|(i, sid)| {
+            let dn = dn_of
+                .get(sid)
+                .cloned()
+                .unwrap_or_else(|| format!("CN={sid},CN=ForeignSecurityPrincipals,{base_dn}"));
+            let due = first_due + TimeDelta::milliseconds((i as f64 * step * 1000.0) as i64);
+            (sid.clone(), dn, due)
+        }),
+    )
+    .await;
     println!(
         "setup: {GRANTS} grants due from {first_due} over {} s",
         WINDOW.as_secs()

@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used, clippy::disallowed_methods)] // a benchmark reads the clock
 
+mod support;
+
 use std::{
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -20,14 +22,7 @@ use std::{
 use chrono::{TimeDelta, Utc};
 use jitroles_ad_fixture::{BASE_DN, Fixture, Options, SVC_DN, SVC_PASSWORD};
 use jitroles_directory::{ActiveDirectory, DirectoryConfig};
-use jitroles_domain::{
-    audit::{AuditAction, NewAudit},
-    directory::{Directory, GroupRef, Mechanism},
-    grant::{Grant, GrantState, Subject},
-    ports::{GrantStore, RuleStore},
-    rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
-};
-use jitroles_store::Database;
+use jitroles_domain::directory::{Directory, GroupRef};
 
 const GRANTS: usize = 100_000;
 
@@ -62,81 +57,21 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let db = Database::connect(&format!("sqlite://{}", data.join("jitroles.db").display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    let now = Utc::now();
-    let audit = |action| NewAudit {
-        at: now,
-        action,
-        actor: "bench".into(),
-        rule_id: None,
-        grant_id: None,
-        subject_account: None,
-        detail: String::new(),
-    };
-    let rule = RoleRule {
-        id: uuid::Uuid::new_v4().to_string(),
-        spec: RuleSpec {
-            name: "bench".into(),
-            description: String::new(),
-            acl: Vec::new(),
-            max_duration: Some(Duration::from_secs(2 * 86_400)),
-            default_duration: None,
-            allow_extension: false,
-            max_total_duration: None,
-            justification: Some(JustificationPolicy::Optional),
-            enabled: true,
-            expires_at: None,
-        }
-        .validate(now)
-        .unwrap(),
-        target: TargetGroup {
-            sid: group.sid.clone(),
-            guid: group.guid.clone(),
-            dn: group.dn.clone(),
-            name: group.name.clone(),
-        },
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    db.create_rule(&rule, audit(AuditAction::RuleCreated))
-        .await
-        .unwrap();
     let t = Instant::now();
-    for i in 0..GRANTS {
-        let grant = Grant {
-            id: uuid::Uuid::new_v4().to_string(),
-            rule_id: rule.id.clone(),
-            rule_name: "bench".into(),
-            group: rule.target.clone(),
-            subject: Subject {
-                sid: format!("S-1-5-21-1-2-3-{}", 200_000 + i).parse().unwrap(),
-                dn: format!("CN=contact-{i:05},CN=Users,{BASE_DN}"),
-                account: format!("contact-{i}"),
-                display_name: format!("contact {i}"),
-            },
-            requested_by: "bench".into(),
-            justification: String::new(),
-            requested_at: now,
-            // due tomorrow, spread over an hour: nothing ends while this runs
-            expires_at: now + TimeDelta::days(1) + TimeDelta::milliseconds(i as i64 * 36),
-            state: GrantState::Active,
-            mechanism: Mechanism::Scheduled,
-            extension_count: 0,
-            ended_at: None,
-            end_reason: None,
-            last_error: None,
-            client_request_id: None,
-            version: 1,
-        };
-        db.insert_grant(&grant, audit(AuditAction::Granted))
-            .await
-            .unwrap();
-    }
+    // due tomorrow, spread over an hour: nothing ends while this runs
+    let tomorrow = Utc::now() + TimeDelta::days(1);
+    let db = support::seed(
+        &data,
+        &group,
+        (0..GRANTS).map(|i| {
+            (
+                format!("S-1-5-21-1-2-3-{}", 200_000 + i),
+                format!("CN=contact-{i:05},CN=Users,{BASE_DN}"),
+                tomorrow + TimeDelta::milliseconds(i as i64 * 36),
+            )
+        }),
+    )
+    .await;
     db.close().await;
     println!(
         "setup: {GRANTS} live grants written in {:.0} s",

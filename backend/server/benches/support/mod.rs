@@ -1,5 +1,8 @@
 //! Helpers the benchmarks share (a module of each, not a bench target itself).
 
+// each bench uses only some of them
+#![allow(dead_code)]
+
 use std::{io::BufReader, sync::Arc};
 
 use ldap3::{LdapConnAsync, LdapConnSettings};
@@ -44,4 +47,99 @@ pub fn percentiles(values: &mut [f64]) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
     let pct = |p: f64| values[((p * values.len() as f64) as usize).min(values.len() - 1)];
     (pct(0.5), pct(0.99), values[values.len() - 1])
+}
+
+/// A fresh SQLite database in `data`, migrated, holding what the server would have written for
+/// one rule on `group` and an `active`, scheduled grant of it for each (SID, DN, expiry) in
+/// `grants`. Returns the open database.
+pub async fn seed(
+    data: &std::path::Path,
+    group: &jitroles_domain::directory::DirectoryGroup,
+    grants: impl Iterator<Item = (String, String, chrono::DateTime<chrono::Utc>)>,
+) -> jitroles_store::Database {
+    use jitroles_domain::{
+        audit::{AuditAction, NewAudit},
+        directory::Mechanism,
+        grant::{Grant, GrantState, Subject},
+        ports::{GrantStore, RuleStore},
+        rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
+    };
+
+    std::fs::create_dir_all(data).unwrap();
+    let db = jitroles_store::Database::connect(&format!(
+        "sqlite://{}",
+        data.join("jitroles.db").display()
+    ))
+    .await
+    .unwrap();
+    db.migrate().await.unwrap();
+    let now = chrono::Utc::now();
+    let audit = |action| NewAudit {
+        at: now,
+        action,
+        actor: "bench".into(),
+        rule_id: None,
+        grant_id: None,
+        subject_account: None,
+        detail: String::new(),
+    };
+    let rule = RoleRule {
+        id: uuid::Uuid::new_v4().to_string(),
+        spec: RuleSpec {
+            name: "bench".into(),
+            description: String::new(),
+            acl: Vec::new(),
+            max_duration: Some(std::time::Duration::from_secs(2 * 86_400)),
+            default_duration: None,
+            allow_extension: false,
+            max_total_duration: None,
+            justification: Some(JustificationPolicy::Optional),
+            enabled: true,
+            expires_at: None,
+        }
+        .validate(now)
+        .unwrap(),
+        target: TargetGroup {
+            sid: group.sid.clone(),
+            guid: group.guid.clone(),
+            dn: group.dn.clone(),
+            name: group.name.clone(),
+        },
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    db.create_rule(&rule, audit(AuditAction::RuleCreated))
+        .await
+        .unwrap();
+    for (i, (sid, dn, expires_at)) in grants.enumerate() {
+        let grant = Grant {
+            id: uuid::Uuid::new_v4().to_string(),
+            rule_id: rule.id.clone(),
+            rule_name: "bench".into(),
+            group: rule.target.clone(),
+            subject: Subject {
+                sid: sid.parse().unwrap(),
+                dn,
+                account: format!("bench-{i}"),
+                display_name: format!("bench {i}"),
+            },
+            requested_by: "bench".into(),
+            justification: String::new(),
+            requested_at: now,
+            expires_at,
+            state: GrantState::Active,
+            mechanism: Mechanism::Scheduled,
+            extension_count: 0,
+            ended_at: None,
+            end_reason: None,
+            last_error: None,
+            client_request_id: None,
+            version: 1,
+        };
+        db.insert_grant(&grant, audit(AuditAction::Granted))
+            .await
+            .unwrap();
+    }
+    db
 }

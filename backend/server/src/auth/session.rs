@@ -61,8 +61,8 @@ impl Sessions {
         self.policy
     }
 
-    /// A fresh unguessable value for cookies, `state` and the like: 32 random bytes, base64url.
-    pub fn random_token(&self) -> Result<String, DomainError> {
+    /// A fresh unguessable cookie secret: 32 random bytes, base64url.
+    fn random_token(&self) -> Result<String, DomainError> {
         let mut bytes = [0u8; 32];
         self.random
             .fill(&mut bytes)

@@ -163,10 +163,6 @@ impl Engine {
         }
     }
 
-    pub fn directory(&self) -> &dyn Directory {
-        self.directory.as_ref()
-    }
-
     // ---- rules (admins) ----
 
     /// The group `name` (SID, GUID, DN or name) names, or a field error.
