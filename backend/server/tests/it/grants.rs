@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use jitroles_directory::ActiveDirectory;
-use jitroles_domain::directory::{Directory, UserLookup};
+use jitroles_domain::directory::{Directory, DirectoryUser, UserLookup};
 use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
@@ -81,14 +81,7 @@ impl Stack {
 
     /// The rule with `account` added to its ACL (allow), as alice saves it.
     async fn allow(&self, rule: &pb::Rule, account: &str) -> pb::Rule {
-        let sid = self
-            .ad
-            .find_user(&UserLookup::SamAccountName(account.into()))
-            .await
-            .unwrap()
-            .unwrap()
-            .sid
-            .to_string();
+        let sid = self.user(account).await.sid.to_string();
         let mut spec = rule.spec.clone().unwrap();
         spec.acl.push(pb::AclEntry {
             principal_sid: sid,
@@ -132,17 +125,17 @@ impl Stack {
             .map(tonic::Response::into_inner)
     }
 
-    async fn dn_of(&self, account: &str) -> String {
+    /// A person of the test population as the DC knows them.
+    async fn user(&self, account: &str) -> DirectoryUser {
         self.ad
             .find_user(&UserLookup::SamAccountName(account.into()))
             .await
             .unwrap()
             .unwrap()
-            .dn
     }
 
     async fn is_member(&self, account: &str, group: &str) -> bool {
-        let dn = self.dn_of(account).await;
+        let dn = self.user(account).await.dn;
         self.ad
             .members(&group_dn(group))
             .await
@@ -153,13 +146,7 @@ impl Stack {
 
     /// Leaves `account` out of `group`, whatever an earlier failed run left behind.
     async fn clear(&self, account: &str, group: &str) {
-        let sid = self
-            .ad
-            .find_user(&UserLookup::SamAccountName(account.into()))
-            .await
-            .unwrap()
-            .unwrap()
-            .sid;
+        let sid = self.user(account).await.sid;
         self.ad.remove_member(&group_dn(group), &sid).await.unwrap();
     }
 
@@ -384,32 +371,7 @@ async fn outsiders_and_permanent_members_are_refused_and_nothing_is_written() {
     assert!(bobs_roles.roles.is_empty());
 
     // carol is a permanent member of the group; the ACL allows her, the rule still refuses
-    let carol_sid =
-        s.ad.find_user(&UserLookup::SamAccountName("carol".into()))
-            .await
-            .unwrap()
-            .unwrap()
-            .sid
-            .to_string();
-    let mut spec = rule.spec.clone().unwrap();
-    spec.acl.push(pb::AclEntry {
-        principal_sid: carol_sid,
-        display_name: String::new(),
-        kind: pb::PrincipalKind::User.into(),
-        effect: pb::Effect::Allow.into(),
-    });
-    s.admin()
-        .await
-        .update_rule(s.as_(
-            "alice",
-            pb::UpdateRuleRequest {
-                rule_id: rule.id.clone(),
-                spec: Some(spec),
-                version: rule.version,
-            },
-        ))
-        .await
-        .unwrap();
+    s.allow(&rule, "carol").await;
     assert!(s.is_member("carol", "jit-role-dba").await);
     let carol = s.request("carol", &rule, None).await.unwrap_err();
     assert_eq!(carol.code(), Code::FailedPrecondition, "{carol:?}");
@@ -648,12 +610,7 @@ async fn a_member_removed_by_hand_ends_the_grant_and_one_added_by_hand_is_only_r
     let dba = s.rule("DBA (drift)", "jit-role-dba", 600).await;
     let dba = s.allow(&dba, "bob").await;
     let web = s.rule("Web (drift)", "jit-role-web", 600).await;
-    let bob_sid =
-        s.ad.find_user(&UserLookup::SamAccountName("bob".into()))
-            .await
-            .unwrap()
-            .unwrap()
-            .sid;
+    let bob_sid = s.user("bob").await.sid;
 
     let grant = s.request("bob", &dba, None).await.unwrap();
     assert!(s.is_member("bob", "jit-role-dba").await);
@@ -693,7 +650,7 @@ async fn a_member_removed_by_hand_ends_the_grant_and_one_added_by_hand_is_only_r
         .await
         .unwrap()
         .into_inner();
-    let bob_dn = s.dn_of("bob").await;
+    let bob_dn = s.user("bob").await.dn;
     let web_status = status.groups.iter().find(|g| g.rule_id == web.id).unwrap();
     assert!(web_status.can_write_members);
     assert!(
