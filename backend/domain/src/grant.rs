@@ -115,8 +115,26 @@ pub struct Grant {
     pub end_reason: Option<EndReason>,
     pub last_error: Option<String>,
     pub client_request_id: Option<String>,
+    /// Held while an instance finishes an `ending` grant: others leave it alone until it
+    /// runs out (then any instance takes the work over).
+    pub lease: Option<Lease>,
     /// Bumped by every stored change: a change based on a stale copy is refused.
     pub version: i64,
+}
+
+/// An instance's claim on finishing an `ending` grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The claiming server instance.
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+impl Lease {
+    /// Whether `holder` may work on a grant under this lease at `now`.
+    pub fn lets(&self, holder: &str, now: DateTime<Utc>) -> bool {
+        self.holder == holder || self.until <= now
+    }
 }
 
 /// What a requester asks for.
@@ -212,6 +230,7 @@ pub fn open(
         end_reason: None,
         last_error: None,
         client_request_id: ask.client_request_id,
+        lease: None,
         version: 1,
     })
 }
@@ -290,11 +309,14 @@ pub fn extend(
 }
 
 /// `grant` moved to `ending` for `reason`.
-pub fn begin_end(grant: &Grant, reason: EndReason) -> Result<Grant, DomainError> {
+/// The claim comes with `lease`: another instance may take an `ending` grant over only once the
+/// lease has run out (see [`take_over`]).
+pub fn begin_end(grant: &Grant, reason: EndReason, lease: Lease) -> Result<Grant, DomainError> {
     match grant.state {
         GrantState::Active | GrantState::Ending => Ok(Grant {
             state: GrantState::Ending,
             end_reason: Some(grant.end_reason.unwrap_or(reason)),
+            lease: Some(lease),
             ..grant.clone()
         }),
         _ => Err(DomainError::FailedPrecondition(format!(
@@ -310,8 +332,22 @@ pub fn finish_end(grant: &Grant, now: DateTime<Utc>) -> Grant {
         state: GrantState::Ended,
         ended_at: Some(now),
         last_error: None,
+        lease: None,
         ..grant.clone()
     }
+}
+
+/// `grant` (ending) claimed by `lease.holder`, when its current lease lets that holder work on
+/// it at `now` (its own lease, a lapsed one, or none).
+pub fn take_over(grant: &Grant, lease: Lease, now: DateTime<Utc>) -> Option<Grant> {
+    let free = grant
+        .lease
+        .as_ref()
+        .is_none_or(|held| held.lets(&lease.holder, now));
+    (grant.state == GrantState::Ending && free).then(|| Grant {
+        lease: Some(lease),
+        ..grant.clone()
+    })
 }
 
 /// Whether another live grant still covers the membership `ending` would remove.
@@ -428,6 +464,13 @@ mod tests {
         }
     }
 
+    fn lease(holder: &str, until: DateTime<Utc>) -> Lease {
+        Lease {
+            holder: holder.into(),
+            until,
+        }
+    }
+
     fn invalid_field(e: DomainError) -> String {
         match e {
             DomainError::Invalid { field, .. } => field,
@@ -516,7 +559,10 @@ mod tests {
         let g = active(&r);
         let at_expiry = g.expires_at;
         assert!(extend(&g, &r, None, at_expiry).is_err());
-        let ended = finish_end(&begin_end(&g, EndReason::Released).unwrap(), t0());
+        let ended = finish_end(
+            &begin_end(&g, EndReason::Released, lease("a", t0())).unwrap(),
+            t0(),
+        );
         assert!(extend(&ended, &r, None, t0()).is_err());
         r.spec.allow_extension = false;
         assert!(extend(&g, &r, None, t0()).is_err());
@@ -554,7 +600,10 @@ mod tests {
             ..first.clone()
         };
         assert!(still_covered(&first, &[first.clone(), second.clone()]));
-        let ended_second = finish_end(&begin_end(&second, EndReason::Expired).unwrap(), t0());
+        let ended_second = finish_end(
+            &begin_end(&second, EndReason::Expired, lease("a", t0())).unwrap(),
+            t0(),
+        );
         assert!(!still_covered(&first, &[first.clone(), ended_second]));
         let other_group = Grant {
             group: TargetGroup {
@@ -584,14 +633,34 @@ mod tests {
     #[test]
     fn ending_is_only_for_active_grants_and_keeps_the_first_reason() {
         let g = active(&rule(JustificationPolicy::Optional));
-        let ending = begin_end(&g, EndReason::Revoked).unwrap();
+        let ending = begin_end(&g, EndReason::Revoked, lease("a", t0())).unwrap();
         assert_eq!(ending.state, GrantState::Ending);
         assert_eq!(
-            begin_end(&ending, EndReason::Expired).unwrap().end_reason,
+            begin_end(&ending, EndReason::Expired, lease("a", t0()))
+                .unwrap()
+                .end_reason,
             Some(EndReason::Revoked)
         );
         let ended = finish_end(&ending, t0());
-        assert!(begin_end(&ended, EndReason::Released).is_err());
+        assert!(begin_end(&ended, EndReason::Released, lease("a", t0())).is_err());
+    }
+
+    #[test]
+    fn an_ending_grant_is_taken_over_only_by_its_holder_or_once_the_lease_ran_out() {
+        let g = active(&rule(JustificationPolicy::Optional));
+        let until = t0() + TimeDelta::seconds(30);
+        let ending = begin_end(&g, EndReason::Expired, lease("a", until)).unwrap();
+        assert!(finish_end(&ending, t0()).lease.is_none());
+        let early = t0() + TimeDelta::seconds(29);
+        assert!(take_over(&ending, lease("b", until), early).is_none());
+        let renewed = take_over(&ending, lease("a", until + TimeDelta::seconds(9)), early).unwrap();
+        assert_eq!(renewed.lease.unwrap().until, until + TimeDelta::seconds(9));
+        let taken = take_over(&ending, lease("b", until + TimeDelta::seconds(30)), until).unwrap();
+        assert_eq!(taken.lease.unwrap().holder, "b");
+        assert!(
+            take_over(&g, lease("b", until), until).is_none(),
+            "only ending grants"
+        );
     }
 
     #[test]

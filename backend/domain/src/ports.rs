@@ -96,11 +96,18 @@ pub trait GrantStore: Send + Sync {
         include_ended: bool,
         page: PageRequest,
     ) -> Result<Page<Grant>, DomainError>;
-    /// Work for the scheduler: `ending` grants, then `active` ones due at `now`, oldest first.
-    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Grant>, DomainError>;
+    /// Work for the scheduler of instance `holder`, oldest first: `active` grants due at `now`
+    /// and `ending` ones whose lease is `holder`'s own or has run out.
+    async fn due(
+        &self,
+        now: DateTime<Utc>,
+        holder: &str,
+        limit: u32,
+    ) -> Result<Vec<Grant>, DomainError>;
     /// `activating` grants (a crash between the write-ahead and the reply).
     async fn activating(&self) -> Result<Vec<Grant>, DomainError>;
-    /// The earliest expiry of an active grant.
+    /// When the scheduler next has work: the earliest expiry of an active grant or end of an
+    /// `ending` grant's lease.
     async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
     async fn audit_events(
         &self,

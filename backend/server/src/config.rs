@@ -45,6 +45,10 @@ pub struct SchedulerSection {
     /// and removes what it may have written.
     #[serde(default = "defaults::unconfirmed_after_seconds")]
     pub unconfirmed_after_seconds: u64,
+    /// An instance that starts ending a grant holds it this long; if it dies meanwhile, another
+    /// instance (or this one after a restart) takes the removal over when the lease runs out.
+    #[serde(default = "defaults::lease_seconds")]
+    pub lease_seconds: u64,
 }
 
 impl Default for SchedulerSection {
@@ -52,6 +56,7 @@ impl Default for SchedulerSection {
         Self {
             reconcile_seconds: defaults::reconcile_seconds(),
             unconfirmed_after_seconds: defaults::unconfirmed_after_seconds(),
+            lease_seconds: defaults::lease_seconds(),
         }
     }
 }
@@ -261,6 +266,9 @@ mod defaults {
     pub fn unconfirmed_after_seconds() -> u64 {
         120
     }
+    pub fn lease_seconds() -> u64 {
+        30
+    }
 }
 
 impl Default for SessionSection {
@@ -417,6 +425,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     (
         "JITROLES_SCHEDULER_UNCONFIRMED_AFTER_SECONDS",
         "scheduler.unconfirmed_after_seconds",
+        Kind::Int,
+    ),
+    (
+        "JITROLES_SCHEDULER_LEASE_SECONDS",
+        "scheduler.lease_seconds",
         Kind::Int,
     ),
     (

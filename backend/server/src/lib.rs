@@ -118,6 +118,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             clock.clone(),
             wake.clone(),
             metrics.clone(),
+            grants::engine::Leases::new(Duration::from_secs(config.scheduler.lease_seconds)),
         ));
         background.push(tokio::spawn(grants::scheduler::run(
             engine.clone(),

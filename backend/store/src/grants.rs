@@ -10,7 +10,7 @@ use jitroles_domain::{
     access::{AclEntry, Effect, PrincipalKind},
     audit::{AuditAction, AuditEvent, AuditFilter, NewAudit},
     directory::{Mechanism, Sid},
-    grant::{EndReason, Grant, GrantState, Subject},
+    grant::{EndReason, Grant, GrantState, Lease, Subject},
     page::{Page, PageRequest},
     ports::{GrantStore, RuleStore},
     rule::{JustificationPolicy, RoleRule, TargetGroup, ValidSpec},
@@ -160,6 +160,10 @@ fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
         end_reason: g.end_reason.as_deref().and_then(EndReason::parse),
         last_error: g.last_error,
         client_request_id: g.client_request_id,
+        lease: g
+            .lease_holder
+            .zip(g.lease_until)
+            .map(|(holder, until)| Lease { holder, until }),
         version: g.version,
     })
 }
@@ -188,6 +192,8 @@ fn grant_row(g: &Grant) -> grant::ActiveModel {
         end_reason: Set(g.end_reason.map(|r| r.as_str().to_owned())),
         last_error: Set(g.last_error.clone()),
         client_request_id: Set(g.client_request_id.clone()),
+        lease_holder: Set(g.lease.as_ref().map(|l| l.holder.clone())),
+        lease_until: Set(g.lease.as_ref().map(|l| l.until)),
         version: Set(g.version),
     }
 }
@@ -560,11 +566,25 @@ impl GrantStore for Database {
         Ok(page.page(rows(found, to_grant)?))
     }
 
-    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Grant>, DomainError> {
+    async fn due(
+        &self,
+        now: DateTime<Utc>,
+        holder: &str,
+        limit: u32,
+    ) -> Result<Vec<Grant>, DomainError> {
         let found = grant::Entity::find()
             .filter(
                 Condition::any()
-                    .add(grant::Column::State.eq(GrantState::Ending.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(grant::Column::State.eq(GrantState::Ending.as_str()))
+                            .add(
+                                Condition::any()
+                                    .add(grant::Column::LeaseUntil.is_null())
+                                    .add(grant::Column::LeaseUntil.lte(now))
+                                    .add(grant::Column::LeaseHolder.eq(holder)),
+                            ),
+                    )
                     .add(
                         Condition::all()
                             .add(grant::Column::State.eq(GrantState::Active.as_str()))
@@ -589,13 +609,22 @@ impl GrantStore for Database {
     }
 
     async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
-        Ok(grant::Entity::find()
+        let expiry = grant::Entity::find()
             .filter(grant::Column::State.eq(GrantState::Active.as_str()))
             .order_by_asc(grant::Column::ExpiresAt)
             .one(&self.conn)
             .await
             .map_err(db_error)?
-            .map(|g| g.expires_at))
+            .map(|g| g.expires_at);
+        let lease_end = grant::Entity::find()
+            .filter(grant::Column::State.eq(GrantState::Ending.as_str()))
+            .filter(grant::Column::LeaseUntil.is_not_null())
+            .order_by_asc(grant::Column::LeaseUntil)
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .and_then(|g| g.lease_until);
+        Ok(expiry.into_iter().chain(lease_end).min())
     }
 
     async fn audit_events(

@@ -135,6 +135,7 @@ pub async fn seed(
             end_reason: None,
             last_error: None,
             client_request_id: None,
+            lease: None,
             version: 1,
         };
         db.insert_grant(&grant, audit(AuditAction::Granted))

@@ -24,7 +24,7 @@ use jitroles_domain::{
         Capabilities, Directory, DirectoryGroup, GroupRef, Mechanism, MembershipChange, Sid,
         UserLookup, WriteAccess, find_group,
     },
-    grant::{self, Ask, EndReason, Grant, GrantState, Subject},
+    grant::{self, Ask, EndReason, Grant, GrantState, Lease, Subject},
     page::{Page, PageRequest},
     ports::{GrantStore, RuleStore},
     rule::{RoleRule, RuleSpec, TargetGroup, check_text},
@@ -53,6 +53,26 @@ pub struct Engine {
     mechanism: std::sync::Mutex<Option<(Mechanism, tokio::time::Instant)>>,
     memberships: MembershipLocks,
     metrics: Arc<Metrics>,
+    /// This instance's name on the leases it takes, and how long they last.
+    leases: Leases,
+}
+
+/// How this instance claims `ending` grants: other instances leave a claimed grant alone until
+/// the lease runs out, and then take its removal over.
+pub struct Leases {
+    pub holder: String,
+    pub length: Duration,
+}
+
+impl Leases {
+    /// A fresh name for this process (a restarted instance waits for its old leases to run
+    /// out like any other instance).
+    pub fn new(length: Duration) -> Self {
+        Self {
+            holder: uuid::Uuid::new_v4().to_string(),
+            length,
+        }
+    }
 }
 
 /// One lock per (group, person) in this instance: "is another grant covering it?" and the
@@ -150,6 +170,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
         metrics: Arc<Metrics>,
+        leases: Leases,
     ) -> Self {
         Self {
             rules,
@@ -160,6 +181,16 @@ impl Engine {
             mechanism: std::sync::Mutex::new(None),
             memberships: MembershipLocks::default(),
             metrics,
+            leases,
+        }
+    }
+
+    /// A lease of this instance from now on.
+    fn lease(&self) -> Lease {
+        Lease {
+            holder: self.leases.holder.clone(),
+            until: self.clock.now()
+                + chrono::TimeDelta::from_std(self.leases.length).unwrap_or(chrono::TimeDelta::MAX),
         }
     }
 
@@ -684,7 +715,7 @@ impl Engine {
             EndReason::Revoked => AuditAction::Revoked,
             EndReason::Directory => AuditAction::EndedByDirectory,
         };
-        let next = grant::begin_end(g, reason)?;
+        let next = grant::begin_end(g, reason, self.lease())?;
         let now = self.clock.now();
         let stored = self
             .grants
@@ -967,7 +998,11 @@ impl Engine {
             .values()
             .map(|n| u64::from(*n))
             .sum();
-        let due = self.grants.due(self.clock.now(), 10_000).await?.len();
+        let due = self
+            .grants
+            .due(self.clock.now(), &self.leases.holder, 10_000)
+            .await?
+            .len();
         Ok((live, due))
     }
 
@@ -981,7 +1016,8 @@ impl Engine {
     pub async fn run_due(&self) -> Result<usize, DomainError> {
         let mut done = 0;
         loop {
-            let due = self.grants.due(self.clock.now(), DUE_BATCH).await?;
+            let now = self.clock.now();
+            let due = self.grants.due(now, &self.leases.holder, DUE_BATCH).await?;
             if due.is_empty() {
                 return Ok(done);
             }
@@ -989,7 +1025,21 @@ impl Engine {
             let mut endings: Vec<Grant> = Vec::with_capacity(due.len());
             for g in due {
                 if g.state == GrantState::Ending {
-                    endings.push(g);
+                    let mine = g
+                        .lease
+                        .as_ref()
+                        .is_some_and(|l| l.holder == self.leases.holder);
+                    if mine {
+                        endings.push(g);
+                    } else if let Some(taken) = grant::take_over(&g, self.lease(), now) {
+                        // another instance's lease ran out (it died mid-removal, or it
+                        // cannot reach the directory): this one finishes the work
+                        match self.grants.update_grant(&g, &taken, None).await {
+                            Ok(ours) => endings.push(ours),
+                            Err(DomainError::Conflict(_)) => {} // someone else took it
+                            Err(e) => return Err(e),
+                        }
+                    }
                     continue;
                 }
                 match self

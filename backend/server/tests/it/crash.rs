@@ -1,16 +1,22 @@
-//! Crashes at the worst moments: the real `jitroles` binary runs with a crash point armed
-//! (`JITROLES_TEST_CRASH_AT`, an abort with no cleanup, like SIGKILL), dies there, and is
-//! started again on the same database. Afterwards the group's members equal what the live
-//! grants explain, no grant is lost, and each grant has one complete audit trail. The directory
-//! is `jitroles-ad-fixture` (each scenario owns its directory, so they can crash freely).
+//! Crashes at the worst moments, against the real Samba DC: the real `jitroles` binary dies
+//! (at an armed crash point, `JITROLES_TEST_CRASH_AT`, an abort with no cleanup; or by SIGKILL
+//! at a seeded random moment while requests, extensions and releases run and grants expire)
+//! and is started again on the same database. Afterwards the group's members equal what the
+//! live grants explain, no grant a caller was told about is lost, and each grant has one
+//! complete audit trail.
+//!
+//! Each test makes its own role group in OU=JIT Roles (as the domain administrator, with carol
+//! as its permanent member), so the tests own their groups while others share the DC.
 
 use std::{
+    collections::BTreeSet,
+    io::Write,
     net::TcpListener,
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use jitroles_ad_fixture::{Fixture, Options, SVC_DN, SVC_PASSWORD};
 use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
@@ -19,8 +25,121 @@ use tonic::transport::Channel;
 
 use crate::{
     oidc::{Provider, provider},
-    stack::{as_, oncall_rule},
+    stack::{as_, oncall_rule, secs},
 };
+
+/// The test DC, read and changed as its administrator with the OpenLDAP tools.
+struct Samba;
+
+fn env(key: &str) -> String {
+    std::env::var(key).unwrap()
+}
+
+impl Samba {
+    /// `None` outside CI when the DC is not up.
+    fn up() -> Option<Self> {
+        if std::env::var("AD_LDAPS_URL").is_err() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "AD_LDAPS_URL is not set: CI needs the Samba DC"
+            );
+            return None;
+        }
+        Some(Self)
+    }
+
+    fn admin_args() -> Vec<String> {
+        ["-x", "-H", &env("AD_LDAPS_URL"), "-D", &env("AD_ADMIN_DN")]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(["-w".into(), env("AD_ADMIN_PASS")])
+            .collect()
+    }
+
+    /// Values of `attribute` on the entries `filter` finds under `base`.
+    fn search(&self, base: &str, scope: &str, filter: &str, attribute: &str) -> Vec<String> {
+        let out = Command::new("ldapsearch")
+            .args(["-LLL", "-o", "ldif-wrap=no"])
+            .args(Self::admin_args())
+            .args(["-b", base, "-s", scope, filter, attribute])
+            .env("LDAPTLS_CACERT", env("AD_CA_FILE"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "ldapsearch: {out:?}");
+        let prefix = format!("{}:", attribute.to_lowercase());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| l.to_lowercase().starts_with(&prefix))
+            .map(|l| l[prefix.len()..].trim_start_matches(':').trim().to_owned())
+            .collect()
+    }
+
+    /// Applies `ldif` as the administrator; whether the DC accepted it.
+    fn modify(&self, ldif: &str) -> bool {
+        let Ok(mut child) = Command::new("ldapmodify")
+            .args(Self::admin_args())
+            .env("LDAPTLS_CACERT", env("AD_CA_FILE"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+        else {
+            return false;
+        };
+        let written = child.stdin.take().unwrap().write_all(ldif.as_bytes());
+        written.is_ok() && child.wait().is_ok_and(|s| s.success())
+    }
+
+    fn dn_of(&self, account: &str) -> String {
+        self.search(
+            &env("AD_BASE_DN"),
+            "sub",
+            &format!("(sAMAccountName={account})"),
+            "dn",
+        )
+        .remove(0)
+    }
+
+    /// A fresh global security group in OU=JIT Roles with carol as its permanent member
+    /// (an earlier run's group of the same name is replaced).
+    fn role_group(&self, name: &str) -> RoleGroup {
+        let dn = format!("CN={name},{}", env("AD_ROLE_OU"));
+        if !self
+            .search(&env("AD_ROLE_OU"), "one", &format!("(cn={name})"), "dn")
+            .is_empty()
+        {
+            assert!(self.modify(&format!("dn: {dn}\nchangetype: delete\n")));
+        }
+        assert!(self.modify(&format!(
+            "dn: {dn}\nchangetype: add\nobjectClass: group\nsAMAccountName: {name}\n\
+             groupType: -2147483646\nmember: {}\n",
+            self.dn_of("carol")
+        )));
+        RoleGroup {
+            name: name.into(),
+            dn,
+        }
+    }
+
+    /// The lower-cased DNs of `group`'s direct members.
+    fn members(&self, group: &RoleGroup) -> BTreeSet<String> {
+        self.search(&group.dn, "base", "(objectClass=*)", "member")
+            .into_iter()
+            .map(|m| m.to_lowercase())
+            .collect()
+    }
+}
+
+struct RoleGroup {
+    name: String,
+    dn: String,
+}
+
+impl Drop for RoleGroup {
+    fn drop(&mut self) {
+        Samba.modify(&format!("dn: {}\nchangetype: delete\n", self.dn));
+    }
+}
 
 struct Server {
     child: Child,
@@ -42,7 +161,9 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(dir: &std::path::Path, fixture: &Fixture, op: &Provider, crash_at: &str) -> Server {
+/// The real binary on SQLite in `dir`, on the test DC as jit-svc, with `crash_at` armed (or
+/// none when empty). Leases last 2 s, so a restarted instance takes over quickly.
+async fn start(dir: &std::path::Path, op: &Provider, crash_at: &str) -> Server {
     let port = free_port();
     std::fs::create_dir_all(dir.join("dist")).unwrap();
     std::fs::write(dir.join("dist/index.html"), "app").unwrap();
@@ -51,14 +172,15 @@ async fn start(dir: &std::path::Path, fixture: &Fixture, op: &Provider, crash_at
         .env("JITROLES_DATA_DIR", dir.join("data"))
         .env("JITROLES_SERVER_LISTEN", format!("127.0.0.1:{port}"))
         .env("JITROLES_SERVER_WEB_ROOT", dir.join("dist"))
-        .env("JITROLES_DIRECTORY_URL", fixture.url())
-        .env("JITROLES_DIRECTORY_BIND_DN", SVC_DN)
-        .env("JITROLES_DIRECTORY_BIND_PASSWORD", SVC_PASSWORD)
-        .env("JITROLES_DIRECTORY_ALLOW_PLAIN_LDAP", "true")
+        .env("JITROLES_DIRECTORY_URL", env("AD_LDAPS_URL"))
+        .env("JITROLES_DIRECTORY_CA_FILE", env("AD_CA_FILE"))
+        .env("JITROLES_DIRECTORY_BIND_DN", env("AD_SVC_DN"))
+        .env("JITROLES_DIRECTORY_BIND_PASSWORD", env("AD_SVC_PASS"))
         .env("JITROLES_OIDC_ISSUER", &op.issuer)
         .env("JITROLES_OIDC_AUDIENCE", &op.audience)
         .env("JITROLES_ACCESS_ADMIN_GROUPS", "jitroles-admins")
         .env("JITROLES_SCHEDULER_RECONCILE_SECONDS", "1")
+        .env("JITROLES_SCHEDULER_LEASE_SECONDS", "2")
         .env("JITROLES_LOG_LEVEL", "warn")
         .env("JITROLES_TEST_CRASH_AT", crash_at)
         .stdout(Stdio::null())
@@ -93,22 +215,91 @@ impl Server {
     }
 }
 
+/// Grants as alice sees them: live ones, or all.
+async fn grants(server: &Server, op: &Provider, include_ended: bool) -> Vec<pb::Grant> {
+    AdminServiceClient::new(server.channel().await)
+        .list_grants(as_(
+            op,
+            "alice",
+            pb::ListGrantsRequest {
+                include_ended,
+                page_size: 200,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .grants
+}
+
+/// Each grant's audit actions, oldest first.
+async fn trails(server: &Server, op: &Provider) -> std::collections::HashMap<String, Vec<String>> {
+    let events = AdminServiceClient::new(server.channel().await)
+        .list_audit_events(as_(
+            op,
+            "alice",
+            pb::ListAuditEventsRequest {
+                page_size: 200,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(events.next_page_token.is_empty(), "one page holds them all");
+    let mut trails: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for e in events.events.into_iter().rev() {
+        if !e.grant_id.is_empty() {
+            trails.entry(e.grant_id).or_default().push(e.action);
+        }
+    }
+    trails
+}
+
+/// Waits until the group's members are exactly carol and the people live `active` grants
+/// name, with nothing half-done (`activating`, `ending`); then until every grant has ended and
+/// only carol is left. Panics with what it saw after `seconds`.
+async fn settles(samba: &Samba, group: &RoleGroup, server: &Server, op: &Provider, seconds: u64) {
+    let carol = samba.dn_of("carol").to_lowercase();
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut matched_while_live = false;
+    loop {
+        let live = grants(server, op, false).await;
+        let members = samba.members(group);
+        let settled = live.iter().all(|g| g.state() == pb::GrantState::Active);
+        let explained: BTreeSet<String> = live
+            .iter()
+            .map(|g| samba.dn_of(&g.subject_account).to_lowercase())
+            .chain([carol.clone()])
+            .collect();
+        if settled && members == explained {
+            if live.is_empty() {
+                return;
+            }
+            matched_while_live = true;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: members {members:?}, live grants {live:?} (matched while live: {matched_while_live})",
+            group.name
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// One crash at `point` during dave's request (or its expiry), then a clean restart; returns
 /// the audit trail of dave's grant once nothing is live any more.
-async fn crash_at(point: &str) -> Option<Vec<String>> {
+async fn crash_at(point: &str, group: &str) -> Option<Vec<String>> {
+    let samba = Samba::up()?;
     let op = provider()?;
-    let fixture = Fixture::start(Options {
-        forest_level: 7,
-        pam_enabled: false,
-    })
-    .await
-    .unwrap();
+    let group = samba.role_group(group);
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start(dir.path(), &fixture, &op, point).await;
+    let mut server = start(dir.path(), &op, point).await;
     let rule_id = oncall_rule(
         server.channel().await,
         &op,
-        ("DBA", "jit-role-dba"),
+        ("DBA", &group.name),
         2,
         pb::JustificationPolicy::Optional,
     )
@@ -133,86 +324,187 @@ async fn crash_at(point: &str) -> Option<Vec<String>> {
     server.crashed().await;
     drop(server);
 
-    let server = start(dir.path(), &fixture, &op, "").await;
-    let mut admin = AdminServiceClient::new(server.channel().await);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let live = admin
-            .list_grants(as_(&op, "alice", pb::ListGrantsRequest::default()))
-            .await
-            .unwrap()
-            .into_inner()
-            .grants;
-        let members = fixture.member_dns("jit-role-dba");
-        let dave_member = members.iter().any(|dn| dn.starts_with("CN=Dave Dba,"));
-        if live.is_empty() && !dave_member {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "after the restart: live {live:?}, members {members:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert_eq!(
-        fixture.member_dns("jit-role-dba").len(),
-        1,
-        "carol, the permanent member, stays"
-    );
-    let history = admin
-        .list_grants(as_(
-            &op,
-            "alice",
-            pb::ListGrantsRequest {
-                include_ended: true,
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .grants;
+    let server = start(dir.path(), &op, "").await;
+    settles(&samba, &group, &server, &op, 20).await;
+    let history = grants(&server, &op, true).await;
     assert_eq!(history.len(), 1, "the grant is not lost: {history:?}");
-    let events = admin
-        .list_audit_events(as_(&op, "alice", pb::ListAuditEventsRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
-    Some(
-        events
-            .iter()
-            .rev()
-            .filter(|e| e.grant_id == history[0].id)
-            .map(|e| e.action.clone())
-            .collect(),
-    )
+    trails(&server, &op).await.remove(&history[0].id)
 }
 
 #[tokio::test]
 async fn a_crash_after_the_write_ahead_commit_ends_the_grant_failed() {
-    if let Some(trail) = crash_at(failpoint::AFTER_ACTIVATING_COMMIT).await {
+    if let Some(trail) = crash_at(failpoint::AFTER_ACTIVATING_COMMIT, "jit-crash-1").await {
         assert_eq!(trail, ["requested", "failed"]);
     }
 }
 
 #[tokio::test]
 async fn a_crash_after_the_directory_add_removes_the_membership_and_fails_the_grant() {
-    if let Some(trail) = crash_at(failpoint::AFTER_DIRECTORY_ADD).await {
+    if let Some(trail) = crash_at(failpoint::AFTER_DIRECTORY_ADD, "jit-crash-2").await {
         assert_eq!(trail, ["requested", "failed"]);
     }
 }
 
 #[tokio::test]
 async fn a_crash_after_the_ending_commit_finishes_the_removal_after_restart() {
-    if let Some(trail) = crash_at(failpoint::AFTER_ENDING_COMMIT).await {
+    if let Some(trail) = crash_at(failpoint::AFTER_ENDING_COMMIT, "jit-crash-3").await {
         assert_eq!(trail, ["requested", "granted", "expired", "ended"]);
     }
 }
 
 #[tokio::test]
 async fn a_crash_after_the_directory_remove_records_the_end_after_restart() {
-    if let Some(trail) = crash_at(failpoint::AFTER_DIRECTORY_REMOVE).await {
+    if let Some(trail) = crash_at(failpoint::AFTER_DIRECTORY_REMOVE, "jit-crash-4").await {
         assert_eq!(trail, ["requested", "granted", "expired", "ended"]);
+    }
+}
+
+/// A small deterministic generator (xorshift64*): the kill moments repeat for one seed.
+struct Seeded(u64);
+
+impl Seeded {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+/// Requests, extensions and releases by dave and svc-ci for as long as the server lives
+/// (every error ignored: the server dies under it); the ids of grants a reply confirmed.
+async fn workload(
+    url: String,
+    op: Arc<Provider>,
+    rule_id: String,
+    seed: u64,
+    told: Arc<Mutex<Vec<String>>>,
+) {
+    let mut rng = Seeded(seed | 1);
+    let Ok(channel) = Channel::from_shared(url).unwrap().connect().await else {
+        return;
+    };
+    let mut roles = RoleServiceClient::new(channel);
+    loop {
+        for account in ["dave", "svc-ci"] {
+            let asked = roles
+                .request_role(as_(
+                    &op,
+                    account,
+                    pb::RequestRoleRequest {
+                        rule_id: rule_id.clone(),
+                        duration: Some(secs(1 + rng.below(3) as i64)),
+                        ..Default::default()
+                    },
+                ))
+                .await;
+            let Ok(grant) = asked.map(tonic::Response::into_inner) else {
+                continue;
+            };
+            told.lock().unwrap().push(grant.id.clone());
+            match rng.below(3) {
+                0 => {
+                    let _ = roles
+                        .extend_grant(as_(
+                            &op,
+                            account,
+                            pb::ExtendGrantRequest {
+                                grant_id: grant.id,
+                                duration: None,
+                            },
+                        ))
+                        .await;
+                }
+                1 => {
+                    let _ = roles
+                        .release_grant(as_(
+                            &op,
+                            account,
+                            pb::ReleaseGrantRequest { grant_id: grant.id },
+                        ))
+                        .await;
+                }
+                _ => {} // left to expire
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
+    }
+}
+
+#[tokio::test]
+async fn kills_at_seeded_random_moments_lose_no_grant_and_leave_no_stray_member() {
+    let Some(samba) = Samba::up() else { return };
+    let Some(op) = provider() else { return };
+    let seed: u64 = std::env::var("JITROLES_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_261_127);
+    eprintln!("kill moments from JITROLES_CRASH_SEED={seed}");
+    let mut rng = Seeded(seed | 1);
+    let op = Arc::new(op);
+    let group = samba.role_group("jit-crash-random");
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &op, "").await;
+    let rule_id = oncall_rule(
+        server.channel().await,
+        &op,
+        ("Random", &group.name),
+        2,
+        pb::JustificationPolicy::Optional,
+    )
+    .await
+    .id;
+    let told = Arc::new(Mutex::new(Vec::new()));
+    for _ in 0..8 {
+        let work = tokio::spawn(workload(
+            server.url.clone(),
+            op.clone(),
+            rule_id.clone(),
+            rng.below(u64::MAX),
+            told.clone(),
+        ));
+        tokio::time::sleep(Duration::from_millis(300 + rng.below(2_500))).await;
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        work.abort();
+        let _ = work.await;
+        server = start(dir.path(), &op, "").await;
+    }
+
+    settles(&samba, &group, &server, &op, 30).await;
+    let history = grants(&server, &op, true).await;
+    let trails = trails(&server, &op).await;
+    let told = told.lock().unwrap().clone();
+    assert!(
+        told.len() >= 8,
+        "the workload made too few grants: {told:?}"
+    );
+    for id in &told {
+        assert!(
+            history.iter().any(|g| &g.id == id),
+            "grant {id} was confirmed to its requester and then lost"
+        );
+        assert!(
+            trails[id].contains(&"granted".to_owned()),
+            "{id}: {:?}",
+            trails[id]
+        );
+    }
+    for g in &history {
+        let trail = &trails[&g.id];
+        let ends = trail
+            .iter()
+            .filter(|a| *a == "ended" || *a == "failed")
+            .count();
+        assert_eq!(
+            trail.first().map(String::as_str),
+            Some("requested"),
+            "{trail:?}"
+        );
+        assert_eq!(ends, 1, "one end per grant: {} {trail:?}", g.id);
+        assert!(
+            matches!(trail.last().map(String::as_str), Some("ended" | "failed")),
+            "the end is the last event: {trail:?}"
+        );
     }
 }

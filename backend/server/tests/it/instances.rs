@@ -42,6 +42,8 @@ async fn two_instances_on_postgres_end_each_grant_exactly_once_and_survive_one_s
     let dir = tempfile::tempdir().unwrap();
     let mut config = on_fixture(dir.path(), fixture.url(), &op);
     config.database.url = Some(url);
+    // a grant A claimed just before it stopped is B's two seconds later
+    config.scheduler.lease_seconds = 2;
     let a = jitroles_server::start(&config).await.unwrap();
     let b = jitroles_server::start(&config).await.unwrap();
 

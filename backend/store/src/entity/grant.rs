@@ -27,6 +27,8 @@ pub struct Model {
     pub end_reason: Option<String>,
     pub last_error: Option<String>,
     pub client_request_id: Option<String>,
+    pub lease_holder: Option<String>,
+    pub lease_until: Option<ChronoDateTimeUtc>,
     pub version: i64,
 }
 

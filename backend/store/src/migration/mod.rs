@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_installation;
 mod m20261127_000002_create_sessions;
 mod m20261127_000003_create_rules_and_grants;
+mod m20261127_000004_add_grant_leases;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_installation::Migration),
             Box::new(m20261127_000002_create_sessions::Migration),
             Box::new(m20261127_000003_create_rules_and_grants::Migration),
+            Box::new(m20261127_000004_add_grant_leases::Migration),
         ]
     }
 }

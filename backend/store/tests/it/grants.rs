@@ -8,7 +8,7 @@ use jitroles_domain::{
     access::{AclEntry, Effect, PrincipalKind},
     audit::{AuditAction, AuditFilter, NewAudit},
     directory::Mechanism,
-    grant::{EndReason, Grant, GrantState, Subject, begin_end, finish_end},
+    grant::{EndReason, Grant, GrantState, Lease, Subject, begin_end, finish_end},
     page::PageRequest,
     ports::{GrantStore, RuleStore},
     rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
@@ -55,6 +55,13 @@ fn rule(id: &str, name: &str, group_rid: u32) -> RoleRule {
     }
 }
 
+fn lease(holder: &str, minutes: i64) -> Lease {
+    Lease {
+        holder: holder.into(),
+        until: t0() + TimeDelta::minutes(minutes),
+    }
+}
+
 fn grant(id: &str, r: &RoleRule, minutes: i64) -> Grant {
     Grant {
         id: id.into(),
@@ -78,6 +85,7 @@ fn grant(id: &str, r: &RoleRule, minutes: i64) -> Grant {
         end_reason: None,
         last_error: None,
         client_request_id: None,
+        lease: None,
         version: 1,
     }
 }
@@ -155,7 +163,10 @@ async fn rules_keep_unique_names_and_refuse_stale_edits(db: TestDb) {
     ));
     assert_eq!(store.live_grant_counts().await.unwrap().get("r1"), Some(&1));
 
-    let ended = finish_end(&begin_end(&g, EndReason::Released).unwrap(), t0());
+    let ended = finish_end(
+        &begin_end(&g, EndReason::Released, lease("a", 1)).unwrap(),
+        t0(),
+    );
     store.update_grant(&g, &ended, None).await.unwrap();
     store
         .delete_rule("r1", 2, audit(AuditAction::RuleDeleted, None))
@@ -190,7 +201,10 @@ async fn one_live_grant_per_rule_and_subject(db: TestDb) {
             .await,
         Err(DomainError::AlreadyExists(_))
     ));
-    let ended = finish_end(&begin_end(&first, EndReason::Expired).unwrap(), t0());
+    let ended = finish_end(
+        &begin_end(&first, EndReason::Expired, lease("a", 1)).unwrap(),
+        t0(),
+    );
     let stored = store.update_grant(&first, &ended, None).await.unwrap();
     assert_eq!(stored.version, 2);
     assert!(
@@ -240,7 +254,7 @@ async fn due_work_comes_oldest_first_with_ending_grants(db: TestDb) {
     }
     assert_eq!(store.next_expiry().await.unwrap(), Some(sooner.expires_at));
     let due: Vec<String> = store
-        .due(t0() + TimeDelta::minutes(30), 10)
+        .due(t0() + TimeDelta::minutes(30), "a", 10)
         .await
         .unwrap()
         .into_iter()
@@ -281,6 +295,43 @@ async fn due_work_comes_oldest_first_with_ending_grants(db: TestDb) {
     store.close().await;
 }
 
+async fn an_ending_grant_is_left_to_its_lease_holder_until_the_lease_runs_out(db: TestDb) {
+    let store = open(&db).await;
+    let r = rule("r1", "A", 2000);
+    store
+        .create_rule(&r, audit(AuditAction::RuleCreated, None))
+        .await
+        .unwrap();
+    let g = grant("g1", &r, 60);
+    store
+        .insert_grant(&g, audit(AuditAction::Granted, Some(&g)))
+        .await
+        .unwrap();
+    let ending = begin_end(&g, EndReason::Revoked, lease("a", 5)).unwrap();
+    store.update_grant(&g, &ending, None).await.unwrap();
+    let due = |at: i64, holder: &'static str| {
+        let store = &store;
+        async move {
+            store
+                .due(t0() + TimeDelta::minutes(at), holder, 10)
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(due(1, "a").await, 1, "the holder keeps working on it");
+    assert_eq!(due(1, "b").await, 0, "others leave it alone");
+    assert_eq!(due(5, "b").await, 1, "until the lease runs out");
+    assert_eq!(
+        store.next_expiry().await.unwrap(),
+        Some(t0() + TimeDelta::minutes(5)),
+        "the scheduler wakes when the lease runs out"
+    );
+    let stored = store.grant("g1").await.unwrap().unwrap();
+    assert_eq!(stored.lease, Some(lease("a", 5)));
+    store.close().await;
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -303,5 +354,6 @@ macro_rules! on_both {
 on_both!(
     rules_keep_unique_names_and_refuse_stale_edits,
     one_live_grant_per_rule_and_subject,
-    due_work_comes_oldest_first_with_ending_grants
+    due_work_comes_oldest_first_with_ending_grants,
+    an_ending_grant_is_left_to_its_lease_holder_until_the_lease_runs_out
 );
