@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "jitroles/v1/system.proto",
         "jitroles/v1/model.proto",
+        "jitroles/v1/notifications.proto",
         "jitroles/v1/roles.proto",
         "jitroles/v1/admin.proto",
     ];

@@ -14,8 +14,9 @@ use crate::{
     api::{self, Api, ApiError, Me, ServerInfo},
     components::{ConnectionBanner, ServerFooter, SiteHeader},
     pages::{
-        AdminGrantsPage, AdminPage, AdminRulesPage, AuditPage, DirectoryStatusPage, NotFoundPage,
-        RolesPage, RuleEditorPage,
+        AdminChannelsPage, AdminGrantsPage, AdminPage, AdminRulesPage, AuditPage,
+        ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, RolesPage,
+        RuleEditorPage,
     },
 };
 
@@ -78,6 +79,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/admin") view=AdminPage />
                         <Route path=path!("/admin/rules") view=AdminRulesPage />
                         <Route path=path!("/admin/rules/:id") view=RuleEditorPage />
+                        <Route path=path!("/admin/channels") view=AdminChannelsPage />
+                        <Route path=path!("/admin/channels/:id") view=ChannelEditorPage />
+                        <Route path=path!("/admin/notifications") view=NotificationsPage />
                         <Route path=path!("/admin/grants") view=AdminGrantsPage />
                         <Route path=path!("/admin/audit") view=AuditPage />
                         <Route path=path!("/admin/directory") view=DirectoryStatusPage />

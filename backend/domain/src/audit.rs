@@ -18,6 +18,9 @@ pub enum AuditAction {
     RuleCreated,
     RuleUpdated,
     RuleDeleted,
+    ChannelCreated,
+    ChannelUpdated,
+    ChannelDeleted,
 }
 
 impl AuditAction {
@@ -35,10 +38,13 @@ impl AuditAction {
             Self::RuleCreated => "rule_created",
             Self::RuleUpdated => "rule_updated",
             Self::RuleDeleted => "rule_deleted",
+            Self::ChannelCreated => "channel_created",
+            Self::ChannelUpdated => "channel_updated",
+            Self::ChannelDeleted => "channel_deleted",
         }
     }
 
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 15] = [
         Self::Requested,
         Self::Granted,
         Self::Failed,
@@ -51,6 +57,9 @@ impl AuditAction {
         Self::RuleCreated,
         Self::RuleUpdated,
         Self::RuleDeleted,
+        Self::ChannelCreated,
+        Self::ChannelUpdated,
+        Self::ChannelDeleted,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {

@@ -401,6 +401,7 @@ mod tests {
             justification: Some(policy),
             enabled: true,
             expires_at: None,
+            channels: Default::default(),
         }
         .validate(t0())
         .unwrap()

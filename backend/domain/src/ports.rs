@@ -11,6 +11,7 @@ use crate::{
     audit::{AuditEvent, AuditFilter, NewAudit},
     directory::Sid,
     grant::Grant,
+    notify::{Channel, DeliveryState, NewNotification, Notification},
     page::{Page, PageRequest},
     rule::RoleRule,
     system::Installation,
@@ -106,6 +107,13 @@ pub trait GrantStore: Send + Sync {
     ) -> Result<Vec<Grant>, DomainError>;
     /// `activating` grants (a crash between the write-ahead and the reply).
     async fn activating(&self) -> Result<Vec<Grant>, DomainError>;
+    /// Active grants expiring after `after` and at the latest at `until`, soonest first.
+    async fn expiring(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Grant>, DomainError>;
     /// When the scheduler next has work: the earliest expiry of an active grant or end of an
     /// `ending` grant's lease.
     async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
@@ -114,4 +122,57 @@ pub trait GrantStore: Send + Sync {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditEvent>, DomainError>;
+}
+
+/// Notification channels and the outbox. Grant transitions put their notifications in the
+/// outbox themselves ([`GrantStore::insert_grant`], [`GrantStore::update_grant`]: in the same
+/// transaction as the audit event, routed by [`crate::notify::route`]).
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// `AlreadyExists` when another channel has the name.
+    async fn create_channel(&self, channel: &Channel, audit: NewAudit) -> Result<(), DomainError>;
+    /// Stores `channel` (its version one more than `expected_version`) if the stored version
+    /// is `expected_version` (`Conflict` otherwise).
+    async fn update_channel(
+        &self,
+        channel: &Channel,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError>;
+    /// With the same version check; `FailedPrecondition` while a rule lists the channel.
+    async fn delete_channel(
+        &self,
+        id: &str,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError>;
+    async fn channel(&self, id: &str) -> Result<Option<Channel>, DomainError>;
+    /// Every channel, by name.
+    async fn channels(&self) -> Result<Vec<Channel>, DomainError>;
+    /// Adds notifications not tied to a grant transition (a refused request, expiring soon);
+    /// one whose `dedupe_key` is there already is skipped. Returns how many were added.
+    async fn enqueue(&self, notes: &[NewNotification]) -> Result<usize, DomainError>;
+    /// Pending notifications due at `now`, oldest first, each claimed until `lease_until`
+    /// (its next attempt moves there, so if this instance dies the claim runs out and any
+    /// instance tries again). Claimed by a conditional update: never by two at once.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Notification>, DomainError>;
+    /// Stores the outcome of an attempt (`Conflict` if the claim was lost meanwhile).
+    async fn record(
+        &self,
+        before: &Notification,
+        after: &Notification,
+    ) -> Result<Notification, DomainError>;
+    /// When the next pending notification falls due.
+    async fn next_attempt(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
+    /// The outbox, newest first, of one state or all.
+    async fn notifications(
+        &self,
+        state: Option<DeliveryState>,
+        page: PageRequest,
+    ) -> Result<Page<Notification>, DomainError>;
 }

@@ -65,7 +65,19 @@ pub struct RuleSpec {
     pub justification: Option<JustificationPolicy>,
     pub enabled: bool,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Notification channel ids (see [`crate::notify::route`]).
+    pub channels: RuleChannels,
 }
+
+/// The channels a rule notifies: success (granted, extended) and failure (refused, directory
+/// write failed), by channel id.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuleChannels {
+    pub success: Vec<String>,
+    pub failure: Vec<String>,
+}
+
+pub const MAX_RULE_CHANNELS: usize = 20;
 
 /// Settings that passed [`RuleSpec::validate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +92,8 @@ pub struct ValidSpec {
     pub justification: JustificationPolicy,
     pub enabled: bool,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Notification channel ids (see [`crate::notify::route`]).
+    pub channels: RuleChannels,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,6 +219,17 @@ impl RuleSpec {
         if self.expires_at.is_some_and(|at| at <= now) {
             return Err(invalid("expires_at", "must be in the future"));
         }
+        let mut channels = self.channels;
+        for (field, ids) in [
+            ("success_channels", &mut channels.success),
+            ("failure_channels", &mut channels.failure),
+        ] {
+            ids.sort();
+            ids.dedup();
+            if ids.len() > MAX_RULE_CHANNELS {
+                return Err(invalid(field, format!("at most {MAX_RULE_CHANNELS}")));
+            }
+        }
         Ok(ValidSpec {
             name,
             description: self.description,
@@ -216,6 +241,7 @@ impl RuleSpec {
             justification: self.justification.unwrap_or(JustificationPolicy::Optional),
             enabled: self.enabled,
             expires_at: self.expires_at,
+            channels,
         })
     }
 }
@@ -248,6 +274,7 @@ mod tests {
             justification: Some(JustificationPolicy::Required),
             enabled: true,
             expires_at: None,
+            channels: RuleChannels::default(),
         }
     }
 

@@ -16,29 +16,16 @@ use std::{collections::HashSet, time::Instant};
 
 use jitroles_directory::ActiveDirectory;
 use jitroles_domain::directory::{Directory, UserLookup};
-use jitroles_proto::v1::{
-    self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
-};
-use jitroles_server::config::{
-    AccessSection, Config, DirectorySection, OidcSection, ServerConfig, UserAttribute,
-};
+use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
 use ldap3::Mod;
-use tonic::{Request, transport::Channel};
+use tonic::transport::Channel;
 
 const PER_ROUND: usize = 100;
 const ROUNDS: usize = 3;
 
 mod support;
 
-use support::env;
-
-fn authorized<T>(token: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    request
-}
+use support::{authorized, env};
 
 fn report(what: &str, mut micros: Vec<f64>) -> (f64, f64) {
     let total: f64 = micros.iter().sum();
@@ -57,103 +44,17 @@ fn report(what: &str, mut micros: Vec<f64>) -> (f64, f64) {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let web_root = dir.path().join("dist");
-    std::fs::create_dir_all(&web_root).unwrap();
-    std::fs::write(web_root.join("index.html"), "bench").unwrap();
-    let directory = DirectorySection {
-        url: env("AD_LDAPS_URL"),
-        bind_dn: env("AD_SVC_DN"),
-        bind_password: env("AD_SVC_PASS"),
-        ca_file: Some(env("AD_CA_FILE").into()),
-        starttls: false,
-        allow_plain_ldap: false,
-        timeout_seconds: 10,
-        force_scheduler: false,
-    };
-    let config = Config {
-        data_dir: dir.path().join("data"),
-        server: ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            web_root,
-            public_url: None,
-        },
-        directory: Some(directory.clone()),
-        oidc: Some(OidcSection {
-            issuer: env("OIDC_ISSUER"),
-            audience: env("OIDC_API_AUDIENCE"),
-            jwks_url: None,
-            service_accounts: [("ci-bot".to_owned(), "svc-ci".to_owned())].into(),
-            client_id: None,
-            client_secret: None,
-            user_claim: "preferred_username".into(),
-            user_attribute: UserAttribute::SamAccountName,
-        }),
-        // svc-ci is in dba-oncall: here it also makes the rule
-        access: AccessSection {
-            admin_groups: vec!["dba-oncall".into()],
-        },
-        ..Config::default()
-    };
+    let config = support::config(dir.path(), None);
     let running = jitroles_server::start(&config).await.unwrap();
     let channel = Channel::from_shared(format!("http://{}", running.addr()))
         .unwrap()
         .connect()
         .await
         .unwrap();
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/token", env("OIDC_ISSUER")))
-        .basic_auth("ci-bot", Some(env("OIDC_CI_BOT_SECRET")))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = answer["access_token"].as_str().unwrap().to_owned();
+    let token = support::ci_bot_token().await;
+    let rule_id = support::oncall_rule(channel.clone(), &token, "bench", "jit-role-web").await;
 
-    let mut admin = AdminServiceClient::new(channel.clone());
-    let oncall = admin
-        .search_directory(authorized(
-            &token,
-            pb::SearchDirectoryRequest {
-                query: "dba-oncall".into(),
-                kind: pb::DirectoryObjectKind::Group.into(),
-                page_size: 5,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries
-        .remove(0)
-        .sid;
-    let rule = admin
-        .create_rule(authorized(
-            &token,
-            pb::CreateRuleRequest {
-                spec: Some(pb::RuleSpec {
-                    name: "bench".into(),
-                    target_group: "jit-role-web".into(),
-                    acl: vec![pb::AclEntry {
-                        principal_sid: oncall,
-                        display_name: String::new(),
-                        kind: pb::PrincipalKind::Group.into(),
-                        effect: pb::Effect::Allow.into(),
-                    }],
-                    max_duration: Some(prost_types::Duration {
-                        seconds: 3600,
-                        nanos: 0,
-                    }),
-                    enabled: true,
-                    ..Default::default()
-                }),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-
+    let directory = config.directory.clone().unwrap();
     let ad = ActiveDirectory::new(directory.adapter_config()).unwrap();
     let svc_ci = ad
         .find_user(&UserLookup::SamAccountName("svc-ci".into()))
@@ -174,7 +75,7 @@ async fn main() {
             .request_role(authorized(
                 &token,
                 pb::RequestRoleRequest {
-                    rule_id: rule.id.clone(),
+                    rule_id: rule_id.clone(),
                     ..Default::default()
                 },
             ))
@@ -198,7 +99,7 @@ async fn main() {
                 .request_role(authorized(
                     &token,
                     pb::RequestRoleRequest {
-                        rule_id: rule.id.clone(),
+                        rule_id: rule_id.clone(),
                         ..Default::default()
                     },
                 ))

@@ -31,6 +31,18 @@ pub struct Config {
     pub session: SessionSection,
     #[serde(default)]
     pub scheduler: SchedulerSection,
+    #[serde(default)]
+    pub notifications: NotificationsSection,
+}
+
+/// `[notifications]`: how mail and webhooks are sent (channels themselves are managed in the
+/// admin pages and through AdminService).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsSection {
+    /// Extra CA certificates (PEM) trusted for SMTP servers and webhook URLs, next to the
+    /// public roots: for an internal mail relay or an internal CA.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[scheduler]`: background work on grants.
@@ -321,6 +333,7 @@ impl Default for Config {
             access: AccessSection::default(),
             session: SessionSection::default(),
             scheduler: SchedulerSection::default(),
+            notifications: NotificationsSection::default(),
         }
     }
 }
@@ -426,6 +439,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "JITROLES_SCHEDULER_UNCONFIRMED_AFTER_SECONDS",
         "scheduler.unconfirmed_after_seconds",
         Kind::Int,
+    ),
+    (
+        "JITROLES_NOTIFICATIONS_CA_FILE",
+        "notifications.ca_file",
+        Kind::Str,
     ),
     (
         "JITROLES_SCHEDULER_LEASE_SECONDS",

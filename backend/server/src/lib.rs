@@ -11,6 +11,7 @@ pub mod directory_cli;
 pub mod failpoint;
 pub mod grants;
 pub mod metrics;
+pub mod notify;
 mod spa;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -109,9 +110,25 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         )));
     }
     let auth = authenticator(config, directory.clone(), clock.clone());
+    let trust = notify::send::Trust::from_file(config.notifications.ca_file.as_deref())?;
+    let notifier = match &directory {
+        Some(directory) => {
+            let notifier = Arc::new(notify::Notifier::new(
+                Arc::new(database.clone()),
+                Arc::new(database.clone()),
+                directory.clone(),
+                clock.clone(),
+                trust,
+                metrics.clone(),
+            )?);
+            background.push(tokio::spawn(notifier.clone().run()));
+            Some(notifier)
+        }
+        None => None,
+    };
     let engine = directory.map(|directory| {
         let wake = Arc::new(tokio::sync::Notify::new());
-        let engine = Arc::new(Engine::new(
+        let engine = Engine::new(
             Arc::new(database.clone()),
             Arc::new(database.clone()),
             directory,
@@ -119,7 +136,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             wake.clone(),
             metrics.clone(),
             grants::engine::Leases::new(Duration::from_secs(config.scheduler.lease_seconds)),
-        ));
+        );
+        let engine = Arc::new(match &notifier {
+            Some(n) => engine.with_notifier(n.clone()),
+            None => engine,
+        });
         background.push(tokio::spawn(grants::scheduler::run(
             engine.clone(),
             clock.clone(),
@@ -154,6 +175,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .add_service(AdminServiceServer::new(AdminApi::new(
             auth.clone(),
             engine.clone(),
+            notifier,
         )))
         .add_service(health_service)
         .add_service(reflection().build_v1().context("gRPC reflection (v1)")?)

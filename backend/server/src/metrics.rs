@@ -49,6 +49,7 @@ pub struct Metrics {
     directory_errors: Family<Labels, Counter>,
     rpc_requests: Family<Labels, Counter>,
     rpc_seconds: Histograms,
+    notifications: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -103,6 +104,12 @@ impl Metrics {
             "gRPC and gRPC-web call latency by method",
             rpc_seconds.clone(),
         );
+        let notifications = Family::<Labels, Counter>::default();
+        registry.register(
+            "notification_attempts",
+            "Notification delivery attempts by outcome (sent; pending: will be retried; failed: the last attempt failed)",
+            notifications.clone(),
+        );
         Self {
             registry,
             live_grants,
@@ -112,7 +119,15 @@ impl Metrics {
             directory_errors,
             rpc_requests,
             rpc_seconds,
+            notifications,
         }
+    }
+
+    /// A delivery attempt ended with the notification in `state`.
+    pub fn notification(&self, state: &str) {
+        self.notifications
+            .get_or_create(&vec![("outcome".to_owned(), state.to_owned())])
+            .inc();
     }
 
     /// An expired grant ended `late` after its expiry.

@@ -13,7 +13,7 @@ use jitroles_domain::{
     grant::{EndReason, Grant, GrantState, Lease, Subject},
     page::{Page, PageRequest},
     ports::{GrantStore, RuleStore},
-    rule::{JustificationPolicy, RoleRule, TargetGroup, ValidSpec},
+    rule::{JustificationPolicy, RoleRule, RuleChannels, TargetGroup, ValidSpec},
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order,
@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     entity::{audit_event, grant, rule},
+    notifications::outbox,
     store::{Database, db_error},
 };
 
@@ -40,7 +41,7 @@ fn live_states() -> Vec<&'static str> {
     GrantState::LIVE.iter().map(|s| s.as_str()).collect()
 }
 
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> DomainError {
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> DomainError {
     DomainError::Internal(format!("stored {what} cannot be read: {detail}"))
 }
 
@@ -76,6 +77,12 @@ fn to_rule(r: rule::Model) -> Result<RoleRule, DomainError> {
                 .ok_or_else(|| corrupt("justification policy", &r.justification))?,
             enabled: r.enabled,
             expires_at: r.expires_at,
+            channels: RuleChannels {
+                success: serde_json::from_str(&r.success_channels)
+                    .map_err(|e| corrupt("rule channels", e))?,
+                failure: serde_json::from_str(&r.failure_channels)
+                    .map_err(|e| corrupt("rule channels", e))?,
+            },
         },
         target: TargetGroup {
             sid: r.target_sid.parse().map_err(|e| corrupt("group SID", e))?,
@@ -123,7 +130,13 @@ fn rule_row(r: &RoleRule) -> rule::ActiveModel {
         created_at: Set(r.created_at),
         updated_at: Set(r.updated_at),
         deleted_at: Set(None),
+        success_channels: Set(ids_json(&r.spec.channels.success)),
+        failure_channels: Set(ids_json(&r.spec.channels.failure)),
     }
+}
+
+fn ids_json(ids: &[String]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
 }
 
 fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
@@ -198,7 +211,10 @@ fn grant_row(g: &Grant) -> grant::ActiveModel {
     }
 }
 
-async fn insert_audit(db: &impl ConnectionTrait, a: NewAudit) -> Result<(), DomainError> {
+pub(crate) async fn insert_audit(
+    db: &impl ConnectionTrait,
+    a: NewAudit,
+) -> Result<(), DomainError> {
     let row = audit_event::ActiveModel {
         at: Set(a.at),
         action: Set(a.action.as_str().to_owned()),
@@ -216,7 +232,7 @@ async fn insert_audit(db: &impl ConnectionTrait, a: NewAudit) -> Result<(), Doma
     Ok(())
 }
 
-fn is_unique_violation(e: &DbErr) -> bool {
+pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
@@ -414,6 +430,7 @@ impl GrantStore for Database {
                     db_error(e)
                 }
             })?;
+        outbox(&tx, g, &audit).await?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
@@ -442,6 +459,7 @@ impl GrantStore for Database {
             ));
         }
         if let Some(audit) = audit {
+            outbox(&tx, &stored, &audit).await?;
             insert_audit(&tx, audit).await?;
         }
         tx.commit().await.map_err(db_error)?;
@@ -591,6 +609,24 @@ impl GrantStore for Database {
                             .add(grant::Column::ExpiresAt.lte(now)),
                     ),
             )
+            .order_by_asc(grant::Column::ExpiresAt)
+            .limit(u64::from(limit))
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        rows(found, to_grant)
+    }
+
+    async fn expiring(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Grant>, DomainError> {
+        let found = grant::Entity::find()
+            .filter(grant::Column::State.eq(GrantState::Active.as_str()))
+            .filter(grant::Column::ExpiresAt.gt(after))
+            .filter(grant::Column::ExpiresAt.lte(until))
             .order_by_asc(grant::Column::ExpiresAt)
             .limit(u64::from(limit))
             .all(&self.conn)

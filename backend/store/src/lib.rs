@@ -6,6 +6,7 @@
 mod entity;
 mod grants;
 mod migration;
+mod notifications;
 mod sessions;
 mod store;
 

@@ -24,7 +24,19 @@ pub type AclEntry = pb::AclEntry;
 pub type DirectoryEntry = pb::DirectoryEntry;
 pub type AuditEvent = pb::AuditEvent;
 pub type DirectoryStatus = pb::DirectoryStatus;
-pub use pb::{DirectoryObjectKind, Effect, GrantState, JustificationPolicy, PrincipalKind};
+pub type Channel = pb::Channel;
+pub type ChannelSpec = pb::ChannelSpec;
+pub type EmailChannel = pb::EmailChannel;
+pub type WebhookChannel = pb::WebhookChannel;
+pub type Header = pb::Header;
+pub type SecretSource = pb::SecretSource;
+pub type TestOutcome = pb::TestChannelResponse;
+pub type Notification = pb::Notification;
+pub use pb::{
+    DeliveryState, DirectoryObjectKind, Effect, GrantState, JustificationPolicy, NotificationEvent,
+    PrincipalKind, SmtpTls, WebhookPreset, channel_spec::Kind as ChannelKind,
+    secret_source::Source as SecretFrom,
+};
 
 /// Which audit events to list (empty fields match all).
 #[derive(Clone, Default, PartialEq)]
@@ -254,6 +266,80 @@ impl Api {
             .get_directory_status(pb::GetDirectoryStatusRequest {})
             .await?
             .into_inner())
+    }
+
+    pub async fn list_channels(&self) -> Result<Vec<Channel>, ApiError> {
+        Ok(self
+            .admin()
+            .list_channels(pb::ListChannelsRequest {})
+            .await?
+            .into_inner()
+            .channels)
+    }
+
+    /// Creates the channel (no id) or saves over `version` of an existing one.
+    pub async fn save_channel(
+        &self,
+        existing: Option<(String, i64)>,
+        spec: ChannelSpec,
+    ) -> Result<Channel, ApiError> {
+        let mut admin = self.admin();
+        Ok(match existing {
+            None => admin
+                .create_channel(pb::CreateChannelRequest { spec: Some(spec) })
+                .await?
+                .into_inner(),
+            Some((channel_id, version)) => admin
+                .update_channel(pb::UpdateChannelRequest {
+                    channel_id,
+                    spec: Some(spec),
+                    version,
+                })
+                .await?
+                .into_inner(),
+        })
+    }
+
+    pub async fn delete_channel(&self, channel_id: String, version: i64) -> Result<(), ApiError> {
+        self.admin()
+            .delete_channel(pb::DeleteChannelRequest {
+                channel_id,
+                version,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Sends a sample notification through `spec` as it stands in the editor, saved or not.
+    pub async fn test_channel(&self, spec: ChannelSpec) -> Result<TestOutcome, ApiError> {
+        Ok(self
+            .admin()
+            .test_channel(pb::TestChannelRequest {
+                target: Some(pb::test_channel_request::Target::Spec(spec)),
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// The outbox, newest first; `DeliveryState::Unspecified` lists every state.
+    pub async fn notifications(
+        &self,
+        state: DeliveryState,
+        page_token: String,
+    ) -> Result<(Vec<Notification>, Option<String>), ApiError> {
+        let answer = self
+            .admin()
+            .list_notifications(pb::ListNotificationsRequest {
+                state: state.into(),
+                page_size: 50,
+                page_token,
+            })
+            .await?
+            .into_inner();
+        Ok((
+            answer.notifications,
+            (!answer.next_page_token.is_empty()).then_some(answer.next_page_token),
+        ))
     }
 
     pub async fn my_grants(&self, page_token: String) -> Result<GrantPage, ApiError> {

@@ -1,17 +1,21 @@
 //! Presentational pieces: props in, callbacks out, no API calls.
 
+mod channel_choices;
 mod connection_banner;
 mod directory_picker;
 mod duration_input;
 mod grant_list;
 mod role_card;
+mod secret_source;
 mod server_footer;
 mod site_header;
 
+pub use channel_choices::{ChannelChoice, ChannelChoices};
 pub use connection_banner::ConnectionBanner;
 pub use directory_picker::DirectoryPicker;
 pub use duration_input::{DurationInput, seconds, split};
 pub use grant_list::{GrantHistory, LiveGrant};
 pub use role_card::RoleCard;
+pub use secret_source::{SecretOrigin, SecretSourceInput};
 pub use server_footer::ServerFooter;
 pub use site_header::SiteHeader;

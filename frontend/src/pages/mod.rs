@@ -3,15 +3,19 @@
 mod admin;
 mod admin_grants;
 mod audit;
+mod channels;
 mod directory_status;
 mod not_found;
+mod notifications;
 mod roles;
 mod rules;
 
 pub use admin::AdminPage;
 pub use admin_grants::AdminGrantsPage;
 pub use audit::AuditPage;
+pub use channels::{AdminChannelsPage, ChannelEditorPage};
 pub use directory_status::DirectoryStatusPage;
 pub use not_found::NotFoundPage;
+pub use notifications::NotificationsPage;
 pub use roles::RolesPage;
 pub use rules::{AdminRulesPage, RuleEditorPage};

@@ -1,5 +1,5 @@
 //! Role rules for admins: the list, and the editor (seed step 3: settings, access control,
-//! durations, justification, enabled and expiry).
+//! durations, justification, enabled and expiry; the channels notified on success and failure).
 
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::{
@@ -13,7 +13,7 @@ use crate::{
         AclEntry, Api, ApiError, DirectoryEntry, DirectoryObjectKind, DirectoryStatus, Effect,
         JustificationPolicy, PrincipalKind, Rule, RuleSpec,
     },
-    components::{DirectoryPicker, DurationInput, seconds, split},
+    components::{ChannelChoice, ChannelChoices, DirectoryPicker, DurationInput, seconds, split},
     format,
 };
 
@@ -129,6 +129,9 @@ pub fn RuleEditorPage() -> impl IntoView {
     let local = RwSignal::new(Vec::<(String, String)>::new());
     let status = RwSignal::new(None::<DirectoryStatus>);
     let saving = RwSignal::new(false);
+    let channels = RwSignal::new(None::<Result<Vec<ChannelChoice>, String>>);
+    let success_channels = RwSignal::new(Vec::<String>::new());
+    let failure_channels = RwSignal::new(Vec::<String>::new());
 
     let fill = move |r: Rule| {
         let spec = r.spec.unwrap_or_default();
@@ -155,6 +158,8 @@ pub fn RuleEditorPage() -> impl IntoView {
         justification.set(spec.justification);
         enabled.set(spec.enabled);
         expires.set(format::to_local_input(spec.expires_at.as_ref()));
+        success_channels.set(spec.success_channels);
+        failure_channels.set(spec.failure_channels);
     };
     if let Some(api) = api.clone() {
         if let Some(id) = rule_id() {
@@ -167,9 +172,26 @@ pub fn RuleEditorPage() -> impl IntoView {
                 loading.set(false);
             });
         }
+        let lister = api.clone();
         spawn_local(async move {
             if let Ok(s) = api.directory_status().await {
                 status.set(Some(s));
+            }
+        });
+        spawn_local(async move {
+            match lister.list_channels().await {
+                Ok(list) => channels.set(Some(Ok(list
+                    .into_iter()
+                    .map(|c| {
+                        let spec = c.spec.unwrap_or_default();
+                        ChannelChoice {
+                            id: c.id,
+                            name: spec.name,
+                            enabled: spec.enabled,
+                        }
+                    })
+                    .collect()))),
+                Err(e) => channels.set(Some(Err(e.to_string()))),
             }
         });
     }
@@ -289,6 +311,8 @@ pub fn RuleEditorPage() -> impl IntoView {
             justification: justification.get(),
             enabled: enabled.get(),
             expires_at: expires_at.map(format::timestamp),
+            success_channels: success_channels.get(),
+            failure_channels: failure_channels.get(),
         };
         let navigate = navigate.clone();
         saving.set(true);
@@ -300,6 +324,12 @@ pub fn RuleEditorPage() -> impl IntoView {
             }
             saving.set(false);
         });
+    });
+    let channel_choices = Signal::derive(move || {
+        channels.with(|c| match c {
+            Some(Ok(list)) => list.clone(),
+            _ => Vec::new(),
+        })
     });
     let other_error = move || {
         error.with(|e| match e {
@@ -396,6 +426,25 @@ pub fn RuleEditorPage() -> impl IntoView {
                         <label for="rule-expires">"Rule expires (optional)"</label>
                         <input id="rule-expires" type="datetime-local" prop:value=move || expires.get() on:input=move |ev| expires.set(event_target_value(&ev)) />
                         {move || problem("expires_at").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                    </fieldset>
+
+                    <fieldset>
+                        <legend>"Notifications"</legend>
+                        {move || match channels.get() {
+                            None => Some(view! { <p class="loading">"Loading the notification channels…"</p> }.into_any()),
+                            Some(Err(m)) => Some(view! { <p class="field-error">{format!("Cannot list the notification channels: {m}")}</p> }.into_any()),
+                            Some(Ok(list)) if list.is_empty() => Some(view! {
+                                <p class="empty">"No notification channels yet. "<A href="/admin/channels/new">"Create a channel"</A></p>
+                            }.into_any()),
+                            Some(Ok(_)) => None,
+                        }}
+                        <Show when=move || channels.with(|c| matches!(c, Some(Ok(list)) if !list.is_empty()))>
+                            <ChannelChoices id="success-channel".into() legend="Notify on success (granted, extended)".into()
+                                channels=channel_choices chosen=success_channels problem=problem("success_channels") />
+                            <ChannelChoices id="failure-channel".into() legend="Notify on failure (request refused, directory write failed)".into()
+                                channels=channel_choices chosen=failure_channels problem=problem("failure_channels") />
+                        </Show>
+                        <p class="hint">"Expiring soon, expired, released and revoked go to every channel that subscribes to them, in "<A href="/admin/channels">"the channel's settings"</A>"."</p>
                     </fieldset>
 
                     {move || other_error().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}

@@ -13,6 +13,128 @@ pub fn env(k: &str) -> String {
     })
 }
 
+/// `message` with the bearer `token`.
+pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+/// The product's settings for the benchmarks, in `dir` (SQLite unless `database` names
+/// another): the test DC as jit-svc over LDAPS, the test provider, ci-bot mapped to svc-ci, and
+/// dba-oncall (svc-ci's group) as the admin group, so svc-ci also makes the rules.
+pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_server::config::Config {
+    use jitroles_server::config::{
+        AccessSection, Config, DirectorySection, OidcSection, ServerConfig, UserAttribute,
+    };
+    let web_root = dir.join("dist");
+    std::fs::create_dir_all(&web_root).unwrap();
+    std::fs::write(web_root.join("index.html"), "bench").unwrap();
+    let mut config = Config {
+        data_dir: dir.join("data"),
+        server: ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            web_root,
+            public_url: None,
+        },
+        directory: Some(DirectorySection {
+            url: env("AD_LDAPS_URL"),
+            bind_dn: env("AD_SVC_DN"),
+            bind_password: env("AD_SVC_PASS"),
+            ca_file: Some(env("AD_CA_FILE").into()),
+            starttls: false,
+            allow_plain_ldap: false,
+            timeout_seconds: 10,
+            force_scheduler: false,
+        }),
+        oidc: Some(OidcSection {
+            issuer: env("OIDC_ISSUER"),
+            audience: env("OIDC_API_AUDIENCE"),
+            jwks_url: None,
+            service_accounts: [("ci-bot".to_owned(), "svc-ci".to_owned())].into(),
+            client_id: None,
+            client_secret: None,
+            user_claim: "preferred_username".into(),
+            user_attribute: UserAttribute::SamAccountName,
+        }),
+        access: AccessSection {
+            admin_groups: vec!["dba-oncall".into()],
+        },
+        ..Config::default()
+    };
+    config.database.url = database;
+    config
+}
+
+/// An access token for ci-bot (svc-ci) from the test provider.
+pub async fn ci_bot_token() -> String {
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/token", env("OIDC_ISSUER")))
+        .basic_auth("ci-bot", Some(env("OIDC_CI_BOT_SECRET")))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A rule on `group` that dba-oncall may request for up to an hour, made by svc-ci.
+pub async fn oncall_rule(
+    channel: tonic::transport::Channel,
+    token: &str,
+    name: &str,
+    group: &str,
+) -> String {
+    use jitroles_proto::v1::{self as pb, admin_service_client::AdminServiceClient};
+    let mut admin = AdminServiceClient::new(channel);
+    let oncall = admin
+        .search_directory(authorized(
+            token,
+            pb::SearchDirectoryRequest {
+                query: "dba-oncall".into(),
+                kind: pb::DirectoryObjectKind::Group.into(),
+                page_size: 5,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .remove(0)
+        .sid;
+    admin
+        .create_rule(authorized(
+            token,
+            pb::CreateRuleRequest {
+                spec: Some(pb::RuleSpec {
+                    name: name.into(),
+                    target_group: group.into(),
+                    acl: vec![pb::AclEntry {
+                        principal_sid: oncall,
+                        display_name: String::new(),
+                        kind: pb::PrincipalKind::Group.into(),
+                        effect: pb::Effect::Allow.into(),
+                    }],
+                    max_duration: Some(prost_types::Duration {
+                        seconds: 3600,
+                        nanos: 0,
+                    }),
+                    enabled: true,
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .id
+}
+
 /// A raw ldap3 connection to the test DC over LDAPS, bound as `dn`, trusting the DC's CA.
 pub async fn ldaps(dn: &str, password: &str) -> ldap3::Ldap {
     let mut roots = rustls::RootCertStore::empty();
@@ -96,6 +218,7 @@ pub async fn seed(
             justification: Some(JustificationPolicy::Optional),
             enabled: true,
             expires_at: None,
+            channels: Default::default(),
         }
         .validate(now)
         .unwrap(),

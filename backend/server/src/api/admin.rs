@@ -19,16 +19,33 @@ use super::{
     error::status,
     roles::{caller, engine},
 };
-use crate::{auth::caller::Authenticator, grants::engine::Engine};
+use crate::{auth::caller::Authenticator, grants::engine::Engine, notify::Notifier};
 
 pub struct AdminApi {
     auth: Option<Arc<Authenticator>>,
     engine: Option<Arc<Engine>>,
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl AdminApi {
-    pub fn new(auth: Option<Arc<Authenticator>>, engine: Option<Arc<Engine>>) -> Self {
-        Self { auth, engine }
+    pub fn new(
+        auth: Option<Arc<Authenticator>>,
+        engine: Option<Arc<Engine>>,
+        notifier: Option<Arc<Notifier>>,
+    ) -> Self {
+        Self {
+            auth,
+            engine,
+            notifier,
+        }
+    }
+
+    fn notifier(&self) -> Result<&Notifier, Status> {
+        self.notifier.as_deref().ok_or_else(|| {
+            Status::failed_precondition(
+                "notifications need a directory: this server has no [directory] configured",
+            )
+        })
     }
 
     /// The admin capability for this request's caller, or the status that refuses it.
@@ -254,6 +271,115 @@ impl AdminService for AdminApi {
                     }
                 })
                 .collect(),
+        }))
+    }
+
+    async fn create_channel(
+        &self,
+        request: Request<pb::CreateChannelRequest>,
+    ) -> Result<Response<pb::Channel>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let spec = convert::channel_spec(request.get_ref().spec.as_ref()).map_err(status)?;
+        let channel = self
+            .notifier()?
+            .create_channel(&right, &who, spec)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::channel(channel)))
+    }
+
+    async fn update_channel(
+        &self,
+        request: Request<pb::UpdateChannelRequest>,
+    ) -> Result<Response<pb::Channel>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let spec = convert::channel_spec(ask.spec.as_ref()).map_err(status)?;
+        let channel = self
+            .notifier()?
+            .update_channel(&right, &who, &ask.channel_id, spec, ask.version)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::channel(channel)))
+    }
+
+    async fn delete_channel(
+        &self,
+        request: Request<pb::DeleteChannelRequest>,
+    ) -> Result<Response<pb::DeleteChannelResponse>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        self.notifier()?
+            .delete_channel(&right, &who, &ask.channel_id, ask.version)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::DeleteChannelResponse {}))
+    }
+
+    async fn list_channels(
+        &self,
+        request: Request<pb::ListChannelsRequest>,
+    ) -> Result<Response<pb::ListChannelsResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let channels = self.notifier()?.channels(&right).await.map_err(status)?;
+        Ok(Response::new(pb::ListChannelsResponse {
+            channels: channels.into_iter().map(convert::channel).collect(),
+        }))
+    }
+
+    async fn test_channel(
+        &self,
+        request: Request<pb::TestChannelRequest>,
+    ) -> Result<Response<pb::TestChannelResponse>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let notifier = self.notifier()?;
+        let spec = match &request.get_ref().target {
+            Some(pb::test_channel_request::Target::ChannelId(id)) => {
+                notifier.channel(&right, id).await.map_err(status)?.spec
+            }
+            Some(pb::test_channel_request::Target::Spec(spec)) => {
+                convert::channel_spec(Some(spec)).map_err(status)?
+            }
+            None => {
+                return Err(status(DomainError::Invalid {
+                    field: "target".into(),
+                    reason: "a channel id or a channel spec".into(),
+                }));
+            }
+        };
+        let outcome = notifier.test(&right, &who, spec).await.map_err(status)?;
+        Ok(Response::new(pb::TestChannelResponse {
+            delivered: outcome.delivered,
+            error: outcome.error,
+            sent: outcome.sent,
+        }))
+    }
+
+    async fn list_notifications(
+        &self,
+        request: Request<pb::ListNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let (found, names) = self
+            .notifier()?
+            .notifications(
+                &right,
+                convert::delivery_state(ask.state()),
+                page(ask.page_size, &ask.page_token)?,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListNotificationsResponse {
+            notifications: found
+                .items
+                .into_iter()
+                .map(|n| {
+                    let name = names.get(&n.channel_id).cloned().unwrap_or_default();
+                    convert::notification(n, name)
+                })
+                .collect(),
+            next_page_token: found.next.unwrap_or_default(),
         }))
     }
 }

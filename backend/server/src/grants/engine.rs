@@ -27,11 +27,11 @@ use jitroles_domain::{
     grant::{self, Ask, EndReason, Grant, GrantState, Lease, Subject},
     page::{Page, PageRequest},
     ports::{GrantStore, RuleStore},
-    rule::{RoleRule, RuleSpec, TargetGroup, check_text},
+    rule::{RoleRule, RuleChannels, RuleSpec, TargetGroup, check_text},
 };
 use tokio::sync::Notify;
 
-use crate::{failpoint, metrics::Metrics};
+use crate::{failpoint, metrics::Metrics, notify::Notifier};
 
 /// Most due grants handled per pass; the scheduler loops until none are left.
 const DUE_BATCH: u32 = 500;
@@ -55,6 +55,9 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     /// This instance's name on the leases it takes, and how long they last.
     leases: Leases,
+    /// Refused requests are announced through it (grant transitions announce themselves in
+    /// the store); rules may only name its channels.
+    notifier: Option<Arc<Notifier>>,
 }
 
 /// How this instance claims `ending` grants: other instances leave a claimed grant alone until
@@ -182,7 +185,40 @@ impl Engine {
             memberships: MembershipLocks::default(),
             metrics,
             leases,
+            notifier: None,
         }
+    }
+
+    /// Announces refusals through `notifier` and checks rules' channels against it.
+    pub fn with_notifier(self, notifier: Arc<Notifier>) -> Self {
+        Self {
+            notifier: Some(notifier),
+            ..self
+        }
+    }
+
+    /// Every channel a rule names exists.
+    async fn check_channels(
+        &self,
+        right: &AdminRight,
+        channels: &RuleChannels,
+    ) -> Result<(), DomainError> {
+        let known: HashSet<String> = match &self.notifier {
+            Some(n) => n.channels(right).await?.into_iter().map(|c| c.id).collect(),
+            None => HashSet::new(),
+        };
+        for (field, ids) in [
+            ("success_channels", &channels.success),
+            ("failure_channels", &channels.failure),
+        ] {
+            if let Some(id) = ids.iter().find(|id| !known.contains(*id)) {
+                return Err(DomainError::Invalid {
+                    field: field.into(),
+                    reason: format!("there is no channel {id}"),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A lease of this instance from now on.
@@ -251,7 +287,7 @@ impl Engine {
 
     pub async fn create_rule(
         &self,
-        _: &AdminRight,
+        right: &AdminRight,
         actor: &Caller,
         mut spec: RuleSpec,
         target: &str,
@@ -259,6 +295,7 @@ impl Engine {
         let now = self.clock.now();
         self.resolve_acl(&mut spec.acl).await?;
         let spec = spec.validate(now)?;
+        self.check_channels(right, &spec.channels).await?;
         let rule = RoleRule {
             id: uuid::Uuid::new_v4().to_string(),
             spec,
@@ -278,7 +315,7 @@ impl Engine {
 
     pub async fn update_rule(
         &self,
-        _: &AdminRight,
+        right: &AdminRight,
         actor: &Caller,
         id: &str,
         mut spec: RuleSpec,
@@ -293,6 +330,7 @@ impl Engine {
             .ok_or_else(|| not_found(format!("rule {id}")))?;
         self.resolve_acl(&mut spec.acl).await?;
         let spec = spec.validate(now)?;
+        self.check_channels(right, &spec.channels).await?;
         let rule = RoleRule {
             spec,
             target: self.target(target).await?,
@@ -401,7 +439,8 @@ impl Engine {
         Ok(mechanism)
     }
 
-    /// Adds `caller` to the role's group until the grant expires.
+    /// Adds `caller` to the role's group until the grant expires. A refusal (not allowed,
+    /// the rule closed, a permanent member) goes to the rule's failure channels.
     pub async fn request(
         &self,
         caller: &Caller,
@@ -413,6 +452,21 @@ impl Engine {
             .rule(rule_id)
             .await?
             .ok_or_else(|| not_found(format!("role {rule_id}")))?;
+        let result = self.request_of(caller, &rule, ask).await;
+        if let (Err(why @ (DomainError::Denied(_) | DomainError::FailedPrecondition(_))), Some(n)) =
+            (&result, &self.notifier)
+        {
+            n.refused(&rule, caller, why).await;
+        }
+        result
+    }
+
+    async fn request_of(
+        &self,
+        caller: &Caller,
+        rule: &RoleRule,
+        ask: Ask,
+    ) -> Result<Grant, DomainError> {
         if let Some(id) = &ask.client_request_id
             && let Some(earlier) = self.grants.grant_by_request_id(&caller.sid, id).await?
         {
@@ -436,7 +490,7 @@ impl Engine {
         let mechanism = self.mechanism().await?;
         let fresh = grant::open(
             right,
-            &rule,
+            rule,
             subject,
             &caller.account_name,
             ask,

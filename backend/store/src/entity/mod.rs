@@ -1,8 +1,10 @@
 //! sea-orm entities: private to the store; converted to domain types in `store.rs`.
 
 pub mod audit_event;
+pub mod channel;
 pub mod grant;
 pub mod installation;
+pub mod notification;
 pub mod rule;
 pub mod session;
 pub mod sign_in;

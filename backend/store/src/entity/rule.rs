@@ -25,6 +25,9 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub deleted_at: Option<ChronoDateTimeUtc>,
+    /// JSON arrays of channel ids.
+    pub success_channels: String,
+    pub failure_channels: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

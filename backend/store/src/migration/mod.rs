@@ -7,6 +7,7 @@ mod m20261127_000001_create_installation;
 mod m20261127_000002_create_sessions;
 mod m20261127_000003_create_rules_and_grants;
 mod m20261127_000004_add_grant_leases;
+mod m20261127_000005_create_notifications;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_sessions::Migration),
             Box::new(m20261127_000003_create_rules_and_grants::Migration),
             Box::new(m20261127_000004_add_grant_leases::Migration),
+            Box::new(m20261127_000005_create_notifications::Migration),
         ]
     }
 }

@@ -17,11 +17,11 @@ use jitroles_store::Database;
 
 use crate::databases::{self, TestDb};
 
-fn t0() -> DateTime<Utc> {
+pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
 }
 
-fn rule(id: &str, name: &str, group_rid: u32) -> RoleRule {
+pub fn rule(id: &str, name: &str, group_rid: u32) -> RoleRule {
     RoleRule {
         id: id.into(),
         spec: RuleSpec {
@@ -40,6 +40,7 @@ fn rule(id: &str, name: &str, group_rid: u32) -> RoleRule {
             justification: Some(JustificationPolicy::Required),
             enabled: true,
             expires_at: None,
+            channels: Default::default(),
         }
         .validate(t0())
         .unwrap(),
@@ -62,7 +63,7 @@ fn lease(holder: &str, minutes: i64) -> Lease {
     }
 }
 
-fn grant(id: &str, r: &RoleRule, minutes: i64) -> Grant {
+pub fn grant(id: &str, r: &RoleRule, minutes: i64) -> Grant {
     Grant {
         id: id.into(),
         rule_id: r.id.clone(),
@@ -90,7 +91,7 @@ fn grant(id: &str, r: &RoleRule, minutes: i64) -> Grant {
     }
 }
 
-fn audit(action: AuditAction, g: Option<&Grant>) -> NewAudit {
+pub fn audit(action: AuditAction, g: Option<&Grant>) -> NewAudit {
     NewAudit {
         at: t0(),
         action,
@@ -102,7 +103,7 @@ fn audit(action: AuditAction, g: Option<&Grant>) -> NewAudit {
     }
 }
 
-async fn open(db: &TestDb) -> Database {
+pub async fn open(db: &TestDb) -> Database {
     let store = Database::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     store
@@ -330,25 +331,6 @@ async fn an_ending_grant_is_left_to_its_lease_holder_until_the_lease_runs_out(db
     let stored = store.grant("g1").await.unwrap().unwrap();
     assert_eq!(stored.lease, Some(lease("a", 5)));
     store.close().await;
-}
-
-macro_rules! on_both {
-    ($($name:ident),*) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name(super::databases::sqlite()).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                if let Some(db) = super::databases::postgres().await {
-                    super::$name(db).await;
-                }
-            })*
-        }
-    };
 }
 
 on_both!(

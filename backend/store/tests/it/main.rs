@@ -2,7 +2,28 @@
 
 #![allow(clippy::unwrap_used)] // a panic in a test is its failure report
 
+/// Each test `fn(TestDb)` named, on SQLite and (when it runs) on PostgreSQL.
+macro_rules! on_both {
+    ($($name:ident),*) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::databases::sqlite()).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                if let Some(db) = super::databases::postgres().await {
+                    super::$name(db).await;
+                }
+            })*
+        }
+    };
+}
+
 mod databases;
 mod grants;
 mod migrations;
+mod notifications;
 mod sessions;

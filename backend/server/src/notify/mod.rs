@@ -1,0 +1,457 @@
+//! Notifications: channels managed by admins, and the worker that delivers the outbox.
+//!
+//! Grant transitions write their notifications in their own transaction (the store does it,
+//! routed by the domain); this worker claims due ones, sends them, and records the outcome:
+//! sent, or another attempt later with exponential backoff, or failed after the last. It runs
+//! beside the grant engine and never holds it up. Several instances share the outbox: a claim
+//! moves the next attempt a lease ahead, so a notification is sent by one instance at a time,
+//! and one whose instance died is tried again when the lease runs out (at least once).
+
+pub mod send;
+pub mod template;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use chrono::TimeDelta;
+use futures_util::{StreamExt, stream};
+use jitroles_domain::{
+    Clock, DomainError,
+    access::{AdminRight, Caller},
+    audit::{AuditAction, NewAudit},
+    directory::{Directory, UserLookup},
+    notify::{
+        self, Channel, ChannelSpec, DeliveryState, Event, Facts, NewNotification, Notification,
+        Transport,
+    },
+    page::{Page, PageRequest},
+    ports::{GrantStore, NotificationStore},
+    rule::RoleRule,
+};
+
+use crate::metrics::Metrics;
+use send::Trust;
+use template::Rendered;
+
+/// A claim on a notification lasts this long (longer than any one send).
+const LEASE: Duration = Duration::from_secs(60);
+/// Most notifications claimed per pass, and sent at once.
+const BATCH: u32 = 100;
+const PARALLEL: usize = 8;
+/// The outbox is looked at at least this often (other instances add to it too).
+const POLL: Duration = Duration::from_secs(1);
+/// Expiring-soon notices are looked for this often.
+const SOON_SCAN: Duration = Duration::from_secs(15);
+
+pub struct Notifier {
+    store: Arc<dyn NotificationStore>,
+    grants: Arc<dyn GrantStore>,
+    directory: Arc<dyn Directory>,
+    clock: Arc<dyn Clock>,
+    trust: Trust,
+    http: reqwest::Client,
+    metrics: Arc<Metrics>,
+}
+
+/// What TestChannel reports.
+pub struct TestOutcome {
+    pub delivered: bool,
+    pub error: String,
+    pub sent: String,
+}
+
+fn audit(
+    action: AuditAction,
+    actor: &Caller,
+    c: &Channel,
+    at: chrono::DateTime<chrono::Utc>,
+) -> NewAudit {
+    NewAudit {
+        at,
+        action,
+        actor: actor.account_name.clone(),
+        rule_id: None,
+        grant_id: None,
+        subject_account: None,
+        detail: format!("channel {} ({})", c.spec.name, c.id),
+    }
+}
+
+fn invalid(field: &str, reason: String) -> DomainError {
+    DomainError::Invalid {
+        field: field.into(),
+        reason,
+    }
+}
+
+/// Everything about a channel that needs more than the domain's checks: templates, and the
+/// addresses and URL as the mailer and HTTP client read them.
+fn check(spec: ChannelSpec) -> Result<ChannelSpec, DomainError> {
+    let spec = spec.validate()?;
+    match &spec.transport {
+        Transport::Email(e) => {
+            send::mailbox("sender", &e.sender).map_err(|r| invalid("email.sender", r))?;
+            for r in &e.recipients {
+                send::mailbox("recipient", r).map_err(|r| invalid("email.recipients", r))?;
+            }
+        }
+        Transport::Webhook(w) => {
+            reqwest::Url::parse(&w.url)
+                .map_err(|e| invalid("webhook.url", format!("{:?} is not a URL: {e}", w.url)))?;
+        }
+    }
+    template::check(&spec.transport)?;
+    Ok(spec)
+}
+
+impl Notifier {
+    pub fn new(
+        store: Arc<dyn NotificationStore>,
+        grants: Arc<dyn GrantStore>,
+        directory: Arc<dyn Directory>,
+        clock: Arc<dyn Clock>,
+        trust: Trust,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: trust.http_client()?,
+            store,
+            grants,
+            directory,
+            clock,
+            trust,
+            metrics,
+        })
+    }
+
+    // ---- channels (admins) ----
+
+    pub async fn create_channel(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        spec: ChannelSpec,
+    ) -> Result<Channel, DomainError> {
+        let now = self.clock.now();
+        let channel = Channel {
+            id: uuid::Uuid::new_v4().to_string(),
+            spec: check(spec)?,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .create_channel(
+                &channel,
+                audit(AuditAction::ChannelCreated, actor, &channel, now),
+            )
+            .await?;
+        Ok(channel)
+    }
+
+    pub async fn update_channel(
+        &self,
+        right: &AdminRight,
+        actor: &Caller,
+        id: &str,
+        spec: ChannelSpec,
+        version: i64,
+    ) -> Result<Channel, DomainError> {
+        let before = self.channel(right, id).await?;
+        let now = self.clock.now();
+        let channel = Channel {
+            spec: check(spec)?,
+            version: version + 1,
+            updated_at: now,
+            ..before
+        };
+        self.store
+            .update_channel(
+                &channel,
+                version,
+                audit(AuditAction::ChannelUpdated, actor, &channel, now),
+            )
+            .await?;
+        Ok(channel)
+    }
+
+    pub async fn delete_channel(
+        &self,
+        right: &AdminRight,
+        actor: &Caller,
+        id: &str,
+        version: i64,
+    ) -> Result<(), DomainError> {
+        let channel = self.channel(right, id).await?;
+        let now = self.clock.now();
+        self.store
+            .delete_channel(
+                id,
+                version,
+                audit(AuditAction::ChannelDeleted, actor, &channel, now),
+            )
+            .await
+    }
+
+    pub async fn channel(&self, _: &AdminRight, id: &str) -> Result<Channel, DomainError> {
+        self.store
+            .channel(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("channel {id}"),
+            })
+    }
+
+    pub async fn channels(&self, _: &AdminRight) -> Result<Vec<Channel>, DomainError> {
+        self.store.channels().await
+    }
+
+    /// The outbox, newest first, with each channel's name.
+    pub async fn notifications(
+        &self,
+        _: &AdminRight,
+        state: Option<DeliveryState>,
+        page: PageRequest,
+    ) -> Result<(Page<Notification>, HashMap<String, String>), DomainError> {
+        let names = self
+            .store
+            .channels()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.spec.name))
+            .collect();
+        Ok((self.store.notifications(state, page).await?, names))
+    }
+
+    /// Sends a sample "granted" notification about `actor` through `spec` now (not queued).
+    /// A broken setting is `Invalid`; a send that fails is an outcome, not an error.
+    pub async fn test(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        spec: ChannelSpec,
+    ) -> Result<TestOutcome, DomainError> {
+        let spec = check(spec)?;
+        let facts = Facts {
+            subject_sid: actor.sid.to_string(),
+            ..template::sample(&actor.account_name, &actor.display_name)
+        };
+        let rendered = template::rendered(&spec.transport, Event::Granted, "test", &facts)?;
+        let result = self
+            .send(
+                &spec.transport,
+                "test",
+                Event::Granted,
+                &facts,
+                rendered.clone(),
+            )
+            .await;
+        Ok(TestOutcome {
+            delivered: result.is_ok(),
+            error: result.err().unwrap_or_default(),
+            sent: rendered.show(),
+        })
+    }
+
+    /// A refused request of `rule` by `caller`, for the rule's failure channels (written to
+    /// the outbox; no grant was made).
+    pub async fn refused(&self, rule: &RoleRule, caller: &Caller, why: &DomainError) {
+        let result = async {
+            let channels = self.store.channels().await?;
+            let to = notify::route(Event::Failed, &[], &rule.spec.channels.failure, &channels);
+            let now = self.clock.now();
+            let facts = Facts {
+                rule_name: rule.spec.name.clone(),
+                group: rule.target.name.clone(),
+                subject_account: caller.account_name.clone(),
+                subject_display_name: caller.display_name.clone(),
+                subject_sid: caller.sid.to_string(),
+                requested_by: caller.account_name.clone(),
+                actor: caller.account_name.clone(),
+                detail: why.to_string(),
+                ..Facts::default()
+            };
+            let notes: Vec<NewNotification> = to
+                .into_iter()
+                .map(|channel_id| NewNotification {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    channel_id,
+                    event: Event::Failed,
+                    grant_id: String::new(),
+                    facts: facts.clone(),
+                    dedupe_key: None,
+                    at: now,
+                })
+                .collect();
+            self.store.enqueue(&notes).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "the refusal could not be queued for notification");
+        }
+    }
+
+    // ---- the worker ----
+
+    /// Delivers the outbox until the process ends, and queues expiring-soon notices.
+    pub async fn run(self: Arc<Self>) {
+        let mut last_scan: Option<tokio::time::Instant> = None;
+        loop {
+            if last_scan.is_none_or(|at| at.elapsed() >= SOON_SCAN) {
+                if let Err(e) = self.expiring_soon().await {
+                    tracing::warn!(error = %e, "expiring-soon notices postponed");
+                }
+                last_scan = Some(tokio::time::Instant::now());
+            }
+            let sleep = match self.deliver_due().await {
+                Ok(n) if n >= BATCH as usize => Duration::ZERO,
+                Ok(_) => match self.store.next_attempt().await {
+                    Ok(Some(at)) => (at - self.clock.now())
+                        .to_std()
+                        .unwrap_or_default()
+                        .min(POLL),
+                    _ => POLL,
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "notifications postponed");
+                    POLL
+                }
+            };
+            tokio::time::sleep(sleep).await;
+        }
+    }
+
+    /// Queues one expiring-soon notice per (grant, channel, expiry) for the channels that
+    /// subscribe to it, once the grant is within the channel's lead time.
+    async fn expiring_soon(&self) -> Result<usize, DomainError> {
+        let subscribers: Vec<Channel> = self
+            .store
+            .channels()
+            .await?
+            .into_iter()
+            .filter(|c| c.spec.enabled && c.spec.lifecycle.contains(&Event::ExpiringSoon))
+            .collect();
+        let now = self.clock.now();
+        let mut notes = Vec::new();
+        for c in subscribers {
+            let until = now + TimeDelta::from_std(c.spec.lead()).unwrap_or(TimeDelta::MAX);
+            for g in self.grants.expiring(now, until, 1_000).await? {
+                notes.push(NewNotification {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    channel_id: c.id.clone(),
+                    event: Event::ExpiringSoon,
+                    dedupe_key: Some(format!(
+                        "soon:{}:{}:{}",
+                        g.id,
+                        c.id,
+                        g.expires_at.timestamp()
+                    )),
+                    facts: Facts::of(&g, audit_actor(), ""),
+                    grant_id: g.id,
+                    at: now,
+                });
+            }
+        }
+        self.store.enqueue(&notes).await
+    }
+
+    /// Claims what is due and sends it; how many were claimed.
+    pub async fn deliver_due(&self) -> Result<usize, DomainError> {
+        let now = self.clock.now();
+        let lease = now + TimeDelta::from_std(LEASE).unwrap_or(TimeDelta::MAX);
+        let due = self.store.claim_due(now, lease, BATCH).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let channels: HashMap<String, Channel> = self
+            .store
+            .channels()
+            .await?
+            .into_iter()
+            .map(|c| (c.id.clone(), c))
+            .collect();
+        let n = due.len();
+        stream::iter(due)
+            .for_each_concurrent(PARALLEL, |note| {
+                let channel = channels.get(&note.channel_id);
+                async move { self.deliver(note, channel).await }
+            })
+            .await;
+        Ok(n)
+    }
+
+    async fn deliver(&self, note: Notification, channel: Option<&Channel>) {
+        let outcome = match channel {
+            None => Err("the channel was deleted".to_owned()),
+            Some(c) if !c.spec.enabled => Err("the channel is disabled".to_owned()),
+            Some(c) => {
+                match template::rendered(&c.spec.transport, note.event, &note.grant_id, &note.facts)
+                {
+                    Ok(rendered) => {
+                        self.send(
+                            &c.spec.transport,
+                            &note.id,
+                            note.event,
+                            &note.facts,
+                            rendered,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        };
+        let now = self.clock.now();
+        let after = match outcome {
+            Ok(_) => notify::sent(&note, now),
+            Err(error) => {
+                tracing::warn!(notification = %note.id, %error, "notification not delivered");
+                notify::attempt_failed(&note, error, now)
+            }
+        };
+        self.metrics.notification(after.state.as_str());
+        if let Err(e) = self.store.record(&note, &after).await {
+            tracing::warn!(notification = %note.id, error = %e, "delivery outcome not recorded");
+        }
+    }
+
+    async fn send(
+        &self,
+        transport: &Transport,
+        delivery: &str,
+        event: Event,
+        facts: &Facts,
+        rendered: Rendered,
+    ) -> Result<String, String> {
+        match (transport, rendered) {
+            (Transport::Email(e), Rendered::Mail(mail)) => {
+                let mut to = e.recipients.clone();
+                if e.to_requester {
+                    to.extend(self.requester_mail(facts).await?);
+                }
+                if to.is_empty() {
+                    return Err("no recipient: the requester has no mail address".into());
+                }
+                send::email(e, &self.trust, &to, &mail).await
+            }
+            (Transport::Webhook(w), Rendered::Json(body)) => {
+                send::webhook(w, &self.http, delivery, event.as_str(), body).await
+            }
+            _ => Err("the rendered message does not fit the channel".into()),
+        }
+    }
+
+    /// The requester's `mail` from the directory (none if the account has none).
+    async fn requester_mail(&self, facts: &Facts) -> Result<Option<String>, String> {
+        let Ok(sid) = facts.subject_sid.parse() else {
+            return Ok(None);
+        };
+        match self.directory.find_user(&UserLookup::Sid(sid)).await {
+            Ok(user) => Ok(user.and_then(|u| u.mail)),
+            Err(e) => Err(format!("the requester's mail address cannot be read: {e}")),
+        }
+    }
+}
+
+fn audit_actor() -> &'static str {
+    jitroles_domain::audit::SYSTEM_ACTOR
+}

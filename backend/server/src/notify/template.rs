@@ -1,0 +1,438 @@
+//! Notification templates (MiniJinja): what each event says, escaped for where it goes. HTML
+//! mail bodies escape values as HTML and webhook bodies as JSON strings, so a justification
+//! with markup, quotes or line breaks arrives as text. A template is checked when its channel
+//! is saved: a syntax error, an unknown variable or (for webhooks) output that is not JSON is
+//! refused with its line and column.
+
+use jitroles_domain::{
+    DomainError,
+    notify::{Event, Facts, Preset, Transport},
+};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+pub const EMAIL_SUBJECT: &str = "[jitroles] {{ rule }}: {{ event_title }} for {{ person.name }}";
+
+pub const EMAIL_BODY: &str = r#"<!doctype html>
+<html><body style="font-family: sans-serif">
+<p>{{ summary }}</p>
+<table>
+<tr><th align="left">Role</th><td>{{ rule }} ({{ group }})</td></tr>
+<tr><th align="left">Person</th><td>{{ person.name }} ({{ person.account }})</td></tr>
+{% if justification %}<tr><th align="left">Justification</th><td>{{ justification }}</td></tr>
+{% endif %}{% if expires_at %}<tr><th align="left">Expires</th><td>{{ expires_at_text }}</td></tr>
+{% endif %}{% if detail %}<tr><th align="left">Detail</th><td>{{ detail }}</td></tr>
+{% endif %}<tr><th align="left">By</th><td>{{ actor }}</td></tr>
+</table>
+</body></html>
+"#;
+
+/// The plain-text part of every mail (next to the HTML body).
+const EMAIL_TEXT: &str = "{{ summary }}
+
+Role: {{ rule }} ({{ group }})
+Person: {{ person.name }} ({{ person.account }})
+{% if justification %}Justification: {{ justification }}
+{% endif %}{% if expires_at %}Expires: {{ expires_at_text }}
+{% endif %}{% if detail %}Detail: {{ detail }}
+{% endif %}By: {{ actor }}
+";
+
+pub const GENERIC_JSON: &str = r#"{
+  "event": {{ event }},
+  "summary": {{ summary }},
+  "grant_id": {{ grant_id }},
+  "rule": {{ rule }},
+  "group": {{ group }},
+  "person": {"account": {{ person.account }}, "name": {{ person.name }}, "sid": {{ person.sid }}},
+  "requested_by": {{ requested_by }},
+  "justification": {{ justification }},
+  "expires_at": {{ expires_at }},
+  "actor": {{ actor }},
+  "detail": {{ detail }}
+}"#;
+
+/// A Slack incoming webhook: mrkdwn text (`slack` escapes `&`, `<` and `>` as Slack asks).
+pub const SLACK_JSON: &str = r#"{"text": {{ summary | slack }}}"#;
+
+/// A Microsoft Teams Workflows webhook ("post to a channel when a webhook request is
+/// received"): a message with one Adaptive Card.
+pub const TEAMS_JSON: &str = r#"{
+  "type": "message",
+  "attachments": [{
+    "contentType": "application/vnd.microsoft.card.adaptive",
+    "contentUrl": null,
+    "content": {
+      "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+      "type": "AdaptiveCard",
+      "version": "1.4",
+      "body": [
+        {"type": "TextBlock", "text": {{ event_title }}, "weight": "Bolder", "size": "Medium", "wrap": true},
+        {"type": "TextBlock", "text": {{ summary }}, "wrap": true},
+        {"type": "FactSet", "facts": [
+          {"title": "Role", "value": {{ rule }}},
+          {"title": "Group", "value": {{ group }}},
+          {"title": "Person", "value": {{ person.name ~ " (" ~ person.account ~ ")" }}},
+          {"title": "Justification", "value": {{ justification }}},
+          {"title": "Expires", "value": {{ expires_at_text }}},
+          {"title": "By", "value": {{ actor }}}
+        ]}
+      ]
+    }
+  }]
+}"#;
+
+#[derive(Serialize)]
+struct Person<'a> {
+    account: &'a str,
+    name: &'a str,
+    sid: &'a str,
+}
+
+/// What a template can use.
+#[derive(Serialize)]
+struct Context<'a> {
+    event: &'static str,
+    event_title: String,
+    summary: String,
+    grant_id: &'a str,
+    rule: &'a str,
+    group: &'a str,
+    person: Person<'a>,
+    requested_by: &'a str,
+    justification: &'a str,
+    expires_at: Option<String>,
+    expires_at_text: String,
+    actor: &'a str,
+    detail: &'a str,
+}
+
+/// One sentence for people, in plain text (escaped where it goes).
+fn summary(event: Event, f: &Facts, until: &str) -> String {
+    let who = format!("{} ({})", f.subject_display_name, f.subject_account);
+    let role = format!("{} ({})", f.rule_name, f.group);
+    match event {
+        Event::Granted => format!("{who} was granted {role} until {until}."),
+        Event::Extended => format!("{who}'s grant of {role} was extended until {until}."),
+        Event::Failed => format!("{who} could not be granted {role}: {}", f.detail),
+        Event::ExpiringSoon => format!("{who}'s grant of {role} expires at {until}."),
+        Event::Expired => format!("{who}'s grant of {role} expired."),
+        Event::Released => format!("{who} released {role}."),
+        Event::Revoked => format!("{} revoked {who}'s grant of {role}.", f.actor),
+    }
+}
+
+fn context<'a>(event: Event, grant_id: &'a str, f: &'a Facts) -> Context<'a> {
+    let until = f
+        .expires_at
+        .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default();
+    let mut title = event.human().to_owned();
+    if let Some(first) = title.get_mut(0..1) {
+        first.make_ascii_uppercase();
+    }
+    Context {
+        event: event.as_str(),
+        event_title: title,
+        summary: summary(event, f, &until),
+        grant_id,
+        rule: &f.rule_name,
+        group: &f.group,
+        person: Person {
+            account: &f.subject_account,
+            name: &f.subject_display_name,
+            sid: &f.subject_sid,
+        },
+        requested_by: &f.requested_by,
+        justification: &f.justification,
+        expires_at: f.expires_at.map(|at| at.to_rfc3339()),
+        expires_at_text: until,
+        actor: &f.actor,
+        detail: &f.detail,
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html") {
+            AutoEscape::Html
+        } else if name.ends_with(".json") {
+            AutoEscape::Json
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.add_filter("slack", |s: String| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    });
+    env
+}
+
+/// `error` as people read it, with the line and column in `source`.
+fn explain(field: &str, source: &str, error: &minijinja::Error) -> DomainError {
+    let what = error
+        .detail()
+        .map_or_else(|| error.kind().to_string(), str::to_owned);
+    let reason = match (error.line(), error.range()) {
+        (Some(line), Some(range)) => {
+            let before = source.get(..range.start).unwrap_or_default();
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {what}")
+        }
+        (Some(line), None) => format!("line {line}: {what}"),
+        _ => what,
+    };
+    DomainError::Invalid {
+        field: field.into(),
+        reason,
+    }
+}
+
+/// Renders `source` (named `name`: its extension picks the escaping) for `event`.
+fn render(
+    field: &str,
+    name: &str,
+    source: &str,
+    event: Event,
+    grant_id: &str,
+    facts: &Facts,
+) -> Result<String, DomainError> {
+    let env = environment();
+    let template = env
+        .template_from_named_str(name, source)
+        .map_err(|e| explain(field, source, &e))?;
+    template
+        .render(context(event, grant_id, facts))
+        .map_err(|e| explain(field, source, &e))
+}
+
+/// A mail, rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// What a channel sends for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendered {
+    Mail(Mail),
+    Json(String),
+}
+
+impl Rendered {
+    /// For people (TestChannel): the subject and body, or the JSON.
+    pub fn show(&self) -> String {
+        match self {
+            Self::Mail(m) => format!("Subject: {}\n\n{}", m.subject, m.html),
+            Self::Json(j) => j.clone(),
+        }
+    }
+}
+
+fn or_default<'a>(custom: &'a str, default: &'a str) -> &'a str {
+    if custom.trim().is_empty() {
+        default
+    } else {
+        custom
+    }
+}
+
+/// Renders what `transport` sends for `event`; `Invalid` (with the template's field, line
+/// and column) if a template is broken.
+pub fn rendered(
+    transport: &Transport,
+    event: Event,
+    grant_id: &str,
+    facts: &Facts,
+) -> Result<Rendered, DomainError> {
+    match transport {
+        Transport::Email(e) => {
+            let subject = render(
+                "email.subject_template",
+                "subject.txt",
+                or_default(&e.subject_template, EMAIL_SUBJECT),
+                event,
+                grant_id,
+                facts,
+            )?;
+            Ok(Rendered::Mail(Mail {
+                // a header is one line
+                subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+                text: render("email", "text.txt", EMAIL_TEXT, event, grant_id, facts)?,
+                html: render(
+                    "email.body_template",
+                    "body.html",
+                    or_default(&e.body_template, EMAIL_BODY),
+                    event,
+                    grant_id,
+                    facts,
+                )?,
+            }))
+        }
+        Transport::Webhook(w) => {
+            let preset = match w.preset {
+                Preset::Generic => GENERIC_JSON,
+                Preset::Slack => SLACK_JSON,
+                Preset::Teams => TEAMS_JSON,
+            };
+            let source = or_default(&w.template, preset);
+            let body = render(
+                "webhook.template",
+                "body.json",
+                source,
+                event,
+                grant_id,
+                facts,
+            )?;
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(&body) {
+                return Err(DomainError::Invalid {
+                    field: "webhook.template".into(),
+                    reason: format!(
+                        "the template does not produce JSON (output line {}, column {}: {e}); \
+                         write values as {{{{ name }}}} without quotes, jitroles quotes and escapes them",
+                        e.line(),
+                        e.column()
+                    ),
+                });
+            }
+            Ok(Rendered::Json(body))
+        }
+    }
+}
+
+/// Facts for a sample event (TestChannel, and the check on save).
+pub fn sample(person: &str, display_name: &str) -> Facts {
+    Facts {
+        rule_name: "Sample role".into(),
+        group: "jit-role-sample".into(),
+        subject_account: person.into(),
+        subject_display_name: display_name.into(),
+        subject_sid: "S-1-5-21-0-0-0-1000".into(),
+        requested_by: person.into(),
+        justification: "A test from the channel editor <with \"quotes\">\nand a second line".into(),
+        expires_at: Some(chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::days(20_000)),
+        actor: person.into(),
+        detail: String::new(),
+    }
+}
+
+/// Every template of `transport` compiles, renders every event with sample facts, and (for
+/// webhooks) produces JSON.
+pub fn check(transport: &Transport) -> Result<(), DomainError> {
+    let facts = sample("jdoe", "Jane Doe");
+    for event in [
+        Event::Granted,
+        Event::Extended,
+        Event::Failed,
+        Event::ExpiringSoon,
+        Event::Expired,
+        Event::Released,
+        Event::Revoked,
+    ] {
+        rendered(transport, event, "sample", &facts)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use jitroles_domain::notify::{Email, SmtpTls, Webhook};
+
+    use super::*;
+
+    fn hook(preset: Preset, template: &str) -> Transport {
+        Transport::Webhook(Webhook {
+            url: "https://x.test".into(),
+            headers: vec![],
+            signing_secret: None,
+            preset,
+            template: template.into(),
+        })
+    }
+
+    fn mail(body: &str) -> Transport {
+        Transport::Email(Email {
+            host: "smtp.test".into(),
+            port: 25,
+            tls: SmtpTls::None,
+            username: String::new(),
+            password: None,
+            sender: "a@b.test".into(),
+            recipients: vec!["c@d.test".into()],
+            to_requester: false,
+            subject_template: String::new(),
+            body_template: body.into(),
+        })
+    }
+
+    fn hostile() -> Facts {
+        Facts {
+            justification: "<script>alert(\"x\")</script> & \"quoted\"\nline two".into(),
+            ..sample("dave", "Dave <Dba>")
+        }
+    }
+
+    #[test]
+    fn html_mail_escapes_what_people_typed() {
+        let Rendered::Mail(m) = rendered(&mail(""), Event::Granted, "g1", &hostile()).unwrap()
+        else {
+            panic!("not a mail")
+        };
+        assert!(m.html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;&#x2f;script&gt; &amp; &quot;quoted&quot;\nline two"), "{}", m.html);
+        assert!(!m.html.contains("<script>"));
+        assert!(
+            m.subject.contains("Dave <Dba>"),
+            "the subject is text, not HTML"
+        );
+        assert!(
+            m.text.contains("<script>alert(\"x\")</script>"),
+            "the text part is text"
+        );
+    }
+
+    #[test]
+    fn every_preset_produces_json_that_keeps_the_text_intact() {
+        for preset in [Preset::Generic, Preset::Slack, Preset::Teams] {
+            let Rendered::Json(body) =
+                rendered(&hook(preset, ""), Event::Revoked, "g1", &hostile()).unwrap()
+            else {
+                panic!("not JSON")
+            };
+            let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let text = value.to_string();
+            assert!(text.contains("revoked"), "{preset:?}: {body}");
+            if preset == Preset::Generic {
+                assert_eq!(value["justification"], hostile().justification);
+            }
+            if preset == Preset::Slack {
+                assert!(value["text"].as_str().unwrap().contains("Dave &lt;Dba&gt;"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_broken_template_is_refused_with_its_line_and_column() {
+        let err = check(&hook(Preset::Generic, "{\n  \"a\": {{ rule }\n}")).unwrap_err();
+        let DomainError::Invalid { field, reason } = err else {
+            panic!("not invalid")
+        };
+        assert_eq!(field, "webhook.template");
+        assert!(reason.starts_with("line 2, column 16:"), "{reason}");
+        let unknown = check(&mail("<p>{{ nobody }}</p>")).unwrap_err().to_string();
+        assert!(
+            unknown.contains("email.body_template") && unknown.contains("line 1"),
+            "{unknown}"
+        );
+        let quoted = check(&hook(Preset::Generic, "{\"a\": \"{{ rule }}\"}")).unwrap_err();
+        assert!(
+            quoted.to_string().contains("does not produce JSON"),
+            "{quoted}"
+        );
+    }
+}

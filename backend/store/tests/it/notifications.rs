@@ -1,0 +1,181 @@
+//! Channels and the outbox: a grant transition writes its notifications in its own
+//! transaction; claims are exclusive; an expiring-soon notice is written once.
+
+use chrono::TimeDelta;
+use jitroles_domain::{
+    DomainError,
+    audit::AuditAction,
+    grant::{EndReason, Lease, begin_end},
+    notify::{
+        Channel, ChannelSpec, DeliveryState, Event, Facts, NewNotification, Preset, Transport,
+        Webhook, sent,
+    },
+    page::PageRequest,
+    ports::{GrantStore, NotificationStore, RuleStore},
+    rule::RoleRule,
+};
+
+use crate::{
+    databases::{self, TestDb},
+    grants::{audit, grant, open, rule, t0},
+};
+
+fn channel(id: &str, lifecycle: Vec<Event>) -> Channel {
+    Channel {
+        id: id.into(),
+        spec: ChannelSpec {
+            name: format!("Channel {id}"),
+            transport: Transport::Webhook(Webhook {
+                url: format!("https://hooks.example.com/{id}"),
+                headers: vec![],
+                signing_secret: None,
+                preset: Preset::Generic,
+                template: String::new(),
+            }),
+            lifecycle,
+            expiring_lead: None,
+            enabled: true,
+        },
+        version: 1,
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+async fn pending(store: &jitroles_store::Database) -> Vec<(String, Event)> {
+    let mut found: Vec<(String, Event)> = store
+        .notifications(
+            Some(DeliveryState::Pending),
+            PageRequest::parse(0, "").unwrap(),
+        )
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| (n.channel_id, n.event))
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+async fn grant_transitions_write_their_notifications_to_the_routed_channels(db: TestDb) {
+    let store = open(&db).await;
+    for c in [
+        channel("ok", vec![]),
+        channel("bad", vec![]),
+        channel("life", vec![Event::Expired, Event::Revoked]),
+    ] {
+        store
+            .create_channel(&c, audit(AuditAction::ChannelCreated, None))
+            .await
+            .unwrap();
+    }
+    let mut r: RoleRule = rule("r1", "DBA", 2000);
+    r.spec.channels.success = vec!["ok".into()];
+    r.spec.channels.failure = vec!["bad".into()];
+    store
+        .create_rule(&r, audit(AuditAction::RuleCreated, None))
+        .await
+        .unwrap();
+    let g = grant("g1", &r, 10);
+    store
+        .insert_grant(&g, audit(AuditAction::Granted, Some(&g)))
+        .await
+        .unwrap();
+    assert_eq!(pending(&store).await, [("ok".into(), Event::Granted)]);
+    let lease = Lease {
+        holder: "a".into(),
+        until: t0(),
+    };
+    let ending = begin_end(&g, EndReason::Revoked, lease).unwrap();
+    store
+        .update_grant(&g, &ending, Some(audit(AuditAction::Revoked, Some(&g))))
+        .await
+        .unwrap();
+    assert_eq!(
+        pending(&store).await,
+        [
+            ("life".into(), Event::Revoked),
+            ("ok".into(), Event::Granted)
+        ]
+    );
+    let n = store
+        .notifications(None, PageRequest::parse(0, "").unwrap())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(n.facts.subject_account, "dave");
+    assert_eq!(n.facts.justification, "ticket");
+    assert!(matches!(
+        store
+            .delete_channel("bad", 1, audit(AuditAction::ChannelDeleted, None))
+            .await,
+        Err(DomainError::FailedPrecondition(_))
+    ));
+    store.close().await;
+}
+
+async fn a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .create_channel(
+            &channel("c", vec![]),
+            audit(AuditAction::ChannelCreated, None),
+        )
+        .await
+        .unwrap();
+    let soon = NewNotification {
+        id: "n1".into(),
+        channel_id: "c".into(),
+        event: Event::ExpiringSoon,
+        grant_id: "g1".into(),
+        facts: Facts::default(),
+        dedupe_key: Some("soon:g1:c:1".into()),
+        at: t0(),
+    };
+    assert_eq!(store.enqueue(std::slice::from_ref(&soon)).await.unwrap(), 1);
+    let again = NewNotification {
+        id: "n2".into(),
+        ..soon
+    };
+    assert_eq!(store.enqueue(&[again]).await.unwrap(), 0, "written once");
+    let lease = t0() + TimeDelta::seconds(60);
+    let claimed = store.claim_due(t0(), lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        store.claim_due(t0(), lease, 10).await.unwrap().is_empty(),
+        "claimed: nobody else gets it"
+    );
+    assert_eq!(store.next_attempt().await.unwrap(), Some(lease));
+    let stale = store
+        .claim_due(lease, lease + TimeDelta::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(stale.len(), 1, "the lease ran out: claimed again");
+    assert!(matches!(
+        store.record(&claimed[0], &sent(&claimed[0], t0())).await,
+        Err(DomainError::Conflict(_))
+    ));
+    store
+        .record(&stale[0], &sent(&stale[0], lease))
+        .await
+        .unwrap();
+    let done = store
+        .notifications(
+            Some(DeliveryState::Sent),
+            PageRequest::parse(0, "").unwrap(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].attempts, 1);
+    assert_eq!(store.next_attempt().await.unwrap(), None);
+    store.close().await;
+}
+
+on_both!(
+    grant_transitions_write_their_notifications_to_the_routed_channels,
+    a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out
+);
