@@ -377,6 +377,9 @@ pub enum DeliveryState {
     Pending,
     Sent,
     Failed,
+    /// Not sent: no longer true when it fell due (an expiring-soon notice of a grant that
+    /// ended or was extended).
+    Skipped,
 }
 
 impl DeliveryState {
@@ -385,6 +388,7 @@ impl DeliveryState {
             Self::Pending => "pending",
             Self::Sent => "sent",
             Self::Failed => "failed",
+            Self::Skipped => "skipped",
         }
     }
 
@@ -393,6 +397,7 @@ impl DeliveryState {
             "pending" => Self::Pending,
             "sent" => Self::Sent,
             "failed" => Self::Failed,
+            "skipped" => Self::Skipped,
             _ => return None,
         })
     }
@@ -443,6 +448,45 @@ pub struct NewNotification {
     /// Written at most once (an expiring-soon notice per grant, channel and expiry).
     pub dedupe_key: Option<String>,
     pub at: DateTime<Utc>,
+    /// When it is sent: `at`, or later for an expiring-soon notice.
+    pub due: DateTime<Utc>,
+}
+
+/// The expiring-soon notices for `g` (just granted or extended at `at`): one per enabled
+/// channel subscribed to them, due the channel's lead time before the expiry (at once if that
+/// has passed). An extension schedules new ones; an older notice whose grant ended or moved
+/// on is skipped when it falls due (see [`still_expiring`]).
+pub fn expiring_soon(g: &Grant, channels: &[Channel], at: DateTime<Utc>) -> Vec<NewNotification> {
+    channels
+        .iter()
+        .filter(|c| c.spec.enabled && c.spec.lifecycle.contains(&Event::ExpiringSoon))
+        .map(|c| {
+            let lead = TimeDelta::from_std(c.spec.lead()).unwrap_or(TimeDelta::MAX);
+            NewNotification {
+                id: format!("{}-soon-{}-{}", g.id, c.id, g.expires_at.timestamp()),
+                channel_id: c.id.clone(),
+                event: Event::ExpiringSoon,
+                grant_id: g.id.clone(),
+                facts: Facts::of(g, crate::audit::SYSTEM_ACTOR, ""),
+                dedupe_key: Some(format!(
+                    "soon:{}:{}:{}",
+                    g.id,
+                    c.id,
+                    g.expires_at.timestamp()
+                )),
+                at,
+                due: (g.expires_at - lead).max(at),
+            }
+        })
+        .collect()
+}
+
+/// Whether an expiring-soon notice written with `facts` still tells the truth about `g`: the
+/// grant is active and still expires then.
+pub fn still_expiring(facts: &Facts, g: Option<&Grant>) -> bool {
+    g.is_some_and(|g| {
+        g.state == crate::grant::GrantState::Active && Some(g.expires_at) == facts.expires_at
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -486,6 +530,16 @@ pub fn attempt_failed(n: &Notification, error: String, now: DateTime<Utc>) -> No
             state: DeliveryState::Failed,
             ..n.clone()
         },
+    }
+}
+
+/// `n` not sent at `now`, for the reason `why`.
+pub fn skipped(n: &Notification, why: &str, now: DateTime<Utc>) -> Notification {
+    Notification {
+        state: DeliveryState::Skipped,
+        last_error: Some(why.to_owned()),
+        sent_at: Some(now),
+        ..n.clone()
     }
 }
 
@@ -597,6 +651,44 @@ mod tests {
         assert_eq!(field(granted), "lifecycle_events");
     }
 
+    fn active_grant(expires_at: DateTime<Utc>) -> Grant {
+        use crate::{
+            directory::Mechanism,
+            grant::{GrantState, Subject},
+            rule::TargetGroup,
+        };
+        Grant {
+            id: "g1".into(),
+            rule_id: "r1".into(),
+            rule_name: "DBA".into(),
+            group: TargetGroup {
+                sid: "S-1-5-21-1-2-3-2000".parse().unwrap(),
+                guid: String::new(),
+                dn: "CN=jit-role-dba".into(),
+                name: "jit-role-dba".into(),
+            },
+            subject: Subject {
+                sid: "S-1-5-21-1-2-3-1106".parse().unwrap(),
+                dn: "CN=Dave Dba".into(),
+                account: "dave".into(),
+                display_name: "Dave Dba".into(),
+            },
+            requested_by: "dave".into(),
+            justification: String::new(),
+            requested_at: DateTime::UNIX_EPOCH,
+            expires_at,
+            state: GrantState::Active,
+            mechanism: Mechanism::Scheduled,
+            extension_count: 0,
+            ended_at: None,
+            end_reason: None,
+            last_error: None,
+            client_request_id: None,
+            lease: None,
+            version: 1,
+        }
+    }
+
     fn channel(id: &str, spec: ChannelSpec) -> Channel {
         Channel {
             id: id.into(),
@@ -631,6 +723,34 @@ mod tests {
             "every enabled subscriber"
         );
         assert!(route(Event::Revoked, &success, &failure, &channels).is_empty());
+    }
+
+    #[test]
+    fn expiring_soon_notices_fall_due_a_lead_before_the_expiry_and_lapse_when_it_moves() {
+        use crate::grant::GrantState;
+        let mut soon = email();
+        soon.lifecycle = vec![Event::ExpiringSoon];
+        soon.expiring_lead = Some(Duration::from_secs(600));
+        let channels = [channel("soon", soon), channel("other", email())];
+        let at = DateTime::UNIX_EPOCH;
+        let g = active_grant(at + TimeDelta::hours(1));
+        let notes = expiring_soon(&g, &channels, at);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].due, at + TimeDelta::minutes(50));
+        let short = active_grant(at + TimeDelta::minutes(2));
+        assert_eq!(expiring_soon(&short, &channels, at)[0].due, at, "at once");
+        assert!(still_expiring(&notes[0].facts, Some(&g)));
+        let extended = Grant {
+            expires_at: g.expires_at + TimeDelta::hours(1),
+            ..g.clone()
+        };
+        assert!(!still_expiring(&notes[0].facts, Some(&extended)));
+        let ended = Grant {
+            state: GrantState::Ended,
+            ..g
+        };
+        assert!(!still_expiring(&notes[0].facts, Some(&ended)));
+        assert!(!still_expiring(&notes[0].facts, None));
     }
 
     #[test]

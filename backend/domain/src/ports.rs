@@ -107,13 +107,6 @@ pub trait GrantStore: Send + Sync {
     ) -> Result<Vec<Grant>, DomainError>;
     /// `activating` grants (a crash between the write-ahead and the reply).
     async fn activating(&self) -> Result<Vec<Grant>, DomainError>;
-    /// Active grants expiring after `after` and at the latest at `until`, soonest first.
-    async fn expiring(
-        &self,
-        after: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<Grant>, DomainError>;
     /// When the scheduler next has work: the earliest expiry of an active grant or end of an
     /// `ending` grant's lease.
     async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
@@ -149,7 +142,7 @@ pub trait NotificationStore: Send + Sync {
     async fn channel(&self, id: &str) -> Result<Option<Channel>, DomainError>;
     /// Every channel, by name.
     async fn channels(&self) -> Result<Vec<Channel>, DomainError>;
-    /// Adds notifications not tied to a grant transition (a refused request, expiring soon);
+    /// Adds notifications not tied to a grant transition (a refused request);
     /// one whose `dedupe_key` is there already is skipped. Returns how many were added.
     async fn enqueue(&self, notes: &[NewNotification]) -> Result<usize, DomainError>;
     /// Pending notifications due at `now`, oldest first, each claimed until `lease_until`

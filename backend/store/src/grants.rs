@@ -617,24 +617,6 @@ impl GrantStore for Database {
         rows(found, to_grant)
     }
 
-    async fn expiring(
-        &self,
-        after: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<Grant>, DomainError> {
-        let found = grant::Entity::find()
-            .filter(grant::Column::State.eq(GrantState::Active.as_str()))
-            .filter(grant::Column::ExpiresAt.gt(after))
-            .filter(grant::Column::ExpiresAt.lte(until))
-            .order_by_asc(grant::Column::ExpiresAt)
-            .limit(u64::from(limit))
-            .all(&self.conn)
-            .await
-            .map_err(db_error)?;
-        rows(found, to_grant)
-    }
-
     async fn activating(&self) -> Result<Vec<Grant>, DomainError> {
         let found = grant::Entity::find()
             .filter(grant::Column::State.eq(GrantState::Activating.as_str()))

@@ -94,7 +94,7 @@ fn new_row(n: &NewNotification) -> notification::ActiveModel {
         attempts: Set(0),
         last_error: Set(None),
         created_at: Set(n.at),
-        next_attempt_at: Set(n.at),
+        next_attempt_at: Set(n.due),
         sent_at: Set(None),
         dedupe_key: Set(n.dedupe_key.clone()),
         version: Set(1),
@@ -140,24 +140,27 @@ pub(crate) async fn outbox(
         &ids(&r.failure_channels),
         &channels,
     );
-    if to.is_empty() {
-        return Ok(());
-    }
     let facts = Facts::of(g, &audit.actor, &audit.detail);
-    let rows: Vec<_> = to
+    let mut notes: Vec<NewNotification> = to
         .into_iter()
-        .map(|channel_id| {
-            new_row(&NewNotification {
-                id: uuid::Uuid::new_v4().to_string(),
-                channel_id,
-                event,
-                grant_id: g.id.clone(),
-                facts: facts.clone(),
-                dedupe_key: None,
-                at: audit.at,
-            })
+        .map(|channel_id| NewNotification {
+            id: uuid::Uuid::new_v4().to_string(),
+            channel_id,
+            event,
+            grant_id: g.id.clone(),
+            facts: facts.clone(),
+            dedupe_key: None,
+            at: audit.at,
+            due: audit.at,
         })
         .collect();
+    if matches!(event, Event::Granted | Event::Extended) {
+        notes.extend(notify::expiring_soon(g, &channels, audit.at));
+    }
+    if notes.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = notes.iter().map(new_row).collect();
     notification::Entity::insert_many(rows)
         .exec_without_returning(tx)
         .await

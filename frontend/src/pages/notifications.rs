@@ -13,10 +13,11 @@ use crate::{
     format,
 };
 
-const STATES: [(DeliveryState, &str); 4] = [
+const STATES: [(DeliveryState, &str); 5] = [
     (DeliveryState::Failed, "Failed"),
     (DeliveryState::Pending, "Pending"),
     (DeliveryState::Sent, "Sent"),
+    (DeliveryState::Skipped, "Skipped"),
     (DeliveryState::Unspecified, "All"),
 ];
 
@@ -25,6 +26,7 @@ fn state_label(state: DeliveryState) -> &'static str {
         DeliveryState::Pending => "Pending",
         DeliveryState::Sent => "Sent",
         DeliveryState::Failed => "Failed",
+        DeliveryState::Skipped => "Skipped (no longer true when due)",
         DeliveryState::Unspecified => "Unknown",
     }
 }

@@ -458,6 +458,7 @@ pub fn delivery_state(s: pb::DeliveryState) -> Option<DeliveryState> {
         pb::DeliveryState::Pending => Some(DeliveryState::Pending),
         pb::DeliveryState::Sent => Some(DeliveryState::Sent),
         pb::DeliveryState::Failed => Some(DeliveryState::Failed),
+        pb::DeliveryState::Skipped => Some(DeliveryState::Skipped),
     }
 }
 
@@ -474,6 +475,7 @@ pub fn notification(n: Notification, channel_name: String) -> pb::Notification {
             DeliveryState::Pending => pb::DeliveryState::Pending,
             DeliveryState::Sent => pb::DeliveryState::Sent,
             DeliveryState::Failed => pb::DeliveryState::Failed,
+            DeliveryState::Skipped => pb::DeliveryState::Skipped,
         }
         .into(),
         attempts: n.attempts,

@@ -39,8 +39,6 @@ const BATCH: u32 = 100;
 const PARALLEL: usize = 8;
 /// The outbox is looked at at least this often (other instances add to it too).
 const POLL: Duration = Duration::from_secs(1);
-/// Expiring-soon notices are looked for this often.
-const SOON_SCAN: Duration = Duration::from_secs(15);
 
 pub struct Notifier {
     store: Arc<dyn NotificationStore>,
@@ -280,6 +278,7 @@ impl Notifier {
                     facts: facts.clone(),
                     dedupe_key: None,
                     at: now,
+                    due: now,
                 })
                 .collect();
             self.store.enqueue(&notes).await
@@ -292,16 +291,9 @@ impl Notifier {
 
     // ---- the worker ----
 
-    /// Delivers the outbox until the process ends, and queues expiring-soon notices.
+    /// Delivers the outbox until the process ends.
     pub async fn run(self: Arc<Self>) {
-        let mut last_scan: Option<tokio::time::Instant> = None;
         loop {
-            if last_scan.is_none_or(|at| at.elapsed() >= SOON_SCAN) {
-                if let Err(e) = self.expiring_soon().await {
-                    tracing::warn!(error = %e, "expiring-soon notices postponed");
-                }
-                last_scan = Some(tokio::time::Instant::now());
-            }
             let sleep = match self.deliver_due().await {
                 Ok(n) if n >= BATCH as usize => Duration::ZERO,
                 Ok(_) => match self.store.next_attempt().await {
@@ -318,40 +310,6 @@ impl Notifier {
             };
             tokio::time::sleep(sleep).await;
         }
-    }
-
-    /// Queues one expiring-soon notice per (grant, channel, expiry) for the channels that
-    /// subscribe to it, once the grant is within the channel's lead time.
-    async fn expiring_soon(&self) -> Result<usize, DomainError> {
-        let subscribers: Vec<Channel> = self
-            .store
-            .channels()
-            .await?
-            .into_iter()
-            .filter(|c| c.spec.enabled && c.spec.lifecycle.contains(&Event::ExpiringSoon))
-            .collect();
-        let now = self.clock.now();
-        let mut notes = Vec::new();
-        for c in subscribers {
-            let until = now + TimeDelta::from_std(c.spec.lead()).unwrap_or(TimeDelta::MAX);
-            for g in self.grants.expiring(now, until, 1_000).await? {
-                notes.push(NewNotification {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    channel_id: c.id.clone(),
-                    event: Event::ExpiringSoon,
-                    dedupe_key: Some(format!(
-                        "soon:{}:{}:{}",
-                        g.id,
-                        c.id,
-                        g.expires_at.timestamp()
-                    )),
-                    facts: Facts::of(&g, audit_actor(), ""),
-                    grant_id: g.id,
-                    at: now,
-                });
-            }
-        }
-        self.store.enqueue(&notes).await
     }
 
     /// Claims what is due and sends it; how many were claimed.
@@ -380,6 +338,17 @@ impl Notifier {
     }
 
     async fn deliver(&self, note: Notification, channel: Option<&Channel>) {
+        if note.event == Event::ExpiringSoon {
+            let grant = self.grants.grant(&note.grant_id).await;
+            if let Ok(g) = &grant
+                && !notify::still_expiring(&note.facts, g.as_ref())
+            {
+                let why = "the grant ended or was extended before this notice fell due";
+                let after = notify::skipped(&note, why, self.clock.now());
+                self.record(&note, &after).await;
+                return;
+            }
+        }
         let outcome = match channel {
             None => Err("the channel was deleted".to_owned()),
             Some(c) if !c.spec.enabled => Err("the channel is disabled".to_owned()),
@@ -408,9 +377,13 @@ impl Notifier {
                 notify::attempt_failed(&note, error, now)
             }
         };
+        self.record(&note, &after).await;
+    }
+
+    async fn record(&self, before: &Notification, after: &Notification) {
         self.metrics.notification(after.state.as_str());
-        if let Err(e) = self.store.record(&note, &after).await {
-            tracing::warn!(notification = %note.id, error = %e, "delivery outcome not recorded");
+        if let Err(e) = self.store.record(before, after).await {
+            tracing::warn!(notification = %before.id, error = %e, "delivery outcome not recorded");
         }
     }
 
@@ -450,8 +423,4 @@ impl Notifier {
             Err(e) => Err(format!("the requester's mail address cannot be read: {e}")),
         }
     }
-}
-
-fn audit_actor() -> &'static str {
-    jitroles_domain::audit::SYSTEM_ACTOR
 }

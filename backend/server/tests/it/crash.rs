@@ -10,7 +10,6 @@
 
 use std::{
     collections::BTreeSet,
-    io::Write,
     net::TcpListener,
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
@@ -25,125 +24,13 @@ use tonic::transport::Channel;
 
 use crate::{
     oidc::{Provider, provider},
+    samba::{RoleGroup, Samba, env},
     stack::{as_, oncall_rule, secs},
 };
 
-/// The test DC, read and changed as its administrator with the OpenLDAP tools.
-struct Samba;
-
-fn env(key: &str) -> String {
-    std::env::var(key).unwrap()
-}
-
-impl Samba {
-    /// `None` outside CI when the DC is not up.
-    fn up() -> Option<Self> {
-        if std::env::var("AD_LDAPS_URL").is_err() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "AD_LDAPS_URL is not set: CI needs the Samba DC"
-            );
-            return None;
-        }
-        Some(Self)
-    }
-
-    fn admin_args() -> Vec<String> {
-        ["-x", "-H", &env("AD_LDAPS_URL"), "-D", &env("AD_ADMIN_DN")]
-            .into_iter()
-            .map(str::to_owned)
-            .chain(["-w".into(), env("AD_ADMIN_PASS")])
-            .collect()
-    }
-
-    /// Values of `attribute` on the entries `filter` finds under `base`.
-    fn search(&self, base: &str, scope: &str, filter: &str, attribute: &str) -> Vec<String> {
-        let out = Command::new("ldapsearch")
-            .args(["-LLL", "-o", "ldif-wrap=no"])
-            .args(Self::admin_args())
-            .args(["-b", base, "-s", scope, filter, attribute])
-            .env("LDAPTLS_CACERT", env("AD_CA_FILE"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "ldapsearch: {out:?}");
-        let prefix = format!("{}:", attribute.to_lowercase());
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .filter(|l| l.to_lowercase().starts_with(&prefix))
-            .map(|l| l[prefix.len()..].trim_start_matches(':').trim().to_owned())
-            .collect()
-    }
-
-    /// Applies `ldif` as the administrator; whether the DC accepted it.
-    fn modify(&self, ldif: &str) -> bool {
-        let Ok(mut child) = Command::new("ldapmodify")
-            .args(Self::admin_args())
-            .env("LDAPTLS_CACERT", env("AD_CA_FILE"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-        else {
-            return false;
-        };
-        let written = child.stdin.take().unwrap().write_all(ldif.as_bytes());
-        written.is_ok() && child.wait().is_ok_and(|s| s.success())
-    }
-
-    fn dn_of(&self, account: &str) -> String {
-        self.search(
-            &env("AD_BASE_DN"),
-            "sub",
-            &format!("(sAMAccountName={account})"),
-            "dn",
-        )
-        .remove(0)
-    }
-
-    /// A fresh global security group in OU=JIT Roles with carol as its permanent member
-    /// (an earlier run's group of the same name is replaced).
-    fn role_group(&self, name: &str) -> RoleGroup {
-        let dn = format!("CN={name},{}", env("AD_ROLE_OU"));
-        if !self
-            .search(&env("AD_ROLE_OU"), "one", &format!("(cn={name})"), "dn")
-            .is_empty()
-        {
-            assert!(self.modify(&format!("dn: {dn}\nchangetype: delete\n")));
-        }
-        assert!(self.modify(&format!(
-            "dn: {dn}\nchangetype: add\nobjectClass: group\nsAMAccountName: {name}\n\
-             groupType: -2147483646\nmember: {}\n",
-            self.dn_of("carol")
-        )));
-        RoleGroup {
-            name: name.into(),
-            dn,
-        }
-    }
-
-    /// The lower-cased DNs of `group`'s direct members.
-    fn members(&self, group: &RoleGroup) -> BTreeSet<String> {
-        self.search(&group.dn, "base", "(objectClass=*)", "member")
-            .into_iter()
-            .map(|m| m.to_lowercase())
-            .collect()
-    }
-}
-
-struct RoleGroup {
-    name: String,
-    dn: String,
-}
-
-impl Drop for RoleGroup {
-    fn drop(&mut self) {
-        Samba.modify(&format!("dn: {}\nchangetype: delete\n", self.dn));
-    }
-}
-
-struct Server {
-    child: Child,
-    url: String,
+pub struct Server {
+    pub child: Child,
+    pub url: String,
 }
 
 impl Drop for Server {
@@ -163,7 +50,7 @@ fn free_port() -> u16 {
 
 /// The real binary on SQLite in `dir`, on the test DC as jit-svc, with `crash_at` armed (or
 /// none when empty). Leases last 2 s, so a restarted instance takes over quickly.
-async fn start(dir: &std::path::Path, op: &Provider, crash_at: &str) -> Server {
+pub async fn start(dir: &std::path::Path, op: &Provider, crash_at: &str) -> Server {
     let port = free_port();
     std::fs::create_dir_all(dir.join("dist")).unwrap();
     std::fs::write(dir.join("dist/index.html"), "app").unwrap();
@@ -197,7 +84,7 @@ async fn start(dir: &std::path::Path, op: &Provider, crash_at: &str) -> Server {
 }
 
 impl Server {
-    async fn channel(&self) -> Channel {
+    pub async fn channel(&self) -> Channel {
         Channel::from_shared(self.url.clone())
             .unwrap()
             .connect()

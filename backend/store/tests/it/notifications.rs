@@ -54,7 +54,7 @@ async fn pending(store: &jitroles_store::Database) -> Vec<(String, Event)> {
         .into_iter()
         .map(|n| (n.channel_id, n.event))
         .collect();
-    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.sort_by_key(|(channel, event)| (channel.clone(), event.as_str()));
     found
 }
 
@@ -63,7 +63,13 @@ async fn grant_transitions_write_their_notifications_to_the_routed_channels(db: 
     for c in [
         channel("ok", vec![]),
         channel("bad", vec![]),
-        channel("life", vec![Event::Expired, Event::Revoked]),
+        Channel {
+            spec: ChannelSpec {
+                expiring_lead: Some(std::time::Duration::from_secs(300)),
+                ..channel("life", vec![Event::ExpiringSoon, Event::Revoked]).spec
+            },
+            ..channel("life", vec![])
+        },
     ] {
         store
             .create_channel(&c, audit(AuditAction::ChannelCreated, None))
@@ -82,7 +88,34 @@ async fn grant_transitions_write_their_notifications_to_the_routed_channels(db: 
         .insert_grant(&g, audit(AuditAction::Granted, Some(&g)))
         .await
         .unwrap();
-    assert_eq!(pending(&store).await, [("ok".into(), Event::Granted)]);
+    assert_eq!(
+        pending(&store).await,
+        [
+            ("life".into(), Event::ExpiringSoon),
+            ("ok".into(), Event::Granted)
+        ]
+    );
+    assert_eq!(
+        store.next_attempt().await.unwrap(),
+        Some(t0()),
+        "granted: at once"
+    );
+    let claimed = store
+        .claim_due(t0(), t0() + TimeDelta::minutes(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "expiring soon: not yet");
+    assert_eq!(claimed[0].event, Event::Granted);
+    let soon = store
+        .claim_due(
+            t0() + TimeDelta::minutes(5),
+            t0() + TimeDelta::minutes(6),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(soon.len(), 1, "the lead before the expiry");
+    assert_eq!(soon[0].event, Event::ExpiringSoon);
     let lease = Lease {
         holder: "a".into(),
         until: t0(),
@@ -95,6 +128,7 @@ async fn grant_transitions_write_their_notifications_to_the_routed_channels(db: 
     assert_eq!(
         pending(&store).await,
         [
+            ("life".into(), Event::ExpiringSoon),
             ("life".into(), Event::Revoked),
             ("ok".into(), Event::Granted)
         ]
@@ -133,6 +167,7 @@ async fn a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out(
         facts: Facts::default(),
         dedupe_key: Some("soon:g1:c:1".into()),
         at: t0(),
+        due: t0(),
     };
     assert_eq!(store.enqueue(std::slice::from_ref(&soon)).await.unwrap(), 1);
     let again = NewNotification {
