@@ -31,36 +31,7 @@ const WORKERS: usize = 8;
 const SECONDS: u64 = 20;
 
 fn group_dn(i: usize) -> String {
-    format!("CN=jit-bench-tp-{i},{}", env("AD_ROLE_OU"))
-}
-
-/// Fresh role groups for the run (as the domain administrator).
-async fn make_groups() {
-    let mut admin = support::ldaps(&env("AD_ADMIN_DN"), &env("AD_ADMIN_PASS")).await;
-    for i in 0..WORKERS {
-        let _ = admin.delete(&group_dn(i)).await;
-        let name = format!("jit-bench-tp-{i}");
-        admin
-            .add(
-                &group_dn(i),
-                vec![
-                    ("objectClass", HashSet::from(["group"])),
-                    ("sAMAccountName", HashSet::from([name.as_str()])),
-                    ("groupType", HashSet::from(["-2147483646"])),
-                ],
-            )
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
-    }
-}
-
-async fn drop_groups() {
-    let mut admin = support::ldaps(&env("AD_ADMIN_DN"), &env("AD_ADMIN_PASS")).await;
-    for i in 0..WORKERS {
-        admin.delete(&group_dn(i)).await.unwrap();
-    }
+    support::group_dn(&format!("jit-bench-tp-{i}"))
 }
 
 /// Adds per second over `SECONDS` of `WORKERS` concurrent add+delete loops.
@@ -204,7 +175,8 @@ async fn through_jitroles(database: Option<String>, instances: usize) -> (f64, f
 
 #[tokio::main]
 async fn main() {
-    make_groups().await;
+    let names: Vec<String> = (0..WORKERS).map(|i| format!("jit-bench-tp-{i}")).collect();
+    support::make_groups(&names).await;
     println!("{WORKERS} workers, {SECONDS} s each");
     println!(
         "raw LDAP modify (add + delete), {WORKERS} connections: {:.0} adds/s",
@@ -220,5 +192,5 @@ async fn main() {
             "{what}: {rate:.0} grants/s (each also released), RequestRole p50 {p50:.1} ms, p99 {p99:.1} ms"
         );
     }
-    drop_groups().await;
+    support::drop_groups(&names).await;
 }

@@ -135,6 +135,39 @@ pub async fn oncall_rule(
         .id
 }
 
+pub fn group_dn(name: &str) -> String {
+    format!("CN={name},{}", env("AD_ROLE_OU"))
+}
+
+/// Fresh global security groups `names` in OU=JIT Roles (as the domain administrator).
+pub async fn make_groups(names: &[String]) {
+    use std::collections::HashSet;
+    let mut admin = ldaps(&env("AD_ADMIN_DN"), &env("AD_ADMIN_PASS")).await;
+    for name in names {
+        let _ = admin.delete(&group_dn(name)).await;
+        admin
+            .add(
+                &group_dn(name),
+                vec![
+                    ("objectClass", HashSet::from(["group"])),
+                    ("sAMAccountName", HashSet::from([name.as_str()])),
+                    ("groupType", HashSet::from(["-2147483646"])),
+                ],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+    }
+}
+
+pub async fn drop_groups(names: &[String]) {
+    let mut admin = ldaps(&env("AD_ADMIN_DN"), &env("AD_ADMIN_PASS")).await;
+    for name in names {
+        admin.delete(&group_dn(name)).await.unwrap();
+    }
+}
+
 /// A raw ldap3 connection to the test DC over LDAPS, bound as `dn`, trusting the DC's CA.
 pub async fn ldaps(dn: &str, password: &str) -> ldap3::Ldap {
     let mut roots = rustls::RootCertStore::empty();
