@@ -101,7 +101,10 @@ test('dave extends and releases, alice revokes; each shows in the audit log', as
 
 test('every page is accessible and fits a phone and a wide screen', async ({ page, server }) => {
   await new Shell(page, server.url).open('/roles', 'alice');
-  const pages = ['/roles', '/admin', '/admin/rules', '/admin/rules/new', '/admin/grants', '/admin/audit', '/admin/directory'];
+  const pages = [
+    '/roles', '/admin', '/admin/rules', '/admin/rules/new', '/admin/grants', '/admin/audit', '/admin/directory',
+    '/admin/channels', '/admin/channels/new', '/admin/notifications',
+  ];
   for (const [width, height, name] of [
     [390, 844, 'narrow'],
     [1440, 900, 'wide'],

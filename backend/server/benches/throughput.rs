@@ -89,7 +89,12 @@ async fn postgres() -> String {
         .await
         .unwrap();
     let (base, _) = admin_url.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    let url = format!("{base}/{name}");
+    // several instances on PostgreSQL: migrations are an explicit step (`jitroles migrate`)
+    let db = jitroles_store::Database::connect(&url).await.unwrap();
+    db.migrate().await.unwrap();
+    db.close().await;
+    url
 }
 
 /// Request-and-release loops through `instances` servers on `database`; grants per second
