@@ -675,9 +675,22 @@ async fn undelivered_notifications_survive_a_kill_and_go_out_after_the_restart()
     request(server.channel().await, &op, "dave", &rule_id, 60, "")
         .await
         .unwrap();
-    let pending = outbox(server.channel().await, &op).await;
-    assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].state(), pb::DeliveryState::Pending);
+    // the first attempt fails (nothing listens) and is recorded; the next is 2 s away: kill now
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pending = outbox(server.channel().await, &op).await;
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].state(), pb::DeliveryState::Pending);
+        if pending[0].attempts == 1 {
+            assert!(
+                pending[0].last_error.contains("cannot be reached"),
+                "{pending:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{pending:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
 
