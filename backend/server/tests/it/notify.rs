@@ -1,8 +1,9 @@
 //! Notifications end to end: the real server on the Samba DC (each test with its own role
-//! group), mail to the real SMTP sink (`scripts/smtp up`: aiosmtpd), webhooks to an HTTP
-//! receiver in the test. Every event reaches its channels, escaped and signed; a receiver that
-//! fails twice gets one successful delivery; the outbox survives a SIGKILL; bad settings are
-//! refused on save with the field at fault.
+//! group), mail to the real SMTP sink (`scripts/smtp up`: aiosmtpd, plain and STARTTLS with
+//! AUTH), webhooks to an HTTP receiver in the test. Every event reaches its channels, escaped
+//! and signed; a receiver that fails twice gets one successful delivery; the outbox survives a
+//! SIGKILL; bad settings are refused on save with the field at fault; a wrong SMTP password
+//! and an unreachable host are reported by TestChannel.
 
 use std::{
     net::TcpListener,
@@ -172,7 +173,9 @@ async fn stack(group: &str) -> Option<Stack> {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (config, op) = directory_and_provider(dir.path())?;
+    let (mut config, op) = directory_and_provider(dir.path())?;
+    // the sink's STARTTLS listener has a self-signed certificate
+    config.notifications.ca_file = Some(env("SMTP_CA_FILE").into());
     let group = samba.role_group(group);
     let running = jitroles_server::start(&config).await.unwrap();
     Some(Stack {
@@ -724,7 +727,7 @@ async fn undelivered_notifications_survive_a_kill_and_go_out_after_the_restart()
 }
 
 #[tokio::test]
-async fn bad_channel_settings_are_refused_on_save_and_an_unreachable_host_is_reported() {
+async fn bad_channel_settings_are_refused_on_save_and_test_channel_reports_what_happened() {
     let Some(s) = stack("jit-notify-bad").await else {
         return;
     };
@@ -806,6 +809,57 @@ async fn bad_channel_settings_are_refused_on_save_and_an_unreachable_host_is_rep
         .into_inner()
         .channels;
     assert!(listed.is_empty(), "{listed:?}");
+    // a wrong password for the STARTTLS listener: refused, and said so
+    let secret = s.dir.path().join("smtp-password");
+    std::fs::write(&secret, "not-the-password\n").unwrap();
+    let starttls = |to: &str| {
+        let mut spec = email("Relay", vec![to.to_owned()], false);
+        if let Some(pb::channel_spec::Kind::Email(e)) = &mut spec.kind {
+            e.port = env("SMTP_STARTTLS_PORT").parse().unwrap();
+            e.tls = pb::SmtpTls::Starttls.into();
+            e.username = env("SMTP_USER");
+            e.password = Some(pb::SecretSource {
+                source: Some(pb::secret_source::Source::File(
+                    secret.display().to_string(),
+                )),
+            });
+        }
+        spec
+    };
+    let relayed = format!("relay-{}@example.test", uuid::Uuid::new_v4().simple());
+    let test = |spec: pb::ChannelSpec| {
+        let url = url.clone();
+        let op = &s.op;
+        async move {
+            AdminServiceClient::new(connect(url).await)
+                .test_channel(as_(
+                    op,
+                    "alice",
+                    pb::TestChannelRequest {
+                        target: Some(pb::test_channel_request::Target::Spec(spec)),
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let refused = test(starttls(&relayed)).await;
+    assert!(!refused.delivered);
+    assert!(refused.error.contains("535"), "{}", refused.error);
+    // the right one, read from the file when sending: delivered over TLS, authenticated
+    std::fs::copy(env("SMTP_PASSWORD_FILE"), &secret).unwrap();
+    let outcome = test(starttls(&relayed)).await;
+    assert!(outcome.delivered, "{}", outcome.error);
+    let outbox = std::fs::read_to_string(env("SMTP_OUTBOX")).unwrap();
+    let relayed_mail = outbox
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|m| m["rcpt_tos"][0] == relayed.as_str())
+        .unwrap();
+    assert_eq!(relayed_mail["tls"], true);
+    assert_eq!(relayed_mail["auth"], env("SMTP_USER").as_str());
+
     // and the SMTP sink takes a test mail
     let to = format!("test-{}@example.test", uuid::Uuid::new_v4().simple());
     let outcome = AdminServiceClient::new(connect(url).await)
