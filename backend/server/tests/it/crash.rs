@@ -5,6 +5,9 @@
 //! live grants explain, no grant a caller was told about is lost, and each grant has one
 //! complete audit trail.
 //!
+//! With two instances on one PostgreSQL database, one killed right after claiming an expiry,
+//! the other takes the removal over when the claim's lease runs out.
+//!
 //! Each test makes its own role group in OU=JIT Roles (as the domain administrator, with carol
 //! as its permanent member), so the tests own their groups while others share the DC.
 
@@ -26,6 +29,7 @@ use crate::{
     oidc::{Provider, provider},
     samba::{RoleGroup, Samba, env},
     stack::{as_, oncall_rule, secs},
+    support::postgres_database,
 };
 
 pub struct Server {
@@ -51,6 +55,16 @@ fn free_port() -> u16 {
 /// The real binary on SQLite in `dir`, on the test DC as jit-svc, with `crash_at` armed (or
 /// none when empty). Leases last 2 s, so a restarted instance takes over quickly.
 pub async fn start(dir: &std::path::Path, op: &Provider, crash_at: &str) -> Server {
+    start_on(dir, op, crash_at, None).await
+}
+
+/// [`start`] on the PostgreSQL database at `database` instead of SQLite, when given.
+async fn start_on(
+    dir: &std::path::Path,
+    op: &Provider,
+    crash_at: &str,
+    database: Option<&str>,
+) -> Server {
     let port = free_port();
     std::fs::create_dir_all(dir.join("dist")).unwrap();
     std::fs::write(dir.join("dist/index.html"), "app").unwrap();
@@ -70,6 +84,7 @@ pub async fn start(dir: &std::path::Path, op: &Provider, crash_at: &str) -> Serv
         .env("JITROLES_SCHEDULER_LEASE_SECONDS", "2")
         .env("JITROLES_LOG_LEVEL", "warn")
         .env("JITROLES_TEST_CRASH_AT", crash_at)
+        .envs(database.map(|url| ("JITROLES_DATABASE_URL", url)))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -244,6 +259,62 @@ async fn a_crash_after_the_directory_remove_records_the_end_after_restart() {
     if let Some(trail) = crash_at(failpoint::AFTER_DIRECTORY_REMOVE, "jit-crash-4").await {
         assert_eq!(trail, ["requested", "granted", "expired", "ended"]);
     }
+}
+
+#[tokio::test]
+async fn an_instance_killed_mid_removal_on_postgres_has_its_claim_taken_over_by_another() {
+    let Some(samba) = Samba::up() else { return };
+    let Some(op) = provider() else { return };
+    let Some(database) = postgres_database().await else {
+        return;
+    };
+    let group = samba.role_group("jit-crash-takeover");
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A claims dave's expiry (ending, with its lease) and dies before removing him
+    let mut a = start_on(
+        dir_a.path(),
+        &op,
+        failpoint::AFTER_ENDING_COMMIT,
+        Some(&database),
+    )
+    .await;
+    let rule_id = oncall_rule(
+        a.channel().await,
+        &op,
+        ("Takeover", &group.name),
+        2,
+        pb::JustificationPolicy::Optional,
+    )
+    .await
+    .id;
+    let grant = RoleServiceClient::new(a.channel().await)
+        .request_role(as_(
+            &op,
+            "dave",
+            pb::RequestRoleRequest {
+                rule_id,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    a.crashed().await;
+    let dave = samba.dn_of("dave").to_lowercase();
+    assert!(
+        samba.members(&group).contains(&dave),
+        "A died before the removal"
+    );
+    // B, another instance on the same database, takes the removal over when A's lease runs out
+    let b = start_on(dir_b.path(), &op, "", Some(&database)).await;
+    settles(&samba, &group, &b, &op, 20).await;
+    let history = grants(&b, &op, true).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        trails(&b, &op).await.remove(&grant.id).unwrap(),
+        ["requested", "granted", "expired", "ended"],
+        "one expiry, ended once"
+    );
 }
 
 /// A small deterministic generator (xorshift64*): the kill moments repeat for one seed.
