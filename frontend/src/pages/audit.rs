@@ -6,7 +6,7 @@ use crate::{
     format,
 };
 
-const ACTIONS: [&str; 12] = [
+const ACTIONS: [&str; 15] = [
     "requested",
     "granted",
     "failed",
@@ -19,6 +19,9 @@ const ACTIONS: [&str; 12] = [
     "rule_created",
     "rule_updated",
     "rule_deleted",
+    "channel_created",
+    "channel_updated",
+    "channel_deleted",
 ];
 
 /// The audit log, newest first, filtered by person, rule, action and time; paged.
