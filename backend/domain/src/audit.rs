@@ -21,6 +21,8 @@ pub enum AuditAction {
     ChannelCreated,
     ChannelUpdated,
     ChannelDeleted,
+    /// A sample notification sent through a channel's settings (saved or not).
+    ChannelTested,
 }
 
 impl AuditAction {
@@ -41,10 +43,11 @@ impl AuditAction {
             Self::ChannelCreated => "channel_created",
             Self::ChannelUpdated => "channel_updated",
             Self::ChannelDeleted => "channel_deleted",
+            Self::ChannelTested => "channel_tested",
         }
     }
 
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         Self::Requested,
         Self::Granted,
         Self::Failed,
@@ -60,6 +63,7 @@ impl AuditAction {
         Self::ChannelCreated,
         Self::ChannelUpdated,
         Self::ChannelDeleted,
+        Self::ChannelTested,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {

@@ -16,6 +16,9 @@ pub const MAX_CHANNEL_NAME_CHARS: usize = 100;
 pub const MAX_RECIPIENTS: usize = 50;
 pub const MAX_HEADERS: usize = 20;
 pub const MAX_TEMPLATE_CHARS: usize = 20_000;
+pub const MAX_URL_CHARS: usize = 2_048;
+/// Host names, user names, addresses, header names, secret file paths and variable names.
+pub const MAX_SETTING_CHARS: usize = 320;
 pub const MIN_LEAD: Duration = Duration::from_secs(60);
 pub const MAX_LEAD: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const DEFAULT_LEAD: Duration = Duration::from_secs(15 * 60);
@@ -23,7 +26,7 @@ pub const DEFAULT_LEAD: Duration = Duration::from_secs(15 * 60);
 pub const MAX_ATTEMPTS: u32 = 6;
 
 /// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     Granted,
@@ -218,7 +221,18 @@ fn check_header(name: &str, value: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// `value` is at most `max` characters.
+fn check_len(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+    if value.chars().count() > max {
+        return Err(invalid(field, format!("at most {max} characters")));
+    }
+    Ok(())
+}
+
 fn check_secret(field: &str, secret: Option<&SecretSource>) -> Result<(), DomainError> {
+    if let Some(SecretSource::File(s) | SecretSource::Env(s)) = secret {
+        check_len(field, s, MAX_SETTING_CHARS)?;
+    }
     match secret {
         None => Ok(()),
         Some(SecretSource::File(path)) if !path.starts_with('/') => {
@@ -281,6 +295,11 @@ impl ChannelSpec {
                 if e.port == 0 {
                     return Err(invalid("email.port", "a port from 1 to 65535"));
                 }
+                check_len("email.username", &e.username, MAX_SETTING_CHARS)?;
+                check_len("email.sender", &e.sender, MAX_SETTING_CHARS)?;
+                for r in &e.recipients {
+                    check_len("email.recipients", r, MAX_SETTING_CHARS)?;
+                }
                 check_address("email.sender", e.sender.trim())?;
                 e.recipients.retain(|r| !r.trim().is_empty());
                 if e.recipients.is_empty() && !e.to_requester {
@@ -305,16 +324,24 @@ impl ChannelSpec {
                     ));
                 }
                 check_secret("email.password", e.password.as_ref())?;
+                if e.password.is_some() && e.tls == SmtpTls::None {
+                    return Err(invalid(
+                        "email.tls",
+                        "a password is never sent unencrypted: choose STARTTLS or implicit TLS",
+                    ));
+                }
                 check_template("email.subject_template", &e.subject_template)?;
                 check_template("email.body_template", &e.body_template)?;
             }
             Transport::Webhook(w) => {
                 w.url = w.url.trim().to_owned();
+                check_len("webhook.url", &w.url, MAX_URL_CHARS)?;
                 check_url(&w.url)?;
                 if w.headers.len() > MAX_HEADERS {
                     return Err(invalid("webhook.headers", format!("at most {MAX_HEADERS}")));
                 }
                 for (name, value) in &w.headers {
+                    check_len("webhook.headers", name, MAX_SETTING_CHARS)?;
                     check_header(name, value)?;
                 }
                 check_secret("webhook.signing_secret", w.signing_secret.as_ref())?;
@@ -334,6 +361,7 @@ impl ChannelSpec {
                 ),
             ));
         }
+        self.lifecycle.sort();
         self.lifecycle.dedup();
         if let Some(lead) = self.expiring_lead
             && !(MIN_LEAD..=MAX_LEAD).contains(&lead)
@@ -456,29 +484,48 @@ pub struct NewNotification {
 /// channel subscribed to them, due the channel's lead time before the expiry (at once if that
 /// has passed). An extension schedules new ones; an older notice whose grant ended or moved
 /// on is skipped when it falls due (see [`still_expiring`]).
-pub fn expiring_soon(g: &Grant, channels: &[Channel], at: DateTime<Utc>) -> Vec<NewNotification> {
+/// `new_id` names each notice.
+pub fn expiring_soon(
+    g: &Grant,
+    channels: &[Channel],
+    at: DateTime<Utc>,
+    mut new_id: impl FnMut() -> String,
+) -> Vec<NewNotification> {
     channels
         .iter()
         .filter(|c| c.spec.enabled && c.spec.lifecycle.contains(&Event::ExpiringSoon))
         .map(|c| {
             let lead = TimeDelta::from_std(c.spec.lead()).unwrap_or(TimeDelta::MAX);
             NewNotification {
-                id: format!("{}-soon-{}-{}", g.id, c.id, g.expires_at.timestamp()),
+                id: new_id(),
                 channel_id: c.id.clone(),
                 event: Event::ExpiringSoon,
                 grant_id: g.id.clone(),
                 facts: Facts::of(g, crate::audit::SYSTEM_ACTOR, ""),
+                // one per expiry: an extension (a later expiry) schedules another
                 dedupe_key: Some(format!(
                     "soon:{}:{}:{}",
                     g.id,
                     c.id,
-                    g.expires_at.timestamp()
+                    g.expires_at.timestamp_micros()
                 )),
                 at,
                 due: (g.expires_at - lead).max(at),
             }
         })
         .collect()
+}
+
+/// Refusal notices of one person for one rule are written at most once per this many
+/// seconds (someone who retries, or a script, must not flood the failure channels).
+pub const REFUSAL_QUIET_SECONDS: i64 = 600;
+
+/// The dedupe key of a refusal notice at `at` to `channel_id`.
+pub fn refusal_key(rule_id: &str, caller_sid: &str, channel_id: &str, at: DateTime<Utc>) -> String {
+    format!(
+        "refused:{rule_id}:{caller_sid}:{channel_id}:{}",
+        at.timestamp().div_euclid(REFUSAL_QUIET_SECONDS)
+    )
 }
 
 /// Whether an expiring-soon notice written with `facts` still tells the truth about `g`: the
@@ -601,6 +648,12 @@ mod tests {
     #[test]
     fn a_sound_channel_is_accepted_with_its_name_trimmed() {
         assert_eq!(email().validate().unwrap().name, "Ops mail");
+        let mut twice = email();
+        twice.lifecycle = vec![Event::Revoked, Event::Expired, Event::Revoked];
+        assert_eq!(
+            twice.validate().unwrap().lifecycle,
+            [Event::Expired, Event::Revoked]
+        );
         assert!(
             webhook("https://hooks.example.com/x?y=1")
                 .validate()
@@ -631,6 +684,19 @@ mod tests {
         assert_eq!(
             with_email(&|e| e.username = "relay".into()),
             "email.password"
+        );
+        assert_eq!(
+            with_email(&|e| {
+                e.username = "relay".into();
+                e.password = Some(SecretSource::Env("JITROLES_NOTIFY_SMTP".into()));
+                e.tls = SmtpTls::None;
+            }),
+            "email.tls",
+            "no password in clear text"
+        );
+        assert_eq!(
+            with_email(&|e| e.sender = format!("{}@x.test", "a".repeat(400))),
+            "email.sender"
         );
         assert_eq!(field(webhook("ftp://x")), "webhook.url");
         assert_eq!(field(webhook("https://")), "webhook.url");
@@ -734,11 +800,15 @@ mod tests {
         let channels = [channel("soon", soon), channel("other", email())];
         let at = DateTime::UNIX_EPOCH;
         let g = active_grant(at + TimeDelta::hours(1));
-        let notes = expiring_soon(&g, &channels, at);
+        let notes = expiring_soon(&g, &channels, at, || "n".into());
         assert_eq!(notes.len(), 1);
         assert_eq!(notes[0].due, at + TimeDelta::minutes(50));
         let short = active_grant(at + TimeDelta::minutes(2));
-        assert_eq!(expiring_soon(&short, &channels, at)[0].due, at, "at once");
+        assert_eq!(
+            expiring_soon(&short, &channels, at, || "n".into())[0].due,
+            at,
+            "at once"
+        );
         assert!(still_expiring(&notes[0].facts, Some(&g)));
         let extended = Grant {
             expires_at: g.expires_at + TimeDelta::hours(1),

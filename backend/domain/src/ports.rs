@@ -140,6 +140,8 @@ pub trait NotificationStore: Send + Sync {
         audit: NewAudit,
     ) -> Result<(), DomainError>;
     async fn channel(&self, id: &str) -> Result<Option<Channel>, DomainError>;
+    /// An audit event of its own (a channel test).
+    async fn audit(&self, audit: NewAudit) -> Result<(), DomainError>;
     /// Every channel, by name.
     async fn channels(&self) -> Result<Vec<Channel>, DomainError>;
     /// Adds notifications not tied to a grant transition (a refused request);

@@ -43,6 +43,9 @@ pub struct NotificationsSection {
     /// Extra CA certificates (PEM) trusted for SMTP servers and webhook URLs, next to the
     /// public roots: for an internal mail relay or an internal CA.
     pub ca_file: Option<PathBuf>,
+    /// The folder channel secrets (SMTP passwords, webhook signing secrets) may be read from;
+    /// without it, channels take secrets only from `JITROLES_NOTIFY_…` variables.
+    pub secrets_dir: Option<PathBuf>,
 }
 
 /// `[scheduler]`: background work on grants.
@@ -443,6 +446,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     (
         "JITROLES_NOTIFICATIONS_CA_FILE",
         "notifications.ca_file",
+        Kind::Str,
+    ),
+    (
+        "JITROLES_NOTIFICATIONS_SECRETS_DIR",
+        "notifications.secrets_dir",
         Kind::Str,
     ),
     (

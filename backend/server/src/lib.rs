@@ -110,7 +110,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         )));
     }
     let auth = authenticator(config, directory.clone(), clock.clone());
-    let trust = notify::send::Trust::from_file(config.notifications.ca_file.as_deref())?;
+    anyhow::ensure!(
+        config.scheduler.lease_seconds >= 1,
+        "scheduler.lease_seconds must be at least 1"
+    );
+    let outbound = notify::send::Outbound::new(
+        config.notifications.ca_file.as_deref(),
+        config.notifications.secrets_dir.as_deref(),
+    )?;
     let notifier = match &directory {
         Some(directory) => {
             let notifier = Arc::new(notify::Notifier::new(
@@ -118,7 +125,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 Arc::new(database.clone()),
                 directory.clone(),
                 clock.clone(),
-                trust,
+                outbound,
                 metrics.clone(),
             )?);
             background.push(tokio::spawn(notifier.clone().run()));
@@ -135,7 +142,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             clock.clone(),
             wake.clone(),
             metrics.clone(),
-            grants::engine::Leases::new(Duration::from_secs(config.scheduler.lease_seconds)),
+            grants::engine::Leases::new(addr, Duration::from_secs(config.scheduler.lease_seconds)),
         );
         let engine = Arc::new(match &notifier {
             Some(n) => engine.with_notifier(n.clone()),

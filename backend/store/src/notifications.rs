@@ -112,6 +112,22 @@ async fn all_channels(db: &impl ConnectionTrait) -> Result<Vec<Channel>, DomainE
         .collect()
 }
 
+/// Inserts `notes`, skipping any whose `dedupe_key` is there already; how many were added.
+async fn insert(db: &impl ConnectionTrait, notes: &[NewNotification]) -> Result<u64, DomainError> {
+    if notes.is_empty() {
+        return Ok(0);
+    }
+    notification::Entity::insert_many(notes.iter().map(new_row))
+        .on_conflict(
+            OnConflict::column(notification::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await
+        .map_err(db_error)
+}
+
 /// The notifications an audited transition of `g` announces, written in the caller's
 /// transaction (the outbox): routed to the rule's channels and the lifecycle subscribers.
 pub(crate) async fn outbox(
@@ -122,7 +138,19 @@ pub(crate) async fn outbox(
     let Some(event) = Event::of(audit.action) else {
         return Ok(());
     };
-    let channels = all_channels(tx).await?;
+    // a channel that cannot be read is left out, never the reason a grant cannot change
+    let channels: Vec<Channel> = channel::Entity::find()
+        .all(tx)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .filter_map(|c| {
+            let id = c.id.clone();
+            to_channel(c)
+                .inspect_err(|e| tracing::error!(channel = %id, error = %e, "channel left out"))
+                .ok()
+        })
+        .collect();
     if channels.is_empty() {
         return Ok(());
     }
@@ -155,17 +183,11 @@ pub(crate) async fn outbox(
         })
         .collect();
     if matches!(event, Event::Granted | Event::Extended) {
-        notes.extend(notify::expiring_soon(g, &channels, audit.at));
+        notes.extend(notify::expiring_soon(g, &channels, audit.at, || {
+            uuid::Uuid::new_v4().to_string()
+        }));
     }
-    if notes.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<_> = notes.iter().map(new_row).collect();
-    notification::Entity::insert_many(rows)
-        .exec_without_returning(tx)
-        .await
-        .map_err(db_error)?;
-    Ok(())
+    insert(tx, &notes).await.map(|_| ())
 }
 
 fn name_taken(name: &str) -> DomainError {
@@ -290,23 +312,16 @@ impl NotificationStore for Database {
             .transpose()
     }
 
+    async fn audit(&self, audit: NewAudit) -> Result<(), DomainError> {
+        insert_audit(&self.conn, audit).await
+    }
+
     async fn channels(&self) -> Result<Vec<Channel>, DomainError> {
         all_channels(&self.conn).await
     }
 
     async fn enqueue(&self, notes: &[NewNotification]) -> Result<usize, DomainError> {
-        if notes.is_empty() {
-            return Ok(0);
-        }
-        let added = notification::Entity::insert_many(notes.iter().map(new_row))
-            .on_conflict(
-                OnConflict::column(notification::Column::DedupeKey)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.conn)
-            .await
-            .map_err(db_error)?;
+        let added = insert(&self.conn, notes).await?;
         Ok(usize::try_from(added).unwrap_or(usize::MAX))
     }
 

@@ -6,7 +6,7 @@ use crate::{
     format,
 };
 
-const ACTIONS: [&str; 15] = [
+const ACTIONS: [&str; 16] = [
     "requested",
     "granted",
     "failed",
@@ -22,6 +22,7 @@ const ACTIONS: [&str; 15] = [
     "channel_created",
     "channel_updated",
     "channel_deleted",
+    "channel_tested",
 ];
 
 /// The audit log, newest first, filtered by person, rule, action and time; paged.

@@ -373,8 +373,13 @@ pub fn channel_spec(spec: Option<&pb::ChannelSpec>) -> Result<ChannelSpec, Domai
         None => return Err(invalid("kind", "email or webhook")),
     };
     let lifecycle = spec
-        .lifecycle_events()
-        .map(|e| match e {
+        .lifecycle_events
+        .iter()
+        .map(|&n| {
+            pb::NotificationEvent::try_from(n)
+                .map_err(|_| invalid("lifecycle_events", format!("{n} is not an event")))
+        })
+        .map(|e| match e? {
             pb::NotificationEvent::Granted => Ok(Event::Granted),
             pb::NotificationEvent::Extended => Ok(Event::Extended),
             pb::NotificationEvent::Failed => Ok(Event::Failed),

@@ -68,11 +68,15 @@ pub struct Leases {
 }
 
 impl Leases {
-    /// A fresh name for this process (a restarted instance waits for its old leases to run
-    /// out like any other instance).
-    pub fn new(length: Duration) -> Self {
+    /// Leases named after this host and the address the server listens on: the same
+    /// instance restarted finds its own leases and finishes their work at once; another
+    /// instance waits until they run out.
+    pub fn new(listening: std::net::SocketAddr, length: Duration) -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
         Self {
-            holder: uuid::Uuid::new_v4().to_string(),
+            holder: format!("{host}/{listening}"),
             length,
         }
     }
@@ -440,7 +444,7 @@ impl Engine {
     }
 
     /// Adds `caller` to the role's group until the grant expires. A refusal (not allowed,
-    /// the rule closed, a permanent member) goes to the rule's failure channels.
+    /// the rule closed, a permanent member) goes to the rule's failure channels once.
     pub async fn request(
         &self,
         caller: &Caller,
@@ -452,13 +456,20 @@ impl Engine {
             .rule(rule_id)
             .await?
             .ok_or_else(|| not_found(format!("role {rule_id}")))?;
-        let result = self.request_of(caller, &rule, ask).await;
-        if let (Err(why @ (DomainError::Denied(_) | DomainError::FailedPrecondition(_))), Some(n)) =
-            (&result, &self.notifier)
+        self.request_of(caller, &rule, ask).await
+    }
+
+    /// `why`, after telling the rule's failure channels when it is a refusal made before any
+    /// grant was recorded (a failure after that is announced with the grant's `failed`).
+    async fn refuse(&self, rule: &RoleRule, caller: &Caller, why: DomainError) -> DomainError {
+        if matches!(
+            why,
+            DomainError::Denied(_) | DomainError::FailedPrecondition(_)
+        ) && let Some(n) = &self.notifier
         {
-            n.refused(&rule, caller, why).await;
+            n.refused(rule, caller, &why).await;
         }
-        result
+        why
     }
 
     async fn request_of(
@@ -479,7 +490,10 @@ impl Engine {
                 })
             };
         }
-        let right = authorize_request(caller, &rule.id, &rule.spec.acl)?;
+        let right = match authorize_request(caller, &rule.id, &rule.spec.acl) {
+            Ok(right) => right,
+            Err(why) => return Err(self.refuse(rule, caller, why).await),
+        };
         let now = self.clock.now();
         let subject = Subject {
             sid: caller.sid.clone(),
@@ -488,7 +502,7 @@ impl Engine {
             display_name: caller.display_name.clone(),
         };
         let mechanism = self.mechanism().await?;
-        let fresh = grant::open(
+        let fresh = match grant::open(
             right,
             rule,
             subject,
@@ -497,7 +511,10 @@ impl Engine {
             mechanism,
             uuid::Uuid::new_v4().to_string(),
             now,
-        )?;
+        ) {
+            Ok(fresh) => fresh,
+            Err(why) => return Err(self.refuse(rule, caller, why).await),
+        };
         // Token groups include every direct membership, so only a caller whose token groups
         // list the group can be a member already: only then is the group read. (They may be
         // up to a minute old; a membership added since shows up as "already there" when adding
@@ -523,10 +540,11 @@ impl Engine {
         }
         let covering = covering?;
         if covering.is_empty() && member? {
-            return Err(DomainError::FailedPrecondition(format!(
+            let why = DomainError::FailedPrecondition(format!(
                 "{} is already a member of {} outside jitroles; jitroles does not add, extend or remove that membership",
                 caller.account_name, rule.target.name
-            )));
+            ));
+            return Err(self.refuse(rule, caller, why).await);
         }
 
         // write-ahead: the grant exists before the directory changes
@@ -631,10 +649,18 @@ impl Engine {
             tracing::warn!(grant = %activating.id, error = %e, "cannot undo the membership of a failed grant; recovery will retry");
             return;
         }
+        // what the audit log and the failure channels say: never internal details
+        let said = match why {
+            DomainError::Internal(_) => {
+                tracing::error!(grant = %activating.id, error = %why, "grant failed");
+                "an internal error (the server's log has the details)".to_owned()
+            }
+            other => other.to_string(),
+        };
         let failed = Grant {
             state: GrantState::Failed,
             ended_at: Some(self.clock.now()),
-            last_error: Some(why.to_string()),
+            last_error: Some(said.clone()),
             ..activating.clone()
         };
         let now = self.clock.now();
@@ -643,13 +669,7 @@ impl Engine {
             .update_grant(
                 activating,
                 &failed,
-                Some(audit(
-                    AuditAction::Failed,
-                    SYSTEM_ACTOR,
-                    &failed,
-                    why.to_string(),
-                    now,
-                )),
+                Some(audit(AuditAction::Failed, SYSTEM_ACTOR, &failed, said, now)),
             )
             .await
         {

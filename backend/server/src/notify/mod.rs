@@ -29,14 +29,16 @@ use jitroles_domain::{
 };
 
 use crate::metrics::Metrics;
-use send::Trust;
+use send::Outbound;
 use template::Rendered;
 
-/// A claim on a notification lasts this long (longer than any one send).
-const LEASE: Duration = Duration::from_secs(60);
-/// Most notifications claimed per pass, and sent at once.
-const BATCH: u32 = 100;
+/// Notifications claimed per pass, and sent at once: a pass takes at most
+/// `BATCH / PARALLEL` rounds of one send (≤ 10 s) and one directory lookup (≤ its timeout).
+const BATCH: u32 = 32;
 const PARALLEL: usize = 8;
+/// A claim lasts this long: longer than a whole pass, so no other instance takes a
+/// notification while it is still waiting its turn here.
+const LEASE: Duration = Duration::from_secs(180);
 /// The outbox is looked at at least this often (other instances add to it too).
 const POLL: Duration = Duration::from_secs(1);
 
@@ -45,7 +47,7 @@ pub struct Notifier {
     grants: Arc<dyn GrantStore>,
     directory: Arc<dyn Directory>,
     clock: Arc<dyn Clock>,
-    trust: Trust,
+    outbound: Outbound,
     http: reqwest::Client,
     metrics: Arc<Metrics>,
 }
@@ -83,8 +85,15 @@ fn invalid(field: &str, reason: String) -> DomainError {
 
 /// Everything about a channel that needs more than the domain's checks: templates, and the
 /// addresses and URL as the mailer and HTTP client read them.
-fn check(spec: ChannelSpec) -> Result<ChannelSpec, DomainError> {
+fn check(spec: ChannelSpec, outbound: &Outbound) -> Result<ChannelSpec, DomainError> {
     let spec = spec.validate()?;
+    let (field, secret) = match &spec.transport {
+        Transport::Email(e) => ("email.password", e.password.as_ref()),
+        Transport::Webhook(w) => ("webhook.signing_secret", w.signing_secret.as_ref()),
+    };
+    if let Some(why) = secret.and_then(|s| outbound.refuses(s)) {
+        return Err(invalid(field, why));
+    }
     match &spec.transport {
         Transport::Email(e) => {
             send::mailbox("sender", &e.sender).map_err(|r| invalid("email.sender", r))?;
@@ -107,16 +116,16 @@ impl Notifier {
         grants: Arc<dyn GrantStore>,
         directory: Arc<dyn Directory>,
         clock: Arc<dyn Clock>,
-        trust: Trust,
+        outbound: Outbound,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            http: trust.http_client()?,
+            http: outbound.http_client()?,
             store,
             grants,
             directory,
             clock,
-            trust,
+            outbound,
             metrics,
         })
     }
@@ -132,7 +141,7 @@ impl Notifier {
         let now = self.clock.now();
         let channel = Channel {
             id: uuid::Uuid::new_v4().to_string(),
-            spec: check(spec)?,
+            spec: check(spec, &self.outbound)?,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -157,7 +166,7 @@ impl Notifier {
         let before = self.channel(right, id).await?;
         let now = self.clock.now();
         let channel = Channel {
-            spec: check(spec)?,
+            spec: check(spec, &self.outbound)?,
             version: version + 1,
             updated_at: now,
             ..before
@@ -228,7 +237,23 @@ impl Notifier {
         actor: &Caller,
         spec: ChannelSpec,
     ) -> Result<TestOutcome, DomainError> {
-        let spec = check(spec)?;
+        let spec = check(spec, &self.outbound)?;
+        let now = self.clock.now();
+        let where_to = match &spec.transport {
+            Transport::Email(e) => format!("mail via {}:{}", e.host, e.port),
+            Transport::Webhook(_) => "a webhook".to_owned(),
+        };
+        self.store
+            .audit(NewAudit {
+                at: now,
+                action: AuditAction::ChannelTested,
+                actor: actor.account_name.clone(),
+                rule_id: None,
+                grant_id: None,
+                subject_account: None,
+                detail: format!("test of {} ({where_to})", spec.name),
+            })
+            .await?;
         let facts = Facts {
             subject_sid: actor.sid.to_string(),
             ..template::sample(&actor.account_name, &actor.display_name)
@@ -272,11 +297,16 @@ impl Notifier {
                 .into_iter()
                 .map(|channel_id| NewNotification {
                     id: uuid::Uuid::new_v4().to_string(),
-                    channel_id,
                     event: Event::Failed,
                     grant_id: String::new(),
                     facts: facts.clone(),
-                    dedupe_key: None,
+                    dedupe_key: Some(notify::refusal_key(
+                        &rule.id,
+                        &caller.sid.to_string(),
+                        &channel_id,
+                        now,
+                    )),
+                    channel_id,
                     at: now,
                     due: now,
                 })
@@ -349,26 +379,28 @@ impl Notifier {
                 return;
             }
         }
-        let outcome = match channel {
-            None => Err("the channel was deleted".to_owned()),
-            Some(c) if !c.spec.enabled => Err("the channel is disabled".to_owned()),
-            Some(c) => {
-                match template::rendered(&c.spec.transport, note.event, &note.grant_id, &note.facts)
-                {
-                    Ok(rendered) => {
-                        self.send(
-                            &c.spec.transport,
-                            &note.id,
-                            note.event,
-                            &note.facts,
-                            rendered,
-                        )
-                        .await
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
+        let c = match channel {
+            Some(c) if c.spec.enabled => c,
+            gone_or_off => {
+                let why = if gone_or_off.is_none() {
+                    "the channel was deleted"
+                } else {
+                    "the channel is disabled"
+                };
+                let after = notify::skipped(&note, why, self.clock.now());
+                self.record(&note, &after).await;
+                return;
             }
         };
+        let outcome =
+            match template::rendered(&c.spec.transport, note.event, &note.grant_id, &note.facts) {
+                Ok(rendered) => {
+                    let (transport, facts) = (&c.spec.transport, &note.facts);
+                    self.send(transport, &note.id, note.event, facts, rendered)
+                        .await
+                }
+                Err(e) => Err(e.to_string()),
+            };
         let now = self.clock.now();
         let after = match outcome {
             Ok(_) => notify::sent(&note, now),
@@ -404,10 +436,18 @@ impl Notifier {
                 if to.is_empty() {
                     return Err("no recipient: the requester has no mail address".into());
                 }
-                send::email(e, &self.trust, &to, &mail).await
+                send::email(e, &self.outbound, &to, &mail).await
             }
             (Transport::Webhook(w), Rendered::Json(body)) => {
-                send::webhook(w, &self.http, delivery, event.as_str(), body).await
+                send::webhook(
+                    w,
+                    &self.outbound,
+                    &self.http,
+                    delivery,
+                    event.as_str(),
+                    body,
+                )
+                .await
             }
             _ => Err("the rendered message does not fit the channel".into()),
         }

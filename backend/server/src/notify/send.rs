@@ -21,16 +21,9 @@ use super::template::Mail;
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const SIGNATURE_HEADER: &str = "x-jitroles-signature";
 
-/// A secret from its source (a file's trailing newline trimmed).
-pub fn secret(source: &SecretSource) -> Result<String, String> {
-    match source {
-        SecretSource::File(path) => std::fs::read_to_string(path)
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
-            .map_err(|e| format!("the secret file {path} cannot be read: {e}")),
-        SecretSource::Env(name) => std::env::var(name)
-            .map_err(|_| format!("the environment variable {name} is not set on the server")),
-    }
-}
+/// Environment variables a channel may read its secret from start with this, so a channel
+/// cannot send the server's own secrets (its directory password, say) anywhere.
+pub const SECRET_ENV_PREFIX: &str = "JITROLES_NOTIFY_";
 
 /// `sha256=<hex HMAC-SHA256 of body under key>`.
 pub fn signature(key: &[u8], body: &[u8]) -> String {
@@ -42,20 +35,73 @@ pub fn signature(key: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Extra CA certificates (PEM) the server trusts for SMTP and webhooks.
+/// How the server reaches out: extra CA certificates (PEM) it trusts for SMTP and webhooks,
+/// and the one folder channel secrets may be read from.
 #[derive(Clone, Default)]
-pub struct Trust {
+pub struct Outbound {
     pem: Vec<u8>,
+    secrets_dir: Option<std::path::PathBuf>,
 }
 
-impl Trust {
-    pub fn from_file(path: Option<&std::path::Path>) -> anyhow::Result<Self> {
-        let pem = match path {
+impl Outbound {
+    pub fn new(
+        ca_file: Option<&std::path::Path>,
+        secrets_dir: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
+        let pem = match ca_file {
             Some(p) => std::fs::read(p)
                 .map_err(|e| anyhow::anyhow!("notifications.ca_file {}: {e}", p.display()))?,
             None => Vec::new(),
         };
-        Ok(Self { pem })
+        let secrets_dir = secrets_dir
+            .map(|d| {
+                d.canonicalize()
+                    .map_err(|e| anyhow::anyhow!("notifications.secrets_dir {}: {e}", d.display()))
+            })
+            .transpose()?;
+        Ok(Self { pem, secrets_dir })
+    }
+
+    /// Why a channel may not use `source`, if it may not: files only from
+    /// `notifications.secrets_dir`, variables only named `JITROLES_NOTIFY_…`.
+    pub fn refuses(&self, source: &SecretSource) -> Option<String> {
+        match source {
+            SecretSource::Env(name) if !name.starts_with(SECRET_ENV_PREFIX) => Some(format!(
+                "a channel's secret comes from a variable named {SECRET_ENV_PREFIX}…, not {name}"
+            )),
+            SecretSource::File(path) => {
+                let Some(dir) = &self.secrets_dir else {
+                    return Some(
+                        "secret files need notifications.secrets_dir in the server's configuration"
+                            .into(),
+                    );
+                };
+                let inside = std::path::Path::new(path).canonicalize().map_or_else(
+                    // not there (yet): judge the path as written
+                    |_| {
+                        std::path::Path::new(path).starts_with(dir)
+                            && !path.split('/').any(|part| part == "..")
+                    },
+                    |real| real.starts_with(dir),
+                );
+                (!inside).then(|| format!("secret files must be in {}", dir.display()))
+            }
+            SecretSource::Env(_) => None,
+        }
+    }
+
+    /// A secret from its source (a file's trailing newline trimmed).
+    pub fn secret(&self, source: &SecretSource) -> Result<String, String> {
+        if let Some(why) = self.refuses(source) {
+            return Err(why);
+        }
+        match source {
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+                .map_err(|e| format!("the secret file {path} cannot be read: {e}")),
+            SecretSource::Env(name) => std::env::var(name)
+                .map_err(|_| format!("the environment variable {name} is not set on the server")),
+        }
     }
 
     pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {
@@ -79,7 +125,12 @@ pub fn mailbox(field: &str, value: &str) -> Result<Mailbox, String> {
         .map_err(|e| format!("{field}: {value:?} is not a mail address ({e})"))
 }
 
-pub async fn email(e: &Email, trust: &Trust, to: &[String], mail: &Mail) -> Result<String, String> {
+pub async fn email(
+    e: &Email,
+    outbound: &Outbound,
+    to: &[String],
+    mail: &Mail,
+) -> Result<String, String> {
     let mut builder = Message::builder()
         .from(mailbox("sender", &e.sender)?)
         .subject(mail.subject.clone());
@@ -94,8 +145,8 @@ pub async fn email(e: &Email, trust: &Trust, to: &[String], mail: &Mail) -> Resu
         .map_err(|e| format!("the mail cannot be built: {e}"))?;
     let tls = || {
         let mut params = TlsParameters::builder(e.host.clone());
-        if !trust.pem.is_empty() {
-            let cert = Certificate::from_pem(&trust.pem)
+        if !outbound.pem.is_empty() {
+            let cert = Certificate::from_pem(&outbound.pem)
                 .map_err(|err| format!("notifications.ca_file: {err}"))?;
             params = params.add_root_certificate(cert);
         }
@@ -112,7 +163,10 @@ pub async fn email(e: &Email, trust: &Trust, to: &[String], mail: &Mail) -> Resu
             SmtpTls::Implicit => Tls::Wrapper(tls()?),
         });
     if let Some(source) = &e.password {
-        transport = transport.credentials(Credentials::new(e.username.clone(), secret(source)?));
+        transport = transport.credentials(Credentials::new(
+            e.username.clone(),
+            outbound.secret(source)?,
+        ));
     }
     let sent = tokio::time::timeout(TIMEOUT, transport.build().send(message))
         .await
@@ -123,6 +177,7 @@ pub async fn email(e: &Email, trust: &Trust, to: &[String], mail: &Mail) -> Resu
 
 pub async fn webhook(
     w: &Webhook,
+    outbound: &Outbound,
     http: &reqwest::Client,
     delivery: &str,
     event: &str,
@@ -139,9 +194,10 @@ pub async fn webhook(
     if let Some(source) = &w.signing_secret {
         request = request.header(
             SIGNATURE_HEADER,
-            signature(secret(source)?.as_bytes(), body.as_bytes()),
+            signature(outbound.secret(source)?.as_bytes(), body.as_bytes()),
         );
     }
+    let site = site(&w.url);
     let response = request.body(body).send().await.map_err(|e| {
         let why = if e.is_timeout() {
             "did not answer in time".to_owned()
@@ -150,7 +206,7 @@ pub async fn webhook(
         } else {
             root_cause(&e)
         };
-        format!("{}: {why}", w.url)
+        format!("{site}: {why}")
     })?;
     let status = response.status();
     if status.is_success() {
@@ -158,7 +214,23 @@ pub async fn webhook(
     }
     let text = response.text().await.unwrap_or_default();
     let excerpt: String = text.chars().take(200).collect();
-    Err(format!("{} answered HTTP {status}: {excerpt}", w.url))
+    Err(format!("{site} answered HTTP {status}: {excerpt}"))
+}
+
+/// `scheme://host[:port]` of `url`: what errors and logs may show (Slack and Teams put their
+/// credentials in the path and query).
+fn site(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(
+        |_| "the webhook URL".into(),
+        |u| {
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}",
+                u.scheme(),
+                u.host_str().unwrap_or_default()
+            )
+        },
+    )
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
@@ -172,6 +244,37 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_come_only_from_the_secrets_folder_or_jitroles_notify_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("smtp");
+        std::fs::write(&inside, "pw\n").unwrap();
+        let none = Outbound::new(None, None).unwrap();
+        let file = SecretSource::File(inside.display().to_string());
+        assert!(none.refuses(&file).is_some(), "no folder configured");
+        let with_dir = Outbound::new(None, Some(dir.path())).unwrap();
+        assert_eq!(with_dir.secret(&file).unwrap(), "pw");
+        let escape = format!("{}/../etc/passwd", dir.path().display());
+        assert!(with_dir.refuses(&SecretSource::File(escape)).is_some());
+        assert!(
+            with_dir
+                .refuses(&SecretSource::File("/proc/self/environ".into()))
+                .is_some()
+        );
+        assert!(
+            with_dir
+                .refuses(&SecretSource::Env(
+                    "JITROLES_DIRECTORY_BIND_PASSWORD".into()
+                ))
+                .is_some()
+        );
+        assert!(
+            with_dir
+                .refuses(&SecretSource::Env("JITROLES_NOTIFY_SMTP".into()))
+                .is_none()
+        );
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_the_body_in_hex() {

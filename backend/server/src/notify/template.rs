@@ -152,9 +152,15 @@ fn context<'a>(event: Event, grant_id: &'a str, f: &'a Facts) -> Context<'a> {
     }
 }
 
+/// Template instructions per render: plenty for any message, and a runaway loop stops.
+const FUEL: u64 = 100_000;
+/// Longest rendered message.
+const MAX_OUTPUT: usize = 100_000;
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
     env.set_auto_escape_callback(|name| {
         if name.ends_with(".html") {
             AutoEscape::Html
@@ -205,9 +211,16 @@ fn render(
     let template = env
         .template_from_named_str(name, source)
         .map_err(|e| explain(field, source, &e))?;
-    template
+    let out = template
         .render(context(event, grant_id, facts))
-        .map_err(|e| explain(field, source, &e))
+        .map_err(|e| explain(field, source, &e))?;
+    if out.len() > MAX_OUTPUT {
+        return Err(DomainError::Invalid {
+            field: field.into(),
+            reason: format!("the message would be longer than {MAX_OUTPUT} bytes"),
+        });
+    }
+    Ok(out)
 }
 
 /// A mail, rendered.
@@ -428,6 +441,14 @@ mod tests {
         assert!(
             unknown.contains("email.body_template") && unknown.contains("line 1"),
             "{unknown}"
+        );
+        let runaway = check(&mail(
+            "{% for a in range(1000) %}{% for b in range(1000) %}x{% endfor %}{% endfor %}",
+        ))
+        .unwrap_err();
+        assert!(
+            runaway.to_string().contains("email.body_template"),
+            "{runaway}"
         );
         let quoted = check(&hook(Preset::Generic, "{\"a\": \"{{ rule }}\"}")).unwrap_err();
         assert!(

@@ -315,6 +315,26 @@ async fn an_instance_killed_mid_removal_on_postgres_has_its_claim_taken_over_by_
         ["requested", "granted", "expired", "ended"],
         "one expiry, ended once"
     );
+    // B waited for A's lease: the end came at least the lease (2 s) after A's claim
+    let claimed = AdminServiceClient::new(b.channel().await)
+        .list_audit_events(as_(
+            &op,
+            "alice",
+            pb::ListAuditEventsRequest {
+                action: "expired".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events[0]
+        .at
+        .unwrap();
+    let ended = history[0].ended_at.unwrap();
+    let waited =
+        (ended.seconds - claimed.seconds) as f64 + f64::from(ended.nanos - claimed.nanos) / 1e9;
+    assert!(waited >= 2.0, "ended {waited:.2} s after A's claim");
 }
 
 /// A small deterministic generator (xorshift64*): the kill moments repeat for one seed.

@@ -176,6 +176,8 @@ async fn stack(group: &str) -> Option<Stack> {
     let (mut config, op) = directory_and_provider(dir.path())?;
     // the sink's STARTTLS listener has a self-signed certificate
     config.notifications.ca_file = Some(env("SMTP_CA_FILE").into());
+    // channel secrets are files in the test's folder
+    config.notifications.secrets_dir = Some(dir.path().to_owned());
     let group = samba.role_group(group);
     let running = jitroles_server::start(&config).await.unwrap();
     Some(Stack {

@@ -58,13 +58,8 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Notifications::SentAt))
                     .col(string_len_null(Notifications::DedupeKey, 200).unique_key())
                     .col(big_integer(Notifications::Version))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("notifications_channel")
-                            .from(Notifications::Table, Notifications::ChannelId)
-                            .to(Channels::Table, Channels::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    // no foreign key to channels: deleting a channel must never make a grant
+                    // transition fail; the worker skips notifications of a deleted channel
                     .to_owned(),
             )
             .await?;

@@ -5,10 +5,10 @@ use chrono::TimeDelta;
 use jitroles_domain::{
     DomainError,
     audit::AuditAction,
-    grant::{EndReason, Lease, begin_end},
+    grant::{EndReason, Grant, Lease, begin_end},
     notify::{
         Channel, ChannelSpec, DeliveryState, Event, Facts, NewNotification, Preset, Transport,
-        Webhook, sent,
+        Webhook, sent, still_expiring,
     },
     page::PageRequest,
     ports::{GrantStore, NotificationStore, RuleStore},
@@ -150,6 +150,63 @@ async fn grant_transitions_write_their_notifications_to_the_routed_channels(db: 
     store.close().await;
 }
 
+async fn extensions_within_one_second_each_schedule_an_expiring_soon_notice_that_holds(db: TestDb) {
+    let store = open(&db).await;
+    let soon = Channel {
+        id: uuid::Uuid::new_v4().to_string(),
+        ..channel("soon", vec![Event::ExpiringSoon])
+    };
+    store
+        .create_channel(&soon, audit(AuditAction::ChannelCreated, None))
+        .await
+        .unwrap();
+    let r = rule("r1", "DBA", 2000);
+    store
+        .create_rule(&r, audit(AuditAction::RuleCreated, None))
+        .await
+        .unwrap();
+    // ids as the server makes them, expiries to the microsecond
+    let mut g = grant(&uuid::Uuid::new_v4().to_string(), &r, 10);
+    g.expires_at += TimeDelta::microseconds(123_456);
+    store
+        .insert_grant(&g, audit(AuditAction::Granted, Some(&g)))
+        .await
+        .unwrap();
+    let mut current = store.grant(&g.id).await.unwrap().unwrap();
+    assert_eq!(current.expires_at, g.expires_at, "microseconds survive");
+    for extra in [1, 2] {
+        let extended = Grant {
+            expires_at: current.expires_at + TimeDelta::microseconds(extra),
+            ..current.clone()
+        };
+        current = store
+            .update_grant(
+                &current,
+                &extended,
+                Some(audit(AuditAction::Extended, Some(&current))),
+            )
+            .await
+            .unwrap();
+    }
+    let notes = store
+        .notifications(None, PageRequest::parse(0, "").unwrap())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(notes.len(), 3, "one per expiry");
+    let stored = store.grant(&g.id).await.unwrap();
+    let holding: Vec<_> = notes
+        .iter()
+        .filter(|n| still_expiring(&n.facts, stored.as_ref()))
+        .collect();
+    assert_eq!(
+        holding.len(),
+        1,
+        "only the latest expiry's notice still holds"
+    );
+    store.close().await;
+}
+
 async fn a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out(db: TestDb) {
     let store = open(&db).await;
     store
@@ -212,5 +269,6 @@ async fn a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out(
 
 on_both!(
     grant_transitions_write_their_notifications_to_the_routed_channels,
+    extensions_within_one_second_each_schedule_an_expiring_soon_notice_that_holds,
     a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out
 );
