@@ -4,8 +4,9 @@ listeners on loopback, every accepted message appended as one JSON line to the o
 
   plain     no TLS, no AUTH
   starttls  STARTTLS required before anything else, then AUTH (PLAIN or LOGIN) as the one user
+  smtps     TLS from the first byte (implicit TLS), then AUTH as the one user
 
-Outbox line: {"listener": "plain"|"starttls", "mail_from": str, "rcpt_tos": [str],
+Outbox line: {"listener": "plain"|"starttls"|"smtps", "mail_from": str, "rcpt_tos": [str],
               "data": raw message text (CRLF line ends, undecoded MIME), "auth": login|null,
               "tls": bool}
 
@@ -102,17 +103,24 @@ async def serve(args):
                      authenticator=authenticator_for(args.user, password),
                      auth_required=True, auth_require_tls=True),
         host=args.host, port=args.starttls_port)
-    log.info("listening on %s: plain %d, starttls %d; outbox %s",
-             args.host, args.plain_port, args.starttls_port, args.outbox)
+    # aiosmtpd's auth_require_tls only knows STARTTLS: under implicit TLS it must be off, or
+    # AUTH is never offered (the connection is encrypted all the same)
+    smtps = await loop.create_server(
+        lambda: SMTP(Handler("smtps", outbox), hostname="localhost", loop=loop,
+                     authenticator=authenticator_for(args.user, password),
+                     auth_required=True, auth_require_tls=False),
+        host=args.host, port=args.smtps_port, ssl=tls)
+    log.info("listening on %s: plain %d, starttls %d, smtps %d; outbox %s",
+             args.host, args.plain_port, args.starttls_port, args.smtps_port, args.outbox)
 
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     log.info("stopping")
-    for server in (plain, starttls):
+    for server in (plain, starttls, smtps):
         server.close()
-    for server in (plain, starttls):
+    for server in (plain, starttls, smtps):
         await server.wait_closed()
 
 
@@ -121,9 +129,10 @@ def main():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--plain-port", type=int, required=True)
     p.add_argument("--starttls-port", type=int, required=True)
-    p.add_argument("--cert", required=True, help="PEM certificate of the STARTTLS listener")
+    p.add_argument("--smtps-port", type=int, required=True)
+    p.add_argument("--cert", required=True, help="PEM certificate of the TLS listeners")
     p.add_argument("--key", required=True, help="PEM private key of that certificate")
-    p.add_argument("--user", required=True, help="the one login the STARTTLS listener accepts")
+    p.add_argument("--user", required=True, help="the one login the TLS listeners accept")
     p.add_argument("--password-file", required=True, help="file holding that login's password")
     p.add_argument("--outbox", required=True, help="JSON lines file the messages are appended to")
     args = p.parse_args()

@@ -814,11 +814,11 @@ async fn bad_channel_settings_are_refused_on_save_and_test_channel_reports_what_
     // a wrong password for the STARTTLS listener: refused, and said so
     let secret = s.dir.path().join("smtp-password");
     std::fs::write(&secret, "not-the-password\n").unwrap();
-    let starttls = |to: &str| {
+    let relay = |to: &str, port: &str, tls: pb::SmtpTls| {
         let mut spec = email("Relay", vec![to.to_owned()], false);
         if let Some(pb::channel_spec::Kind::Email(e)) = &mut spec.kind {
-            e.port = env("SMTP_STARTTLS_PORT").parse().unwrap();
-            e.tls = pb::SmtpTls::Starttls.into();
+            e.port = env(port).parse().unwrap();
+            e.tls = tls.into();
             e.username = env("SMTP_USER");
             e.password = Some(pb::SecretSource {
                 source: Some(pb::secret_source::Source::File(
@@ -846,21 +846,34 @@ async fn bad_channel_settings_are_refused_on_save_and_test_channel_reports_what_
                 .into_inner()
         }
     };
+    let starttls = |to: &str| relay(to, "SMTP_STARTTLS_PORT", pb::SmtpTls::Starttls);
     let refused = test(starttls(&relayed)).await;
     assert!(!refused.delivered);
     assert!(refused.error.contains("535"), "{}", refused.error);
-    // the right one, read from the file when sending: delivered over TLS, authenticated
+    // the right one, read from the file when sending: delivered over TLS, authenticated, with
+    // STARTTLS and with implicit TLS
     std::fs::copy(env("SMTP_PASSWORD_FILE"), &secret).unwrap();
-    let outcome = test(starttls(&relayed)).await;
-    assert!(outcome.delivered, "{}", outcome.error);
-    let outbox = std::fs::read_to_string(env("SMTP_OUTBOX")).unwrap();
-    let relayed_mail = outbox
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|m| m["rcpt_tos"][0] == relayed.as_str())
-        .unwrap();
-    assert_eq!(relayed_mail["tls"], true);
-    assert_eq!(relayed_mail["auth"], env("SMTP_USER").as_str());
+    let implicit = format!("smtps-{}@example.test", uuid::Uuid::new_v4().simple());
+    for (to, spec, listener) in [
+        (&relayed, starttls(&relayed), "starttls"),
+        (
+            &implicit,
+            relay(&implicit, "SMTP_SMTPS_PORT", pb::SmtpTls::Implicit),
+            "smtps",
+        ),
+    ] {
+        let outcome = test(spec).await;
+        assert!(outcome.delivered, "{listener}: {}", outcome.error);
+        let outbox = std::fs::read_to_string(env("SMTP_OUTBOX")).unwrap();
+        let mail = outbox
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|m| m["rcpt_tos"][0] == to.as_str())
+            .unwrap();
+        assert_eq!(mail["listener"], listener);
+        assert_eq!(mail["tls"], true);
+        assert_eq!(mail["auth"], env("SMTP_USER").as_str());
+    }
 
     // and the SMTP sink takes a test mail
     let to = format!("test-{}@example.test", uuid::Uuid::new_v4().simple());
