@@ -693,7 +693,7 @@ pub fn ChannelEditorPage() -> impl IntoView {
                             <p class="hint" id="channel-username-hint">"Only when the server wants a login; it then needs a password too."</p>
                             {field_error("email.username")}
                             <SecretSourceInput id="channel-password".into() legend="Password".into()
-                                hint="jitroles never stores secrets: the server reads the password from this file or environment variable each time it sends.".into()
+                                hint="jitroles never stores secrets: the server reads the password each time it sends, from a file in its secrets folder (notifications.secrets_dir) or an environment variable named JITROLES_NOTIFY_…; a password is only sent over TLS.".into()
                                 origin=form.password_from value=form.password problem=problem("email.password") />
                             <label for="channel-sender">"Sender"</label>
                             <input id="channel-sender" type="text" autocomplete="off" spellcheck="false"
@@ -771,7 +771,7 @@ pub fn ChannelEditorPage() -> impl IntoView {
                                 {field_error("webhook.headers")}
                             </fieldset>
                             <SecretSourceInput id="channel-signing".into() legend="Signing secret (optional)".into()
-                                hint="With a secret, each body is signed with HMAC-SHA256 and the signature sent as X-Jitroles-Signature: sha256=<hex>, so the receiver can check it came from jitroles. jitroles never stores secrets: the server reads it from this file or environment variable.".into()
+                                hint="With a secret, each body is signed with HMAC-SHA256 and the signature sent as X-Jitroles-Signature: sha256=<hex>, so the receiver can check it came from jitroles. jitroles never stores secrets: the server reads it from a file in its secrets folder (notifications.secrets_dir) or an environment variable named JITROLES_NOTIFY_….".into()
                                 origin=form.signing_from value=form.signing problem=problem("webhook.signing_secret") />
                             <label for="channel-template">"JSON template"</label>
                             <textarea id="channel-template" class="code-input" rows="8" spellcheck="false"
