@@ -23,6 +23,8 @@ pub enum AuditAction {
     ChannelDeleted,
     /// A sample notification sent through a channel's settings (saved or not).
     ChannelTested,
+    /// A failed notification sent again.
+    NotificationRetried,
 }
 
 impl AuditAction {
@@ -44,10 +46,11 @@ impl AuditAction {
             Self::ChannelUpdated => "channel_updated",
             Self::ChannelDeleted => "channel_deleted",
             Self::ChannelTested => "channel_tested",
+            Self::NotificationRetried => "notification_retried",
         }
     }
 
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         Self::Requested,
         Self::Granted,
         Self::Failed,
@@ -64,6 +67,7 @@ impl AuditAction {
         Self::ChannelUpdated,
         Self::ChannelDeleted,
         Self::ChannelTested,
+        Self::NotificationRetried,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {

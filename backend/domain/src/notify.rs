@@ -590,6 +590,23 @@ pub fn skipped(n: &Notification, why: &str, now: DateTime<Utc>) -> Notification 
     }
 }
 
+/// `n` (failed) pending again from `now`, with a fresh round of attempts; its last error stays
+/// until the next attempt.
+pub fn retry(n: &Notification, now: DateTime<Utc>) -> Result<Notification, DomainError> {
+    if n.state != DeliveryState::Failed {
+        return Err(DomainError::FailedPrecondition(format!(
+            "only a failed notification is sent again; this one is {}",
+            n.state.as_str()
+        )));
+    }
+    Ok(Notification {
+        state: DeliveryState::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        ..n.clone()
+    })
+}
+
 /// `n` delivered at `now`.
 pub fn sent(n: &Notification, now: DateTime<Utc>) -> Notification {
     Notification {
@@ -850,6 +867,16 @@ mod tests {
         assert_eq!(n.attempts, MAX_ATTEMPTS);
         assert_eq!(waits, [2, 8, 32, 128, 512]);
         assert_eq!(n.last_error.as_deref(), Some("refused"));
+        let again = retry(&n, DateTime::UNIX_EPOCH + TimeDelta::hours(1)).unwrap();
+        assert_eq!(
+            (again.state, again.attempts),
+            (DeliveryState::Pending, 0),
+            "a retry starts a fresh round"
+        );
+        assert!(matches!(
+            retry(&again, DateTime::UNIX_EPOCH),
+            Err(DomainError::FailedPrecondition(_))
+        ));
         assert_eq!(sent(&n, DateTime::UNIX_EPOCH).state, DeliveryState::Sent);
     }
 }

@@ -162,6 +162,7 @@ pub trait NotificationStore: Send + Sync {
         before: &Notification,
         after: &Notification,
     ) -> Result<Notification, DomainError>;
+    async fn notification(&self, id: &str) -> Result<Option<Notification>, DomainError>;
     /// When the next pending notification falls due.
     async fn next_attempt(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
     /// The outbox, newest first, of one state or all.

@@ -395,6 +395,15 @@ impl NotificationStore for Database {
         Ok(stored)
     }
 
+    async fn notification(&self, id: &str) -> Result<Option<Notification>, DomainError> {
+        notification::Entity::find_by_id(id.to_owned())
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .map(to_notification)
+            .transpose()
+    }
+
     async fn next_attempt(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
         Ok(notification::Entity::find()
             .filter(notification::Column::State.eq(DeliveryState::Pending.as_str()))

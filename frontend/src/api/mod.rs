@@ -342,6 +342,17 @@ impl Api {
         ))
     }
 
+    /// A failed notification sent again; the notification as it is now (pending).
+    pub async fn retry_notification(&self, id: String) -> Result<Notification, ApiError> {
+        Ok(self
+            .admin()
+            .retry_notification(pb::RetryNotificationRequest {
+                notification_id: id,
+            })
+            .await?
+            .into_inner())
+    }
+
     pub async fn my_grants(&self, page_token: String) -> Result<GrantPage, ApiError> {
         let answer = self
             .roles()

@@ -6,7 +6,7 @@ use crate::{
     format,
 };
 
-const ACTIONS: [&str; 16] = [
+const ACTIONS: [&str; 17] = [
     "requested",
     "granted",
     "failed",
@@ -23,6 +23,7 @@ const ACTIONS: [&str; 16] = [
     "channel_updated",
     "channel_deleted",
     "channel_tested",
+    "notification_retried",
 ];
 
 /// The audit log, newest first, filtered by person, rule, action and time; paged.

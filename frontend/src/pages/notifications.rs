@@ -54,6 +54,25 @@ pub fn NotificationsPage() -> impl IntoView {
     let state = RwSignal::new(DeliveryState::Failed);
     // the state the rows on screen were listed with, for the summary
     let listed = RwSignal::new(DeliveryState::Failed);
+    let retry_error = RwSignal::new(None::<String>);
+    let retrier = api.clone();
+    // sends a failed notification again and shows it pending in its row
+    let retry = Callback::new(move |id: String| {
+        let Some(api) = retrier.clone() else { return };
+        retry_error.set(None);
+        spawn_local(async move {
+            match api.retry_notification(id.clone()).await {
+                Ok(again) => rows.update(|r| {
+                    if let Some(Ok(list)) = r
+                        && let Some(row) = list.iter_mut().find(|n| n.id == id)
+                    {
+                        *row = again;
+                    }
+                }),
+                Err(e) => retry_error.set(shown(e)),
+            }
+        });
+    });
     let fetch = Callback::new(move |more: bool| {
         let Some(api) = api.clone() else { return };
         let token = if more {
@@ -109,7 +128,7 @@ pub fn NotificationsPage() -> impl IntoView {
                 <p>
                     "What jitroles sent, is sending and gave up on, through the "
                     <A href="/admin/channels">"notification channels"</A>
-                    ". A failed delivery was tried until the retries ran out."
+                    ". A failed delivery was tried until the retries ran out: mend the channel, then send it again."
                 </p>
                 <form class="filters" on:submit=filter>
                     <label>"State"
@@ -129,6 +148,7 @@ pub fn NotificationsPage() -> impl IntoView {
                     <button type="submit">"Show"</button>
                 </form>
                 <p class="visually-hidden" role="status">{summary}</p>
+                {move || retry_error.get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
                 {move || match rows.get() {
                     None => view! { <p class="loading">"Loading deliveries…"</p> }.into_any(),
                     Some(Err(m)) => view! { <p class="field-error" role="alert">{m}</p> }.into_any(),
@@ -147,10 +167,14 @@ pub fn NotificationsPage() -> impl IntoView {
                                         <th scope="col">"State"</th>
                                         <th scope="col">"Attempts"</th>
                                         <th scope="col">"Last error"</th>
+                                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                                     </tr>
                                 </thead>
                                 <tbody>
-                                    {list.into_iter().map(|n| view! {
+                                    {list.into_iter().map(|n| {
+                                        let failed = n.state() == DeliveryState::Failed;
+                                        let (id, what) = (n.id.clone(), format!("Send again: {} to {}", event_label(n.event()), n.channel_name));
+                                        view! {
                                         <tr>
                                             <td>{format::local_time(n.created_at.as_ref())}</td>
                                             <td>{n.channel_name.clone()}</td>
@@ -160,8 +184,14 @@ pub fn NotificationsPage() -> impl IntoView {
                                             <td>{state_text(&n)}</td>
                                             <td>{n.attempts}</td>
                                             <td class="deliveries__error">{n.last_error.clone()}</td>
+                                            <td>
+                                                {failed.then(|| view! {
+                                                    <button type="button" class="secondary" aria-label=what
+                                                        on:click=move |_| retry.run(id.clone())>"Send again"</button>
+                                                })}
+                                            </td>
                                         </tr>
-                                    }).collect_view()}
+                                    }}).collect_view()}
                                 </tbody>
                             </table>
                         </div>

@@ -355,6 +355,19 @@ impl AdminService for AdminApi {
         }))
     }
 
+    async fn retry_notification(
+        &self,
+        request: Request<pb::RetryNotificationRequest>,
+    ) -> Result<Response<pb::Notification>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let (n, name) = self
+            .notifier()?
+            .retry(&right, &who, &request.get_ref().notification_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::notification(n, name)))
+    }
+
     async fn list_notifications(
         &self,
         request: Request<pb::ListNotificationsRequest>,

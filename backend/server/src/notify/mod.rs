@@ -229,6 +229,39 @@ impl Notifier {
         Ok((self.store.notifications(state, page).await?, names))
     }
 
+    /// A failed notification pending again (audited), with its channel's name.
+    pub async fn retry(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        id: &str,
+    ) -> Result<(Notification, String), DomainError> {
+        let failed = self
+            .store
+            .notification(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("notification {id}"),
+            })?;
+        let now = self.clock.now();
+        let pending = notify::retry(&failed, now)?;
+        let stored = self.store.record(&failed, &pending).await?;
+        let channel = self.store.channel(&stored.channel_id).await?;
+        let name = channel.map(|c| c.spec.name).unwrap_or_default();
+        self.store
+            .audit(NewAudit {
+                at: now,
+                action: AuditAction::NotificationRetried,
+                actor: actor.account_name.clone(),
+                rule_id: None,
+                grant_id: (!stored.grant_id.is_empty()).then(|| stored.grant_id.clone()),
+                subject_account: Some(stored.facts.subject_account.clone()),
+                detail: format!("{} to {name}", stored.event.human()),
+            })
+            .await?;
+        Ok((stored, name))
+    }
+
     /// Sends a sample "granted" notification about `actor` through `spec` now (not queued).
     /// A broken setting is `Invalid`; a send that fails is an outcome, not an error.
     pub async fn test(

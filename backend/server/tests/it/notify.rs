@@ -15,6 +15,10 @@ use std::{
 };
 
 use axum::{Router, extract::State, http::HeaderMap, routing::post};
+use jitroles_domain::{
+    notify::{DeliveryState, attempt_failed},
+    ports::NotificationStore,
+};
 use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
@@ -24,7 +28,7 @@ use tonic::{Code, transport::Channel};
 use crate::{
     bearer::directory_and_provider,
     crash,
-    oidc::{Provider, provider},
+    oidc::{Provider, provider, real_now},
     samba::{RoleGroup, Samba, env},
     stack::{as_, secs},
 };
@@ -894,4 +898,91 @@ async fn bad_channel_settings_are_refused_on_save_and_test_channel_reports_what_
         .into_inner();
     assert!(outcome.delivered, "{}", outcome.error);
     assert_eq!(mails_to(&to).len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_notification_is_sent_again_on_request() {
+    let Some(s) = stack("jit-notify-again").await else {
+        return;
+    };
+    let url = format!("http://{}", s.running.addr());
+    // nothing listens on the receiver's port yet
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let channel = create_channel(
+        connect(url.clone()).await,
+        &s.op,
+        webhook(
+            "Mended hook",
+            format!("http://127.0.0.1:{port}/again"),
+            pb::WebhookPreset::Generic,
+        ),
+    )
+    .await
+    .unwrap();
+    let rule_id = rule(
+        connect(url.clone()).await,
+        &s.op,
+        &s.group.name,
+        vec![channel.id],
+        vec![],
+    )
+    .await;
+    request(connect(url.clone()).await, &s.op, "dave", &rule_id, 60, "")
+        .await
+        .unwrap();
+    let retry = |id: String| {
+        let (url, op) = (url.clone(), &s.op);
+        async move {
+            AdminServiceClient::new(connect(url).await)
+                .retry_notification(as_(
+                    op,
+                    "alice",
+                    pb::RetryNotificationRequest {
+                        notification_id: id,
+                    },
+                ))
+                .await
+        }
+    };
+    // the first attempt fails; the retries would take minutes, so the test gives up for the
+    // worker, in the database, the way it would after the last attempt
+    let store = jitroles_store::Database::connect(&format!(
+        "sqlite://{}",
+        s.dir.path().join("data/jitroles.db").display()
+    ))
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let pending = loop {
+        let found = outbox(connect(url.clone()).await, &s.op).await;
+        if found[0].attempts == 1 {
+            break found[0].clone();
+        }
+        assert!(Instant::now() < deadline, "{found:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let refused = retry(pending.id.clone()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "only failed ones");
+    let current = store.notification(&pending.id).await.unwrap().unwrap();
+    let mut failed = current.clone();
+    while failed.state == DeliveryState::Pending {
+        failed = attempt_failed(&failed, "refused".into(), real_now());
+    }
+    store.record(&current, &failed).await.unwrap();
+
+    // mended: the receiver is there now; sent again on request
+    let (hooks, _) = Receiver::start(port, 0).await;
+    let again = retry(pending.id.clone()).await.unwrap().into_inner();
+    assert_eq!(again.state(), pb::DeliveryState::Pending);
+    assert_eq!(again.attempts, 0);
+    eventually(10, "the delivery after the retry", || {
+        hooks.at("/again").len() == 1
+    })
+    .await;
+    let unknown = retry("no-such-notification".into()).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
 }
