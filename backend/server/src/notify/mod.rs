@@ -59,10 +59,11 @@ pub struct TestOutcome {
     pub sent: String,
 }
 
+/// An audit event by an admin, about no grant.
 fn audit(
     action: AuditAction,
     actor: &Caller,
-    c: &Channel,
+    detail: String,
     at: chrono::DateTime<chrono::Utc>,
 ) -> NewAudit {
     NewAudit {
@@ -72,8 +73,12 @@ fn audit(
         rule_id: None,
         grant_id: None,
         subject_account: None,
-        detail: format!("channel {} ({})", c.spec.name, c.id),
+        detail,
     }
+}
+
+fn about(c: &Channel) -> String {
+    format!("channel {} ({})", c.spec.name, c.id)
 }
 
 fn invalid(field: &str, reason: String) -> DomainError {
@@ -149,7 +154,7 @@ impl Notifier {
         self.store
             .create_channel(
                 &channel,
-                audit(AuditAction::ChannelCreated, actor, &channel, now),
+                audit(AuditAction::ChannelCreated, actor, about(&channel), now),
             )
             .await?;
         Ok(channel)
@@ -175,7 +180,7 @@ impl Notifier {
             .update_channel(
                 &channel,
                 version,
-                audit(AuditAction::ChannelUpdated, actor, &channel, now),
+                audit(AuditAction::ChannelUpdated, actor, about(&channel), now),
             )
             .await?;
         Ok(channel)
@@ -194,7 +199,7 @@ impl Notifier {
             .delete_channel(
                 id,
                 version,
-                audit(AuditAction::ChannelDeleted, actor, &channel, now),
+                audit(AuditAction::ChannelDeleted, actor, about(&channel), now),
             )
             .await
     }
@@ -250,13 +255,14 @@ impl Notifier {
         let name = channel.map(|c| c.spec.name).unwrap_or_default();
         self.store
             .audit(NewAudit {
-                at: now,
-                action: AuditAction::NotificationRetried,
-                actor: actor.account_name.clone(),
-                rule_id: None,
                 grant_id: (!stored.grant_id.is_empty()).then(|| stored.grant_id.clone()),
                 subject_account: Some(stored.facts.subject_account.clone()),
-                detail: format!("{} to {name}", stored.event.human()),
+                ..audit(
+                    AuditAction::NotificationRetried,
+                    actor,
+                    format!("{} to {name}", stored.event.human()),
+                    now,
+                )
             })
             .await?;
         Ok((stored, name))
@@ -277,15 +283,12 @@ impl Notifier {
             Transport::Webhook(_) => "a webhook".to_owned(),
         };
         self.store
-            .audit(NewAudit {
-                at: now,
-                action: AuditAction::ChannelTested,
-                actor: actor.account_name.clone(),
-                rule_id: None,
-                grant_id: None,
-                subject_account: None,
-                detail: format!("test of {} ({where_to})", spec.name),
-            })
+            .audit(audit(
+                AuditAction::ChannelTested,
+                actor,
+                format!("test of {} ({where_to})", spec.name),
+                now,
+            ))
             .await?;
         let facts = Facts {
             subject_sid: actor.sid.to_string(),

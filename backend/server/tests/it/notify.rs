@@ -6,7 +6,6 @@
 //! and an unreachable host are reported by TestChannel.
 
 use std::{
-    net::TcpListener,
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
@@ -338,6 +337,29 @@ async fn eventually(seconds: u64, what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A generic webhook channel `name` to `hook` as the only success channel of a rule on
+/// `group`, and dave granted that rule: one `granted` notification for `hook`, queued.
+async fn dave_granted_with_hook(url: &str, op: &Provider, group: &str, name: &str, hook: String) {
+    let channel = create_channel(
+        connect(url.to_owned()).await,
+        op,
+        webhook(name, hook, pb::WebhookPreset::Generic),
+    )
+    .await
+    .unwrap();
+    let rule_id = rule(
+        connect(url.to_owned()).await,
+        op,
+        group,
+        vec![channel.id],
+        vec![],
+    )
+    .await;
+    request(connect(url.to_owned()).await, op, "dave", &rule_id, 60, "")
+        .await
+        .unwrap();
+}
+
 const JUSTIFICATION: &str = "<b>\"urgent\"</b> & fix\nline two";
 
 #[tokio::test]
@@ -611,28 +633,14 @@ async fn a_receiver_that_fails_twice_gets_one_successful_delivery() {
     };
     let url = format!("http://{}", s.running.addr());
     let (hooks, base) = Receiver::start(0, 2).await;
-    let channel = create_channel(
-        connect(url.clone()).await,
-        &s.op,
-        webhook(
-            "Flaky hook",
-            format!("{base}/flaky"),
-            pb::WebhookPreset::Generic,
-        ),
-    )
-    .await
-    .unwrap();
-    let rule_id = rule(
-        connect(url.clone()).await,
+    dave_granted_with_hook(
+        &url,
         &s.op,
         &s.group.name,
-        vec![channel.id],
-        vec![],
+        "Flaky hook",
+        format!("{base}/flaky"),
     )
     .await;
-    request(connect(url.clone()).await, &s.op, "dave", &rule_id, 60, "")
-        .await
-        .unwrap();
     // attempts at once, after 2 s, after 8 more
     eventually(20, "three attempts", || hooks.at("/flaky").len() >= 3).await;
     let mut sent = Vec::new();
@@ -667,34 +675,10 @@ async fn undelivered_notifications_survive_a_kill_and_go_out_after_the_restart()
     let group = samba.role_group("jit-notify-restart");
     let dir = tempfile::tempdir().unwrap();
     // the receiver's port, with nothing listening yet
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crash::free_port();
     let mut server = crash::start(dir.path(), &op, "").await;
-    let channel = create_channel(
-        server.channel().await,
-        &op,
-        webhook(
-            "Late hook",
-            format!("http://127.0.0.1:{port}/late"),
-            pb::WebhookPreset::Generic,
-        ),
-    )
-    .await
-    .unwrap();
-    let rule_id = rule(
-        server.channel().await,
-        &op,
-        &group.name,
-        vec![channel.id],
-        vec![],
-    )
-    .await;
-    request(server.channel().await, &op, "dave", &rule_id, 60, "")
-        .await
-        .unwrap();
+    let hook = format!("http://127.0.0.1:{port}/late");
+    dave_granted_with_hook(&server.url, &op, &group.name, "Late hook", hook).await;
     // the first attempt fails (nothing listens) and is recorded; the next is 2 s away: kill now
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -781,11 +765,7 @@ async fn bad_channel_settings_are_refused_on_save_and_test_channel_reports_what_
         assert!(description.contains(says), "{field}: {description}");
     }
     // nothing listens on this port: TestChannel says so, and nothing was saved
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crash::free_port();
     let outcome = AdminServiceClient::new(connect(url.clone()).await)
         .test_channel(as_(
             &s.op,
@@ -907,33 +887,9 @@ async fn a_failed_notification_is_sent_again_on_request() {
     };
     let url = format!("http://{}", s.running.addr());
     // nothing listens on the receiver's port yet
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let channel = create_channel(
-        connect(url.clone()).await,
-        &s.op,
-        webhook(
-            "Mended hook",
-            format!("http://127.0.0.1:{port}/again"),
-            pb::WebhookPreset::Generic,
-        ),
-    )
-    .await
-    .unwrap();
-    let rule_id = rule(
-        connect(url.clone()).await,
-        &s.op,
-        &s.group.name,
-        vec![channel.id],
-        vec![],
-    )
-    .await;
-    request(connect(url.clone()).await, &s.op, "dave", &rule_id, 60, "")
-        .await
-        .unwrap();
+    let port = crash::free_port();
+    let hook = format!("http://127.0.0.1:{port}/again");
+    dave_granted_with_hook(&url, &s.op, &s.group.name, "Mended hook", hook).await;
     let retry = |id: String| {
         let (url, op) = (url.clone(), &s.op);
         async move {
