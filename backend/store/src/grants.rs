@@ -232,8 +232,25 @@ pub(crate) async fn insert_audit(
     Ok(())
 }
 
-pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
+fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// `e` as a domain error: `taken()` when a unique index refused the write.
+pub(crate) fn unique_or(e: DbErr, taken: impl FnOnce() -> DomainError) -> DomainError {
+    if is_unique_violation(&e) {
+        taken()
+    } else {
+        db_error(e)
+    }
+}
+
+/// A versioned change refused: the stored `what` is at version `now`, the change was based on
+/// version `read`.
+pub(crate) fn stale(what: &str, now: i64, read: i64) -> DomainError {
+    DomainError::Conflict(format!(
+        "the {what} was changed by someone else (now version {now}, you read version {read}); reload it and apply your change again"
+    ))
 }
 
 fn rows<T>(
@@ -266,11 +283,9 @@ impl RuleStore for Database {
             .exec_without_returning(&tx)
             .await
             .map_err(|e| {
-                if is_unique_violation(&e) {
+                unique_or(e, || {
                     DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
-                } else {
-                    db_error(e)
-                }
+                })
             })?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
@@ -330,17 +345,12 @@ impl RuleStore for Database {
             .exec(&tx)
             .await
             .map_err(|e| {
-                if is_unique_violation(&e) {
+                unique_or(e, || {
                     DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
-                } else {
-                    db_error(e)
-                }
+                })
             })?;
         if done.rows_affected == 0 {
-            return Err(DomainError::Conflict(format!(
-                "the rule was changed by someone else (now version {}, you edited version {expected_version}); reload it and apply your change again",
-                stored.version
-            )));
+            return Err(stale("rule", stored.version, expected_version));
         }
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
@@ -377,10 +387,7 @@ impl RuleStore for Database {
                 .await
                 .map_err(db_error)?;
             return Err(match exists {
-                Some(r) => DomainError::Conflict(format!(
-                    "the rule was changed by someone else (now version {}, you read version {expected_version})",
-                    r.version
-                )),
+                Some(r) => stale("rule", r.version, expected_version),
                 None => DomainError::NotFound {
                     what: format!("rule {id}"),
                 },
@@ -421,14 +428,12 @@ impl GrantStore for Database {
             .exec_without_returning(&tx)
             .await
             .map_err(|e| {
-                if is_unique_violation(&e) {
+                unique_or(e, || {
                     DomainError::AlreadyExists(format!(
                         "{} already has a live grant of {}; extend it instead",
                         g.subject.account, g.rule_name
                     ))
-                } else {
-                    db_error(e)
-                }
+                })
             })?;
         outbox(&tx, g, &audit).await?;
         insert_audit(&tx, audit).await?;

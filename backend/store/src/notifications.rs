@@ -20,7 +20,7 @@ use sea_orm::{
 
 use crate::{
     entity::{channel, notification, rule},
-    grants::{corrupt, insert_audit, is_unique_violation},
+    grants::{corrupt, insert_audit, stale, unique_or},
     store::{Database, db_error},
 };
 
@@ -201,13 +201,7 @@ impl NotificationStore for Database {
         channel::Entity::insert(channel_row(c)?)
             .exec_without_returning(&tx)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    name_taken(&c.spec.name)
-                } else {
-                    db_error(e)
-                }
-            })?;
+            .map_err(|e| unique_or(e, || name_taken(&c.spec.name)))?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
@@ -234,18 +228,9 @@ impl NotificationStore for Database {
             .filter(channel::Column::Version.eq(expected_version))
             .exec(&tx)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    name_taken(&c.spec.name)
-                } else {
-                    db_error(e)
-                }
-            })?;
+            .map_err(|e| unique_or(e, || name_taken(&c.spec.name)))?;
         if done.rows_affected == 0 {
-            return Err(DomainError::Conflict(format!(
-                "the channel was changed by someone else (now version {}, you edited version {expected_version}); reload it and apply your change again",
-                stored.version
-            )));
+            return Err(stale("channel", stored.version, expected_version));
         }
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
@@ -290,10 +275,7 @@ impl NotificationStore for Database {
                 .await
                 .map_err(db_error)?;
             return Err(match exists {
-                Some(c) => DomainError::Conflict(format!(
-                    "the channel was changed by someone else (now version {}, you read version {expected_version})",
-                    c.version
-                )),
+                Some(c) => stale("channel", c.version, expected_version),
                 None => DomainError::NotFound {
                     what: format!("channel {id}"),
                 },
