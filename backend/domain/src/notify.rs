@@ -864,6 +864,7 @@ mod tests {
             }
             n = next;
         }
+        assert_eq!(n.state, DeliveryState::Failed);
         assert_eq!(n.attempts, MAX_ATTEMPTS);
         assert_eq!(waits, [2, 8, 32, 128, 512]);
         assert_eq!(n.last_error.as_deref(), Some("refused"));

@@ -426,6 +426,11 @@ mod tests {
             if preset == Preset::Slack {
                 assert!(value["text"].as_str().unwrap().contains("Dave &lt;Dba&gt;"));
             }
+            if preset == Preset::Teams {
+                let facts = &value["attachments"][0]["content"]["body"][2]["facts"];
+                assert_eq!(facts[2]["value"], "Dave <Dba> (dave)");
+                assert_eq!(facts[3]["value"], hostile().justification);
+            }
         }
     }
 

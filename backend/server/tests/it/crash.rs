@@ -26,7 +26,7 @@ use jitroles_server::failpoint;
 use tonic::transport::Channel;
 
 use crate::{
-    oidc::{Provider, provider},
+    oidc::{Provider, provider, real_now},
     samba::{RoleGroup, Samba, env},
     stack::{as_, oncall_rule, secs},
     support::postgres_database,
@@ -55,15 +55,15 @@ pub fn free_port() -> u16 {
 /// The real binary on SQLite in `dir`, on the test DC as jit-svc, with `crash_at` armed (or
 /// none when empty). Leases last 2 s, so a restarted instance takes over quickly.
 pub async fn start(dir: &std::path::Path, op: &Provider, crash_at: &str) -> Server {
-    start_on(dir, op, crash_at, None).await
+    start_with(dir, op, crash_at, &[]).await
 }
 
-/// [`start`] on the PostgreSQL database at `database` instead of SQLite, when given.
-async fn start_on(
+/// [`start`] with further settings (`JITROLES_…` variables) over the defaults.
+async fn start_with(
     dir: &std::path::Path,
     op: &Provider,
     crash_at: &str,
-    database: Option<&str>,
+    settings: &[(&str, &str)],
 ) -> Server {
     let port = free_port();
     std::fs::create_dir_all(dir.join("dist")).unwrap();
@@ -84,7 +84,7 @@ async fn start_on(
         .env("JITROLES_SCHEDULER_LEASE_SECONDS", "2")
         .env("JITROLES_LOG_LEVEL", "warn")
         .env("JITROLES_TEST_CRASH_AT", crash_at)
-        .envs(database.map(|url| ("JITROLES_DATABASE_URL", url)))
+        .envs(settings.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -159,14 +159,15 @@ async fn trails(server: &Server, op: &Provider) -> std::collections::HashMap<Str
     trails
 }
 
-/// Waits until the group's members are exactly carol and the people live `active` grants
-/// name, with nothing half-done (`activating`, `ending`); then until every grant has ended and
-/// only carol is left. Panics with what it saw after `seconds`.
+/// Watches the group until every grant has ended and only carol is left (panics after
+/// `seconds`). Whenever nothing is half-done (every live grant `active`) and the group did not
+/// change while the grants were read, its members must be exactly carol and the people the
+/// live grants name: a stray or a missing member fails at once.
 async fn settles(samba: &Samba, group: &RoleGroup, server: &Server, op: &Provider, seconds: u64) {
     let carol = samba.dn_of("carol").to_lowercase();
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let mut matched_while_live = false;
     loop {
+        let before = samba.members(group);
         let live = grants(server, op, false).await;
         let members = samba.members(group);
         let settled = live.iter().all(|g| g.state() == pb::GrantState::Active);
@@ -175,15 +176,19 @@ async fn settles(samba: &Samba, group: &RoleGroup, server: &Server, op: &Provide
             .map(|g| samba.dn_of(&g.subject_account).to_lowercase())
             .chain([carol.clone()])
             .collect();
-        if settled && members == explained {
+        if settled && before == members {
+            assert_eq!(
+                members, explained,
+                "{}: the members are not what the live grants explain: {live:?}",
+                group.name
+            );
             if live.is_empty() {
                 return;
             }
-            matched_while_live = true;
         }
         assert!(
             Instant::now() < deadline,
-            "{}: members {members:?}, live grants {live:?} (matched while live: {matched_while_live})",
+            "{}: members {members:?}, live grants {live:?}",
             group.name
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -218,11 +223,11 @@ async fn crash_at(point: &str, group: &str) -> Option<Vec<String>> {
         ))
         .await;
     // request-side points kill the reply; expiry-side ones come two seconds later
-    if answer.is_ok() {
-        assert!(
-            point == failpoint::AFTER_ENDING_COMMIT || point == failpoint::AFTER_DIRECTORY_REMOVE
-        );
-    }
+    assert_eq!(
+        answer.is_ok(),
+        point == failpoint::AFTER_ENDING_COMMIT || point == failpoint::AFTER_DIRECTORY_REMOVE,
+        "{answer:?}"
+    );
     server.crashed().await;
     drop(server);
 
@@ -271,13 +276,12 @@ async fn an_instance_killed_mid_removal_on_postgres_has_its_claim_taken_over_by_
     let group = samba.role_group("jit-crash-takeover");
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     // A claims dave's expiry (ending, with its lease) and dies before removing him
-    let mut a = start_on(
-        dir_a.path(),
-        &op,
-        failpoint::AFTER_ENDING_COMMIT,
-        Some(&database),
-    )
-    .await;
+    // a lease long enough that B is surely up before A's runs out
+    let settings = [
+        ("JITROLES_DATABASE_URL", database.as_str()),
+        ("JITROLES_SCHEDULER_LEASE_SECONDS", "6"),
+    ];
+    let mut a = start_with(dir_a.path(), &op, failpoint::AFTER_ENDING_COMMIT, &settings).await;
     let rule_id = oncall_rule(
         a.channel().await,
         &op,
@@ -306,7 +310,8 @@ async fn an_instance_killed_mid_removal_on_postgres_has_its_claim_taken_over_by_
         "A died before the removal"
     );
     // B, another instance on the same database, takes the removal over when A's lease runs out
-    let b = start_on(dir_b.path(), &op, "", Some(&database)).await;
+    let b = start_with(dir_b.path(), &op, "", &settings).await;
+    let b_up = real_now();
     settles(&samba, &group, &b, &op, 20).await;
     let history = grants(&b, &op, true).await;
     assert_eq!(history.len(), 1);
@@ -331,10 +336,19 @@ async fn an_instance_killed_mid_removal_on_postgres_has_its_claim_taken_over_by_
         .events[0]
         .at
         .unwrap();
-    let ended = history[0].ended_at.unwrap();
-    let waited =
-        (ended.seconds - claimed.seconds) as f64 + f64::from(ended.nanos - claimed.nanos) / 1e9;
-    assert!(waited >= 2.0, "ended {waited:.2} s after A's claim");
+    let at = |t: prost_types::Timestamp| {
+        chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap()).unwrap()
+    };
+    let (claimed, ended) = (at(claimed), at(history[0].ended_at.unwrap()));
+    let lease_end = claimed + chrono::TimeDelta::seconds(6);
+    assert!(
+        b_up < lease_end,
+        "B came up after A's lease ran out: nothing shown"
+    );
+    assert!(
+        ended >= lease_end,
+        "B ended it at {ended}, before A's lease ran out at {lease_end}"
+    );
 }
 
 /// A small deterministic generator (xorshift64*): the kill moments repeat for one seed.

@@ -473,7 +473,12 @@ async fn every_event_reaches_its_channels_escaped_and_signed() {
         .await
         .unwrap();
     eventually(10, "a second expiring soon after the extension", || {
-        hooks.events("/life").len() >= 2
+        hooks
+            .events("/life")
+            .iter()
+            .filter(|e| *e == "expiring_soon")
+            .count()
+            == 2
     })
     .await;
     roles
@@ -576,6 +581,15 @@ async fn every_event_reaches_its_channels_escaped_and_signed() {
     for event in ["expiring_soon", "released", "expired", "revoked"] {
         assert!(life.contains(&event.to_owned()), "{event} in {life:?}");
     }
+    let soon_for_dave = hooks
+        .at("/life")
+        .iter()
+        .filter(|g| header(g, "x-jitroles-event") == "expiring_soon" && g.body.contains("(dave)"))
+        .count();
+    assert_eq!(
+        soon_for_dave, 2,
+        "one per expiry: the grant's and the extension's"
+    );
     assert!(
         !life
             .iter()
@@ -705,6 +719,8 @@ async fn undelivered_notifications_survive_a_kill_and_go_out_after_the_restart()
     })
     .await;
     assert_eq!(header(&hooks.at("/late")[0], "x-jitroles-event"), "granted");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(hooks.at("/late").len(), 1, "delivered once");
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let after = outbox(server.channel().await, &op).await;
@@ -939,6 +955,19 @@ async fn a_failed_notification_is_sent_again_on_request() {
         hooks.at("/again").len() == 1
     })
     .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = outbox(connect(url.clone()).await, &s.op).await;
+        if now[0].state() == pb::DeliveryState::Sent {
+            assert_eq!(
+                now[0].attempts, 1,
+                "a fresh round: sent at its first attempt"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{now:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let unknown = retry("no-such-notification".into()).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
 }

@@ -110,6 +110,13 @@ async fn with_pam_the_directory_removes_the_member_and_the_grant_ends_on_time() 
         let now = s.dave_grant(&grant.id).await;
         if now.state() == pb::GrantState::Ended {
             assert_eq!(now.end_reason(), pb::EndReason::Expired);
+            let (ended, due) = (now.ended_at.unwrap(), now.expires_at.unwrap());
+            let late =
+                (ended.seconds - due.seconds) as f64 + f64::from(ended.nanos - due.nanos) / 1e9;
+            assert!(
+                (0.0..2.0).contains(&late),
+                "ended {late:.2} s after its expiry"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "the grant did not end: {now:?}");
@@ -165,10 +172,29 @@ async fn with_pam_an_extension_rewrites_the_links_ttl() {
         s.dave_is_member(),
         "the link now lasts 30 minutes, not 60 s"
     );
-    s.fixture.advance(1800);
-    assert!(!s.dave_is_member());
+    s.fixture.advance(1670);
+    assert!(s.dave_is_member(), "still there 10 s before the new expiry");
+    s.fixture.advance(20);
+    assert!(!s.dave_is_member(), "gone after it");
+}
 
-    // releasing early removes the link explicitly
+#[tokio::test]
+async fn with_pam_releasing_early_removes_the_link() {
+    let Some(s) = stack().await else { return };
+    let rule = s.rule(600).await;
+    let mut roles = RoleServiceClient::new(s.channel().await);
+    let grant = roles
+        .request_role(s.as_(
+            "dave",
+            pb::RequestRoleRequest {
+                rule_id: rule.id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(s.dave_is_member());
     let released = roles
         .release_grant(s.as_(
             "dave",
@@ -180,4 +206,9 @@ async fn with_pam_an_extension_rewrites_the_links_ttl() {
         .unwrap()
         .into_inner();
     assert_eq!(released.state(), pb::GrantState::Ended);
+    assert_eq!(released.end_reason(), pb::EndReason::Released);
+    assert!(
+        !s.dave_is_member(),
+        "removed at once, long before the link's TTL"
+    );
 }

@@ -125,6 +125,21 @@ async fn grant_transitions_write_their_notifications_to_the_routed_channels(db: 
         .update_grant(&g, &ending, Some(audit(AuditAction::Revoked, Some(&g))))
         .await
         .unwrap();
+    let before = pending(&store).await;
+    assert!(
+        matches!(
+            store
+                .update_grant(&g, &ending, Some(audit(AuditAction::Revoked, Some(&g))))
+                .await,
+            Err(DomainError::Conflict(_))
+        ),
+        "a stale copy"
+    );
+    assert_eq!(
+        pending(&store).await,
+        before,
+        "a refused transition writes no notification"
+    );
     assert_eq!(
         pending(&store).await,
         [
@@ -204,6 +219,7 @@ async fn extensions_within_one_second_each_schedule_an_expiring_soon_notice_that
         1,
         "only the latest expiry's notice still holds"
     );
+    assert_eq!(holding[0].facts.expires_at, Some(current.expires_at));
     store.close().await;
 }
 
