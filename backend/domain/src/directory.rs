@@ -246,7 +246,6 @@ pub trait Directory: Send + Sync {
         member: &Sid,
     ) -> Result<MembershipChange, DomainError>;
 
-    /// Every member of the group (read in ranges, never truncated), with TTLs under PAM.
     /// Removes several members of one group, in as few writes as the directory allows; one
     /// answer per member, in order. By default one removal after the other.
     async fn remove_members(
@@ -261,6 +260,7 @@ pub trait Directory: Send + Sync {
         Ok(changes)
     }
 
+    /// Every member of the group (read in ranges, never truncated), with TTLs under PAM.
     async fn members(&self, group_dn: &str) -> Result<Vec<Member>, DomainError>;
 
     async fn capabilities(&self) -> Result<Capabilities, DomainError>;

@@ -27,3 +27,27 @@ pub enum DomainError {
     #[error("internal error: {0}")]
     Internal(String),
 }
+
+impl DomainError {
+    /// The error as people may read it where it is kept or passed on (a grant's last error, a
+    /// status page, a notification): an internal error's details are for the log only.
+    pub fn said(&self) -> String {
+        match self {
+            Self::Internal(_) => "an internal error (the server's log has the details)".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_are_never_said() {
+        let e = DomainError::Internal("relation \"grants\" does not exist".into());
+        assert!(!e.said().contains("grants"), "{}", e.said());
+        let u = DomainError::Unavailable("the directory does not answer".into());
+        assert_eq!(u.said(), "the directory does not answer");
+    }
+}

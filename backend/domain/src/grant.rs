@@ -350,6 +350,14 @@ pub fn take_over(grant: &Grant, lease: Lease, now: DateTime<Utc>) -> Option<Gran
     })
 }
 
+/// The refusal for someone who is a member of the group outside jitroles (a permanent
+/// member): jitroles never adds, extends or removes that membership.
+pub fn member_outside(account: &str, group: &str) -> DomainError {
+    DomainError::FailedPrecondition(format!(
+        "{account} is already a member of {group} outside jitroles; jitroles does not add, extend or remove that membership"
+    ))
+}
+
 /// Whether another live grant still covers the membership `ending` would remove.
 pub fn still_covered(ending: &Grant, others: &[Grant]) -> bool {
     others.iter().any(|g| {

@@ -250,16 +250,6 @@ fn check_secret(field: &str, secret: Option<&SecretSource>) -> Result<(), Domain
     }
 }
 
-fn check_template(field: &str, template: &str) -> Result<(), DomainError> {
-    if template.chars().count() > MAX_TEMPLATE_CHARS {
-        return Err(invalid(
-            field,
-            format!("at most {MAX_TEMPLATE_CHARS} characters"),
-        ));
-    }
-    Ok(())
-}
-
 /// An http(s) URL with a host, no spaces (the server parses it fully on save).
 fn check_url(url: &str) -> Result<(), DomainError> {
     let rest = url
@@ -284,6 +274,14 @@ impl ChannelSpec {
         match &mut self.transport {
             Transport::Email(e) => {
                 e.host = e.host.trim().to_owned();
+                e.username = e.username.trim().to_owned();
+                e.sender = e.sender.trim().to_owned();
+                e.recipients = e
+                    .recipients
+                    .iter()
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty())
+                    .collect();
                 if e.host.is_empty()
                     || e.host.len() > 253
                     || e.host
@@ -300,8 +298,7 @@ impl ChannelSpec {
                 for r in &e.recipients {
                     check_len("email.recipients", r, MAX_SETTING_CHARS)?;
                 }
-                check_address("email.sender", e.sender.trim())?;
-                e.recipients.retain(|r| !r.trim().is_empty());
+                check_address("email.sender", &e.sender)?;
                 if e.recipients.is_empty() && !e.to_requester {
                     return Err(invalid(
                         "email.recipients",
@@ -315,7 +312,7 @@ impl ChannelSpec {
                     ));
                 }
                 for r in &e.recipients {
-                    check_address("email.recipients", r.trim())?;
+                    check_address("email.recipients", r)?;
                 }
                 if e.username.is_empty() != e.password.is_none() {
                     return Err(invalid(
@@ -330,11 +327,18 @@ impl ChannelSpec {
                         "a password is never sent unencrypted: choose STARTTLS or implicit TLS",
                     ));
                 }
-                check_template("email.subject_template", &e.subject_template)?;
-                check_template("email.body_template", &e.body_template)?;
+                check_len(
+                    "email.subject_template",
+                    &e.subject_template,
+                    MAX_TEMPLATE_CHARS,
+                )?;
+                check_len("email.body_template", &e.body_template, MAX_TEMPLATE_CHARS)?;
             }
             Transport::Webhook(w) => {
                 w.url = w.url.trim().to_owned();
+                for (name, _) in &mut w.headers {
+                    *name = name.trim().to_owned();
+                }
                 check_len("webhook.url", &w.url, MAX_URL_CHARS)?;
                 check_url(&w.url)?;
                 if w.headers.len() > MAX_HEADERS {
@@ -345,7 +349,7 @@ impl ChannelSpec {
                     check_header(name, value)?;
                 }
                 check_secret("webhook.signing_secret", w.signing_secret.as_ref())?;
-                check_template("webhook.template", &w.template)?;
+                check_len("webhook.template", &w.template, MAX_TEMPLATE_CHARS)?;
             }
         }
         if let Some(e) = self
@@ -665,6 +669,18 @@ mod tests {
     #[test]
     fn a_sound_channel_is_accepted_with_its_name_trimmed() {
         assert_eq!(email().validate().unwrap().name, "Ops mail");
+        let mut spaced = email();
+        if let Transport::Email(e) = &mut spaced.transport {
+            e.recipients = vec![" ops@example.com ".into(), "  ".into()];
+        }
+        let Transport::Email(trimmed) = spaced.validate().unwrap().transport else {
+            panic!("not a mail channel")
+        };
+        assert_eq!(
+            trimmed.recipients,
+            ["ops@example.com"],
+            "trimmed, blanks dropped"
+        );
         let mut twice = email();
         twice.lifecycle = vec![Event::Revoked, Event::Expired, Event::Revoked];
         assert_eq!(

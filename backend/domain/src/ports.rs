@@ -87,7 +87,10 @@ pub trait GrantStore: Send + Sync {
     /// Live grants on a group that cover any of `subjects`.
     async fn covering_any(&self, group: &Sid, subjects: &[Sid]) -> Result<Vec<Grant>, DomainError>;
     /// Live grants that cover (group, subject), of any rule.
-    async fn covering(&self, group: &Sid, subject: &Sid) -> Result<Vec<Grant>, DomainError>;
+    async fn covering(&self, group: &Sid, subject: &Sid) -> Result<Vec<Grant>, DomainError> {
+        self.covering_any(group, std::slice::from_ref(subject))
+            .await
+    }
     /// The subject's grants, live first, then newest first.
     async fn grants_of(&self, subject: &Sid, page: PageRequest)
     -> Result<Page<Grant>, DomainError>;
@@ -105,6 +108,9 @@ pub trait GrantStore: Send + Sync {
         holder: &str,
         limit: u32,
     ) -> Result<Vec<Grant>, DomainError>;
+    /// How many grants are past their expiry and not ended yet (`active` due at `now`, and
+    /// `ending`), whoever holds them.
+    async fn overdue(&self, now: DateTime<Utc>) -> Result<u64, DomainError>;
     /// `activating` grants (a crash between the write-ahead and the reply).
     async fn activating(&self) -> Result<Vec<Grant>, DomainError>;
     /// When the scheduler next has work: the earliest expiry of an active grant or end of an

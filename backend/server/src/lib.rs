@@ -118,7 +118,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         config.notifications.ca_file.as_deref(),
         config.notifications.secrets_dir.as_deref(),
     )?;
-    let notifier = match &directory {
+    // the grant engine and the notifications, when there is a directory to grant in
+    let (engine, notifier) = match directory {
         Some(directory) => {
             let notifier = Arc::new(notify::Notifier::new(
                 Arc::new(database.clone()),
@@ -129,37 +130,32 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
                 metrics.clone(),
             )?);
             background.push(tokio::spawn(notifier.clone().run()));
-            Some(notifier)
+            let engine = Arc::new(Engine::new(
+                Arc::new(database.clone()),
+                Arc::new(database.clone()),
+                directory,
+                clock.clone(),
+                metrics.clone(),
+                grants::engine::Leases::new(
+                    addr,
+                    Duration::from_secs(config.scheduler.lease_seconds),
+                ),
+                notifier.clone(),
+            ));
+            background.push(tokio::spawn(grants::scheduler::run(
+                engine.clone(),
+                clock.clone(),
+                engine.wake_signal(),
+            )));
+            background.push(tokio::spawn(grants::scheduler::reconcile(
+                engine.clone(),
+                Duration::from_secs(config.scheduler.reconcile_seconds),
+                Duration::from_secs(config.scheduler.unconfirmed_after_seconds),
+            )));
+            (Some(engine), Some(notifier))
         }
-        None => None,
+        None => (None, None),
     };
-    let engine = directory.map(|directory| {
-        let wake = Arc::new(tokio::sync::Notify::new());
-        let engine = Engine::new(
-            Arc::new(database.clone()),
-            Arc::new(database.clone()),
-            directory,
-            clock.clone(),
-            wake.clone(),
-            metrics.clone(),
-            grants::engine::Leases::new(addr, Duration::from_secs(config.scheduler.lease_seconds)),
-        );
-        let engine = Arc::new(match &notifier {
-            Some(n) => engine.with_notifier(n.clone()),
-            None => engine,
-        });
-        background.push(tokio::spawn(grants::scheduler::run(
-            engine.clone(),
-            clock.clone(),
-            wake,
-        )));
-        background.push(tokio::spawn(grants::scheduler::reconcile(
-            engine.clone(),
-            Duration::from_secs(config.scheduler.reconcile_seconds),
-            Duration::from_secs(config.scheduler.unconfirmed_after_seconds),
-        )));
-        engine
-    });
     let browser = browser(config, addr, &database, auth.clone(), clock.clone())?;
     if let Some(browser) = &browser {
         background.push(tokio::spawn(purge_sessions(browser.clone())));

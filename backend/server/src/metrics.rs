@@ -76,7 +76,7 @@ impl Metrics {
         );
         registry.register(
             "due_backlog",
-            "Grants past their expiry not yet ended (counted up to 10,000)",
+            "Grants past their expiry not yet ended",
             due_backlog.clone(),
         );
         registry.register(

@@ -539,17 +539,6 @@ impl GrantStore for Database {
         rows(found, to_grant)
     }
 
-    async fn covering(&self, group: &Sid, subject: &Sid) -> Result<Vec<Grant>, DomainError> {
-        let found = grant::Entity::find()
-            .filter(grant::Column::GroupSid.eq(group.as_str()))
-            .filter(grant::Column::SubjectSid.eq(subject.as_str()))
-            .filter(grant::Column::State.is_in(live_states()))
-            .all(&self.conn)
-            .await
-            .map_err(db_error)?;
-        rows(found, to_grant)
-    }
-
     async fn grants_of(
         &self,
         subject: &Sid,
@@ -620,6 +609,22 @@ impl GrantStore for Database {
             .await
             .map_err(db_error)?;
         rows(found, to_grant)
+    }
+
+    async fn overdue(&self, now: DateTime<Utc>) -> Result<u64, DomainError> {
+        grant::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(grant::Column::State.eq(GrantState::Ending.as_str()))
+                    .add(
+                        Condition::all()
+                            .add(grant::Column::State.eq(GrantState::Active.as_str()))
+                            .add(grant::Column::ExpiresAt.lte(now)),
+                    ),
+            )
+            .count(&self.conn)
+            .await
+            .map_err(db_error)
     }
 
     async fn activating(&self) -> Result<Vec<Grant>, DomainError> {

@@ -230,48 +230,7 @@ impl AdminService for AdminApi {
             .directory_status(&right)
             .await
             .map_err(status)?;
-        let caps = report.capabilities;
-        Ok(Response::new(pb::DirectoryStatus {
-            mechanism: convert::mechanism(caps.mechanism).into(),
-            pam_enabled: caps.pam_enabled,
-            forest_functional_level: caps.forest_functional_level,
-            pam_advice: if caps.pam_enabled {
-                String::new()
-            } else {
-                "The Privileged Access Management feature is off, so jitroles' scheduler removes members when grants end. With PAM (forest functional level 2016 or later; irreversible) AD removes them itself: run `jitroles directory enable-pam` to read what it does.".into()
-            },
-            groups: report
-                .groups
-                .into_iter()
-                .map(|g| {
-                    let (can_write_members, protected, mut problem) = match g.access {
-                        Ok(a) => (a.can_write_members, a.protected, String::new()),
-                        Err(e) => (false, false, e.to_string()),
-                    };
-                    let unexplained_members = match g.unexplained {
-                        Ok(dns) => dns,
-                        Err(e) => {
-                            problem = e.to_string();
-                            Vec::new()
-                        }
-                    };
-                    pb::RuleGroupStatus {
-                        rule_id: g.rule.id.clone(),
-                        rule_name: g.rule.spec.name.clone(),
-                        group: Some(pb::TargetGroup {
-                            sid: g.rule.target.sid.to_string(),
-                            guid: g.rule.target.guid.clone(),
-                            dn: g.rule.target.dn.clone(),
-                            name: g.rule.target.name.clone(),
-                        }),
-                        can_write_members,
-                        protected,
-                        problem,
-                        unexplained_members,
-                    }
-                })
-                .collect(),
-        }))
+        Ok(Response::new(convert::directory_status(report)))
     }
 
     async fn create_channel(

@@ -58,6 +58,7 @@ pub fn search_page(page: jitroles_domain::directory::SearchPage) -> pb::SearchDi
 
 use std::time::Duration;
 
+use crate::grants::engine::DirectoryReport;
 use jitroles_domain::{
     DomainError,
     access::{AclEntry, Effect, PrincipalKind},
@@ -347,10 +348,10 @@ pub fn channel_spec(spec: Option<&pb::ChannelSpec>) -> Result<ChannelSpec, Domai
                 pb::SmtpTls::Starttls | pb::SmtpTls::Unspecified => SmtpTls::StartTls,
                 pb::SmtpTls::Implicit => SmtpTls::Implicit,
             },
-            username: e.username.trim().to_owned(),
+            username: e.username.clone(),
             password: secret_from_proto(e.password.as_ref()),
-            sender: e.sender.trim().to_owned(),
-            recipients: e.recipients.iter().map(|r| r.trim().to_owned()).collect(),
+            sender: e.sender.clone(),
+            recipients: e.recipients.clone(),
             to_requester: e.to_requester,
             subject_template: e.subject_template.clone(),
             body_template: e.body_template.clone(),
@@ -360,7 +361,7 @@ pub fn channel_spec(spec: Option<&pb::ChannelSpec>) -> Result<ChannelSpec, Domai
             headers: w
                 .headers
                 .iter()
-                .map(|h| (h.name.trim().to_owned(), h.value.clone()))
+                .map(|h| (h.name.clone(), h.value.clone()))
                 .collect(),
             signing_secret: secret_from_proto(w.signing_secret.as_ref()),
             preset: match w.preset() {
@@ -488,5 +489,43 @@ pub fn notification(n: Notification, channel_name: String) -> pb::Notification {
         created_at: Some(timestamp(n.created_at)),
         next_attempt_at: (n.state == DeliveryState::Pending).then(|| timestamp(n.next_attempt_at)),
         sent_at: n.sent_at.map(timestamp),
+    }
+}
+
+/// The directory status page's data. The PAM advice is a sentence for the page.
+pub fn directory_status(report: DirectoryReport) -> pb::DirectoryStatus {
+    let caps = report.capabilities;
+    pb::DirectoryStatus {
+        mechanism: mechanism(caps.mechanism).into(),
+        pam_enabled: caps.pam_enabled,
+        forest_functional_level: caps.forest_functional_level,
+        pam_advice: if caps.pam_enabled {
+            String::new()
+        } else {
+            "The Privileged Access Management feature is off, so jitroles' scheduler removes members when grants end. With PAM (forest functional level 2016 or later; irreversible) AD removes them itself: run `jitroles directory enable-pam` to read what it does.".into()
+        },
+        groups: report
+            .groups
+            .into_iter()
+            .map(|g| {
+                let (can_write_members, protected, access_problem) = match g.access {
+                    Ok(a) => (a.can_write_members, a.protected, None),
+                    Err(e) => (false, false, Some(e.said())),
+                };
+                let (unexplained_members, members_problem) = match g.unexplained {
+                    Ok(dns) => (dns, None),
+                    Err(e) => (Vec::new(), Some(e.said())),
+                };
+                pb::RuleGroupStatus {
+                    rule_id: g.rule.id.clone(),
+                    rule_name: g.rule.spec.name.clone(),
+                    group: Some(target(&g.rule.target)),
+                    can_write_members,
+                    protected,
+                    problem: members_problem.or(access_problem).unwrap_or_default(),
+                    unexplained_members,
+                }
+            })
+            .collect(),
     }
 }

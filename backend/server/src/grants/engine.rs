@@ -57,7 +57,7 @@ pub struct Engine {
     leases: Leases,
     /// Refused requests are announced through it (grant transitions announce themselves in
     /// the store); rules may only name its channels.
-    notifier: Option<Arc<Notifier>>,
+    notifier: Arc<Notifier>,
 }
 
 /// How this instance claims `ending` grants: other instances leave a claimed grant alone until
@@ -175,30 +175,27 @@ impl Engine {
         grants: Arc<dyn GrantStore>,
         directory: Arc<dyn Directory>,
         clock: Arc<dyn Clock>,
-        wake: Arc<Notify>,
         metrics: Arc<Metrics>,
         leases: Leases,
+        notifier: Arc<Notifier>,
     ) -> Self {
         Self {
             rules,
             grants,
             directory,
             clock,
-            wake,
+            wake: Arc::new(Notify::new()),
             mechanism: std::sync::Mutex::new(None),
             memberships: MembershipLocks::default(),
             metrics,
             leases,
-            notifier: None,
+            notifier,
         }
     }
 
-    /// Announces refusals through `notifier` and checks rules' channels against it.
-    pub fn with_notifier(self, notifier: Arc<Notifier>) -> Self {
-        Self {
-            notifier: Some(notifier),
-            ..self
-        }
+    /// What wakes the scheduler when an earlier expiry may have appeared.
+    pub fn wake_signal(&self) -> Arc<Notify> {
+        self.wake.clone()
     }
 
     /// Every channel a rule names exists.
@@ -207,10 +204,13 @@ impl Engine {
         right: &AdminRight,
         channels: &RuleChannels,
     ) -> Result<(), DomainError> {
-        let known: HashSet<String> = match &self.notifier {
-            Some(n) => n.channels(right).await?.into_iter().map(|c| c.id).collect(),
-            None => HashSet::new(),
-        };
+        let known: HashSet<String> = self
+            .notifier
+            .channels(right)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
         for (field, ids) in [
             ("success_channels", &channels.success),
             ("failure_channels", &channels.failure),
@@ -465,9 +465,8 @@ impl Engine {
         if matches!(
             why,
             DomainError::Denied(_) | DomainError::FailedPrecondition(_)
-        ) && let Some(n) = &self.notifier
-        {
-            n.refused(rule, caller, &why).await;
+        ) {
+            self.notifier.refused(rule, caller, &why).await;
         }
         why
     }
@@ -540,10 +539,7 @@ impl Engine {
         }
         let covering = covering?;
         if covering.is_empty() && member? {
-            let why = DomainError::FailedPrecondition(format!(
-                "{} is already a member of {} outside jitroles; jitroles does not add, extend or remove that membership",
-                caller.account_name, rule.target.name
-            ));
+            let why = grant::member_outside(&caller.account_name, &rule.target.name);
             return Err(self.refuse(rule, caller, why).await);
         }
 
@@ -577,10 +573,7 @@ impl Engine {
             Ok(MembershipChange::Changed) => failpoint::point(failpoint::AFTER_DIRECTORY_ADD),
             Ok(MembershipChange::AlreadySo) if covering.is_empty() => {
                 // a member already, and not through us: never touch that membership
-                let refused = DomainError::FailedPrecondition(format!(
-                    "{} is already a member of {} outside jitroles; jitroles does not add, extend or remove that membership",
-                    caller.account_name, rule.target.name
-                ));
+                let refused = grant::member_outside(&caller.account_name, &rule.target.name);
                 self.fail(&fresh, &refused, Undo::Keep).await;
                 return Err(refused);
             }
@@ -649,14 +642,11 @@ impl Engine {
             tracing::warn!(grant = %activating.id, error = %e, "cannot undo the membership of a failed grant; recovery will retry");
             return;
         }
-        // what the audit log and the failure channels say: never internal details
-        let said = match why {
-            DomainError::Internal(_) => {
-                tracing::error!(grant = %activating.id, error = %why, "grant failed");
-                "an internal error (the server's log has the details)".to_owned()
-            }
-            other => other.to_string(),
-        };
+        if let DomainError::Internal(_) = why {
+            tracing::error!(grant = %activating.id, error = %why, "grant failed");
+        }
+        // what the audit log, the caller and the failure channels read
+        let said = why.said();
         let failed = Grant {
             state: GrantState::Failed,
             ended_at: Some(self.clock.now()),
@@ -772,8 +762,6 @@ impl Engine {
         .await
     }
 
-    /// `active → ending → ended`. If the directory cannot be changed now, the grant stays
-    /// `ending` (returned so, with the error) and the scheduler finishes it.
     /// `active → ending`, with the audit event of the decision (expired, released, revoked,
     /// ended by the directory).
     async fn begin(
@@ -799,6 +787,8 @@ impl Engine {
         Ok(stored)
     }
 
+    /// `active → ending → ended`. If the directory cannot be changed now, the grant stays
+    /// `ending` (returned so, with the error) and the scheduler finishes it.
     async fn end(
         &self,
         g: Grant,
@@ -817,7 +807,7 @@ impl Engine {
                 tracing::warn!(grant = %ending.id, error = %e, "membership removal postponed");
                 self.wake.notify_one();
                 let noted = Grant {
-                    last_error: Some(e.to_string()),
+                    last_error: Some(e.said()),
                     ..ending.clone()
                 };
                 Ok(self
@@ -1064,7 +1054,7 @@ impl Engine {
     // ---- the scheduler's work ----
 
     /// (live grants, grants due now and not yet ended — counted up to 10,000) for metrics.
-    pub async fn gauges(&self) -> Result<(u64, usize), DomainError> {
+    pub async fn gauges(&self) -> Result<(u64, u64), DomainError> {
         let live: u64 = self
             .rules
             .live_grant_counts()
@@ -1072,11 +1062,7 @@ impl Engine {
             .values()
             .map(|n| u64::from(*n))
             .sum();
-        let due = self
-            .grants
-            .due(self.clock.now(), &self.leases.holder, 10_000)
-            .await?
-            .len();
+        let due = self.grants.overdue(self.clock.now()).await?;
         Ok((live, due))
     }
 
@@ -1099,15 +1085,9 @@ impl Engine {
             let mut endings: Vec<Grant> = Vec::with_capacity(due.len());
             for g in due {
                 if g.state == GrantState::Ending {
-                    let mine = g
-                        .lease
-                        .as_ref()
-                        .is_some_and(|l| l.holder == self.leases.holder);
-                    if mine {
-                        endings.push(g);
-                    } else if let Some(taken) = grant::take_over(&g, self.lease(), now) {
-                        // another instance's lease ran out (it died mid-removal, or it
-                        // cannot reach the directory): this one finishes the work
+                    // left over (a failed removal, or an instance that died mid-removal whose
+                    // lease ran out): claimed for this instance, or renewed if it is ours
+                    if let Some(taken) = grant::take_over(&g, self.lease(), now) {
                         match self.grants.update_grant(&g, &taken, None).await {
                             Ok(ours) => endings.push(ours),
                             Err(DomainError::Conflict(_)) => {} // someone else took it

@@ -262,6 +262,11 @@ async fn due_work_comes_oldest_first_with_ending_grants(db: TestDb) {
         .map(|g| g.id)
         .collect();
     assert_eq!(due, ["g-sooner", "g-later"]);
+    assert_eq!(
+        store.overdue(t0() + TimeDelta::minutes(30)).await.unwrap(),
+        2,
+        "the due backlog counts the same grants"
+    );
     // two rules on one group cover the same membership
     assert_eq!(
         store
