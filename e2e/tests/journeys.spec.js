@@ -115,6 +115,8 @@ test('every page is accessible and fits a phone and a wide screen', async ({ pag
       await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
       await expect(page.locator('.loading')).toHaveCount(0);
       await expectAccessible(page);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow, `${path} is wider than a ${width} px screen`).toBeLessThanOrEqual(0);
       const file = `${path.replaceAll('/', '_').replace(/^_/, '') || 'home'}-${name}.png`;
       await page.screenshot({ path: test.info().outputPath(file), fullPage: true });
     }

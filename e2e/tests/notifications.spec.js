@@ -1,6 +1,6 @@
 // Notification channels in the browser: alice makes a mail channel, tests it against the real
 // SMTP sink (scripts/smtp), sees a broken template refused with its position, saves it, and
-// finds it among the rule editor's channels and on the deliveries page.
+// finds it among the rule editor's channels; the deliveries page opens.
 import { readFileSync } from 'node:fs';
 import { test, expect } from './fixtures.js';
 import { Shell } from './shell-page.js';

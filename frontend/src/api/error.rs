@@ -60,15 +60,56 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// Whether a violation the server reported on `reported` belongs under a form's `field`
+/// (`acl[1].display_name` under `acl`, `webhook.headers[0]` under `webhook.headers`).
+fn belongs(field: &str, reported: &str) -> bool {
+    reported
+        .strip_prefix(field)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+}
+
 impl ApiError {
-    /// What the server said about `field`, for a message next to it.
+    /// What the server said about `field` (and anything under it), for a message next to it.
     pub fn about(&self, field: &str) -> Option<String> {
         match self {
-            Self::Invalid(_, fields) => fields
-                .iter()
-                .find(|(f, _)| f == field)
-                .map(|(_, reason)| reason.clone()),
+            Self::Invalid(_, fields) => {
+                let said: Vec<&str> = fields
+                    .iter()
+                    .filter(|(f, _)| belongs(field, f))
+                    .map(|(_, reason)| reason.as_str())
+                    .collect();
+                (!said.is_empty()).then(|| said.join(" "))
+            }
             _ => None,
         }
+    }
+
+    /// The violations none of a form's `fields` can show, as "field: reason", so a form can
+    /// say them in one message and none is lost.
+    pub fn unplaced(&self, fields: &[&str]) -> Vec<String> {
+        match self {
+            Self::Invalid(_, reported) => reported
+                .iter()
+                .filter(|(f, _)| !fields.iter().any(|k| belongs(k, f)))
+                .map(|(f, reason)| format!("{f}: {reason}"))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The form-level message for an invalid save: the violations no field shows, if any.
+    pub fn invalid_summary(&self, fields: &[&str]) -> Option<String> {
+        let Self::Invalid(message, reported) = self else {
+            return None;
+        };
+        if reported.is_empty() {
+            return Some(format!("Invalid input: {message}"));
+        }
+        let stray = self.unplaced(fields);
+        Some(if stray.is_empty() {
+            "Some settings need attention: see the messages next to them.".to_owned()
+        } else {
+            format!("Some settings need attention: {}", stray.join("; "))
+        })
     }
 }

@@ -12,13 +12,31 @@ pub fn AdminGrantsPage() -> impl IntoView {
     let api = use_context::<Api>();
     let grants = RwSignal::new(None::<Result<Vec<Grant>, String>>);
     let problem = RwSignal::new(None::<String>);
+    let next = RwSignal::new(None::<String>);
+    // the first page, or (`more`) the next one after those shown
     let load = {
         let api = api.clone();
-        move || {
+        Callback::new(move |more: bool| {
             let Some(api) = api.clone() else { return };
+            let token = if more {
+                next.get_untracked().unwrap_or_default()
+            } else {
+                String::new()
+            };
             spawn_local(async move {
-                match api.list_grants(String::new()).await {
-                    Ok(page) => grants.set(Some(Ok(page.grants))),
+                match api.list_grants(token).await {
+                    Ok(page) => {
+                        if more {
+                            grants.update(|g| {
+                                if let Some(Ok(list)) = g {
+                                    list.extend(page.grants);
+                                }
+                            });
+                        } else {
+                            grants.set(Some(Ok(page.grants)));
+                        }
+                        next.set(page.next);
+                    }
                     Err(e) => {
                         if let Some(m) = shown(e) {
                             grants.set(Some(Err(m)));
@@ -26,41 +44,37 @@ pub fn AdminGrantsPage() -> impl IntoView {
                     }
                 }
             });
-        }
-    };
-    load();
-    let revoke = {
-        let load = load.clone();
-        Callback::new(move |grant: Grant| {
-            let Some(api) = api.clone() else { return };
-            let question = format!(
-                "Revoke {}'s access to {} now? They are removed from {} at once.",
-                grant.subject_display_name,
-                grant.rule_name,
-                grant
-                    .group
-                    .as_ref()
-                    .map(|g| g.name.as_str())
-                    .unwrap_or("the group")
-            );
-            if !window().confirm_with_message(&question).unwrap_or(false) {
-                return;
-            }
-            let load = load.clone();
-            spawn_local(async move {
-                match api
-                    .revoke_grant(grant.id.clone(), "revoked in the admin pages".into())
-                    .await
-                {
-                    Ok(_) => {
-                        problem.set(None);
-                        load();
-                    }
-                    Err(e) => problem.set(shown(e)),
-                }
-            });
         })
     };
+    load.run(false);
+    let revoke = Callback::new(move |grant: Grant| {
+        let Some(api) = api.clone() else { return };
+        let question = format!(
+            "Revoke {}'s access to {} now? They are removed from {} at once.",
+            grant.subject_display_name,
+            grant.rule_name,
+            grant
+                .group
+                .as_ref()
+                .map(|g| g.name.as_str())
+                .unwrap_or("the group")
+        );
+        if !window().confirm_with_message(&question).unwrap_or(false) {
+            return;
+        }
+        spawn_local(async move {
+            match api
+                .revoke_grant(grant.id.clone(), "revoked in the admin pages".into())
+                .await
+            {
+                Ok(_) => {
+                    problem.set(None);
+                    load.run(false);
+                }
+                Err(e) => problem.set(shown(e)),
+            }
+        });
+    });
     view! {
         <AdminsOnly>
             <section aria-labelledby="grants-title">
@@ -110,6 +124,9 @@ pub fn AdminGrantsPage() -> impl IntoView {
                             .into_any()
                     }
                 }}
+                <Show when=move || next.with(Option::is_some)>
+                    <button type="button" on:click=move |_| load.run(true)>"More grants"</button>
+                </Show>
             </section>
         </AdminsOnly>
     }

@@ -47,6 +47,8 @@ pub fn AuditPage() -> impl IntoView {
         since_ms: format::parse_local(&since.get()),
         until_ms: format::parse_local(&until.get()),
     };
+    // the filter the list on screen was made with: the next page continues it
+    let listed = RwSignal::new(None::<AuditQuery>);
     let fetch = {
         let api = api.clone();
         Callback::new(move |more: bool| {
@@ -56,9 +58,12 @@ pub fn AuditPage() -> impl IntoView {
             } else {
                 String::new()
             };
-            let q = query();
+            let q = match listed.get_untracked() {
+                Some(shown) if more => shown,
+                _ => query(),
+            };
             spawn_local(async move {
-                match api.audit_events(q, token).await {
+                match api.audit_events(q.clone(), token).await {
                     Ok((page, after)) => {
                         if more {
                             events.update(|e| {
@@ -69,6 +74,7 @@ pub fn AuditPage() -> impl IntoView {
                         } else {
                             events.set(Some(Ok(page)));
                         }
+                        listed.set(Some(q));
                         next.set(after);
                     }
                     Err(e) => {

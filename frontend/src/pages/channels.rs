@@ -85,15 +85,6 @@ fn addresses(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether a violation the server reported on `reported` belongs under the editor's `field`
-/// (`webhook.headers[1].name` belongs under `webhook.headers`).
-fn belongs(field: &str, reported: &str) -> bool {
-    let reported = reported.strip_prefix("spec.").unwrap_or(reported);
-    reported
-        .strip_prefix(field)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
-}
-
 /// The usual port for a TLS mode.
 fn usual_port(tls: SmtpTls) -> &'static str {
     match tls {
@@ -460,19 +451,7 @@ pub fn ChannelEditorPage() -> impl IntoView {
         Signal::derive(move || {
             local
                 .with(|l| l.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone()))
-                .or_else(|| {
-                    error.with(|e| match e {
-                        Some(ApiError::Invalid(_, fields)) => {
-                            let found: Vec<&str> = fields
-                                .iter()
-                                .filter(|(f, _)| belongs(field, f))
-                                .map(|(_, m)| m.as_str())
-                                .collect();
-                            (!found.is_empty()).then(|| found.join(" "))
-                        }
-                        _ => None,
-                    })
-                })
+                .or_else(|| error.with(|e| e.as_ref().and_then(|e| e.about(field))))
         })
     };
     let field_error = move |field: &'static str| {
@@ -492,21 +471,7 @@ pub fn ChannelEditorPage() -> impl IntoView {
             return Some("Some settings need attention: see the messages next to them.".to_owned());
         }
         error.with(|e| match e {
-            Some(ApiError::Invalid(m, fields)) if fields.is_empty() => {
-                Some(format!("Invalid input: {m}"))
-            }
-            Some(ApiError::Invalid(_, fields)) => {
-                let stray: Vec<String> = fields
-                    .iter()
-                    .filter(|(f, _)| !FIELDS.iter().any(|k| belongs(k, f)))
-                    .map(|(f, m)| format!("{f}: {m}"))
-                    .collect();
-                Some(if stray.is_empty() {
-                    "Some settings need attention: see the messages next to them.".to_owned()
-                } else {
-                    format!("Some settings need attention: {}", stray.join("; "))
-                })
-            }
+            Some(e @ ApiError::Invalid(..)) => e.invalid_summary(&FIELDS),
             Some(ApiError::Conflict(_)) => Some(STALE.to_owned()),
             Some(e) => Some(e.to_string()),
             None => None,

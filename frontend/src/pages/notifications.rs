@@ -80,7 +80,12 @@ pub fn NotificationsPage() -> impl IntoView {
         } else {
             String::new()
         };
-        let wanted = state.get_untracked();
+        // the next page continues the list on screen, whatever the filter says now
+        let wanted = if more {
+            listed.get_untracked()
+        } else {
+            state.get_untracked()
+        };
         spawn_local(async move {
             match api.notifications(wanted, token).await {
                 Ok((page, after)) => {

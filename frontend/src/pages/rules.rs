@@ -18,6 +18,20 @@ use crate::{
 };
 
 /// The rules, searchable by name.
+/// The rule editor's fields, so a server violation it cannot place is still shown.
+const RULE_FIELDS: [&str; 10] = [
+    "name",
+    "description",
+    "target_group",
+    "acl",
+    "max_duration",
+    "default_duration",
+    "max_total_duration",
+    "expires_at",
+    "success_channels",
+    "failure_channels",
+];
+
 #[component]
 pub fn AdminRulesPage() -> impl IntoView {
     let api = use_context::<Api>();
@@ -333,7 +347,7 @@ pub fn RuleEditorPage() -> impl IntoView {
     });
     let other_error = move || {
         error.with(|e| match e {
-            Some(ApiError::Invalid(_, fields)) if !fields.is_empty() => None,
+            Some(e @ ApiError::Invalid(..)) => e.invalid_summary(&RULE_FIELDS),
             Some(ApiError::Conflict(_)) => Some(
                 "Someone else saved this rule after you opened it. Reload the page to see their version, then make your change again.".to_owned(),
             ),
