@@ -140,6 +140,14 @@ pub fn RuleEditorPage() -> impl IntoView {
     let group_results = RwSignal::new(Vec::<DirectoryEntry>::new());
     let acl_results = RwSignal::new(Vec::<DirectoryEntry>::new());
     let error = RwSignal::new(None::<ApiError>);
+    // what went wrong, next to the form; a lapsed session goes to sign-in instead
+    let failed = move |e: ApiError| {
+        if e == ApiError::Unauthenticated {
+            crate::api::sign_in();
+        } else {
+            error.set(Some(e));
+        }
+    };
     let local = RwSignal::new(Vec::<(String, String)>::new());
     let status = RwSignal::new(None::<DirectoryStatus>);
     let saving = RwSignal::new(false);
@@ -181,7 +189,7 @@ pub fn RuleEditorPage() -> impl IntoView {
             spawn_local(async move {
                 match api.get_rule(id).await {
                     Ok(r) => fill(r),
-                    Err(e) => error.set(Some(e)),
+                    Err(e) => failed(e),
                 }
                 loading.set(false);
             });
@@ -205,7 +213,11 @@ pub fn RuleEditorPage() -> impl IntoView {
                         }
                     })
                     .collect()))),
-                Err(e) => channels.set(Some(Err(e.to_string()))),
+                Err(e) => {
+                    if let Some(m) = shown(e) {
+                        channels.set(Some(Err(m)));
+                    }
+                }
             }
         });
     }
@@ -217,7 +229,7 @@ pub fn RuleEditorPage() -> impl IntoView {
             spawn_local(async move {
                 match api.search_directory(q, kind).await {
                     Ok(found) => results.set(found),
-                    Err(e) => error.set(Some(e)),
+                    Err(e) => failed(e),
                 }
             });
         })
@@ -333,8 +345,7 @@ pub fn RuleEditorPage() -> impl IntoView {
         spawn_local(async move {
             match api.save_rule(existing.get_untracked(), spec).await {
                 Ok(_) => navigate("/admin/rules", Default::default()),
-                Err(ApiError::Unauthenticated) => crate::api::sign_in(),
-                Err(e) => error.set(Some(e)),
+                Err(e) => failed(e),
             }
             saving.set(false);
         });
