@@ -7,14 +7,14 @@
 //! Membership is the union of live grants: several grants (two rules on one group) may cover
 //! one (group, person); the person stays a member while any of them is live.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{
     DomainError,
     access::MayRequest,
-    directory::{Mechanism, Sid},
+    directory::{Mechanism, MembershipChange, Sid},
     rule::{JustificationPolicy, RoleRule, TargetGroup, check_duration, check_text},
 };
 
@@ -375,6 +375,142 @@ pub fn link_ttl(covering: &[&Grant], now: DateTime<Utc>) -> Duration {
     Duration::from_secs(millis.div_ceil(1000).max(1))
 }
 
+/// A request that may go ahead: the grant to record (`activating`) and, under PAM, the TTL its
+/// link must carry so the person stays until the latest expiry of every grant covering them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    pub grant: Grant,
+    pub ttl: Option<Duration>,
+}
+
+/// The whole case of a request, once the engine has read it: the grant [`open`] made, the
+/// caller's live grant of the rule, every live grant (of any rule) covering the same group and
+/// person, and whether the directory lists the person in the group.
+pub struct RequestCase<'a> {
+    pub fresh: Grant,
+    pub live: Option<&'a Grant>,
+    pub covering: &'a [Grant],
+    pub member: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// Admits a request or refuses it with the reason: one live grant per rule and person (extend
+/// it instead), and never a membership that exists outside jitroles (a permanent member).
+pub fn admit(case: RequestCase<'_>) -> Result<Admission, DomainError> {
+    let RequestCase {
+        fresh,
+        live,
+        covering,
+        member,
+        now,
+    } = case;
+    if let Some(live) = live {
+        return Err(DomainError::AlreadyExists(format!(
+            "{} already has this role until {}; extend that grant instead",
+            fresh.subject.account, live.expires_at
+        )));
+    }
+    if covering.is_empty() && member {
+        return Err(member_outside(&fresh.subject.account, &fresh.group.name));
+    }
+    let ttl = (fresh.mechanism == Mechanism::Ttl).then(|| {
+        let mut all: Vec<&Grant> = covering.iter().collect();
+        all.push(&fresh);
+        link_ttl(&all, now)
+    });
+    Ok(Admission { grant: fresh, ttl })
+}
+
+/// What the directory's answer to a request's add means. "Already a member" with no grant of
+/// ours covering the person is a membership made outside jitroles meanwhile: refused, and that
+/// membership is left alone.
+pub fn after_add(
+    admitted: &Grant,
+    change: MembershipChange,
+    covered_by_others: bool,
+) -> Result<(), DomainError> {
+    match change {
+        MembershipChange::AlreadySo if !covered_by_others => Err(member_outside(
+            &admitted.subject.account,
+            &admitted.group.name,
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// What finishing a batch of `ending` grants of one group does in the directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndingPlan {
+    /// Grants whose membership another live grant still covers, by grant id: nothing is
+    /// removed; a TTL link is rewritten to the covering grants' latest expiry.
+    pub kept: Vec<Kept>,
+    /// People to remove from the group, each once.
+    pub remove: Vec<Sid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    pub grant_id: String,
+    pub subject: Sid,
+    /// The TTL to write again (TTL links only).
+    pub ttl: Option<Duration>,
+}
+
+/// Which memberships ending `endings` removes and which another grant keeps; `live` are the
+/// live grants on the group covering any of their people (the endings themselves included).
+pub fn plan_endings(endings: &[Grant], live: &[Grant], now: DateTime<Utc>) -> EndingPlan {
+    let mut plan = EndingPlan::default();
+    for ending in endings {
+        let covering: Vec<&Grant> = live
+            .iter()
+            .filter(|g| g.subject.sid == ending.subject.sid)
+            .collect();
+        let others: Vec<Grant> = covering.iter().map(|g| (*g).clone()).collect();
+        if still_covered(ending, &others) {
+            let ttl = (ending.mechanism == Mechanism::Ttl).then(|| {
+                let rest: Vec<&Grant> = covering
+                    .iter()
+                    .copied()
+                    .filter(|c| c.id != ending.id && c.state == GrantState::Active)
+                    .collect();
+                link_ttl(&rest, now)
+            });
+            plan.kept.push(Kept {
+                grant_id: ending.id.clone(),
+                subject: ending.subject.sid.clone(),
+                ttl,
+            });
+        } else if !plan.remove.contains(&ending.subject.sid) {
+            plan.remove.push(ending.subject.sid.clone());
+        }
+    }
+    plan
+}
+
+/// Reconciliation: the active grants of `live` whose member the directory no longer lists
+/// (`members`: lower-case DNs), so someone removed them outside jitroles. A TTL link due at
+/// `now` is AD's own doing: the scheduler records that expiry, not reconciliation.
+pub fn vanished<'a>(
+    live: &'a [Grant],
+    members: &HashSet<String>,
+    now: DateTime<Utc>,
+) -> Vec<&'a Grant> {
+    live.iter()
+        .filter(|g| g.state == GrantState::Active)
+        .filter(|g| !(g.mechanism == Mechanism::Ttl && g.expires_at <= now))
+        .filter(|g| !members.contains(&g.subject.dn.to_lowercase()))
+        .collect()
+}
+
+/// The members (DNs) of a group that no live grant explains: permanent members, or people
+/// added outside jitroles. Reported, never removed.
+pub fn unexplained(members: Vec<String>, explained: &HashSet<String>) -> Vec<String> {
+    members
+        .into_iter()
+        .filter(|dn| !explained.contains(&dn.to_lowercase()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -670,6 +806,202 @@ mod tests {
             take_over(&g, lease("b", until), until).is_none(),
             "only ending grants"
         );
+    }
+
+    fn case<'a>(
+        fresh: Grant,
+        live: Option<&'a Grant>,
+        covering: &'a [Grant],
+        member: bool,
+    ) -> RequestCase<'a> {
+        RequestCase {
+            fresh,
+            live,
+            covering,
+            member,
+            now: t0(),
+        }
+    }
+
+    #[test]
+    fn a_request_is_admitted_without_a_live_grant_or_an_outside_membership() {
+        let r = rule(JustificationPolicy::Optional);
+        let fresh = request(&r, ask(None, ""), t0()).unwrap();
+        let admitted = admit(case(fresh.clone(), None, &[], false)).unwrap();
+        assert_eq!(admitted.grant, fresh);
+        assert_eq!(admitted.ttl, None, "the scheduler mechanism writes no TTL");
+    }
+
+    #[test]
+    fn a_second_live_grant_of_one_rule_is_refused_as_already_existing() {
+        let r = rule(JustificationPolicy::Optional);
+        let live = active(&r);
+        let fresh = request(&r, ask(None, ""), t0()).unwrap();
+        let e = admit(case(fresh, Some(&live), &[], false)).unwrap_err();
+        assert!(
+            matches!(&e, DomainError::AlreadyExists(m) if m.contains("extend that grant")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_member_no_grant_explains_is_refused_and_a_covered_one_admitted() {
+        let r = rule(JustificationPolicy::Optional);
+        let fresh = request(&r, ask(None, ""), t0()).unwrap();
+        let e = admit(case(fresh.clone(), None, &[], true)).unwrap_err();
+        assert_eq!(e, member_outside("dave", "jit-role-dba"));
+        let other_rule = Grant {
+            id: "g0".into(),
+            rule_id: "rule-2".into(),
+            ..active(&r)
+        };
+        let covering = [other_rule];
+        assert!(admit(case(fresh, None, &covering, true)).is_ok());
+    }
+
+    #[test]
+    fn a_ttl_request_links_until_the_latest_covering_expiry() {
+        let r = rule(JustificationPolicy::Optional);
+        let fresh = Grant {
+            mechanism: Mechanism::Ttl,
+            ..request(&r, ask(Some(600), ""), t0()).unwrap()
+        };
+        let later = Grant {
+            id: "g0".into(),
+            rule_id: "rule-2".into(),
+            expires_at: t0() + TimeDelta::minutes(50),
+            ..active(&r)
+        };
+        let alone = admit(case(fresh.clone(), None, &[], false)).unwrap();
+        assert_eq!(alone.ttl, Some(Duration::from_secs(600)));
+        let covering = [later];
+        let together = admit(case(fresh, None, &covering, true)).unwrap();
+        assert_eq!(together.ttl, Some(Duration::from_secs(3000)));
+    }
+
+    #[test]
+    fn already_a_member_on_add_is_refused_unless_another_grant_covers_it() {
+        let g = request(&rule(JustificationPolicy::Optional), ask(None, ""), t0()).unwrap();
+        assert!(after_add(&g, MembershipChange::Changed, false).is_ok());
+        assert_eq!(
+            after_add(&g, MembershipChange::AlreadySo, false).unwrap_err(),
+            member_outside("dave", "jit-role-dba")
+        );
+        assert!(after_add(&g, MembershipChange::AlreadySo, true).is_ok());
+    }
+
+    fn person(n: u32) -> Subject {
+        Subject {
+            sid: format!("S-1-5-21-1-2-3-{n}").parse().unwrap(),
+            dn: format!("CN=P{n}"),
+            account: format!("p{n}"),
+            display_name: format!("P {n}"),
+        }
+    }
+
+    #[test]
+    fn endings_remove_each_uncovered_person_once_and_keep_covered_ones() {
+        let r = rule(JustificationPolicy::Optional);
+        let ending = |id: &str, who: u32, rule_id: &str| Grant {
+            id: id.into(),
+            rule_id: rule_id.into(),
+            subject: person(who),
+            state: GrantState::Ending,
+            ..active(&r)
+        };
+        let a = ending("a", 1, "rule-1");
+        let b = ending("b", 2, "rule-1");
+        let b2 = ending("b2", 2, "rule-2");
+        let covering_b = Grant {
+            id: "c".into(),
+            rule_id: "rule-3".into(),
+            subject: person(2),
+            ..active(&r)
+        };
+        let plan = plan_endings(
+            &[a.clone(), b.clone(), b2.clone()],
+            &[a.clone(), b.clone(), b2.clone()],
+            t0(),
+        );
+        assert_eq!(plan.remove, vec![person(1).sid, person(2).sid]);
+        assert!(plan.kept.is_empty());
+        let plan = plan_endings(&[a, b.clone()], &[b, covering_b], t0());
+        assert_eq!(plan.remove, vec![person(1).sid]);
+        assert_eq!(
+            plan.kept,
+            vec![Kept {
+                grant_id: "b".into(),
+                subject: person(2).sid,
+                ttl: None
+            }]
+        );
+    }
+
+    #[test]
+    fn a_kept_ttl_link_is_rewritten_to_the_remaining_grants_latest_expiry() {
+        let r = rule(JustificationPolicy::Optional);
+        let ending = Grant {
+            mechanism: Mechanism::Ttl,
+            state: GrantState::Ending,
+            expires_at: t0() + TimeDelta::minutes(60),
+            ..active(&r)
+        };
+        let other = Grant {
+            id: "g2".into(),
+            rule_id: "rule-2".into(),
+            mechanism: Mechanism::Ttl,
+            expires_at: t0() + TimeDelta::minutes(20),
+            ..active(&r)
+        };
+        let plan = plan_endings(
+            std::slice::from_ref(&ending),
+            &[ending.clone(), other],
+            t0(),
+        );
+        assert_eq!(plan.kept[0].ttl, Some(Duration::from_secs(1200)));
+        assert!(plan.remove.is_empty());
+    }
+
+    #[test]
+    fn reconciliation_ends_only_active_grants_whose_member_vanished() {
+        let r = rule(JustificationPolicy::Optional);
+        let present = Grant {
+            id: "present".into(),
+            subject: person(1),
+            ..active(&r)
+        };
+        let gone = Grant {
+            id: "gone".into(),
+            subject: person(2),
+            ..active(&r)
+        };
+        let ending = Grant {
+            id: "ending".into(),
+            subject: person(3),
+            state: GrantState::Ending,
+            ..active(&r)
+        };
+        let ttl_due = Grant {
+            id: "ttl-due".into(),
+            subject: person(4),
+            mechanism: Mechanism::Ttl,
+            expires_at: t0(),
+            ..active(&r)
+        };
+        let members: HashSet<String> = ["cn=p1".to_owned()].into();
+        let live = [present, gone, ending, ttl_due];
+        let ended: Vec<&str> = vanished(&live, &members, t0())
+            .iter()
+            .map(|g| g.id.as_str())
+            .collect();
+        assert_eq!(ended, ["gone"]);
+    }
+
+    #[test]
+    fn members_no_live_grant_explains_are_reported_whatever_the_case_of_their_dn() {
+        let explained: HashSet<String> = ["cn=dave dba,ou=people".to_owned()].into();
+        let members = vec!["CN=Dave Dba,OU=People".to_owned(), "CN=Carol".to_owned()];
+        assert_eq!(unexplained(members, &explained), ["CN=Carol"]);
     }
 
     #[test]

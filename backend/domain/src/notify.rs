@@ -10,7 +10,13 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{DomainError, audit::AuditAction, grant::Grant, rule::check_text};
+use crate::{
+    DomainError,
+    access::Caller,
+    audit::AuditAction,
+    grant::Grant,
+    rule::{RoleRule, check_text},
+};
 
 pub const MAX_CHANNEL_NAME_CHARS: usize = 100;
 pub const MAX_RECIPIENTS: usize = 50;
@@ -530,6 +536,51 @@ pub fn refusal_key(rule_id: &str, caller_sid: &str, channel_id: &str, at: DateTi
         "refused:{rule_id}:{caller_sid}:{channel_id}:{}",
         at.timestamp().div_euclid(REFUSAL_QUIET_SECONDS)
     )
+}
+
+/// Whether a refused request is announced to the rule's failure channels: a refusal of the
+/// person (not allowed, the rule closed, a permanent member), not bad input or an outage.
+pub fn announces_refusal(why: &DomainError) -> bool {
+    matches!(
+        why,
+        DomainError::Denied(_) | DomainError::FailedPrecondition(_)
+    )
+}
+
+/// The notices of a refused request of `rule` by `caller` (no grant was made), one per
+/// enabled failure channel of the rule, each written at most once per [`REFUSAL_QUIET_SECONDS`].
+pub fn refusal(
+    rule: &RoleRule,
+    caller: &Caller,
+    why: &DomainError,
+    channels: &[Channel],
+    now: DateTime<Utc>,
+    mut new_id: impl FnMut() -> String,
+) -> Vec<NewNotification> {
+    let facts = Facts {
+        rule_name: rule.spec.name.clone(),
+        group: rule.target.name.clone(),
+        subject_account: caller.account_name.clone(),
+        subject_display_name: caller.display_name.clone(),
+        subject_sid: caller.sid.to_string(),
+        requested_by: caller.account_name.clone(),
+        actor: caller.account_name.clone(),
+        detail: why.said(),
+        ..Facts::default()
+    };
+    route(Event::Failed, &[], &rule.spec.channels.failure, channels)
+        .into_iter()
+        .map(|channel_id| NewNotification {
+            id: new_id(),
+            event: Event::Failed,
+            grant_id: String::new(),
+            facts: facts.clone(),
+            dedupe_key: Some(refusal_key(&rule.id, caller.sid.as_str(), &channel_id, now)),
+            channel_id,
+            at: now,
+            due: now,
+        })
+        .collect()
 }
 
 /// Whether an expiring-soon notice written with `facts` still tells the truth about `g`: the

@@ -39,7 +39,7 @@ use crate::{
     },
     clock::SystemClock,
     config::Config,
-    grants::engine::Engine,
+    grants::Engine,
     metrics::{MeteredDirectory, Metrics},
 };
 
@@ -131,16 +131,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             )?);
             background.push(tokio::spawn(notifier.clone().run()));
             let engine = Arc::new(Engine::new(
-                Arc::new(database.clone()),
-                Arc::new(database.clone()),
-                directory,
-                clock.clone(),
+                grants::Ports {
+                    rules: Arc::new(database.clone()),
+                    grants: Arc::new(database.clone()),
+                    notifications: Arc::new(database.clone()),
+                    directory,
+                    clock: clock.clone(),
+                },
+                grants::Leases {
+                    holder: instance_name(addr),
+                    length: Duration::from_secs(config.scheduler.lease_seconds),
+                },
                 metrics.clone(),
-                grants::engine::Leases::new(
-                    addr,
-                    Duration::from_secs(config.scheduler.lease_seconds),
-                ),
-                notifier.clone(),
             ));
             background.push(tokio::spawn(grants::scheduler::run(
                 engine.clone(),
@@ -228,6 +230,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         background,
         database,
     })
+}
+
+/// This instance's name on the leases it takes: its host and the address it listens on, so
+/// the same instance restarted finds its own leases and finishes their work at once, while
+/// another instance waits until they run out.
+fn instance_name(listening: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    format!("{host}/{listening}")
 }
 
 /// Browser sign-in, when jitroles has a client at the provider (`oidc.client_id`).

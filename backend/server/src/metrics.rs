@@ -30,7 +30,7 @@ use prometheus_client::{
 };
 use tokio::time::Instant;
 
-use crate::grants::engine::Engine;
+use crate::grants::Engine;
 
 type Labels = Vec<(String, String)>;
 type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
@@ -55,6 +55,12 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl crate::grants::Observer for Metrics {
+    fn expired_late(&self, late: Duration) {
+        self.expiry_lateness.observe(late.as_secs_f64());
     }
 }
 
@@ -130,11 +136,6 @@ impl Metrics {
             .inc();
     }
 
-    /// An expired grant ended `late` after its expiry.
-    pub fn expired_late(&self, late: Duration) {
-        self.expiry_lateness.observe(late.as_secs_f64());
-    }
-
     fn directory_op(&self, op: &str, took: Duration, failed: bool) {
         let labels = vec![("operation".to_owned(), op.to_owned())];
         self.directory_seconds
@@ -148,7 +149,7 @@ impl Metrics {
     /// The text exposition, with the grant gauges read now.
     pub async fn render(&self, engine: Option<&Engine>) -> Result<String, DomainError> {
         if let Some(engine) = engine {
-            let (live, due) = engine.gauges().await?;
+            let (live, due) = engine.expiry.gauges().await?;
             self.live_grants
                 .set(i64::try_from(live).unwrap_or(i64::MAX));
             self.due_backlog.set(i64::try_from(due).unwrap_or(i64::MAX));

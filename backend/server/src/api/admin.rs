@@ -19,7 +19,7 @@ use super::{
     error::status,
     roles::{caller, engine},
 };
-use crate::{auth::caller::Authenticator, grants::engine::Engine, notify::Notifier};
+use crate::{auth::caller::Authenticator, grants::Engine, notify::Notifier};
 
 pub struct AdminApi {
     auth: Option<Arc<Authenticator>>,
@@ -101,7 +101,8 @@ impl AdminService for AdminApi {
         let (spec, target) = convert::rule_spec(request.get_ref().spec.as_ref()).map_err(status)?;
         let rule = self
             .engine()?
-            .create_rule(&right, &who, spec, &target)
+            .rules
+            .create(&right, &who, spec, &target)
             .await
             .map_err(status)?;
         Ok(Response::new(convert::rule(rule, 0)))
@@ -114,7 +115,8 @@ impl AdminService for AdminApi {
         let (right, _) = self.admin(&request).await?;
         let (rule, live) = self
             .engine()?
-            .rule(&right, &request.get_ref().rule_id)
+            .rules
+            .get(&right, &request.get_ref().rule_id)
             .await
             .map_err(status)?;
         Ok(Response::new(convert::rule(rule, live)))
@@ -129,10 +131,11 @@ impl AdminService for AdminApi {
         let (spec, target) = convert::rule_spec(ask.spec.as_ref()).map_err(status)?;
         let engine = self.engine()?;
         let rule = engine
-            .update_rule(&right, &who, &ask.rule_id, spec, &target, ask.version)
+            .rules
+            .update(&right, &who, &ask.rule_id, spec, &target, ask.version)
             .await
             .map_err(status)?;
-        let (_, live) = engine.rule(&right, &rule.id).await.map_err(status)?;
+        let (_, live) = engine.rules.get(&right, &rule.id).await.map_err(status)?;
         Ok(Response::new(convert::rule(rule, live)))
     }
 
@@ -143,7 +146,8 @@ impl AdminService for AdminApi {
         let (right, who) = self.admin(&request).await?;
         let ask = request.get_ref();
         self.engine()?
-            .delete_rule(&right, &who, &ask.rule_id, ask.version)
+            .rules
+            .delete(&right, &who, &ask.rule_id, ask.version)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::DeleteRuleResponse {}))
@@ -156,7 +160,8 @@ impl AdminService for AdminApi {
         let (right, _) = self.admin(&request).await?;
         let rules = self
             .engine()?
-            .rules(&right, &request.get_ref().query)
+            .rules
+            .list(&right, &request.get_ref().query)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ListRulesResponse {
@@ -175,6 +180,7 @@ impl AdminService for AdminApi {
         let ask = request.get_ref();
         let found = self
             .engine()?
+            .reports
             .grants(
                 &right,
                 ask.include_ended,
@@ -196,6 +202,7 @@ impl AdminService for AdminApi {
         let ask = request.get_ref();
         let grant = self
             .engine()?
+            .endings
             .revoke(&right, &who, &ask.grant_id, &ask.reason)
             .await
             .map_err(status)?;
@@ -211,6 +218,7 @@ impl AdminService for AdminApi {
         let filter = audit_filter(ask).map_err(status)?;
         let found = self
             .engine()?
+            .reports
             .audit_events(&right, &filter, page(ask.page_size, &ask.page_token)?)
             .await
             .map_err(status)?;
@@ -227,7 +235,8 @@ impl AdminService for AdminApi {
         let (right, _) = self.admin(&request).await?;
         let report = self
             .engine()?
-            .directory_status(&right)
+            .reports
+            .directory(&right)
             .await
             .map_err(status)?;
         Ok(Response::new(convert::directory_status(report)))

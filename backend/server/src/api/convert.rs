@@ -58,7 +58,7 @@ pub fn search_page(page: jitroles_domain::directory::SearchPage) -> pb::SearchDi
 
 use std::time::Duration;
 
-use crate::grants::engine::DirectoryReport;
+use crate::grants::reports::DirectoryReport;
 use jitroles_domain::{
     DomainError,
     access::{AclEntry, Effect, PrincipalKind},

@@ -12,7 +12,7 @@ use crate::{
         browser::NoSession,
         caller::{Authenticated, Authenticator},
     },
-    grants::engine::Engine,
+    grants::Engine,
 };
 
 pub struct RoleApi {
@@ -81,6 +81,7 @@ impl RoleService for RoleApi {
         let who = caller(&request)?;
         let roles = self
             .engine()?
+            .requests
             .roles_for(&who.caller)
             .await
             .map_err(status)?;
@@ -103,6 +104,7 @@ impl RoleService for RoleApi {
             (!ask.client_request_id.is_empty()).then(|| ask.client_request_id.clone());
         let grant = self
             .engine()?
+            .requests
             .request(
                 &who.caller,
                 &ask.rule_id,
@@ -126,6 +128,7 @@ impl RoleService for RoleApi {
         let duration = convert::duration("duration", ask.duration.as_ref()).map_err(status)?;
         let grant = self
             .engine()?
+            .requests
             .extend(&who.caller, &ask.grant_id, duration)
             .await
             .map_err(status)?;
@@ -139,6 +142,7 @@ impl RoleService for RoleApi {
         let who = caller(&request)?;
         let grant = self
             .engine()?
+            .endings
             .release(&who.caller, &request.get_ref().grant_id)
             .await
             .map_err(status)?;
@@ -154,6 +158,7 @@ impl RoleService for RoleApi {
         let page = PageRequest::parse(ask.page_size, &ask.page_token).map_err(status)?;
         let found = self
             .engine()?
+            .reports
             .my_grants(&who.caller, page)
             .await
             .map_err(status)?;

@@ -1,5 +1,92 @@
-//! Rules and grants at work: the engine (requests, extensions, endings, rule edits) and the
-//! scheduler that ends grants on time.
+//! Rules and grants at work. One module per use case, each a small struct over the same
+//! [`Ports`]; what several use cases share (the write-ahead transitions, membership locks,
+//! leases, the mechanism) lives below them in `shared` and `transitions`, and no use-case
+//! module calls another. The decisions are the domain's (`jitroles_domain::grant`): a use case
+//! reads the case, hands it to a pure function with `now`, and carries out the answer.
+//!
+//! - [`rules::Rules`]: rule edits by admins (targets and ACL principals resolved in the
+//!   directory);
+//! - [`request::Requests`]: what requesters do: roles they may request, request, extend;
+//! - [`ending::Endings`]: release and revoke;
+//! - [`expiry::Expiry`]: the scheduler's work: due grants, left-over `ending` ones, recovery
+//!   of unconfirmed grants;
+//! - [`reconcile::Reconciler`]: role groups against live grants;
+//! - [`reports::Reports`]: grant and audit listings, the directory report;
+//! - [`scheduler`]: the loops that drive expiry and reconciliation.
 
-pub mod engine;
+pub mod ending;
+pub mod expiry;
+pub mod reconcile;
+pub mod reports;
+pub mod request;
+pub mod rules;
 pub mod scheduler;
+mod shared;
+mod transitions;
+
+use std::{sync::Arc, time::Duration};
+
+use jitroles_domain::{
+    Clock,
+    directory::Directory,
+    ports::{GrantStore, NotificationStore, RuleStore},
+};
+use tokio::sync::Notify;
+
+pub use shared::Leases;
+
+/// What the engine works on: the stores, the directory and the clock.
+#[derive(Clone)]
+pub struct Ports {
+    pub rules: Arc<dyn RuleStore>,
+    pub grants: Arc<dyn GrantStore>,
+    /// Rules may only name existing channels; refused requests are announced in its outbox
+    /// (grant transitions announce themselves in the grant store's transaction).
+    pub notifications: Arc<dyn NotificationStore>,
+    pub directory: Arc<dyn Directory>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What the engine reports as it works (the server's metrics implement it).
+pub trait Observer: Send + Sync {
+    /// A grant ended `by` after its expiry.
+    fn expired_late(&self, by: Duration);
+}
+
+/// An observer that notes nothing (tests).
+pub struct Unobserved;
+
+impl Observer for Unobserved {
+    fn expired_late(&self, _: Duration) {}
+}
+
+/// The grant engine: one value per use case, sharing the ports.
+pub struct Engine {
+    pub rules: rules::Rules,
+    pub requests: request::Requests,
+    pub endings: ending::Endings,
+    pub expiry: expiry::Expiry,
+    pub reconciler: reconcile::Reconciler,
+    pub reports: reports::Reports,
+    wake: Arc<Notify>,
+}
+
+impl Engine {
+    pub fn new(ports: Ports, leases: Leases, observer: Arc<dyn Observer>) -> Self {
+        let shared = Arc::new(shared::Shared::new(ports, leases, observer));
+        Self {
+            rules: rules::Rules::new(shared.clone()),
+            requests: request::Requests::new(shared.clone()),
+            endings: ending::Endings::new(shared.clone()),
+            expiry: expiry::Expiry::new(shared.clone()),
+            reconciler: reconcile::Reconciler::new(shared.clone()),
+            reports: reports::Reports::new(shared.clone()),
+            wake: shared.wake.clone(),
+        }
+    }
+
+    /// What wakes the scheduler when an earlier expiry may have appeared.
+    pub fn wake_signal(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+}

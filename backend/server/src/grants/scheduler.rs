@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use jitroles_domain::Clock;
 use tokio::sync::Notify;
 
-use super::engine::Engine;
+use super::Engine;
 
 /// Longest sleep with nothing due: a safety net, not a polling interval.
 const IDLE_SLEEP: Duration = Duration::from_secs(3600);
@@ -19,7 +19,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>, wake: Arc<Notify>) {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match engine.recover(Duration::ZERO).await {
+        match engine.expiry.recover(Duration::ZERO).await {
             Ok(0) => break,
             Ok(n) => {
                 tracing::info!(
@@ -37,7 +37,7 @@ pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>, wake: Arc<Notify>) 
     }
     backoff = FIRST_BACKOFF;
     loop {
-        match engine.run_due().await {
+        match engine.expiry.run_due().await {
             Ok(n) => {
                 if n > 0 {
                     tracing::info!(grants = n, "expired grants ended");
@@ -54,7 +54,7 @@ pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>, wake: Arc<Notify>) 
                 continue;
             }
         }
-        let sleep = match engine.next_expiry().await {
+        let sleep = match engine.expiry.next_expiry().await {
             Ok(Some(at)) => (at - clock.now()).to_std().unwrap_or(Duration::ZERO),
             Ok(None) => IDLE_SLEEP,
             Err(e) => {
@@ -70,17 +70,17 @@ pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>, wake: Arc<Notify>) 
 }
 
 /// Compares role groups with live grants at start-up and every `every` (see
-/// [`Engine::reconcile`]), and ends grants left unconfirmed for `unconfirmed_after`.
+/// [`super::reconcile::Reconciler`]), and ends grants left unconfirmed for `unconfirmed_after`.
 pub async fn reconcile(engine: Arc<Engine>, every: Duration, unconfirmed_after: Duration) {
     let mut ticker = tokio::time::interval(every.max(Duration::from_secs(1)));
     loop {
         ticker.tick().await;
-        match engine.recover(unconfirmed_after).await {
+        match engine.expiry.recover(unconfirmed_after).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(grants = n, "unconfirmed grants ended failed"),
             Err(e) => tracing::warn!(error = %e, "unconfirmed grants not recovered yet"),
         }
-        match engine.reconcile().await {
+        match engine.reconciler.reconcile().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 grants = n,

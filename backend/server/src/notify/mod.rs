@@ -19,13 +19,9 @@ use jitroles_domain::{
     access::{AdminRight, Caller},
     audit::{AuditAction, NewAudit},
     directory::{Directory, UserLookup},
-    notify::{
-        self, Channel, ChannelSpec, DeliveryState, Event, Facts, NewNotification, Notification,
-        Transport,
-    },
+    notify::{self, Channel, ChannelSpec, DeliveryState, Event, Facts, Notification, Transport},
     page::{Page, PageRequest},
     ports::{GrantStore, NotificationStore},
-    rule::RoleRule,
 };
 
 use crate::metrics::Metrics;
@@ -309,50 +305,6 @@ impl Notifier {
             error: result.err().unwrap_or_default(),
             sent: rendered.show(),
         })
-    }
-
-    /// A refused request of `rule` by `caller`, for the rule's failure channels (written to
-    /// the outbox; no grant was made).
-    pub async fn refused(&self, rule: &RoleRule, caller: &Caller, why: &DomainError) {
-        let result = async {
-            let channels = self.store.channels().await?;
-            let to = notify::route(Event::Failed, &[], &rule.spec.channels.failure, &channels);
-            let now = self.clock.now();
-            let facts = Facts {
-                rule_name: rule.spec.name.clone(),
-                group: rule.target.name.clone(),
-                subject_account: caller.account_name.clone(),
-                subject_display_name: caller.display_name.clone(),
-                subject_sid: caller.sid.to_string(),
-                requested_by: caller.account_name.clone(),
-                actor: caller.account_name.clone(),
-                detail: why.to_string(),
-                ..Facts::default()
-            };
-            let notes: Vec<NewNotification> = to
-                .into_iter()
-                .map(|channel_id| NewNotification {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    event: Event::Failed,
-                    grant_id: String::new(),
-                    facts: facts.clone(),
-                    dedupe_key: Some(notify::refusal_key(
-                        &rule.id,
-                        &caller.sid.to_string(),
-                        &channel_id,
-                        now,
-                    )),
-                    channel_id,
-                    at: now,
-                    due: now,
-                })
-                .collect();
-            self.store.enqueue(&notes).await
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "the refusal could not be queued for notification");
-        }
     }
 
     // ---- the worker ----

@@ -1,0 +1,300 @@
+//! What requesters do: see the roles they may request, request one, extend a grant. A request
+//! is decided by the domain from the whole case (the caller's right, the ask, their live grant,
+//! the grants covering the same membership, whether they are a member already); the grant is
+//! committed `activating` before the directory write and `active` after it.
+
+use std::{sync::Arc, time::Duration};
+
+use jitroles_domain::{
+    DomainError,
+    access::{Caller, authorize_request},
+    audit::{AuditAction, SYSTEM_ACTOR},
+    directory::{Mechanism, MembershipChange},
+    grant::{self, Ask, Grant, GrantState, RequestCase, Subject},
+    notify,
+    rule::RoleRule,
+};
+
+use super::{
+    shared::{Shared, audit},
+    transitions::Undo,
+};
+use crate::failpoint;
+
+pub struct Requests(Arc<Shared>);
+
+/// A role someone may request, with their live grant of it.
+pub struct RequestableRole {
+    pub rule: RoleRule,
+    pub live: Option<Grant>,
+}
+
+impl Requests {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Self(shared)
+    }
+
+    /// The roles `caller` may request now, with their live grant of each.
+    pub async fn roles_for(&self, caller: &Caller) -> Result<Vec<RequestableRole>, DomainError> {
+        let now = self.0.now();
+        let mut roles = Vec::new();
+        for rule in self.0.ports.rules.rules().await? {
+            if rule.check_open(now).is_err()
+                || authorize_request(caller, &rule.id, &rule.spec.acl).is_err()
+            {
+                continue;
+            }
+            let live = self
+                .0
+                .ports
+                .grants
+                .live_grant(&rule.id, &caller.sid)
+                .await?;
+            roles.push(RequestableRole { rule, live });
+        }
+        Ok(roles)
+    }
+
+    /// Adds `caller` to the role's group until the grant expires. A refusal (not allowed,
+    /// the rule closed, a permanent member) goes to the rule's failure channels once.
+    pub async fn request(
+        &self,
+        caller: &Caller,
+        rule_id: &str,
+        ask: Ask,
+    ) -> Result<Grant, DomainError> {
+        let rule = self.0.rule("role", rule_id).await?;
+        let shared = &self.0;
+        let grants = &shared.ports.grants;
+        if let Some(id) = &ask.client_request_id
+            && let Some(earlier) = grants.grant_by_request_id(&caller.sid, id).await?
+        {
+            return if earlier.rule_id == rule.id {
+                Ok(earlier)
+            } else {
+                Err(DomainError::Invalid {
+                    field: "client_request_id".into(),
+                    reason: "was used for a request of another role".into(),
+                })
+            };
+        }
+        // the caller's right and the ask are decided before anything else is read: a refusal
+        // costs no directory or database work
+        let now = shared.now();
+        let opened = match authorize_request(caller, &rule.id, &rule.spec.acl) {
+            Ok(right) => {
+                let mechanism = shared.mechanism().await?;
+                grant::open(
+                    right,
+                    &rule,
+                    subject_of(caller),
+                    &caller.account_name,
+                    ask,
+                    mechanism,
+                    uuid::Uuid::new_v4().to_string(),
+                    now,
+                )
+            }
+            Err(why) => Err(why),
+        };
+        let fresh = match opened {
+            Ok(fresh) => fresh,
+            Err(why) => return Err(self.refuse(&rule, caller, why).await),
+        };
+        // Token groups include every direct membership, so only a caller whose token groups
+        // list the group can be a member already: only then is the group read. (They may be
+        // up to a minute old; a membership added since shows up as "already there" when adding
+        // below, and is refused then.)
+        let maybe_member = caller.groups.contains(&rule.target.sid);
+        let _membership = shared.memberships.lock(&rule.target.sid, &caller.sid).await;
+        let (live, covering, member) = tokio::join!(
+            grants.live_grant(&rule.id, &caller.sid),
+            grants.covering(&rule.target.sid, &caller.sid),
+            async {
+                if maybe_member {
+                    let members = shared.ports.directory.members(&rule.target.dn).await?;
+                    Ok::<_, DomainError>(
+                        members
+                            .iter()
+                            .any(|m| m.dn.eq_ignore_ascii_case(&caller.dn)),
+                    )
+                } else {
+                    Ok(false)
+                }
+            },
+        );
+        let (live, covering) = (live?, covering?);
+        let admitted = match grant::admit(RequestCase {
+            fresh,
+            live: live.as_ref(),
+            covering: &covering,
+            member: member?,
+            now,
+        }) {
+            Ok(admitted) => admitted,
+            Err(why @ DomainError::AlreadyExists(_)) => return Err(why),
+            Err(why) => return Err(self.refuse(&rule, caller, why).await),
+        };
+        let fresh = admitted.grant;
+
+        // write-ahead: the grant exists before the directory changes
+        grants
+            .insert_grant(
+                &fresh,
+                audit(
+                    AuditAction::Requested,
+                    &caller.account_name,
+                    &fresh,
+                    format!(
+                        "{} until {}: {}",
+                        rule.spec.name, fresh.expires_at, fresh.justification
+                    ),
+                    now,
+                ),
+            )
+            .await?;
+        failpoint::point(failpoint::AFTER_ACTIVATING_COMMIT);
+        let added = shared
+            .ports
+            .directory
+            .add_member(&fresh.group.dn, &fresh.subject.sid, admitted.ttl)
+            .await;
+        match added {
+            Ok(change) => {
+                if change == MembershipChange::Changed {
+                    failpoint::point(failpoint::AFTER_DIRECTORY_ADD);
+                }
+                if let Err(refused) = grant::after_add(&fresh, change, !covering.is_empty()) {
+                    // a member already, and not through us: never touch that membership
+                    shared.fail(&fresh, &refused, Undo::Keep).await;
+                    return Err(refused);
+                }
+            }
+            Err(e) => {
+                shared.fail(&fresh, &e, Undo::Remove).await;
+                return Err(e);
+            }
+        }
+        let active = Grant {
+            state: GrantState::Active,
+            ..fresh.clone()
+        };
+        let detail = format!(
+            "member of {} until {} ({})",
+            fresh.group.name, fresh.expires_at, fresh.mechanism
+        );
+        match grants
+            .update_grant(
+                &fresh,
+                &active,
+                Some(audit(
+                    AuditAction::Granted,
+                    SYSTEM_ACTOR,
+                    &active,
+                    detail,
+                    shared.now(),
+                )),
+            )
+            .await
+        {
+            Ok(stored) => {
+                shared.wake.notify_one();
+                Ok(stored)
+            }
+            Err(e) => {
+                // not confirmed: the caller is told it failed, so the membership must go
+                shared.fail(&fresh, &e, Undo::Remove).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Moves the caller's grant `id` to a later expiry (`duration` from now, default the
+    /// rule's), as the rule's caps allow.
+    pub async fn extend(
+        &self,
+        caller: &Caller,
+        id: &str,
+        duration: Option<Duration>,
+    ) -> Result<Grant, DomainError> {
+        let shared = &self.0;
+        let g = shared.grant(id).await?;
+        grant::check_own(&g, &caller.sid)?;
+        let rule = shared.ports.rules.rule(&g.rule_id).await?.ok_or_else(|| {
+            DomainError::FailedPrecondition("the role of this grant was deleted".into())
+        })?;
+        // the ACL may have changed since the request
+        authorize_request(caller, &rule.id, &rule.spec.acl)?;
+        let now = shared.now();
+        rule.check_open(now)?;
+        let longer = grant::extend(&g, &rule, duration, now)?;
+        let _membership = shared.memberships.lock(&g.group.sid, &g.subject.sid).await;
+        if g.mechanism == Mechanism::Ttl {
+            // AD first: if storing fails afterwards, AD keeps the member longer than recorded,
+            // and expiry removes it explicitly; never the other way round
+            let covering = shared
+                .ports
+                .grants
+                .covering(&g.group.sid, &g.subject.sid)
+                .await?;
+            let mut all: Vec<&Grant> = covering.iter().filter(|c| c.id != g.id).collect();
+            all.push(&longer);
+            shared
+                .ports
+                .directory
+                .add_member(
+                    &g.group.dn,
+                    &g.subject.sid,
+                    Some(grant::link_ttl(&all, now)),
+                )
+                .await?;
+        }
+        let stored = shared
+            .ports
+            .grants
+            .update_grant(
+                &g,
+                &longer,
+                Some(audit(
+                    AuditAction::Extended,
+                    &caller.account_name,
+                    &longer,
+                    format!("until {} (was {})", longer.expires_at, g.expires_at),
+                    now,
+                )),
+            )
+            .await?;
+        shared.wake.notify_one();
+        Ok(stored)
+    }
+
+    /// `why`, after telling the rule's failure channels when it is a refusal of the person
+    /// made before any grant was recorded (a failure after that is announced with the grant's
+    /// `failed`).
+    async fn refuse(&self, rule: &RoleRule, caller: &Caller, why: DomainError) -> DomainError {
+        if notify::announces_refusal(&why) {
+            let store = &self.0.ports.notifications;
+            let queued = async {
+                let channels = store.channels().await?;
+                let notes = notify::refusal(rule, caller, &why, &channels, self.0.now(), || {
+                    uuid::Uuid::new_v4().to_string()
+                });
+                store.enqueue(&notes).await
+            }
+            .await;
+            if let Err(e) = queued {
+                tracing::warn!(error = %e, "the refusal could not be queued for notification");
+            }
+        }
+        why
+    }
+}
+
+fn subject_of(caller: &Caller) -> Subject {
+    Subject {
+        sid: caller.sid.clone(),
+        dn: caller.dn.clone(),
+        account: caller.account_name.clone(),
+        display_name: caller.display_name.clone(),
+    }
+}

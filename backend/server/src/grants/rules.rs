@@ -1,0 +1,218 @@
+//! Rule edits by admins. The target group and every ACL principal are resolved in the
+//! directory (a name that resolves to nothing is a field error); the spec is validated by the
+//! domain; the store keeps the version check and the audit event in one transaction.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
+
+use jitroles_domain::{
+    DomainError,
+    access::{AclEntry, AdminRight, Caller, PrincipalKind},
+    audit::AuditAction,
+    directory::{GroupRef, UserLookup, find_group},
+    rule::{RoleRule, RuleChannels, RuleSpec, TargetGroup, check_text},
+};
+
+use super::shared::{Shared, rule_audit};
+
+pub struct Rules(Arc<Shared>);
+
+impl Rules {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Self(shared)
+    }
+
+    pub async fn create(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        mut spec: RuleSpec,
+        target: &str,
+    ) -> Result<RoleRule, DomainError> {
+        let now = self.0.now();
+        self.resolve_acl(&mut spec.acl).await?;
+        let spec = spec.validate(now)?;
+        self.check_channels(&spec.channels).await?;
+        let rule = RoleRule {
+            id: uuid::Uuid::new_v4().to_string(),
+            spec,
+            target: self.target(target).await?,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.0
+            .ports
+            .rules
+            .create_rule(
+                &rule,
+                rule_audit(AuditAction::RuleCreated, actor, &rule, now),
+            )
+            .await?;
+        Ok(rule)
+    }
+
+    pub async fn update(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        id: &str,
+        mut spec: RuleSpec,
+        target: &str,
+        version: i64,
+    ) -> Result<RoleRule, DomainError> {
+        let now = self.0.now();
+        let stored = self.0.rule("rule", id).await?;
+        self.resolve_acl(&mut spec.acl).await?;
+        let spec = spec.validate(now)?;
+        self.check_channels(&spec.channels).await?;
+        let rule = RoleRule {
+            spec,
+            target: self.target(target).await?,
+            version: version + 1,
+            updated_at: now,
+            ..stored
+        };
+        self.0
+            .ports
+            .rules
+            .update_rule(
+                &rule,
+                version,
+                rule_audit(AuditAction::RuleUpdated, actor, &rule, now),
+            )
+            .await?;
+        Ok(rule)
+    }
+
+    pub async fn delete(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        id: &str,
+        version: i64,
+    ) -> Result<(), DomainError> {
+        let now = self.0.now();
+        let rule = self.0.rule("rule", id).await?;
+        self.0
+            .ports
+            .rules
+            .delete_rule(
+                id,
+                version,
+                rule_audit(AuditAction::RuleDeleted, actor, &rule, now),
+            )
+            .await
+    }
+
+    /// A rule with its number of live grants.
+    pub async fn get(&self, _: &AdminRight, id: &str) -> Result<(RoleRule, u32), DomainError> {
+        let rule = self.0.rule("rule", id).await?;
+        let live = self.0.ports.rules.live_grant_counts().await?;
+        let n = live.get(id).copied().unwrap_or(0);
+        Ok((rule, n))
+    }
+
+    /// Rules whose name contains `query` (any case), each with its number of live grants.
+    pub async fn list(
+        &self,
+        _: &AdminRight,
+        query: &str,
+    ) -> Result<Vec<(RoleRule, u32)>, DomainError> {
+        check_text("query", query, 256, false)?;
+        let query = query.to_lowercase();
+        let live: HashMap<String, u32> = self.0.ports.rules.live_grant_counts().await?;
+        Ok(self
+            .0
+            .ports
+            .rules
+            .rules()
+            .await?
+            .into_iter()
+            .filter(|r| r.spec.name.to_lowercase().contains(&query))
+            .map(|r| {
+                let n = live.get(&r.id).copied().unwrap_or(0);
+                (r, n)
+            })
+            .collect())
+    }
+
+    /// Every channel a rule names exists.
+    async fn check_channels(&self, channels: &RuleChannels) -> Result<(), DomainError> {
+        let known: HashSet<String> = self
+            .0
+            .ports
+            .notifications
+            .channels()
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        for (field, ids) in [
+            ("success_channels", &channels.success),
+            ("failure_channels", &channels.failure),
+        ] {
+            if let Some(id) = ids.iter().find(|id| !known.contains(*id)) {
+                return Err(DomainError::Invalid {
+                    field: field.into(),
+                    reason: format!("there is no channel {id}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The group `name` (SID, GUID, DN or name) names, or a field error.
+    async fn target(&self, name: &str) -> Result<TargetGroup, DomainError> {
+        check_text("target_group", name, 1024, false)?;
+        if name.trim().is_empty() {
+            return Err(DomainError::Invalid {
+                field: "target_group".into(),
+                reason: "is required".into(),
+            });
+        }
+        let group = find_group(self.0.ports.directory.as_ref(), name.trim())
+            .await?
+            .ok_or_else(|| DomainError::Invalid {
+                field: "target_group".into(),
+                reason: format!("the directory has no group {name}"),
+            })?;
+        Ok(TargetGroup {
+            sid: group.sid,
+            guid: group.guid,
+            dn: group.dn,
+            name: group.name,
+        })
+    }
+
+    /// Every ACL principal must exist in the directory; display names are taken from it.
+    async fn resolve_acl(&self, acl: &mut [AclEntry]) -> Result<(), DomainError> {
+        let directory = &self.0.ports.directory;
+        for (i, entry) in acl.iter_mut().enumerate() {
+            let name = match entry.kind {
+                PrincipalKind::User => directory
+                    .find_user(&UserLookup::Sid(entry.principal.clone()))
+                    .await?
+                    .map(|u| u.display_name),
+                PrincipalKind::Group => directory
+                    .group(&GroupRef::Sid(entry.principal.clone()))
+                    .await?
+                    .map(|g| g.name),
+            };
+            entry.display_name = name.ok_or_else(|| DomainError::Invalid {
+                field: format!("acl[{i}]"),
+                reason: format!(
+                    "the directory has no {} with SID {}",
+                    match entry.kind {
+                        PrincipalKind::User => "user",
+                        PrincipalKind::Group => "group",
+                    },
+                    entry.principal
+                ),
+            })?;
+        }
+        Ok(())
+    }
+}

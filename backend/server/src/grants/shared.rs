@@ -1,0 +1,174 @@
+//! What the use cases share: the ports, this instance's leases, the per-membership locks, the
+//! mechanism in use, and the audit events they write.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use jitroles_domain::{
+    DomainError,
+    access::Caller,
+    audit::{AuditAction, NewAudit},
+    directory::{Mechanism, Sid},
+    grant::{Grant, Lease},
+    rule::RoleRule,
+};
+use tokio::sync::Notify;
+
+use super::{Observer, Ports};
+
+/// How long the mechanism (PAM on or off) is reused before the directory is asked again. PAM
+/// only ever goes from off to on, and the scheduler works either way.
+const MECHANISM_TTL: Duration = Duration::from_secs(60);
+
+pub(super) struct Shared {
+    pub ports: Ports,
+    /// Wakes the scheduler when an earlier expiry may have appeared.
+    pub wake: Arc<Notify>,
+    pub memberships: MembershipLocks,
+    pub leases: Leases,
+    pub observer: Arc<dyn Observer>,
+    mechanism: std::sync::Mutex<Option<(Mechanism, tokio::time::Instant)>>,
+}
+
+impl Shared {
+    pub fn new(ports: Ports, leases: Leases, observer: Arc<dyn Observer>) -> Self {
+        Self {
+            ports,
+            wake: Arc::new(Notify::new()),
+            memberships: MembershipLocks::default(),
+            leases,
+            observer,
+            mechanism: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.ports.clock.now()
+    }
+
+    /// A lease of this instance from now on.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            holder: self.leases.holder.clone(),
+            until: self.now()
+                + chrono::TimeDelta::from_std(self.leases.length).unwrap_or(chrono::TimeDelta::MAX),
+        }
+    }
+
+    /// The mechanism in use, asked of the directory at most once per [`MECHANISM_TTL`].
+    pub async fn mechanism(&self) -> Result<Mechanism, DomainError> {
+        let remembered = *self
+            .mechanism
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((mechanism, at)) = remembered
+            && at.elapsed() < MECHANISM_TTL
+        {
+            return Ok(mechanism);
+        }
+        let mechanism = self.ports.directory.capabilities().await?.mechanism;
+        *self
+            .mechanism
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((mechanism, tokio::time::Instant::now()));
+        Ok(mechanism)
+    }
+
+    /// A grant, or NOT_FOUND naming it.
+    pub async fn grant(&self, id: &str) -> Result<Grant, DomainError> {
+        self.ports
+            .grants
+            .grant(id)
+            .await?
+            .ok_or_else(|| not_found(format!("grant {id}")))
+    }
+
+    /// A live rule, or NOT_FOUND naming it as `what` ("rule", "role").
+    pub async fn rule(&self, what: &str, id: &str) -> Result<RoleRule, DomainError> {
+        self.ports
+            .rules
+            .rule(id)
+            .await?
+            .ok_or_else(|| not_found(format!("{what} {id}")))
+    }
+}
+
+/// How this instance claims `ending` grants: other instances leave a claimed grant alone until
+/// the lease runs out, and then take its removal over.
+pub struct Leases {
+    /// This instance's name: the same instance restarted must find its own leases (and finish
+    /// their work at once); another instance waits until they run out.
+    pub holder: String,
+    pub length: Duration,
+}
+
+/// One lock per (group, person) in this instance: "is another grant covering it?" and the
+/// directory write that depends on the answer happen as one step, so an expiry cannot remove
+/// a membership a new request has just added for the same person and group.
+#[derive(Default)]
+pub(super) struct MembershipLocks(
+    std::sync::Mutex<HashMap<MembershipKey, Arc<tokio::sync::Mutex<()>>>>,
+);
+
+/// (group SID, person SID).
+type MembershipKey = (String, String);
+
+impl MembershipLocks {
+    pub async fn lock(&self, group: &Sid, subject: &Sid) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut all = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if all.len() > 10_000 {
+                all.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            all.entry((group.to_string(), subject.to_string()))
+                .or_default()
+                .clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
+pub(super) fn not_found(what: String) -> DomainError {
+    DomainError::NotFound { what }
+}
+
+/// The audit event of a grant's transition.
+pub(super) fn audit(
+    action: AuditAction,
+    actor: &str,
+    grant: &Grant,
+    detail: impl Into<String>,
+    at: DateTime<Utc>,
+) -> NewAudit {
+    NewAudit {
+        at,
+        action,
+        actor: actor.to_owned(),
+        rule_id: Some(grant.rule_id.clone()),
+        grant_id: Some(grant.id.clone()),
+        subject_account: Some(grant.subject.account.clone()),
+        detail: detail.into(),
+    }
+}
+
+/// The audit event of a rule edit.
+pub(super) fn rule_audit(
+    action: AuditAction,
+    actor: &Caller,
+    rule: &RoleRule,
+    at: DateTime<Utc>,
+) -> NewAudit {
+    NewAudit {
+        at,
+        action,
+        actor: actor.account_name.clone(),
+        rule_id: Some(rule.id.clone()),
+        grant_id: None,
+        subject_account: None,
+        detail: format!("{} on group {}", rule.spec.name, rule.target.name),
+    }
+}

@@ -1,0 +1,231 @@
+//! The write-ahead transitions several use cases share, ordered so that a failure at any point
+//! leaves no stray membership and loses no grant:
+//!
+//! - a request that cannot be confirmed ends `failed` ([`Shared::fail`]), and the membership it
+//!   may have written is removed unless another live grant covers it;
+//! - ending (expiry, release, revoke, reconciliation) commits `ending` before the removal and
+//!   `ended` after it ([`Shared::end`]); a removal the directory refuses stays `ending` and the
+//!   scheduler retries it;
+//! - membership is the union of live grants: a removal another live grant still covers is
+//!   skipped (TTL links get the remaining grants' latest expiry instead).
+
+use std::collections::HashMap;
+
+use jitroles_domain::{
+    DomainError,
+    audit::{AuditAction, SYSTEM_ACTOR},
+    directory::{MembershipChange, Sid},
+    grant::{self, EndReason, Grant, GrantState},
+};
+
+use super::shared::{Shared, audit};
+use crate::failpoint;
+
+/// Most members removed from one group in one directory write.
+const REMOVE_BATCH: usize = 250;
+
+/// What a failed grant does with the membership it may have written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Undo {
+    Remove,
+    /// The member was there before us: leave it.
+    Keep,
+}
+
+impl Shared {
+    /// Ends an unconfirmed grant `failed`, removing the membership it may have written
+    /// (`Undo::Remove`). Whatever cannot be done now is left `activating` for recovery.
+    pub async fn fail(&self, activating: &Grant, why: &DomainError, undo: Undo) {
+        let covered = undo == Undo::Keep
+            || match self
+                .ports
+                .grants
+                .covering(&activating.group.sid, &activating.subject.sid)
+                .await
+            {
+                Ok(covering) => grant::still_covered(activating, &covering),
+                Err(e) => {
+                    tracing::warn!(grant = %activating.id, error = %e, "cannot check coverage; recovery will finish the failed grant");
+                    return;
+                }
+            };
+        if !covered
+            && let Err(e) = self
+                .ports
+                .directory
+                .remove_member(&activating.group.dn, &activating.subject.sid)
+                .await
+        {
+            tracing::warn!(grant = %activating.id, error = %e, "cannot undo the membership of a failed grant; recovery will retry");
+            return;
+        }
+        if let DomainError::Internal(_) = why {
+            tracing::error!(grant = %activating.id, error = %why, "grant failed");
+        }
+        // what the audit log, the caller and the failure channels read
+        let said = why.said();
+        let now = self.now();
+        let failed = Grant {
+            state: GrantState::Failed,
+            ended_at: Some(now),
+            last_error: Some(said.clone()),
+            ..activating.clone()
+        };
+        if let Err(e) = self
+            .ports
+            .grants
+            .update_grant(
+                activating,
+                &failed,
+                Some(audit(AuditAction::Failed, SYSTEM_ACTOR, &failed, said, now)),
+            )
+            .await
+        {
+            tracing::warn!(grant = %activating.id, error = %e, "cannot record a failed grant; recovery will");
+        }
+    }
+
+    /// `active → ending`, with the audit event of the decision (expired, released, revoked,
+    /// ended by the directory).
+    pub async fn begin(
+        &self,
+        g: &Grant,
+        reason: EndReason,
+        actor: &str,
+        detail: String,
+    ) -> Result<Grant, DomainError> {
+        let action = match reason {
+            EndReason::Expired => AuditAction::Expired,
+            EndReason::Released => AuditAction::Released,
+            EndReason::Revoked => AuditAction::Revoked,
+            EndReason::Directory => AuditAction::EndedByDirectory,
+        };
+        let next = grant::begin_end(g, reason, self.lease())?;
+        let now = self.now();
+        let stored = self
+            .ports
+            .grants
+            .update_grant(g, &next, Some(audit(action, actor, &next, detail, now)))
+            .await?;
+        failpoint::point(failpoint::AFTER_ENDING_COMMIT);
+        Ok(stored)
+    }
+
+    /// `active → ending → ended`. If the directory cannot be changed now, the grant stays
+    /// `ending` (returned so, with the error) and the scheduler finishes it.
+    pub async fn end(
+        &self,
+        g: Grant,
+        reason: EndReason,
+        actor: &str,
+        detail: String,
+    ) -> Result<Grant, DomainError> {
+        let ending = if g.state == GrantState::Ending {
+            g
+        } else {
+            self.begin(&g, reason, actor, detail).await?
+        };
+        match self.finish_all(std::slice::from_ref(&ending)).await {
+            Ok(mut ended) => ended
+                .pop()
+                .ok_or_else(|| DomainError::Internal("finishing a grant returned nothing".into())),
+            Err(e) => {
+                tracing::warn!(grant = %ending.id, error = %e, "membership removal postponed");
+                self.wake.notify_one();
+                let noted = Grant {
+                    last_error: Some(e.said()),
+                    ..ending.clone()
+                };
+                Ok(self
+                    .ports
+                    .grants
+                    .update_grant(&ending, &noted, None)
+                    .await
+                    .unwrap_or(noted))
+            }
+        }
+    }
+
+    /// Finishes `ending` grants of one group: the memberships no other live grant covers go
+    /// in batched removals (one write per [`REMOVE_BATCH`] members), then each grant is
+    /// recorded `ended`. A grant another instance finished meanwhile is returned as stored.
+    pub async fn finish_all(&self, endings: &[Grant]) -> Result<Vec<Grant>, DomainError> {
+        let Some(first) = endings.first() else {
+            return Ok(Vec::new());
+        };
+        let group = first.group.clone();
+        let mut people: Vec<&Sid> = endings.iter().map(|g| &g.subject.sid).collect();
+        people.sort();
+        people.dedup();
+        let mut _held = Vec::with_capacity(people.len());
+        for person in &people {
+            _held.push(self.memberships.lock(&group.sid, person).await);
+        }
+        let subjects: Vec<Sid> = people.iter().map(|p| (*p).clone()).collect();
+        let live = self
+            .ports
+            .grants
+            .covering_any(&group.sid, &subjects)
+            .await?;
+        let plan = grant::plan_endings(endings, &live, self.now());
+        let mut details: HashMap<String, String> = HashMap::new();
+        for kept in plan.kept {
+            if let Some(ttl) = kept.ttl {
+                self.ports
+                    .directory
+                    .add_member(&group.dn, &kept.subject, Some(ttl))
+                    .await?;
+            }
+            details.insert(
+                kept.grant_id,
+                format!(
+                    "still a member of {}: another live grant covers it",
+                    group.name
+                ),
+            );
+        }
+        let mut removed: HashMap<Sid, MembershipChange> = HashMap::new();
+        for batch in plan.remove.chunks(REMOVE_BATCH) {
+            let changes = self
+                .ports
+                .directory
+                .remove_members(&group.dn, batch)
+                .await?;
+            removed.extend(batch.iter().cloned().zip(changes));
+        }
+        failpoint::point(failpoint::AFTER_DIRECTORY_REMOVE);
+        let mut ended = Vec::with_capacity(endings.len());
+        for ending in endings {
+            let detail = details.remove(&ending.id).unwrap_or_else(|| {
+                match removed.get(&ending.subject.sid) {
+                    Some(MembershipChange::Changed) => format!("removed from {}", group.name),
+                    _ => format!(
+                        "no longer a member of {} (the directory removed it)",
+                        group.name
+                    ),
+                }
+            });
+            let now = self.now();
+            let done = grant::finish_end(ending, now);
+            match self
+                .ports
+                .grants
+                .update_grant(
+                    ending,
+                    &done,
+                    Some(audit(AuditAction::Ended, SYSTEM_ACTOR, &done, detail, now)),
+                )
+                .await
+            {
+                Ok(stored) => ended.push(stored),
+                Err(DomainError::Conflict(_)) => {
+                    if let Some(current) = self.ports.grants.grant(&ending.id).await? {
+                        ended.push(current);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ended)
+    }
+}
