@@ -15,6 +15,8 @@ pub mod ports;
 pub mod rule;
 pub mod session;
 pub mod system;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use clock::{Clock, ManualClock};
 pub use error::DomainError;

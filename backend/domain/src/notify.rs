@@ -538,6 +538,40 @@ pub fn refusal_key(rule_id: &str, caller_sid: &str, channel_id: &str, at: DateTi
     )
 }
 
+/// The notices of a grant's transition (the audit event `audit` of grant `g`): the event to
+/// the channels it is routed to (a rule's `success`/`failure` channels, lifecycle events to
+/// subscribers), and for a grant or extension its expiring-soon notices. Written by the store
+/// in the transition's own transaction.
+pub fn of_transition(
+    g: &Grant,
+    audit: &crate::audit::NewAudit,
+    rule: &crate::rule::RuleChannels,
+    channels: &[Channel],
+    mut new_id: impl FnMut() -> String,
+) -> Vec<NewNotification> {
+    let Some(event) = Event::of(audit.action) else {
+        return Vec::new();
+    };
+    let facts = Facts::of(g, &audit.actor, &audit.detail);
+    let mut notes: Vec<NewNotification> = route(event, &rule.success, &rule.failure, channels)
+        .into_iter()
+        .map(|channel_id| NewNotification {
+            id: new_id(),
+            channel_id,
+            event,
+            grant_id: g.id.clone(),
+            facts: facts.clone(),
+            dedupe_key: None,
+            at: audit.at,
+            due: audit.at,
+        })
+        .collect();
+    if matches!(event, Event::Granted | Event::Extended) {
+        notes.extend(expiring_soon(g, channels, audit.at, new_id));
+    }
+    notes
+}
+
 /// Whether a refused request is announced to the rule's failure channels: a refusal of the
 /// person (not allowed, the rule closed, a permanent member), not bad input or an outage.
 pub fn announces_refusal(why: &DomainError) -> bool {

@@ -7,11 +7,11 @@ use jitroles_domain::{
     audit::NewAudit,
     grant::Grant,
     notify::{
-        self, Channel, ChannelSpec, DeliveryState, Event, Facts, NewNotification, Notification,
-        Transport,
+        self, Channel, ChannelSpec, DeliveryState, Event, NewNotification, Notification, Transport,
     },
     page::{Page, PageRequest},
     ports::NotificationStore,
+    rule::RuleChannels,
 };
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -135,9 +135,9 @@ pub(crate) async fn outbox(
     g: &Grant,
     audit: &NewAudit,
 ) -> Result<(), DomainError> {
-    let Some(event) = Event::of(audit.action) else {
+    if Event::of(audit.action).is_none() {
         return Ok(());
-    };
+    }
     // a channel that cannot be read is left out, never the reason a grant cannot change
     let channels: Vec<Channel> = channel::Entity::find()
         .all(tx)
@@ -162,31 +162,13 @@ pub(crate) async fn outbox(
         return Ok(());
     };
     let ids = |json: &str| serde_json::from_str::<Vec<String>>(json).unwrap_or_default();
-    let to = notify::route(
-        event,
-        &ids(&r.success_channels),
-        &ids(&r.failure_channels),
-        &channels,
-    );
-    let facts = Facts::of(g, &audit.actor, &audit.detail);
-    let mut notes: Vec<NewNotification> = to
-        .into_iter()
-        .map(|channel_id| NewNotification {
-            id: uuid::Uuid::new_v4().to_string(),
-            channel_id,
-            event,
-            grant_id: g.id.clone(),
-            facts: facts.clone(),
-            dedupe_key: None,
-            at: audit.at,
-            due: audit.at,
-        })
-        .collect();
-    if matches!(event, Event::Granted | Event::Extended) {
-        notes.extend(notify::expiring_soon(g, &channels, audit.at, || {
-            uuid::Uuid::new_v4().to_string()
-        }));
-    }
+    let routes = RuleChannels {
+        success: ids(&r.success_channels),
+        failure: ids(&r.failure_channels),
+    };
+    let notes = notify::of_transition(g, audit, &routes, &channels, || {
+        uuid::Uuid::new_v4().to_string()
+    });
     insert(tx, &notes).await.map(|_| ())
 }
 

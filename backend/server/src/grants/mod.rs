@@ -22,6 +22,8 @@ pub mod request;
 pub mod rules;
 pub mod scheduler;
 mod shared;
+#[cfg(test)]
+mod tests;
 mod transitions;
 
 use std::{sync::Arc, time::Duration};
