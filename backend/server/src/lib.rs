@@ -33,8 +33,8 @@ use crate::{
     auth::{
         browser::{Browser, BrowserSettings},
         caller::{Authenticator, IdentityMapping},
+        gate::Gate,
         jwt::{JwtSettings, JwtVerifier},
-        layer::Gate,
         session::{self, Sessions},
     },
     clock::SystemClock,
@@ -192,7 +192,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .into_axum_router()
         .route_layer(axum::middleware::from_fn_with_state(
             gate,
-            auth::layer::authenticate,
+            api::layer::authenticate,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
             metrics.clone(),

@@ -10,6 +10,8 @@ use tonic::body::Body;
 use tower::{Service, ServiceExt, service_fn};
 use tower_http::services::{ServeDir, ServeFile};
 
+use crate::api::error::no_such_service;
+
 pub fn service<B>(
     web_root: &Path,
 ) -> impl Service<Request<B>, Response = Response<Body>, Error = Infallible, Future: Send>
@@ -25,11 +27,7 @@ where
         let files = files.clone();
         async move {
             if is_grpc(&request) {
-                let status = tonic::Status::unimplemented(format!(
-                    "no gRPC service at {}",
-                    request.uri().path()
-                ));
-                return Ok(status.into_http());
+                return Ok(no_such_service(request.uri().path()).into_http());
             }
             // only reached when browser sign-in is off: never answer with the app, which would
             // send the browser straight back here

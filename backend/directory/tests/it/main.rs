@@ -10,5 +10,7 @@ mod connection;
 mod membership;
 mod outage;
 mod people;
+#[path = "../../../test-support/service.rs"]
+mod service;
 mod support;
 mod ttl;

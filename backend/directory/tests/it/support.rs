@@ -18,22 +18,14 @@ pub struct Ad {
     pub role_ou: String,
 }
 
-/// The test DC's settings from `scripts/ad up`, or `None` outside CI when there is none.
-/// Under `CI=true` a missing DC fails the test: CI never skips.
+/// The test DC's settings from `scripts/ad up`, or `None` (the test skips, see `service`)
+/// when there is none.
 pub fn ad() -> Option<Ad> {
-    let var = |k: &str| std::env::var(k).ok();
-    let Some(url) = var("AD_URL") else {
-        assert!(
-            var("CI").as_deref() != Some("true"),
-            "AD_URL is not set: CI needs the Samba DC (eval \"$(scripts/ad up)\")"
-        );
-        eprintln!("skipping: AD_URL is not set (eval \"$(scripts/ad up)\" starts a Samba DC)");
-        return None;
-    };
-    let need = |k: &str| var(k).unwrap_or_else(|| panic!("{k} is not set"));
+    let ldaps_url = crate::service::SAMBA.var()?;
+    let need = |k: &str| std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set"));
     Some(Ad {
-        url,
-        ldaps_url: need("AD_LDAPS_URL"),
+        url: need("AD_URL"),
+        ldaps_url,
         ca_file: need("AD_CA_FILE"),
         base_dn: need("AD_BASE_DN"),
         admin_dn: need("AD_ADMIN_DN"),

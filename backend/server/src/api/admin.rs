@@ -16,10 +16,14 @@ use tonic::{Request, Response, Status};
 
 use super::{
     convert,
-    error::status,
+    error::{auth_status, status},
     roles::{caller, engine},
 };
-use crate::{auth::caller::Authenticator, grants::Engine, notify::Notifier};
+use crate::{
+    auth::{caller::Authenticator, error::AuthError},
+    grants::Engine,
+    notify::Notifier,
+};
 
 pub struct AdminApi {
     auth: Option<Arc<Authenticator>>,
@@ -42,25 +46,30 @@ impl AdminApi {
 
     fn notifier(&self) -> Result<&Notifier, Status> {
         self.notifier.as_deref().ok_or_else(|| {
-            Status::failed_precondition(
-                "notifications need a directory: this server has no [directory] configured",
-            )
+            status(DomainError::FailedPrecondition(
+                "notifications need a directory: this server has no [directory] configured".into(),
+            ))
         })
     }
 
     /// The admin capability for this request's caller, or the status that refuses it.
     async fn admin<T>(&self, request: &Request<T>) -> Result<(AdminRight, Caller), Status> {
         let who = caller(request)?;
-        let auth: &Authenticator = self
-            .auth
-            .as_deref()
-            .ok_or_else(|| Status::unauthenticated("sign-in is not configured"))?;
-        let right = authorize_admin(&who.caller, auth.admin_groups().await?).map_err(status)?;
+        let admin_groups = self.auth()?.admin_groups().await.map_err(status)?;
+        let right = authorize_admin(&who.caller, admin_groups).map_err(status)?;
         Ok((right, who.caller))
     }
 
     fn engine(&self) -> Result<&Engine, Status> {
         engine(&self.engine)
+    }
+
+    fn auth(&self) -> Result<&Authenticator, Status> {
+        self.auth.as_deref().ok_or_else(|| {
+            auth_status(AuthError::Unauthenticated(
+                "sign-in is not configured".into(),
+            ))
+        })
     }
 }
 
@@ -82,11 +91,7 @@ impl AdminService for AdminApi {
             pb::DirectoryObjectKind::Group => SearchScope::Groups,
         };
         let page_size = usize::try_from(ask.page_size).unwrap_or(usize::MAX);
-        let directory = self
-            .auth
-            .as_deref()
-            .ok_or_else(|| Status::unauthenticated("sign-in is not configured"))?
-            .directory();
+        let directory = self.auth()?.directory();
         let found = search_directory(&right, directory, &ask.query, scope, page_size)
             .await
             .map_err(status)?;

@@ -1,9 +1,12 @@
-//! The one place that chooses gRPC status codes for domain errors. Internal errors are logged
+//! The one place that chooses gRPC status codes: for domain errors, for authentication
+//! failures, and for calls to services this server does not have. Internal errors are logged
 //! with an id; their text never reaches the client.
 
 use jitroles_domain::DomainError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::auth::error::AuthError;
 
 pub fn status(error: DomainError) -> Status {
     match error {
@@ -27,4 +30,19 @@ pub fn status(error: DomainError) -> Status {
             ))
         }
     }
+}
+
+/// No caller (UNAUTHENTICATED), a caller not let in (PERMISSION_DENIED), or what
+/// authentication relies on failed (as that domain error).
+pub fn auth_status(error: AuthError) -> Status {
+    match error {
+        AuthError::Unauthenticated(message) => Status::unauthenticated(message),
+        AuthError::Refused(message) => Status::permission_denied(message),
+        AuthError::Failed(e) => status(e),
+    }
+}
+
+/// A gRPC call to a path no service here answers (the web app's fallback sees these).
+pub fn no_such_service(path: &str) -> Status {
+    Status::unimplemented(format!("no gRPC service at {path}"))
 }

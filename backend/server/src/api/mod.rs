@@ -5,5 +5,6 @@
 pub mod admin;
 mod convert;
 pub mod error;
+pub mod layer;
 pub mod roles;
 pub mod system;

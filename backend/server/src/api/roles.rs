@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
-use jitroles_domain::{access::authorize_admin, grant::Ask, page::PageRequest};
+use jitroles_domain::{DomainError, access::authorize_admin, grant::Ask, page::PageRequest};
 use jitroles_proto::v1::{self as pb, role_service_server::RoleService};
 use tonic::{Request, Response, Status};
 
-use super::{convert, error::status};
+use super::{
+    convert,
+    error::{auth_status, status},
+};
 use crate::{
     auth::{
-        browser::NoSession,
         caller::{Authenticated, Authenticator},
+        gate,
     },
     grants::Engine,
 };
@@ -33,23 +36,16 @@ impl RoleApi {
 /// The engine, or FAILED_PRECONDITION when no directory is configured.
 pub fn engine(engine: &Option<Arc<Engine>>) -> Result<&Engine, Status> {
     engine.as_deref().ok_or_else(|| {
-        Status::failed_precondition(
-            "roles need a directory: this server has no [directory] configured",
-        )
+        status(DomainError::FailedPrecondition(
+            "roles need a directory: this server has no [directory] configured".into(),
+        ))
     })
 }
 
 /// The caller the auth layer established, or UNAUTHENTICATED (saying why a session no longer
 /// holds, when there was one).
 pub fn caller<T>(request: &Request<T>) -> Result<Authenticated, Status> {
-    let extensions = request.extensions();
-    extensions
-        .get::<Authenticated>()
-        .cloned()
-        .ok_or_else(|| match extensions.get::<NoSession>() {
-            Some(NoSession(why)) => Status::unauthenticated(why.clone()),
-            None => Status::unauthenticated("sign in first, or send a bearer token"),
-        })
+    gate::caller(request.extensions()).map_err(auth_status)
 }
 
 #[tonic::async_trait]
@@ -60,7 +56,10 @@ impl RoleService for RoleApi {
     ) -> Result<Response<pb::WhoAmIResponse>, Status> {
         let who = caller(&request)?;
         let is_admin = match &self.auth {
-            Some(auth) => authorize_admin(&who.caller, auth.admin_groups().await?).is_ok(),
+            Some(auth) => {
+                let admin_groups = auth.admin_groups().await.map_err(status)?;
+                authorize_admin(&who.caller, admin_groups).is_ok()
+            }
             None => false,
         };
         Ok(Response::new(pb::WhoAmIResponse {

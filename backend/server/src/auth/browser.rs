@@ -17,7 +17,7 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jitroles_domain::{
-    Clock,
+    Clock, DomainError,
     session::{PendingSignIn, SIGN_IN_WINDOW, SignedIn, safe_return_path},
 };
 use openidconnect::{
@@ -28,10 +28,11 @@ use openidconnect::{
 };
 use reqwest::Url;
 use tokio::sync::OnceCell;
-use tonic::Status;
 
 use super::{
     caller::{Authenticated, Authenticator},
+    error::AuthError,
+    gate::{Identified, NoSession},
     session::{Lookup, Sessions},
 };
 
@@ -106,11 +107,6 @@ pub struct Browser {
     provider: OnceCell<Provider>,
 }
 
-/// Why a cookie did not produce a caller but the call may go on (public RPCs still work);
-/// RPCs that need a caller say this instead of a bare "sign in".
-#[derive(Debug, Clone)]
-pub struct NoSession(pub String);
-
 impl Browser {
     pub fn new(
         settings: BrowserSettings,
@@ -156,32 +152,30 @@ impl Browser {
         &self.sessions
     }
 
-    /// The caller a session cookie stands for. `Ok(None)`: no cookie. `Err(Ok(no_session))`:
-    /// the cookie names no live session (the call goes on without a caller).
-    /// `Err(Err(status))`: the call must end here.
-    pub async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<Option<Authenticated>, Result<NoSession, Status>> {
+    /// The caller a session cookie stands for: [`Identified::Anonymous`] without a cookie,
+    /// [`Identified::Lapsed`] when it names no live session.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Identified, AuthError> {
         let Some(token) = cookie(headers, self.session_cookie) else {
-            return Ok(None);
+            return Ok(Identified::Anonymous);
         };
-        self.check_same_origin(headers, true).map_err(Err)?;
-        let session = match self.sessions.find(token).await {
-            Ok(Lookup::Live(session)) => session,
-            Ok(Lookup::Ended(end)) => {
-                return Err(Ok(NoSession(format!("{}; sign in again", end.describe()))));
+        self.check_same_origin(headers, true)?;
+        let session = match self.sessions.find(token).await? {
+            Lookup::Live(session) => session,
+            Lookup::Ended(end) => {
+                return Ok(Identified::Lapsed(NoSession(format!(
+                    "{}; sign in again",
+                    end.describe()
+                ))));
             }
-            Ok(Lookup::Unknown) => {
-                return Err(Ok(NoSession(
+            Lookup::Unknown => {
+                return Ok(Identified::Lapsed(NoSession(
                     "your session is not known here (it ended or was never made); sign in again"
                         .into(),
                 )));
             }
-            Err(e) => return Err(Err(crate::api::error::status(e))),
         };
-        let caller = self.auth.person(&session.account).await.map_err(Err)?;
-        Ok(Some(Authenticated {
+        let caller = self.auth.person(&session.account).await?;
+        Ok(Identified::Caller(Authenticated {
             caller,
             by: "session".into(),
         }))
@@ -189,11 +183,11 @@ impl Browser {
 
     /// Cookie-authenticated requests must come from the app itself: not from another origin
     /// (`Origin`, `Sec-Fetch-Site`), and, for API calls, with the header only the app sets.
-    fn check_same_origin(&self, headers: &HeaderMap, api_call: bool) -> Result<(), Status> {
+    fn check_same_origin(&self, headers: &HeaderMap, api_call: bool) -> Result<(), AuthError> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("(unreadable)");
             if origin != self.origin {
-                return Err(Status::permission_denied(format!(
+                return Err(AuthError::Refused(format!(
                     "cross-origin call refused: it came from {origin}, and jitroles only accepts its session cookie from {}",
                     self.origin
                 )));
@@ -202,12 +196,12 @@ impl Browser {
         if let Some(site) = headers.get("sec-fetch-site")
             && !matches!(site.as_bytes(), b"same-origin" | b"none")
         {
-            return Err(Status::permission_denied(
-                "cross-origin call refused: the browser says it came from another site",
+            return Err(AuthError::Refused(
+                "cross-origin call refused: the browser says it came from another site".into(),
             ));
         }
         if api_call && !headers.contains_key(CSRF_HEADER) {
-            return Err(Status::permission_denied(format!(
+            return Err(AuthError::Refused(format!(
                 "calls that use the session cookie must carry the {CSRF_HEADER} header (the jitroles web app sends it)"
             )));
         }
@@ -398,17 +392,7 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
     };
     let caller = match browser.auth.person(&value).await {
         Ok(c) => c,
-        Err(status) => {
-            return page(
-                if status.code() == tonic::Code::Unavailable {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::FORBIDDEN
-                },
-                "Sign-in refused",
-                &format!("{}.", status.message()),
-            );
-        }
+        Err(e) => return refused("Sign-in refused", "cannot look you up in the directory", e),
     };
     let who = SignedIn {
         account: value,
@@ -434,8 +418,8 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
 }
 
 async fn logout(State(browser): State<Arc<Browser>>, headers: HeaderMap) -> Response {
-    if let Err(status) = browser.check_same_origin(&headers, false) {
-        return page(StatusCode::FORBIDDEN, "Sign-out refused", status.message());
+    if let Err(e) = browser.check_same_origin(&headers, false) {
+        return refused("Sign-out refused", "cannot check the sign-out", e);
     }
     let ended = match cookie(&headers, browser.session_cookie) {
         Some(token) => match browser.sessions.end(token).await {
@@ -517,6 +501,21 @@ fn redirect(to: &str) -> Response {
         response.headers_mut().insert(header::LOCATION, location);
     }
     no_store(response)
+}
+
+/// The one place the sign-in pages choose an HTTP status for an authentication failure:
+/// a refusal is 403 with its reason, an outage 503 with its sentence, anything else 500 with
+/// the details in the log under an id (`doing` says what failed, for the page and the log).
+fn refused(title: &str, doing: &str, error: AuthError) -> Response {
+    match error {
+        AuthError::Unauthenticated(why) | AuthError::Refused(why) => {
+            page(StatusCode::FORBIDDEN, title, &format!("{why}."))
+        }
+        AuthError::Failed(DomainError::Unavailable(why)) => {
+            page(StatusCode::SERVICE_UNAVAILABLE, title, &format!("{why}."))
+        }
+        AuthError::Failed(e) => internal(doing, &e.to_string()),
+    }
 }
 
 fn internal(what: &str, detail: &str) -> Response {

@@ -10,15 +10,17 @@ use std::{
 };
 
 use jitroles_domain::{
-    Clock,
+    Clock, DomainError,
     access::Caller,
     directory::{Directory, Sid, UserLookup, find_group},
 };
 use tokio::{sync::OnceCell, time::Instant};
-use tonic::Status;
 
-use super::jwt::{JwtVerifier, TokenError};
-use crate::{api::error::status, config::UserAttribute};
+use super::{
+    error::AuthError,
+    jwt::{JwtVerifier, TokenError},
+};
+use crate::config::UserAttribute;
 
 /// How a person's claim finds their directory account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,13 +39,16 @@ impl Default for IdentityMapping {
 }
 
 impl IdentityMapping {
-    fn lookup(&self, value: &str) -> Result<UserLookup, Status> {
+    fn lookup(&self, value: &str) -> Result<UserLookup, AuthError> {
         Ok(match self.attribute {
             UserAttribute::SamAccountName => UserLookup::SamAccountName(value.to_owned()),
             UserAttribute::UserPrincipalName => UserLookup::UserPrincipalName(value.to_owned()),
             UserAttribute::Mail => UserLookup::Mail(value.to_owned()),
             UserAttribute::ObjectSid => UserLookup::Sid(value.parse().map_err(|_| {
-                Status::unauthenticated(format!("the {} claim {value:?} is not a SID", self.claim))
+                AuthError::Unauthenticated(format!(
+                    "the {} claim {value:?} is not a SID",
+                    self.claim
+                ))
             })?),
         })
     }
@@ -102,20 +107,21 @@ impl Authenticator {
         self.directory.as_ref()
     }
 
-    pub async fn from_bearer(&self, token: &str) -> Result<Authenticated, Status> {
+    pub async fn from_bearer(&self, token: &str) -> Result<Authenticated, AuthError> {
         let claims = self
             .verifier
             .verify(token, self.clock.now())
             .await
             .map_err(|e| match e {
-                TokenError::Jwks(_) => Status::unavailable(e.to_string()),
-                e => Status::unauthenticated(e.to_string()),
+                // the provider's keys cannot be fetched: an outage, not a bad token
+                TokenError::Jwks(_) => DomainError::Unavailable(e.to_string()).into(),
+                e => AuthError::Unauthenticated(e.to_string()),
             })?;
         let (lookup, by) = match (claims.claim(&self.mapping.claim), &claims.client_id) {
             (Some(person), _) => (self.mapping.lookup(person)?, "bearer token".to_owned()),
             (None, Some(client)) => {
                 let account = self.service_accounts.get(client).cloned().ok_or_else(|| {
-                    Status::unauthenticated(format!(
+                    AuthError::Unauthenticated(format!(
                         "client {client} is not mapped to a directory account (oidc.service_accounts)"
                     ))
                 })?;
@@ -125,7 +131,7 @@ impl Authenticator {
                 )
             }
             (None, None) => {
-                return Err(Status::unauthenticated(format!(
+                return Err(AuthError::Unauthenticated(format!(
                     "the token names neither a user ({} claim) nor a client",
                     self.mapping.claim
                 )));
@@ -138,7 +144,7 @@ impl Authenticator {
     }
 
     /// The person a sign-in or session names by the mapped claim's `value`.
-    pub async fn person(&self, value: &str) -> Result<Caller, Status> {
+    pub async fn person(&self, value: &str) -> Result<Caller, AuthError> {
         self.enabled_caller(&self.mapping.lookup(value)?).await
     }
 
@@ -147,10 +153,10 @@ impl Authenticator {
         &self.mapping.claim
     }
 
-    async fn enabled_caller(&self, lookup: &UserLookup) -> Result<Caller, Status> {
+    async fn enabled_caller(&self, lookup: &UserLookup) -> Result<Caller, AuthError> {
         let caller = self.caller(lookup).await?;
         if caller.disabled {
-            return Err(Status::permission_denied(format!(
+            return Err(AuthError::Refused(format!(
                 "the directory account {} is disabled",
                 caller.account_name
             )));
@@ -159,30 +165,22 @@ impl Authenticator {
     }
 
     /// The account's state and token groups, from the directory or (briefly) remembered.
-    async fn caller(&self, lookup: &UserLookup) -> Result<Caller, Status> {
+    async fn caller(&self, lookup: &UserLookup) -> Result<Caller, AuthError> {
         if let Some((caller, at)) = self.remembered().get(lookup)
             && at.elapsed() < self.caller_ttl
         {
             return Ok(caller.clone());
         }
-        let user = self
-            .directory
-            .find_user(lookup)
-            .await
-            .map_err(status)?
-            .ok_or_else(|| {
-                Status::unauthenticated(format!(
-                    "there is no directory account {}",
-                    describe(lookup)
-                ))
-            })?;
+        let user = self.directory.find_user(lookup).await?.ok_or_else(|| {
+            AuthError::Unauthenticated(format!(
+                "there is no directory account {}",
+                describe(lookup)
+            ))
+        })?;
         let groups = if user.disabled {
             Vec::new()
         } else {
-            self.directory
-                .token_groups(&user.dn)
-                .await
-                .map_err(status)?
+            self.directory.token_groups(&user.dn).await?
         };
         let caller = Caller::new(user, groups);
         if !self.caller_ttl.is_zero() {
@@ -202,23 +200,20 @@ impl Authenticator {
     }
 
     /// The configured admin groups' SIDs, resolved once (a failure is retried next time).
-    pub async fn admin_groups(&self) -> Result<&[Sid], Status> {
+    pub async fn admin_groups(&self) -> Result<&[Sid], DomainError> {
         let sids = self
             .admin_groups
             .get_or_try_init(|| async {
                 let mut sids = Vec::new();
                 for name in &self.admin_group_names {
-                    match find_group(self.directory.as_ref(), name)
-                        .await
-                        .map_err(status)?
-                    {
+                    match find_group(self.directory.as_ref(), name).await? {
                         Some(group) => sids.push(group.sid),
                         None => {
                             tracing::warn!(group = %name, "admin group not found in the directory")
                         }
                     }
                 }
-                Ok::<_, Status>(sids)
+                Ok::<_, DomainError>(sids)
             })
             .await?;
         Ok(sids)

@@ -40,13 +40,7 @@ async fn stack(map_ci_bot: bool) -> Option<Stack> {
 /// svc-ci and jitroles-admins as the admin group; `None` outside CI when they are not up.
 pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider)> {
     let op = provider()?;
-    let Ok(ldaps) = std::env::var("AD_LDAPS_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "AD_LDAPS_URL is not set: CI needs the Samba DC"
-        );
-        return None;
-    };
+    let ldaps = crate::service::SAMBA.var()?;
     let var = |k: &str| std::env::var(k).unwrap();
     let mut config = config_in(dir);
     config.directory = Some(DirectorySection {

@@ -109,16 +109,10 @@ fn migrate_applies_migrations_and_is_idempotent() {
     assert!(dir.path().join("m.db").exists());
 }
 
-/// `jitroles` configured for the test DC (`scripts/ad up`), or `None` outside CI without one.
+/// `jitroles` configured for the test DC (`scripts/ad up`), or `None` (the test skips, see
+/// `service`) without one.
 fn with_directory(dir: &std::path::Path) -> Option<Command> {
-    let Ok(url) = std::env::var("AD_LDAPS_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "AD_LDAPS_URL is not set: CI needs the Samba DC"
-        );
-        eprintln!("skipping: AD_LDAPS_URL is not set (eval \"$(scripts/ad up)\")");
-        return None;
-    };
+    let url = crate::service::SAMBA.var()?;
     let var = |k: &str| std::env::var(k).unwrap();
     let mut cmd = jitroles(dir);
     cmd.env("JITROLES_DIRECTORY_URL", url)

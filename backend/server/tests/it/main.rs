@@ -11,6 +11,8 @@ mod notify;
 mod oidc;
 mod outage;
 mod samba;
+#[path = "../../../test-support/service.rs"]
+mod service;
 mod sessions;
 mod stack;
 mod support;

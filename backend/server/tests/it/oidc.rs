@@ -18,14 +18,7 @@ pub struct Provider {
 }
 
 pub fn provider() -> Option<Provider> {
-    let Ok(issuer) = std::env::var("OIDC_ISSUER") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "OIDC_ISSUER is not set: CI needs the provider"
-        );
-        eprintln!("skipping: OIDC_ISSUER is not set (eval \"$(scripts/oidc up)\")");
-        return None;
-    };
+    let issuer = crate::service::OIDC.var()?;
     let var = |k: &str| std::env::var(k).unwrap();
     let keys: Value =
         serde_json::from_str(&std::fs::read_to_string(var("OIDC_SIGNING_KEYS")).unwrap()).unwrap();

@@ -62,18 +62,10 @@ pub fn sqlite_file(dir: &Path) -> PathBuf {
     dir.join("data").join("jitroles.db")
 }
 
-/// A fresh database on the test PostgreSQL (`scripts/postgres up`), migrated; `None` outside
-/// CI when none is configured. Under `CI=true` a missing PostgreSQL fails the test.
+/// A fresh database on the test PostgreSQL (`scripts/postgres up`), migrated; `None` (the
+/// test skips, see `service`) without one.
 pub async fn postgres_database() -> Option<String> {
-    const VAR: &str = "JITROLES_TEST_POSTGRES_URL";
-    let Ok(admin_url) = std::env::var(VAR) else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{VAR} is not set: CI needs PostgreSQL (scripts/postgres up)"
-        );
-        eprintln!("skipping: {VAR} is not set (scripts/postgres up starts one)");
-        return None;
-    };
+    let admin_url = crate::service::POSTGRES.var()?;
     let name = format!("jit_server_{}", uuid::Uuid::new_v4().simple());
     let admin = sea_orm::Database::connect(&admin_url)
         .await

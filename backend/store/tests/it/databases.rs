@@ -3,10 +3,6 @@
 use sea_orm::ConnectionTrait;
 use tempfile::TempDir;
 
-/// Names the PostgreSQL server for tests, e.g. `postgres://postgres@127.0.0.1:55432/postgres`
-/// (`scripts/postgres up` prints it).
-pub const POSTGRES_URL_VAR: &str = "JITROLES_TEST_POSTGRES_URL";
-
 pub struct TestDb {
     pub url: String,
     _dir: Option<TempDir>,
@@ -21,17 +17,11 @@ pub fn sqlite() -> TestDb {
     }
 }
 
-/// A new database on the test server, or `None` outside CI when none is configured.
-/// Under `CI=true` a missing PostgreSQL fails the test: CI never skips.
+/// A new database on the test server named by `JITROLES_TEST_POSTGRES_URL`, e.g.
+/// `postgres://postgres@127.0.0.1:55432/postgres` (`scripts/postgres up` prints it), or `None`
+/// (the test skips, see `service`) without one.
 pub async fn postgres() -> Option<TestDb> {
-    let Ok(admin_url) = std::env::var(POSTGRES_URL_VAR) else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{POSTGRES_URL_VAR} is not set: CI needs PostgreSQL (scripts/postgres up)"
-        );
-        eprintln!("skipping: {POSTGRES_URL_VAR} is not set (scripts/postgres up starts one)");
-        return None;
-    };
+    let admin_url = crate::service::POSTGRES.var()?;
     let admin = sea_orm::Database::connect(&admin_url)
         .await
         .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin_url}: {e}"));

@@ -26,4 +26,6 @@ mod databases;
 mod grants;
 mod migrations;
 mod notifications;
+#[path = "../../../test-support/service.rs"]
+mod service;
 mod sessions;
