@@ -56,12 +56,22 @@ pub struct Running {
     /// Health watcher, session purge: stopped with the server.
     background: Vec<JoinHandle<()>>,
     database: Database,
+    /// Wakes the expiry scheduler.
+    scheduler: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Running {
     /// The address it listens on (the real port when configured with port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Wakes the expiry scheduler, so it looks at the clock again: a test that advanced a
+    /// manual clock past an expiry calls this instead of sleeping until it.
+    pub fn wake(&self) {
+        if let Some(scheduler) = &self.scheduler {
+            scheduler.notify_one();
+        }
     }
 
     /// Stops accepting, lets requests in flight finish, and closes the database.
@@ -76,10 +86,40 @@ impl Running {
     }
 }
 
-/// Opens the database (migrating SQLite), binds the port and starts serving.
+/// What the server works with besides its configuration: the clock it reads and the directory
+/// it grants in. [`start`] makes the real ones; tests pass a manual clock (and drive expiry by
+/// advancing it, see [`Running::wake`]) or another directory. The database is always the one
+/// the configuration names (SQLite or PostgreSQL), so every test runs on a real one.
+pub struct Dependencies {
+    pub clock: Arc<dyn Clock>,
+    /// `None`: no `[directory]`, so no roles, grants or bearer tokens.
+    pub directory: Option<Arc<dyn Directory>>,
+}
+
+impl Dependencies {
+    /// The system clock and the configured Active Directory.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let directory: Option<Arc<dyn Directory>> = match &config.directory {
+            Some(d) => Some(Arc::new(ActiveDirectory::new(d.adapter_config())?)),
+            None => None,
+        };
+        Ok(Self {
+            clock: Arc::new(SystemClock),
+            directory,
+        })
+    }
+}
+
+/// Opens the database (migrating SQLite), binds the port and starts serving, with the system
+/// clock and the configured directory.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    start_with(config, Dependencies::from_config(config)?).await
+}
+
+/// [`start`] with the clock and directory given.
+pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::Result<Running> {
     let database = open_database(config).await?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = dependencies.clock;
     let store: Arc<dyn Store> = Arc::new(database.clone());
     let installation = store
         .installation(clock.now())
@@ -96,13 +136,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let mut background = vec![tokio::spawn(watch_health(health.clone(), store.clone()))];
 
     let metrics = Arc::new(Metrics::new());
-    let directory: Option<Arc<dyn Directory>> = match &config.directory {
-        Some(d) => Some(Arc::new(MeteredDirectory::new(
-            Arc::new(ActiveDirectory::new(d.adapter_config())?),
-            metrics.clone(),
-        ))),
-        None => None,
-    };
+    let directory: Option<Arc<dyn Directory>> = dependencies
+        .directory
+        .map(|d| Arc::new(MeteredDirectory::new(d, metrics.clone())) as Arc<dyn Directory>);
     if let Some(directory) = &directory {
         background.push(tokio::spawn(watch_directory(
             health.clone(),
@@ -158,6 +194,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         }
         None => (None, None),
     };
+    let scheduler = engine.as_ref().map(|e| e.wake_signal());
     let browser = browser(config, addr, &database, auth.clone(), clock.clone())?;
     if let Some(browser) = &browser {
         background.push(tokio::spawn(purge_sessions(browser.clone())));
@@ -229,6 +266,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         task,
         background,
         database,
+        scheduler,
     })
 }
 

@@ -5,14 +5,20 @@
 //! pair: dave and svc-ci on jit-role-dba and on jit-role-web, alice on jit-role-web; carol and
 //! bob are only ever refused.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use jitroles_directory::ActiveDirectory;
-use jitroles_domain::directory::{Directory, DirectoryUser, UserLookup};
+use jitroles_domain::{
+    Clock, ManualClock,
+    directory::{Directory, DirectoryUser, UserLookup},
+};
 use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
-use jitroles_server::Running;
+use jitroles_server::{Dependencies, Running, clock::SystemClock};
 use tonic::{Code, Request, transport::Channel};
 use tonic_types::StatusExt;
 
@@ -552,8 +558,18 @@ async fn overdue_grants_end_first_thing_after_a_restart() {
         return;
     };
     let ad = ActiveDirectory::new(config.directory.as_ref().unwrap().adapter_config()).unwrap();
+    // time stands still unless the test moves it: the grant falls due while the server is
+    // down, not while it runs
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let dependencies = || {
+        let mut real = Dependencies::from_config(&config).unwrap();
+        real.clock = clock.clone();
+        real
+    };
     let s = Stack {
-        running: jitroles_server::start(&config).await.unwrap(),
+        running: jitroles_server::start_with(&config, dependencies())
+            .await
+            .unwrap(),
         op,
         ad,
         _dir: dir,
@@ -572,9 +588,11 @@ async fn overdue_grants_end_first_thing_after_a_restart() {
         _dir,
     } = s;
     running.shutdown().await.unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await; // the grant falls due while it is down
+    clock.advance(chrono::TimeDelta::seconds(3));
     let s = Stack {
-        running: jitroles_server::start(&config).await.unwrap(),
+        running: jitroles_server::start_with(&config, dependencies())
+            .await
+            .unwrap(),
         op,
         ad,
         _dir,

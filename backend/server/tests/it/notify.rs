@@ -15,13 +15,14 @@ use std::{
 
 use axum::{Router, extract::State, http::HeaderMap, routing::post};
 use jitroles_domain::{
+    Clock, ManualClock,
     notify::{DeliveryState, attempt_failed},
     ports::NotificationStore,
 };
 use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
-use jitroles_server::Running;
+use jitroles_server::{Dependencies, Running, clock::SystemClock};
 use tonic::{Code, transport::Channel};
 
 use crate::{
@@ -167,6 +168,11 @@ struct Stack {
 /// The server in-process on the DC with its own role group `group`; `None` outside CI when
 /// the DC, the provider or the SMTP sink is not up.
 async fn stack(group: &str) -> Option<Stack> {
+    stack_on(group, None).await
+}
+
+/// [`stack`] on `clock` (the system clock when `None`).
+async fn stack_on(group: &str, clock: Option<Arc<ManualClock>>) -> Option<Stack> {
     let samba = Samba::up()?;
     if !crate::service::SMTP.up() {
         return None;
@@ -178,7 +184,13 @@ async fn stack(group: &str) -> Option<Stack> {
     // channel secrets are files in the test's folder
     config.notifications.secrets_dir = Some(dir.path().to_owned());
     let group = samba.role_group(group);
-    let running = jitroles_server::start(&config).await.unwrap();
+    let mut dependencies = Dependencies::from_config(&config).unwrap();
+    if let Some(clock) = clock {
+        dependencies.clock = clock;
+    }
+    let running = jitroles_server::start_with(&config, dependencies)
+        .await
+        .unwrap();
     Some(Stack {
         running,
         op,
@@ -360,7 +372,8 @@ const JUSTIFICATION: &str = "<b>\"urgent\"</b> & fix\nline two";
 
 #[tokio::test]
 async fn every_event_reaches_its_channels_escaped_and_signed() {
-    let Some(s) = stack("jit-notify-events").await else {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let Some(s) = stack_on("jit-notify-events", Some(clock.clone())).await else {
         return;
     };
     let url = format!("http://{}", s.running.addr());
@@ -487,11 +500,14 @@ async fn every_event_reaches_its_channels_escaped_and_signed() {
         ))
         .await
         .unwrap();
-    // svc-ci: a 2 s grant that expires; then one that alice revokes
+    // svc-ci: a 2 s grant that expires (the test moves the clock past it); then one that
+    // alice revokes
     request(connect(url.clone()).await, &s.op, "svc-ci", &rule_id, 2, "")
         .await
         .unwrap();
-    eventually(15, "svc-ci's expiry", || {
+    clock.advance(chrono::TimeDelta::seconds(3));
+    s.running.wake();
+    eventually(5, "svc-ci's expiry", || {
         hooks.events("/life").contains(&"expired".to_owned())
     })
     .await;
