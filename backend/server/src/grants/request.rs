@@ -38,7 +38,7 @@ impl Requests {
     pub async fn roles_for(&self, caller: &Caller) -> Result<Vec<RequestableRole>, DomainError> {
         let now = self.0.now();
         let mut roles = Vec::new();
-        for rule in self.0.ports.rules.rules().await? {
+        for rule in self.0.live_rules().await?.iter() {
             if rule.check_open(now).is_err()
                 || authorize_request(caller, &rule.id, &rule.spec.acl).is_err()
             {
@@ -50,7 +50,10 @@ impl Requests {
                 .grants
                 .live_grant(&rule.id, &caller.sid)
                 .await?;
-            roles.push(RequestableRole { rule, live });
+            roles.push(RequestableRole {
+                rule: rule.clone(),
+                live,
+            });
         }
         Ok(roles)
     }
@@ -63,7 +66,7 @@ impl Requests {
         rule_id: &str,
         ask: Ask,
     ) -> Result<Grant, DomainError> {
-        let rule = self.0.rule("role", rule_id).await?;
+        let rule = self.0.requested_rule(rule_id).await?;
         let shared = &self.0;
         let grants = &shared.ports.grants;
         if let Some(id) = &ask.client_request_id
@@ -220,9 +223,12 @@ impl Requests {
         let shared = &self.0;
         let g = shared.grant(id).await?;
         grant::check_own(&g, &caller.sid)?;
-        let rule = shared.ports.rules.rule(&g.rule_id).await?.ok_or_else(|| {
-            DomainError::FailedPrecondition("the role of this grant was deleted".into())
-        })?;
+        let rule = match shared.requested_rule(&g.rule_id).await {
+            Err(DomainError::NotFound { .. }) => Err(DomainError::FailedPrecondition(
+                "the role of this grant was deleted".into(),
+            )),
+            found => found,
+        }?;
         // the ACL may have changed since the request
         authorize_request(caller, &rule.id, &rule.spec.acl)?;
         let now = shared.now();

@@ -51,6 +51,7 @@ impl Rules {
                 rule_audit(AuditAction::RuleCreated, actor, &rule, now),
             )
             .await?;
+        self.0.rules_changed();
         Ok(rule)
     }
 
@@ -64,7 +65,7 @@ impl Rules {
         version: i64,
     ) -> Result<RoleRule, DomainError> {
         let now = self.0.now();
-        let stored = self.0.rule("rule", id).await?;
+        let stored = self.0.stored_rule(id).await?;
         self.resolve_acl(&mut spec.acl).await?;
         let spec = spec.validate(now)?;
         self.check_channels(&spec.channels).await?;
@@ -84,6 +85,7 @@ impl Rules {
                 rule_audit(AuditAction::RuleUpdated, actor, &rule, now),
             )
             .await?;
+        self.0.rules_changed();
         Ok(rule)
     }
 
@@ -95,7 +97,7 @@ impl Rules {
         version: i64,
     ) -> Result<(), DomainError> {
         let now = self.0.now();
-        let rule = self.0.rule("rule", id).await?;
+        let rule = self.0.stored_rule(id).await?;
         self.0
             .ports
             .rules
@@ -104,12 +106,14 @@ impl Rules {
                 version,
                 rule_audit(AuditAction::RuleDeleted, actor, &rule, now),
             )
-            .await
+            .await?;
+        self.0.rules_changed();
+        Ok(())
     }
 
     /// A rule with its number of live grants.
     pub async fn get(&self, _: &AdminRight, id: &str) -> Result<(RoleRule, u32), DomainError> {
-        let rule = self.0.rule("rule", id).await?;
+        let rule = self.0.stored_rule(id).await?;
         let live = self.0.ports.rules.live_grant_counts().await?;
         let n = live.get(id).copied().unwrap_or(0);
         Ok((rule, n))

@@ -16,6 +16,11 @@ use tokio::sync::Notify;
 
 use super::{Observer, Ports};
 
+/// How long a rule read for a request is reused. Edits on this instance take effect at once
+/// (they drop the copy); edits on another instance within this long (a new deny entry must
+/// hold on every instance within 5 s).
+const RULES_FRESH: Duration = Duration::from_secs(3);
+
 /// How long the mechanism (PAM on or off) is reused before the directory is asked again. PAM
 /// only ever goes from off to on, and the scheduler works either way.
 const MECHANISM_TTL: Duration = Duration::from_secs(60);
@@ -28,6 +33,8 @@ pub(super) struct Shared {
     pub leases: Leases,
     pub observer: Arc<dyn Observer>,
     mechanism: std::sync::Mutex<Option<(Mechanism, tokio::time::Instant)>>,
+    /// Live rules as last read, for requests (see [`RULES_FRESH`]).
+    rules: std::sync::Mutex<Option<(Arc<Vec<RoleRule>>, tokio::time::Instant)>>,
 }
 
 impl Shared {
@@ -39,6 +46,7 @@ impl Shared {
             leases,
             observer,
             mechanism: std::sync::Mutex::new(None),
+            rules: std::sync::Mutex::new(None),
         }
     }
 
@@ -75,6 +83,50 @@ impl Shared {
         Ok(mechanism)
     }
 
+    /// The live rules, as read at most [`RULES_FRESH`] ago (requests read them on every call;
+    /// admins' reads go to the store).
+    pub async fn live_rules(&self) -> Result<Arc<Vec<RoleRule>>, DomainError> {
+        let held = self
+            .rules
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        if let Some((rules, at)) = held
+            && at.elapsed() < RULES_FRESH
+        {
+            return Ok(rules);
+        }
+        self.reload_rules().await
+    }
+
+    async fn reload_rules(&self) -> Result<Arc<Vec<RoleRule>>, DomainError> {
+        let rules = Arc::new(self.ports.rules.rules().await?);
+        *self
+            .rules
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((rules.clone(), tokio::time::Instant::now()));
+        Ok(rules)
+    }
+
+    /// A live rule for a request, or NOT_FOUND naming it as a role. A rule made since the
+    /// copy was read (on another instance) is found by reading again.
+    pub async fn requested_rule(&self, id: &str) -> Result<RoleRule, DomainError> {
+        let find = |rules: &[RoleRule]| rules.iter().find(|r| r.id == id).cloned();
+        if let Some(rule) = find(&self.live_rules().await?) {
+            return Ok(rule);
+        }
+        find(&self.reload_rules().await?).ok_or_else(|| not_found(format!("role {id}")))
+    }
+
+    /// Drops the copy of the rules: this instance changed one.
+    pub fn rules_changed(&self) {
+        *self
+            .rules
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
     /// A grant, or NOT_FOUND naming it.
     pub async fn grant(&self, id: &str) -> Result<Grant, DomainError> {
         self.ports
@@ -84,13 +136,13 @@ impl Shared {
             .ok_or_else(|| not_found(format!("grant {id}")))
     }
 
-    /// A live rule, or NOT_FOUND naming it as `what` ("rule", "role").
-    pub async fn rule(&self, what: &str, id: &str) -> Result<RoleRule, DomainError> {
+    /// A live rule as stored now, or NOT_FOUND.
+    pub async fn stored_rule(&self, id: &str) -> Result<RoleRule, DomainError> {
         self.ports
             .rules
             .rule(id)
             .await?
-            .ok_or_else(|| not_found(format!("{what} {id}")))
+            .ok_or_else(|| not_found(format!("rule {id}")))
     }
 }
 

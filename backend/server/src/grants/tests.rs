@@ -680,3 +680,56 @@ async fn a_rule_with_live_grants_keeps_its_group_and_cannot_be_deleted() {
         "stale version: {e:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rule_changed_on_another_instance_holds_here_within_three_seconds() {
+    let a = world_named("a");
+    let b = engine_on(&a.store, &a.directory, &a.clock, "b");
+    let rule = a.rule("DBA").await;
+    let offered = |roles: Vec<super::request::RequestableRole>| roles.len();
+    assert_eq!(offered(b.requests.roles_for(&a.dave).await.unwrap()), 1);
+    let mut denied = spec("DBA");
+    denied.acl.push(AclEntry {
+        principal: sid(DAVE),
+        display_name: String::new(),
+        kind: PrincipalKind::User,
+        effect: Effect::Deny,
+    });
+    a.engine
+        .rules
+        .update(&a.admin, &a.alice, &rule.id, denied, "jit-role-dba", 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        offered(a.engine.requests.roles_for(&a.dave).await.unwrap()),
+        0,
+        "at once where it was saved"
+    );
+    assert_eq!(
+        offered(b.requests.roles_for(&a.dave).await.unwrap()),
+        1,
+        "the other instance still holds its copy"
+    );
+    tokio::time::advance(Duration::from_secs(3)).await;
+    assert_eq!(offered(b.requests.roles_for(&a.dave).await.unwrap()), 0);
+    let e = b
+        .requests
+        .request(&a.dave, &rule.id, Ask::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DomainError::Denied(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_rule_made_on_another_instance_can_be_requested_here_at_once() {
+    let a = world_named("a");
+    let b = engine_on(&a.store, &a.directory, &a.clock, "b");
+    let first = a.rule("DBA").await;
+    assert_eq!(b.requests.roles_for(&a.dave).await.unwrap().len(), 1);
+    let second = a.rule("DBA two").await;
+    b.requests
+        .request(&a.dave, &second.id, Ask::default())
+        .await
+        .unwrap();
+    assert_ne!(first.id, second.id);
+}

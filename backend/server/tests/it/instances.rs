@@ -159,3 +159,112 @@ async fn wait_for_live(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Rules are held in memory for requests: a deny entry saved on one instance must hold on the
+/// other within 5 s.
+#[tokio::test]
+async fn a_deny_entry_saved_on_one_instance_holds_on_the_other_within_five_seconds() {
+    let Some(op) = provider() else { return };
+    let Some(url) = postgres_database().await else {
+        return;
+    };
+    let fixture = Fixture::start(Options {
+        forest_level: 7,
+        pam_enabled: false,
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = on_fixture(dir.path(), fixture.url(), &op);
+    config.database.url = Some(url);
+    let a = jitroles_server::start(&config).await.unwrap();
+    let b = jitroles_server::start(&config).await.unwrap();
+    let rule = oncall_rule(
+        channel(&a).await,
+        &op,
+        ("Deny test", "jit-role-dba"),
+        60,
+        pb::JustificationPolicy::Optional,
+    )
+    .await;
+    let mut roles_on_b = RoleServiceClient::new(channel(&b).await);
+    let sees = |roles: Vec<pb::Role>| roles.iter().any(|r| r.rule_id == rule.id);
+    let listed = roles_on_b
+        .list_roles(as_(&op, "dave", pb::ListRolesRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .roles;
+    assert!(sees(listed), "B holds the rule before the change");
+
+    let mut admin = AdminServiceClient::new(channel(&a).await);
+    let dave = admin
+        .search_directory(as_(
+            &op,
+            "alice",
+            pb::SearchDirectoryRequest {
+                query: "dave".into(),
+                kind: pb::DirectoryObjectKind::User.into(),
+                page_size: 5,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .into_iter()
+        .find(|e| e.account_name == "dave")
+        .unwrap()
+        .sid;
+    let mut spec = rule.spec.clone().unwrap();
+    spec.acl.push(pb::AclEntry {
+        principal_sid: dave,
+        display_name: String::new(),
+        kind: pb::PrincipalKind::User.into(),
+        effect: pb::Effect::Deny.into(),
+    });
+    admin
+        .update_rule(as_(
+            &op,
+            "alice",
+            pb::UpdateRuleRequest {
+                rule_id: rule.id.clone(),
+                spec: Some(spec),
+                version: rule.version,
+            },
+        ))
+        .await
+        .unwrap();
+    let saved = Instant::now();
+    loop {
+        let listed = roles_on_b
+            .list_roles(as_(&op, "dave", pb::ListRolesRequest {}))
+            .await
+            .unwrap()
+            .into_inner()
+            .roles;
+        if !sees(listed) {
+            break;
+        }
+        assert!(
+            saved.elapsed() < Duration::from_secs(5),
+            "B still offers dave the rule 5 s after the deny entry was saved on A"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = roles_on_b
+        .request_role(as_(
+            &op,
+            "dave",
+            pb::RequestRoleRequest {
+                rule_id: rule.id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
+    assert!(fixture.member_dns("jit-role-dba").len() == 1, "only carol");
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
