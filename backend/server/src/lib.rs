@@ -155,17 +155,22 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         config.notifications.secrets_dir.as_deref(),
     )?;
     // the grant engine and the notifications, when there is a directory to grant in
-    let (engine, notifier) = match directory {
+    let (engine, channels) = match directory {
         Some(directory) => {
-            let notifier = Arc::new(notify::Notifier::new(
+            let sender = Arc::new(notify::Sender::new(outbound, directory.clone())?);
+            let delivery = Arc::new(notify::delivery::Delivery::new(
                 Arc::new(database.clone()),
                 Arc::new(database.clone()),
-                directory.clone(),
                 clock.clone(),
-                outbound,
+                sender.clone(),
                 metrics.clone(),
-            )?);
-            background.push(tokio::spawn(notifier.clone().run()));
+            ));
+            background.push(tokio::spawn(delivery.run()));
+            let channels = Arc::new(notify::channels::Channels::new(
+                Arc::new(database.clone()),
+                clock.clone(),
+                sender,
+            ));
             let engine = Arc::new(Engine::new(
                 grants::Ports {
                     rules: Arc::new(database.clone()),
@@ -190,7 +195,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                 Duration::from_secs(config.scheduler.reconcile_seconds),
                 Duration::from_secs(config.scheduler.unconfirmed_after_seconds),
             )));
-            (Some(engine), Some(notifier))
+            (Some(engine), Some(channels))
         }
         None => (None, None),
     };
@@ -217,7 +222,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         .add_service(AdminServiceServer::new(AdminApi::new(
             auth.clone(),
             engine.clone(),
-            notifier,
+            channels,
         )))
         .add_service(health_service)
         .add_service(reflection().build_v1().context("gRPC reflection (v1)")?)

@@ -22,30 +22,30 @@ use super::{
 use crate::{
     auth::{caller::Authenticator, error::AuthError},
     grants::Engine,
-    notify::Notifier,
+    notify::channels::Channels,
 };
 
 pub struct AdminApi {
     auth: Option<Arc<Authenticator>>,
     engine: Option<Arc<Engine>>,
-    notifier: Option<Arc<Notifier>>,
+    channels: Option<Arc<Channels>>,
 }
 
 impl AdminApi {
     pub fn new(
         auth: Option<Arc<Authenticator>>,
         engine: Option<Arc<Engine>>,
-        notifier: Option<Arc<Notifier>>,
+        channels: Option<Arc<Channels>>,
     ) -> Self {
         Self {
             auth,
             engine,
-            notifier,
+            channels,
         }
     }
 
-    fn notifier(&self) -> Result<&Notifier, Status> {
-        self.notifier.as_deref().ok_or_else(|| {
+    fn channels(&self) -> Result<&Channels, Status> {
+        self.channels.as_deref().ok_or_else(|| {
             status(DomainError::FailedPrecondition(
                 "notifications need a directory: this server has no [directory] configured".into(),
             ))
@@ -254,7 +254,7 @@ impl AdminService for AdminApi {
         let (right, who) = self.admin(&request).await?;
         let spec = convert::channel_spec(request.get_ref().spec.as_ref()).map_err(status)?;
         let channel = self
-            .notifier()?
+            .channels()?
             .create_channel(&right, &who, spec)
             .await
             .map_err(status)?;
@@ -269,7 +269,7 @@ impl AdminService for AdminApi {
         let ask = request.get_ref();
         let spec = convert::channel_spec(ask.spec.as_ref()).map_err(status)?;
         let channel = self
-            .notifier()?
+            .channels()?
             .update_channel(&right, &who, &ask.channel_id, spec, ask.version)
             .await
             .map_err(status)?;
@@ -282,7 +282,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::DeleteChannelResponse>, Status> {
         let (right, who) = self.admin(&request).await?;
         let ask = request.get_ref();
-        self.notifier()?
+        self.channels()?
             .delete_channel(&right, &who, &ask.channel_id, ask.version)
             .await
             .map_err(status)?;
@@ -294,7 +294,7 @@ impl AdminService for AdminApi {
         request: Request<pb::ListChannelsRequest>,
     ) -> Result<Response<pb::ListChannelsResponse>, Status> {
         let (right, _) = self.admin(&request).await?;
-        let channels = self.notifier()?.channels(&right).await.map_err(status)?;
+        let channels = self.channels()?.channels(&right).await.map_err(status)?;
         Ok(Response::new(pb::ListChannelsResponse {
             channels: channels.into_iter().map(convert::channel).collect(),
         }))
@@ -305,10 +305,10 @@ impl AdminService for AdminApi {
         request: Request<pb::TestChannelRequest>,
     ) -> Result<Response<pb::TestChannelResponse>, Status> {
         let (right, who) = self.admin(&request).await?;
-        let notifier = self.notifier()?;
+        let channels = self.channels()?;
         let spec = match &request.get_ref().target {
             Some(pb::test_channel_request::Target::ChannelId(id)) => {
-                notifier.channel(&right, id).await.map_err(status)?.spec
+                channels.channel(&right, id).await.map_err(status)?.spec
             }
             Some(pb::test_channel_request::Target::Spec(spec)) => {
                 convert::channel_spec(Some(spec)).map_err(status)?
@@ -320,7 +320,7 @@ impl AdminService for AdminApi {
                 }));
             }
         };
-        let outcome = notifier.test(&right, &who, spec).await.map_err(status)?;
+        let outcome = channels.test(&right, &who, spec).await.map_err(status)?;
         Ok(Response::new(pb::TestChannelResponse {
             delivered: outcome.delivered,
             error: outcome.error,
@@ -334,7 +334,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::Notification>, Status> {
         let (right, who) = self.admin(&request).await?;
         let (n, name) = self
-            .notifier()?
+            .channels()?
             .retry(&right, &who, &request.get_ref().notification_id)
             .await
             .map_err(status)?;
@@ -348,7 +348,7 @@ impl AdminService for AdminApi {
         let (right, _) = self.admin(&request).await?;
         let ask = request.get_ref();
         let (found, names) = self
-            .notifier()?
+            .channels()?
             .notifications(
                 &right,
                 convert::delivery_state(ask.state()),
