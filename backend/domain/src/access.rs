@@ -178,7 +178,9 @@ pub async fn search_directory(
     directory.search(text, scope, limit).await
 }
 
-fn refuse_disabled(caller: &Caller) -> Result<(), DomainError> {
+/// A disabled directory account gets nothing: no capability, no session, no token use
+/// (DENIED, saying so). The one place this rule lives.
+pub fn refuse_disabled(caller: &Caller) -> Result<(), DomainError> {
     if caller.disabled {
         return Err(DomainError::Denied(format!(
             "the directory account {} is disabled",

@@ -11,7 +11,7 @@ use std::{
 
 use jitroles_domain::{
     Clock, DomainError,
-    access::Caller,
+    access::{self, Caller},
     directory::{Directory, Sid, UserLookup, find_group},
 };
 use tokio::{sync::OnceCell, time::Instant};
@@ -155,13 +155,11 @@ impl Authenticator {
 
     async fn enabled_caller(&self, lookup: &UserLookup) -> Result<Caller, AuthError> {
         let caller = self.caller(lookup).await?;
-        if caller.disabled {
-            return Err(AuthError::Refused(format!(
-                "the directory account {} is disabled",
-                caller.account_name
-            )));
+        match access::refuse_disabled(&caller) {
+            Ok(()) => Ok(caller),
+            Err(DomainError::Denied(why)) => Err(AuthError::Refused(why)),
+            Err(other) => Err(AuthError::Failed(other)),
         }
-        Ok(caller)
     }
 
     /// The account's state and token groups, from the directory or (briefly) remembered.
