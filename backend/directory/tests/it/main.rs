@@ -7,6 +7,7 @@
 
 mod access;
 mod connection;
+mod contract;
 mod membership;
 mod outage;
 mod people;

@@ -1,0 +1,89 @@
+//! The Directory port's contract (`jitroles_domain::testing::contract`) on the real adapter
+//! against Samba, and on the in-memory fake the engine's unit tests use: both must answer
+//! alike, or the engine's unit tests prove nothing.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use jitroles_ad_fixture::proxy::Proxy;
+use jitroles_directory::ActiveDirectory;
+use jitroles_domain::{
+    ManualClock,
+    directory::{DirectoryGroup, DirectoryUser, Sid},
+    testing::{FakeDirectory, contract},
+};
+
+use crate::support::ad;
+
+#[tokio::test]
+async fn samba_keeps_the_membership_contract() {
+    let Some(ad) = ad() else { return };
+    let scratch = ad.scratch_group("contract").await;
+    let (bob, dave) = (ad.user("bob").await, ad.user("dave").await);
+    contract::membership(
+        &ad.directory(),
+        &scratch.group.dn,
+        &bob.sid,
+        &bob.dn,
+        &dave.sid,
+    )
+    .await;
+    scratch.delete().await;
+}
+
+#[tokio::test]
+async fn samba_cut_off_is_unavailable_for_reads_and_writes() {
+    let Some(ad) = ad() else { return };
+    let upstream: SocketAddr = ad.ldaps_url.trim_start_matches("ldaps://").parse().unwrap();
+    let proxy = Proxy::start(upstream).await.unwrap();
+    let mut config = ad.config();
+    config.url = format!("ldaps://{}", proxy.addr());
+    config.timeout = Duration::from_secs(2);
+    config.retries = 1;
+    let dir = ActiveDirectory::new(config).unwrap();
+    let group = ad.group_dn("jit-role-dba").await;
+    let bob = ad.user("bob").await;
+    proxy.cut().await;
+    contract::unavailable(&dir, &group, &bob.sid).await;
+}
+
+fn fake() -> (Arc<FakeDirectory>, String, [(Sid, String); 2]) {
+    let clock = Arc::new(ManualClock::new(chrono::DateTime::UNIX_EPOCH));
+    let dir = FakeDirectory::new(clock);
+    let group = DirectoryGroup {
+        sid: "S-1-5-21-1-2-3-2000".parse().unwrap(),
+        guid: "g".into(),
+        dn: "CN=contract,OU=JIT Roles,DC=example,DC=test".into(),
+        name: "contract".into(),
+        description: None,
+        protected: false,
+    };
+    dir.add_group(group.clone(), true);
+    let people = [1105, 1106].map(|rid| {
+        let user = DirectoryUser {
+            sid: format!("S-1-5-21-1-2-3-{rid}").parse().unwrap(),
+            guid: format!("u{rid}"),
+            dn: format!("CN=u{rid},CN=Users,DC=example,DC=test"),
+            account_name: format!("u{rid}"),
+            display_name: format!("U {rid}"),
+            upn: None,
+            mail: None,
+            disabled: false,
+        };
+        dir.add_user(user.clone(), Vec::new());
+        (user.sid, user.dn)
+    });
+    (dir, group.dn, people)
+}
+
+#[tokio::test]
+async fn the_fake_keeps_the_membership_contract() {
+    let (dir, group, [(a, a_dn), (b, _)]) = fake();
+    contract::membership(dir.as_ref(), &group, &a, &a_dn, &b).await;
+}
+
+#[tokio::test]
+async fn the_fake_cut_off_is_unavailable_for_reads_and_writes() {
+    let (dir, group, [(a, _), _]) = fake();
+    dir.set_unavailable(true);
+    contract::unavailable(dir.as_ref(), &group, &a).await;
+}
