@@ -14,6 +14,7 @@ use jitroles_domain::{
     rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
 };
 use jitroles_store::Database;
+use std::sync::Arc;
 
 use crate::databases::{self, TestDb};
 
@@ -103,14 +104,17 @@ pub fn audit(action: AuditAction, g: Option<&Grant>) -> NewAudit {
     }
 }
 
+/// The stores the grant engine uses, as one value: the SQL database or the in-memory stand-in.
+pub trait Stores: RuleStore + GrantStore {}
+impl<T: RuleStore + GrantStore> Stores for T {}
+
 pub async fn open(db: &TestDb) -> Database {
     let store = Database::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     store
 }
 
-async fn rules_keep_unique_names_and_refuse_stale_edits(db: TestDb) {
-    let store = open(&db).await;
+async fn rules_keep_unique_names_and_refuse_stale_edits(store: Arc<dyn Stores>) {
     let r = rule("r1", "DBA", 2000);
     store
         .create_rule(&r, audit(AuditAction::RuleCreated, None))
@@ -180,11 +184,9 @@ async fn rules_keep_unique_names_and_refuse_stale_edits(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(store.grant("g1").await.unwrap().unwrap().rule_id, "r1");
-    store.close().await;
 }
 
-async fn one_live_grant_per_rule_and_subject(db: TestDb) {
-    let store = open(&db).await;
+async fn one_live_grant_per_rule_and_subject(store: Arc<dyn Stores>) {
     let r = rule("r1", "DBA", 2000);
     store
         .create_rule(&r, audit(AuditAction::RuleCreated, None))
@@ -228,11 +230,9 @@ async fn one_live_grant_per_rule_and_subject(db: TestDb) {
             .id,
         "g2"
     );
-    store.close().await;
 }
 
-async fn due_work_comes_oldest_first_with_ending_grants(db: TestDb) {
-    let store = open(&db).await;
+async fn due_work_comes_oldest_first_with_ending_grants(store: Arc<dyn Stores>) {
     let (r1, r2, r3) = (
         rule("r1", "A", 2000),
         rule("r2", "B", 2000),
@@ -298,11 +298,11 @@ async fn due_work_comes_oldest_first_with_ending_grants(db: TestDb) {
         Some("g-future"),
         "newest first"
     );
-    store.close().await;
 }
 
-async fn an_ending_grant_is_left_to_its_lease_holder_until_the_lease_runs_out(db: TestDb) {
-    let store = open(&db).await;
+async fn an_ending_grant_is_left_to_its_lease_holder_until_the_lease_runs_out(
+    store: Arc<dyn Stores>,
+) {
     let r = rule("r1", "A", 2000);
     store
         .create_rule(&r, audit(AuditAction::RuleCreated, None))
@@ -335,10 +335,9 @@ async fn an_ending_grant_is_left_to_its_lease_holder_until_the_lease_runs_out(db
     );
     let stored = store.grant("g1").await.unwrap().unwrap();
     assert_eq!(stored.lease, Some(lease("a", 5)));
-    store.close().await;
 }
 
-on_both!(
+on_all!(
     rules_keep_unique_names_and_refuse_stale_edits,
     one_live_grant_per_rule_and_subject,
     due_work_comes_oldest_first_with_ending_grants,

@@ -22,6 +22,34 @@ macro_rules! on_both {
     };
 }
 
+/// [`on_both!`], and the same tests on `jitroles_domain::testing::MemoryStore`, so the
+/// in-memory stand-in of the engine's unit tests keeps the SQL store's contract.
+macro_rules! on_all {
+    ($($name:ident),*) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let db = super::databases::sqlite();
+                super::$name(std::sync::Arc::new(super::open(&db).await)).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                if let Some(db) = super::databases::postgres().await {
+                    super::$name(std::sync::Arc::new(super::open(&db).await)).await;
+                }
+            })*
+        }
+        mod memory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(jitroles_domain::testing::MemoryStore::new()).await;
+            })*
+        }
+    };
+}
+
 mod databases;
 mod grants;
 mod migrations;
