@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_location};
+use leptos_router::hooks::use_location;
 
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
@@ -9,7 +9,8 @@ pub fn NotFoundPage() -> impl IntoView {
             <h1 id="not-found-title">"Page not found"</h1>
             <p>"There is no page at " <code>{move || location.pathname.get()}</code> "."</p>
             <p>
-                <A href="/roles">"Go to your roles"</A>
+                // the Roles page may be the other app: a full page load
+                <a href="/roles" rel="external">"Go to your roles"</a>
             </p>
         </section>
     }
