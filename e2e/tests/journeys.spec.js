@@ -83,8 +83,9 @@ test('dave extends and releases, alice revokes; each shows in the audit log', as
   expect(isMember('jit-role-web', 'dave')).toBe(true);
 
   await page.goto(`${server.url}/admin/grants`);
-  page.once('dialog', (d) => d.accept());
   await page.getByRole('button', { name: 'Revoke Web deploy for dave' }).click();
+  await page.getByLabel('Reason (required)').fill('deploy finished');
+  await page.getByRole('button', { name: 'Revoke now' }).click();
   await expect(page.getByText('Nobody holds a role right now.')).toBeVisible();
   expect(isMember('jit-role-web', 'dave')).toBe(false);
 
