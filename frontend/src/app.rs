@@ -10,7 +10,6 @@ use std::{
 };
 
 use leptos::{prelude::*, task::spawn_local};
-use leptos_router::components::Router;
 
 use crate::{
     api::{Api, ApiError, Me, ServerInfo},
@@ -30,9 +29,12 @@ pub enum Section {
     Admin,
 }
 
-/// The shell around `children` (the app's `<Routes>`), shown once the server said who this is.
+/// The shell around `children` (the app's pages), shown once the server said who this is.
+/// `nav` is the app's own navigation links. No router here: the requesters' app has two
+/// paths and does without one (a router is most of a small app's size); the admin app wraps
+/// the shell in its `<Router>`.
 #[component]
-pub fn Shell(section: Section, children: ChildrenFn) -> impl IntoView {
+pub fn Shell(section: Section, #[prop(into)] nav: ViewFn, children: ChildrenFn) -> impl IntoView {
     let info = RwSignal::new(None::<ServerInfo>);
     let problem = RwSignal::new(None::<String>);
     let me = RwSignal::new(None::<Me>);
@@ -74,19 +76,17 @@ pub fn Shell(section: Section, children: ChildrenFn) -> impl IntoView {
     }
 
     view! {
-        <Router>
-            <SiteHeader me=me section=section />
-            <ConnectionBanner problem=problem />
-            <main class="page">
-                <Show
-                    when=move || me.with(Option::is_some)
-                    fallback=|| view! { <p class="page__waiting">"Checking who you are…"</p> }
-                >
-                    {children()}
-                </Show>
-            </main>
-            <ServerFooter info=info />
-        </Router>
+        <SiteHeader me=me section=section nav=nav />
+        <ConnectionBanner problem=problem />
+        <main class="page">
+            <Show
+                when=move || me.with(Option::is_some)
+                fallback=|| view! { <p class="page__waiting">"Checking who you are…"</p> }
+            >
+                {children()}
+            </Show>
+        </main>
+        <ServerFooter info=info />
     }
 }
 

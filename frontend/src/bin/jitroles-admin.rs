@@ -10,14 +10,15 @@ use jitroles_web::{
 };
 use leptos::prelude::*;
 use leptos_router::{
-    components::{Route, Routes},
+    components::{A, Route, Router, Routes},
     path,
 };
 
 #[component]
 fn AdminApp() -> impl IntoView {
     view! {
-        <Shell section=Section::Admin>
+        <Router>
+        <Shell section=Section::Admin nav=|| view! { <A href="/admin">"Admin"</A> }>
             <AdminsOnly>
                 <Routes fallback=|| view! { <NotFoundPage /> }>
                     <Route path=path!("/admin") view=AdminPage />
@@ -32,6 +33,7 @@ fn AdminApp() -> impl IntoView {
                 </Routes>
             </AdminsOnly>
         </Shell>
+        </Router>
     }
 }
 
