@@ -18,21 +18,21 @@ use leptos_router::{
 fn AdminApp() -> impl IntoView {
     view! {
         <Router>
-        <Shell section=Section::Admin nav=|| view! { <A href="/admin">"Admin"</A> }>
-            <AdminsOnly>
-                <Routes fallback=|| view! { <NotFoundPage /> }>
-                    <Route path=path!("/admin") view=AdminPage />
-                    <Route path=path!("/admin/rules") view=AdminRulesPage />
-                    <Route path=path!("/admin/rules/:id") view=RuleEditorPage />
-                    <Route path=path!("/admin/channels") view=AdminChannelsPage />
-                    <Route path=path!("/admin/channels/:id") view=ChannelEditorPage />
-                    <Route path=path!("/admin/notifications") view=NotificationsPage />
-                    <Route path=path!("/admin/grants") view=AdminGrantsPage />
-                    <Route path=path!("/admin/audit") view=AuditPage />
-                    <Route path=path!("/admin/directory") view=DirectoryStatusPage />
-                </Routes>
-            </AdminsOnly>
-        </Shell>
+            <Shell section=Section::Admin nav=|| view! { <A href="/admin">"Admin"</A> }>
+                <AdminsOnly>
+                    <Routes fallback=|| view! { <NotFoundPage /> }>
+                        <Route path=path!("/admin") view=AdminPage />
+                        <Route path=path!("/admin/rules") view=AdminRulesPage />
+                        <Route path=path!("/admin/rules/:id") view=RuleEditorPage />
+                        <Route path=path!("/admin/channels") view=AdminChannelsPage />
+                        <Route path=path!("/admin/channels/:id") view=ChannelEditorPage />
+                        <Route path=path!("/admin/notifications") view=NotificationsPage />
+                        <Route path=path!("/admin/grants") view=AdminGrantsPage />
+                        <Route path=path!("/admin/audit") view=AuditPage />
+                        <Route path=path!("/admin/directory") view=DirectoryStatusPage />
+                    </Routes>
+                </AdminsOnly>
+            </Shell>
         </Router>
     }
 }
