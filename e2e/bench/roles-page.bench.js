@@ -1,7 +1,7 @@
 // Release web app size, and navigation → interactive Roles page with 50 roles and 20 live
 // grants, in Debian's Chromium against the real server (SQLite), the provider and Samba.
 //
-//   eval "$(scripts/ad up)"; eval "$(scripts/oidc up)"; trunk build --release
+//   eval "$(scripts/ad up)"; eval "$(scripts/oidc up)"; frontend/build
 //   cd e2e && npx playwright test -c bench.config.js
 //
 // "Interactive" = all 50 role cards and 20 running countdowns are on the page (the WASM app
@@ -21,11 +21,14 @@ const LOADS = 10;
 const APP = { 'x-jitroles-csrf': '1' };
 
 test('web app size and time to an interactive Roles page', async ({ page, otherBrowser, server }) => {
-  const dist = path.resolve(process.env.JITROLES_WEB_ROOT || '../dist');
-  const wasm = readdirSync(dist).find((f) => f.endsWith('.wasm'));
-  const raw = statSync(path.join(dist, wasm)).size;
-  const gzip = gzipSync(readFileSync(path.join(dist, wasm)), { level: 9 }).length;
-  console.log(`release wasm ${wasm}: ${(raw / 1024).toFixed(0)} KB raw, ${(gzip / 1024).toFixed(0)} KB gzip`);
+  // the requesters' app (dist/) and the admin app (dist/admin/), built by frontend/build
+  const root = path.resolve(process.env.JITROLES_WEB_ROOT || '../dist');
+  for (const dist of [root, path.join(root, 'admin')]) {
+    const wasm = readdirSync(dist).find((f) => f.endsWith('.wasm'));
+    const raw = statSync(path.join(dist, wasm)).size;
+    const gzip = gzipSync(readFileSync(path.join(dist, wasm)), { level: 9 }).length;
+    console.log(`release wasm ${wasm}: ${(raw / 1024).toFixed(0)} KB raw, ${(gzip / 1024).toFixed(0)} KB gzip`);
+  }
 
   removeMember('jit-role-dba', 'dave');
   removeMember('jit-role-web', 'dave');

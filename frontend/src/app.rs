@@ -1,43 +1,54 @@
-//! The app: router, shell, and the contexts provided once (API client, the signed-in person,
-//! server connection). Nobody sees a page before the server has said who they are; anyone not
-//! signed in is sent to sign in and comes back to the page they asked for.
+//! The shell both apps share: router, header, connection banner, footer, and the contexts
+//! provided once (API client, the signed-in person). Nobody sees a page before the server has
+//! said who they are. This is also the one place that turns an ended session into the sign-in
+//! redirect: the API client it provides calls [`sign_in`] on any `Unauthenticated` answer, so
+//! pages only ever show errors.
 
-use std::time::Duration;
-
-use leptos::{prelude::*, task::spawn_local};
-use leptos_router::{
-    components::{Route, Router, Routes},
-    path,
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
 };
 
+use leptos::{prelude::*, task::spawn_local};
+
 use crate::{
-    api::{self, Api, ApiError, Me, ServerInfo},
+    api::{Api, ApiError, Me, ServerInfo},
     components::{ConnectionBanner, ServerFooter, SiteHeader},
-    pages::{
-        AdminChannelsPage, AdminGrantsPage, AdminPage, AdminRulesPage, AuditPage,
-        ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, RolesPage,
-        RuleEditorPage,
-    },
 };
 
 /// How often the shell checks that the server answers, so an outage shows without a click.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
+/// Which of the two apps this is. Links into the other one are full page loads (the server
+/// serves the other app's `index.html` and wasm).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Section {
+    /// The shell and the Roles page: what every requester downloads.
+    Roles,
+    /// The admin pages, under `/admin`.
+    Admin,
+}
+
+/// The shell around `children` (the app's pages), shown once the server said who this is.
+/// `nav` is the app's own navigation links. No router here: the requesters' app has two
+/// paths and does without one (a router is most of a small app's size); the admin app wraps
+/// the shell in its `<Router>`.
 #[component]
-pub fn App() -> impl IntoView {
+pub fn Shell(section: Section, #[prop(into)] nav: ViewFn, children: ChildrenFn) -> impl IntoView {
     let info = RwSignal::new(None::<ServerInfo>);
     let problem = RwSignal::new(None::<String>);
     let me = RwSignal::new(None::<Me>);
     provide_context(me.read_only());
 
-    match Api::same_origin() {
+    match Api::same_origin(sign_in) {
         Ok(api) => {
             provide_context(api.clone());
             let who = api.clone();
             spawn_local(async move {
                 match who.who_am_i().await {
                     Ok(answer) => me.set(Some(answer)),
-                    Err(ApiError::Unauthenticated) => api::sign_in(),
+                    // the client has already sent the browser to sign in
+                    Err(ApiError::Unauthenticated) => {}
                     Err(ApiError::Forbidden(why)) => {
                         problem.set(Some(format!("You cannot use jitroles: {why}")));
                     }
@@ -65,31 +76,17 @@ pub fn App() -> impl IntoView {
     }
 
     view! {
-        <Router>
-            <SiteHeader me=me />
-            <ConnectionBanner problem=problem />
-            <main class="page">
-                <Show
-                    when=move || me.with(Option::is_some)
-                    fallback=|| view! { <p class="page__waiting">"Checking who you are…"</p> }
-                >
-                    <Routes fallback=|| view! { <NotFoundPage /> }>
-                        <Route path=path!("/") view=RolesPage />
-                        <Route path=path!("/roles") view=RolesPage />
-                        <Route path=path!("/admin") view=AdminPage />
-                        <Route path=path!("/admin/rules") view=AdminRulesPage />
-                        <Route path=path!("/admin/rules/:id") view=RuleEditorPage />
-                        <Route path=path!("/admin/channels") view=AdminChannelsPage />
-                        <Route path=path!("/admin/channels/:id") view=ChannelEditorPage />
-                        <Route path=path!("/admin/notifications") view=NotificationsPage />
-                        <Route path=path!("/admin/grants") view=AdminGrantsPage />
-                        <Route path=path!("/admin/audit") view=AuditPage />
-                        <Route path=path!("/admin/directory") view=DirectoryStatusPage />
-                    </Routes>
-                </Show>
-            </main>
-            <ServerFooter info=info />
-        </Router>
+        <SiteHeader me=me section=section nav=nav />
+        <ConnectionBanner problem=problem />
+        <main class="page">
+            <Show
+                when=move || me.with(Option::is_some)
+                fallback=|| view! { <p class="page__waiting">"Checking who you are…"</p> }
+            >
+                {children()}
+            </Show>
+        </main>
+        <ServerFooter info=info />
     }
 }
 
@@ -100,4 +97,33 @@ fn describe(error: &ApiError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// Sends the browser to sign in, coming back to the page it is on. Given to the API client,
+/// which calls it on every `Unauthenticated` answer; only the first call navigates.
+fn sign_in() {
+    static LEAVING: AtomicBool = AtomicBool::new(false);
+    if LEAVING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let location = window().location();
+    let here = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    let _ = location.assign(&format!("/auth/login?return_to={}", encode(&here)));
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters and `/` pass).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -1,5 +1,8 @@
-//! The web app's files. Unknown paths get `index.html`, so deep links such as `/admin/rules`
-//! load the app and its router picks the page. gRPC calls to unknown services are answered
+//! The web app's files. The web app is two apps (`frontend/build`): the requesters' one in the
+//! web root and the admin one in `admin/` beneath it, so requesters never download the admin
+//! pages. Unknown paths under `/admin` get `admin/index.html`, other unknown paths
+//! `index.html`, so deep links such as `/admin/rules` load the right app and its router picks
+//! the page. gRPC calls to unknown services are answered
 //! as gRPC (UNIMPLEMENTED), not with HTML, and `/auth/…` without browser sign-in gets a 404
 //! that says so.
 
@@ -22,9 +25,17 @@ pub fn service<B>(
 where
     B: Send + 'static,
 {
-    let files = ServeDir::new(web_root).fallback(ServeFile::new(web_root.join("index.html")));
+    let app = ServeDir::new(web_root).fallback(ServeFile::new(web_root.join("index.html")));
+    // `/admin` itself is a directory: serve the app, never a redirect to `/admin/`
+    let admin = ServeDir::new(web_root)
+        .append_index_html_on_directories(false)
+        .fallback(ServeFile::new(web_root.join("admin").join("index.html")));
     service_fn(move |request: Request<B>| {
-        let files = files.clone();
+        let files = if is_admin(request.uri().path()) {
+            admin.clone()
+        } else {
+            app.clone()
+        };
         async move {
             if is_grpc(&request) {
                 return Ok(no_such_service(request.uri().path()).into_http());
@@ -48,6 +59,11 @@ where
             Ok(response)
         }
     })
+}
+
+/// A path of the admin app.
+fn is_admin(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
 }
 
 fn is_grpc<B>(request: &Request<B>) -> bool {

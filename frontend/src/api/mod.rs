@@ -33,9 +33,9 @@ pub type SecretSource = pb::SecretSource;
 pub type TestOutcome = pb::TestChannelResponse;
 pub type Notification = pb::Notification;
 pub use pb::{
-    DeliveryState, DirectoryObjectKind, Effect, GrantState, JustificationPolicy, NotificationEvent,
-    PrincipalKind, SmtpTls, WebhookPreset, channel_spec::Kind as ChannelKind,
-    secret_source::Source as SecretFrom,
+    DeliveryState, DirectoryObjectKind, Effect, EndReason, GrantState, JustificationPolicy,
+    Mechanism, NotificationEvent, PrincipalKind, SmtpTls, WebhookPreset,
+    channel_spec::Kind as ChannelKind, secret_source::Source as SecretFrom,
 };
 
 /// Which audit events to list (empty fields match all).
@@ -49,16 +49,37 @@ pub struct AuditQuery {
     pub until_ms: Option<f64>,
 }
 
-/// One page of grants and the token for the next.
-pub struct GrantPage {
-    pub grants: Vec<Grant>,
+/// One page of a list and the token for the next (`None`: it was the last).
+#[derive(Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
     pub next: Option<String>,
+}
+
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            next: None,
+        }
+    }
+}
+
+impl<T> Page<T> {
+    fn new(items: Vec<T>, next_page_token: String) -> Self {
+        Self {
+            items,
+            next: (!next_page_token.is_empty()).then_some(next_page_token),
+        }
+    }
 }
 
 /// A handle on the jitroles API at this page's origin. Cheap to clone.
 #[derive(Clone)]
 pub struct Api {
     transport: Client,
+    /// Called on every `Unauthenticated` answer: the sign-in redirect, given by `app.rs`.
+    on_unauthenticated: fn(),
 }
 
 type Transport = InterceptedService<Client, fn(Request<()>) -> Result<Request<()>, Status>>;
@@ -73,13 +94,26 @@ fn from_the_app(mut request: Request<()>) -> Result<Request<()>, Status> {
 
 impl Api {
     /// The API of the server the app was loaded from: one origin carries app, auth and API.
-    pub fn same_origin() -> Result<Self, ApiError> {
+    /// `on_unauthenticated` runs whenever an answer says the session is gone.
+    pub fn same_origin(on_unauthenticated: fn()) -> Result<Self, ApiError> {
         let origin = leptos::prelude::window()
             .location()
             .origin()
             .map_err(|_| ApiError::Other("cannot read this page's origin".into()))?;
         Ok(Self {
             transport: Client::new(origin),
+            on_unauthenticated,
+        })
+    }
+
+    /// A call's answer as the pages see it; an ended session also starts the sign-in.
+    fn answer<T>(&self, reply: Result<tonic::Response<T>, Status>) -> Result<T, ApiError> {
+        reply.map(tonic::Response::into_inner).map_err(|status| {
+            let error = ApiError::from(status);
+            if error == ApiError::Unauthenticated {
+                (self.on_unauthenticated)();
+            }
+            error
         })
     }
 
@@ -89,15 +123,12 @@ impl Api {
 
     pub async fn server_info(&self) -> Result<ServerInfo, ApiError> {
         let mut client = SystemServiceClient::new(self.transport());
-        Ok(client
-            .server_info(pb::ServerInfoRequest {})
-            .await?
-            .into_inner())
+        self.answer(client.server_info(pb::ServerInfoRequest {}).await)
     }
 
     pub async fn who_am_i(&self) -> Result<Me, ApiError> {
         let mut client = RoleServiceClient::new(self.transport());
-        Ok(client.who_am_i(pb::WhoAmIRequest {}).await?.into_inner())
+        self.answer(client.who_am_i(pb::WhoAmIRequest {}).await)
     }
 
     fn roles(&self) -> RoleServiceClient<Transport> {
@@ -105,12 +136,8 @@ impl Api {
     }
 
     pub async fn list_roles(&self) -> Result<Vec<Role>, ApiError> {
-        Ok(self
-            .roles()
-            .list_roles(pb::ListRolesRequest {})
-            .await?
-            .into_inner()
-            .roles)
+        self.answer(self.roles().list_roles(pb::ListRolesRequest {}).await)
+            .map(|r| r.roles)
     }
 
     pub async fn request_role(
@@ -119,36 +146,41 @@ impl Api {
         duration_secs: i64,
         justification: String,
     ) -> Result<Grant, ApiError> {
-        Ok(self
-            .roles()
-            .request_role(pb::RequestRoleRequest {
-                rule_id,
-                duration: Some(seconds(duration_secs)),
-                justification,
-                client_request_id: String::new(),
-            })
-            .await?
-            .into_inner())
+        self.answer(
+            self.roles()
+                .request_role(pb::RequestRoleRequest {
+                    rule_id,
+                    duration: Some(seconds(duration_secs)),
+                    justification,
+                    client_request_id: String::new(),
+                })
+                .await,
+        )
     }
 
-    /// Extends by the rule's default duration.
-    pub async fn extend_grant(&self, grant_id: String) -> Result<Grant, ApiError> {
-        Ok(self
-            .roles()
-            .extend_grant(pb::ExtendGrantRequest {
-                grant_id,
-                duration: None,
-            })
-            .await?
-            .into_inner())
+    /// Extends to now + `duration_secs` (`None`: the rule's default); the server caps it at the
+    /// rule's maximum and total lifetime.
+    pub async fn extend_grant(
+        &self,
+        grant_id: String,
+        duration_secs: Option<i64>,
+    ) -> Result<Grant, ApiError> {
+        self.answer(
+            self.roles()
+                .extend_grant(pb::ExtendGrantRequest {
+                    grant_id,
+                    duration: duration_secs.map(seconds),
+                })
+                .await,
+        )
     }
 
     pub async fn release_grant(&self, grant_id: String) -> Result<Grant, ApiError> {
-        Ok(self
-            .roles()
-            .release_grant(pb::ReleaseGrantRequest { grant_id })
-            .await?
-            .into_inner())
+        self.answer(
+            self.roles()
+                .release_grant(pb::ReleaseGrantRequest { grant_id })
+                .await,
+        )
     }
 
     fn admin(&self) -> AdminServiceClient<Transport> {
@@ -160,33 +192,29 @@ impl Api {
         query: String,
         kind: DirectoryObjectKind,
     ) -> Result<Vec<DirectoryEntry>, ApiError> {
-        Ok(self
-            .admin()
-            .search_directory(pb::SearchDirectoryRequest {
-                query,
-                kind: kind.into(),
-                page_size: 20,
-            })
-            .await?
-            .into_inner()
-            .entries)
+        self.answer(
+            self.admin()
+                .search_directory(pb::SearchDirectoryRequest {
+                    query,
+                    kind: kind.into(),
+                    page_size: 20,
+                })
+                .await,
+        )
+        .map(|r| r.entries)
     }
 
     pub async fn list_rules(&self, query: String) -> Result<Vec<Rule>, ApiError> {
-        Ok(self
-            .admin()
-            .list_rules(pb::ListRulesRequest { query })
-            .await?
-            .into_inner()
-            .rules)
+        self.answer(
+            self.admin()
+                .list_rules(pb::ListRulesRequest { query })
+                .await,
+        )
+        .map(|r| r.rules)
     }
 
     pub async fn get_rule(&self, rule_id: String) -> Result<Rule, ApiError> {
-        Ok(self
-            .admin()
-            .get_rule(pb::GetRuleRequest { rule_id })
-            .await?
-            .into_inner())
+        self.answer(self.admin().get_rule(pb::GetRuleRequest { rule_id }).await)
     }
 
     /// Creates the rule (no id) or saves over `version` of an existing one.
@@ -196,85 +224,77 @@ impl Api {
         spec: RuleSpec,
     ) -> Result<Rule, ApiError> {
         let mut admin = self.admin();
-        Ok(match existing {
-            None => admin
-                .create_rule(pb::CreateRuleRequest { spec: Some(spec) })
-                .await?
-                .into_inner(),
-            Some((rule_id, version)) => admin
-                .update_rule(pb::UpdateRuleRequest {
-                    rule_id,
-                    spec: Some(spec),
-                    version,
-                })
-                .await?
-                .into_inner(),
+        self.answer(match existing {
+            None => {
+                admin
+                    .create_rule(pb::CreateRuleRequest { spec: Some(spec) })
+                    .await
+            }
+            Some((rule_id, version)) => {
+                admin
+                    .update_rule(pb::UpdateRuleRequest {
+                        rule_id,
+                        spec: Some(spec),
+                        version,
+                    })
+                    .await
+            }
         })
     }
 
-    pub async fn list_grants(&self, page_token: String) -> Result<GrantPage, ApiError> {
-        let answer = self
-            .admin()
-            .list_grants(pb::ListGrantsRequest {
-                include_ended: false,
-                page_size: 100,
-                page_token,
-            })
-            .await?
-            .into_inner();
-        Ok(GrantPage {
-            grants: answer.grants,
-            next: (!answer.next_page_token.is_empty()).then_some(answer.next_page_token),
-        })
+    pub async fn list_grants(&self, page_token: String) -> Result<Page<Grant>, ApiError> {
+        self.answer(
+            self.admin()
+                .list_grants(pb::ListGrantsRequest {
+                    include_ended: false,
+                    page_size: 100,
+                    page_token,
+                })
+                .await,
+        )
+        .map(|a| Page::new(a.grants, a.next_page_token))
     }
 
     pub async fn revoke_grant(&self, grant_id: String, reason: String) -> Result<Grant, ApiError> {
-        Ok(self
-            .admin()
-            .revoke_grant(pb::RevokeGrantRequest { grant_id, reason })
-            .await?
-            .into_inner())
+        self.answer(
+            self.admin()
+                .revoke_grant(pb::RevokeGrantRequest { grant_id, reason })
+                .await,
+        )
     }
 
     pub async fn audit_events(
         &self,
         query: AuditQuery,
         page_token: String,
-    ) -> Result<(Vec<AuditEvent>, Option<String>), ApiError> {
-        let answer = self
-            .admin()
-            .list_audit_events(pb::ListAuditEventsRequest {
-                subject_account: query.account,
-                rule_id: query.rule_id,
-                action: query.action,
-                since: query.since_ms.map(crate::format::timestamp),
-                until: query.until_ms.map(crate::format::timestamp),
-                page_size: 50,
-                page_token,
-            })
-            .await?
-            .into_inner();
-        Ok((
-            answer.events,
-            (!answer.next_page_token.is_empty()).then_some(answer.next_page_token),
-        ))
+    ) -> Result<Page<AuditEvent>, ApiError> {
+        self.answer(
+            self.admin()
+                .list_audit_events(pb::ListAuditEventsRequest {
+                    subject_account: query.account,
+                    rule_id: query.rule_id,
+                    action: query.action,
+                    since: query.since_ms.map(crate::format::timestamp),
+                    until: query.until_ms.map(crate::format::timestamp),
+                    page_size: 50,
+                    page_token,
+                })
+                .await,
+        )
+        .map(|a| Page::new(a.events, a.next_page_token))
     }
 
     pub async fn directory_status(&self) -> Result<DirectoryStatus, ApiError> {
-        Ok(self
-            .admin()
-            .get_directory_status(pb::GetDirectoryStatusRequest {})
-            .await?
-            .into_inner())
+        self.answer(
+            self.admin()
+                .get_directory_status(pb::GetDirectoryStatusRequest {})
+                .await,
+        )
     }
 
     pub async fn list_channels(&self) -> Result<Vec<Channel>, ApiError> {
-        Ok(self
-            .admin()
-            .list_channels(pb::ListChannelsRequest {})
-            .await?
-            .into_inner()
-            .channels)
+        self.answer(self.admin().list_channels(pb::ListChannelsRequest {}).await)
+            .map(|r| r.channels)
     }
 
     /// Creates the channel (no id) or saves over `version` of an existing one.
@@ -284,41 +304,45 @@ impl Api {
         spec: ChannelSpec,
     ) -> Result<Channel, ApiError> {
         let mut admin = self.admin();
-        Ok(match existing {
-            None => admin
-                .create_channel(pb::CreateChannelRequest { spec: Some(spec) })
-                .await?
-                .into_inner(),
-            Some((channel_id, version)) => admin
-                .update_channel(pb::UpdateChannelRequest {
-                    channel_id,
-                    spec: Some(spec),
-                    version,
-                })
-                .await?
-                .into_inner(),
+        self.answer(match existing {
+            None => {
+                admin
+                    .create_channel(pb::CreateChannelRequest { spec: Some(spec) })
+                    .await
+            }
+            Some((channel_id, version)) => {
+                admin
+                    .update_channel(pb::UpdateChannelRequest {
+                        channel_id,
+                        spec: Some(spec),
+                        version,
+                    })
+                    .await
+            }
         })
     }
 
     pub async fn delete_channel(&self, channel_id: String, version: i64) -> Result<(), ApiError> {
-        self.admin()
-            .delete_channel(pb::DeleteChannelRequest {
-                channel_id,
-                version,
-            })
-            .await?;
-        Ok(())
+        self.answer(
+            self.admin()
+                .delete_channel(pb::DeleteChannelRequest {
+                    channel_id,
+                    version,
+                })
+                .await,
+        )
+        .map(|_| ())
     }
 
     /// Sends a sample notification through `spec` as it stands in the editor, saved or not.
     pub async fn test_channel(&self, spec: ChannelSpec) -> Result<TestOutcome, ApiError> {
-        Ok(self
-            .admin()
-            .test_channel(pb::TestChannelRequest {
-                target: Some(pb::test_channel_request::Target::Spec(spec)),
-            })
-            .await?
-            .into_inner())
+        self.answer(
+            self.admin()
+                .test_channel(pb::TestChannelRequest {
+                    target: Some(pb::test_channel_request::Target::Spec(spec)),
+                })
+                .await,
+        )
     }
 
     /// The outbox, newest first; `DeliveryState::Unspecified` lists every state.
@@ -326,46 +350,40 @@ impl Api {
         &self,
         state: DeliveryState,
         page_token: String,
-    ) -> Result<(Vec<Notification>, Option<String>), ApiError> {
-        let answer = self
-            .admin()
-            .list_notifications(pb::ListNotificationsRequest {
-                state: state.into(),
-                page_size: 50,
-                page_token,
-            })
-            .await?
-            .into_inner();
-        Ok((
-            answer.notifications,
-            (!answer.next_page_token.is_empty()).then_some(answer.next_page_token),
-        ))
+    ) -> Result<Page<Notification>, ApiError> {
+        self.answer(
+            self.admin()
+                .list_notifications(pb::ListNotificationsRequest {
+                    state: state.into(),
+                    page_size: 50,
+                    page_token,
+                })
+                .await,
+        )
+        .map(|a| Page::new(a.notifications, a.next_page_token))
     }
 
     /// A failed notification sent again; the notification as it is now (pending).
     pub async fn retry_notification(&self, id: String) -> Result<Notification, ApiError> {
-        Ok(self
-            .admin()
-            .retry_notification(pb::RetryNotificationRequest {
-                notification_id: id,
-            })
-            .await?
-            .into_inner())
+        self.answer(
+            self.admin()
+                .retry_notification(pb::RetryNotificationRequest {
+                    notification_id: id,
+                })
+                .await,
+        )
     }
 
-    pub async fn my_grants(&self, page_token: String) -> Result<GrantPage, ApiError> {
-        let answer = self
-            .roles()
-            .list_my_grants(pb::ListMyGrantsRequest {
-                page_size: 50,
-                page_token,
-            })
-            .await?
-            .into_inner();
-        Ok(GrantPage {
-            grants: answer.grants,
-            next: (!answer.next_page_token.is_empty()).then_some(answer.next_page_token),
-        })
+    pub async fn my_grants(&self, page_token: String) -> Result<Page<Grant>, ApiError> {
+        self.answer(
+            self.roles()
+                .list_my_grants(pb::ListMyGrantsRequest {
+                    page_size: 50,
+                    page_token,
+                })
+                .await,
+        )
+        .map(|a| Page::new(a.grants, a.next_page_token))
     }
 }
 
@@ -374,29 +392,4 @@ fn seconds(n: i64) -> prost_types::Duration {
         seconds: n,
         nanos: 0,
     }
-}
-
-/// Sends the browser to sign in, coming back to the page it is on: the one place that acts on
-/// [`ApiError::Unauthenticated`].
-pub fn sign_in() {
-    let location = leptos::prelude::window().location();
-    let here = format!(
-        "{}{}",
-        location.pathname().unwrap_or_default(),
-        location.search().unwrap_or_default()
-    );
-    let _ = location.assign(&format!("/auth/login?return_to={}", encode(&here)));
-}
-
-/// Percent-encodes a query value (RFC 3986 unreserved characters and `/` pass).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

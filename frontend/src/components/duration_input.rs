@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 
+use super::field::{FieldNotes, described_by};
+
 /// Units a duration can be entered in, with their length in seconds.
 pub const UNITS: [(&str, i64); 4] = [
     ("seconds", 1),
@@ -29,28 +31,36 @@ pub fn seconds(amount: &str, unit: i64) -> Result<i64, String> {
     Ok(n.saturating_mul(unit))
 }
 
-/// A duration as a number and a unit, both labelled. `id` names the number field (its label
-/// is `label`); the unit's label is hidden but read out.
+/// A duration as a number and a unit, both labelled, with the hint and error of every field
+/// (`FieldNotes`). `id` names the number field (its label is `label`); the unit's label is
+/// hidden but read out.
 #[component]
 pub fn DurationInput(
     id: String,
-    label: String,
+    #[prop(into)] label: String,
     amount: RwSignal<String>,
     unit: RwSignal<i64>,
-    #[prop(into)] problem: Signal<Option<String>>,
+    #[prop(optional, into)] hint: Option<String>,
+    #[prop(optional, into)] problem: MaybeProp<String>,
 ) -> impl IntoView {
     let unit_id = format!("{id}-unit");
+    let has_hint = hint.is_some();
+    let describedby = {
+        let id = id.clone();
+        move || described_by(&id, has_hint, problem.with(Option::is_some))
+    };
     view! {
         <div class="duration-input">
             <label for=id.clone()>{label.clone()}</label>
             <input
-                id=id
+                id=id.clone()
                 type="number"
                 min="1"
                 inputmode="numeric"
                 prop:value=move || amount.get()
                 on:input=move |ev| amount.set(event_target_value(&ev))
                 aria-invalid=move || problem.with(Option::is_some).to_string()
+                aria-describedby=describedby
             />
             <label class="visually-hidden" for=unit_id.clone()>{format!("{label} unit")}</label>
             <select
@@ -70,6 +80,6 @@ pub fn DurationInput(
                     .collect_view()}
             </select>
         </div>
-        {move || problem.get().map(|p| view! { <p class="field-error">{p}</p> })}
+        <FieldNotes id=id hint=hint error=problem />
     }
 }

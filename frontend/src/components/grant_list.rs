@@ -1,28 +1,31 @@
 use leptos::prelude::*;
 
+use super::duration_input::{DurationInput, seconds, split};
 use crate::{
-    api::{Grant, GrantState},
+    api::{EndReason, Grant, GrantState},
     format,
 };
 
-/// A live grant: role, expiry in the person's time zone, a live countdown, and Extend (when
-/// the rule allows it) and Release.
+/// A live grant: role, expiry in the person's time zone, a live countdown, Extend (when the
+/// rule allows it) by a duration the person chooses (the rule's default at first, at most its
+/// maximum; the server also keeps it within the rule's total-lifetime cap) and Release.
 #[component]
 pub fn LiveGrant(
     grant: Grant,
     #[prop(into)] now: Signal<f64>,
-    can_extend: bool,
+    /// The rule's (default, maximum) duration when it allows extension; `None`: no Extend.
+    #[prop(into)]
+    extension: Signal<Option<(i64, i64)>>,
     #[prop(into)] problem: Signal<Option<String>>,
-    on_extend: Callback<String>,
+    /// (grant id, seconds from now)
+    on_extend: Callback<(String, i64)>,
     on_release: Callback<String>,
 ) -> impl IntoView {
     let until = format::epoch_ms(grant.expires_at.as_ref());
     let (id_extend, id_release) = (grant.id.clone(), grant.id.clone());
     let title = grant.rule_name.clone();
-    let (extend_label, release_label) = (
-        format!("Extend {}", grant.rule_name),
-        format!("Release {}", grant.rule_name),
-    );
+    let release_label = format!("Release {}", grant.rule_name);
+    let rule = grant.rule_name.clone();
     view! {
         <li class="live-grant">
             <div class="live-grant__what">
@@ -40,12 +43,9 @@ pub fn LiveGrant(
                 </span>
             </div>
             <div class="live-grant__actions">
-                <Show when=move || can_extend>
-                    <button type="button" on:click={
-                        let id = id_extend.clone();
-                        move |_| on_extend.run(id.clone())
-                    }>{extend_label.clone()}</button>
-                </Show>
+                {move || extension.get().map(|(default_secs, max_secs)| view! {
+                    <ExtendForm grant_id=id_extend.clone() rule=rule.clone() default_secs max_secs on_extend />
+                })}
                 <button type="button" class="live-grant__release" on:click=move |_| on_release.run(id_release.clone())>
                     {release_label}
                 </button>
@@ -55,14 +55,58 @@ pub fn LiveGrant(
     }
 }
 
+/// Extend by a duration: the rule's default at first, at most its maximum.
+#[component]
+fn ExtendForm(
+    grant_id: String,
+    rule: String,
+    default_secs: i64,
+    max_secs: i64,
+    on_extend: Callback<(String, i64)>,
+) -> impl IntoView {
+    let extend_label = format!("Extend {rule}");
+    let field_id = format!("extend-{grant_id}");
+    let (amount0, unit0) = split(default_secs);
+    let amount = RwSignal::new(amount0.to_string());
+    let unit = RwSignal::new(unit0);
+    let local_problem = RwSignal::new(None::<String>);
+    let extend = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match seconds(&amount.get_untracked(), unit.get_untracked()) {
+            Ok(secs) if secs > max_secs => local_problem.set(Some(format!(
+                "At most {} from now.",
+                format::duration(max_secs)
+            ))),
+            Ok(secs) => {
+                local_problem.set(None);
+                on_extend.run((grant_id.clone(), secs));
+            }
+            Err(m) => local_problem.set(Some(m)),
+        }
+    };
+    view! {
+        <form class="live-grant__extend" on:submit=extend>
+            <DurationInput
+                id=field_id
+                label=format!("{extend_label} by")
+                amount=amount
+                unit=unit
+                hint=format!("From now; at most {}.", format::duration(max_secs))
+                problem=local_problem
+            />
+            <button type="submit">{extend_label.clone()}</button>
+        </form>
+    }
+}
+
 fn state_text(g: &Grant) -> String {
     match g.state() {
         GrantState::Ended => match g.end_reason() {
-            jitroles_proto::v1::EndReason::Expired => "expired".into(),
-            jitroles_proto::v1::EndReason::Released => "released".into(),
-            jitroles_proto::v1::EndReason::Revoked => "revoked".into(),
-            jitroles_proto::v1::EndReason::Directory => "removed in the directory".into(),
-            jitroles_proto::v1::EndReason::Unspecified => "ended".into(),
+            EndReason::Expired => "expired".into(),
+            EndReason::Released => "released".into(),
+            EndReason::Revoked => "revoked".into(),
+            EndReason::Directory => "removed in the directory".into(),
+            EndReason::Unspecified => "ended".into(),
         },
         GrantState::Failed => format!("failed: {}", g.last_error),
         GrantState::Ending => "ending".into(),
@@ -72,7 +116,7 @@ fn state_text(g: &Grant) -> String {
     }
 }
 
-/// Past grants, newest first.
+/// Past grants, newest first; rows keyed by grant, so a reload keeps the rows it already shows.
 #[component]
 pub fn GrantHistory(#[prop(into)] grants: Signal<Vec<Grant>>) -> impl IntoView {
     view! {
@@ -91,22 +135,14 @@ pub fn GrantHistory(#[prop(into)] grants: Signal<Vec<Grant>>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {move || {
-                        grants
-                            .get()
-                            .into_iter()
-                            .map(|g| {
-                                view! {
-                                    <tr>
-                                        <td>{g.rule_name.clone()}</td>
-                                        <td>{format::local_time(g.requested_at.as_ref())}</td>
-                                        <td>{format::local_time(g.ended_at.as_ref())}</td>
-                                        <td>{state_text(&g)}</td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()
-                    }}
+                    <For each=move || grants.get() key=|g| (g.id.clone(), g.state, g.end_reason) let:g>
+                        <tr>
+                            <td>{g.rule_name.clone()}</td>
+                            <td>{format::local_time(g.requested_at.as_ref())}</td>
+                            <td>{format::local_time(g.ended_at.as_ref())}</td>
+                            <td>{state_text(&g)}</td>
+                        </tr>
+                    </For>
                 </tbody>
             </table>
         </Show>

@@ -1,6 +1,9 @@
 use leptos::prelude::*;
 
-use super::duration_input::{DurationInput, seconds, split};
+use super::{
+    duration_input::{DurationInput, seconds, split},
+    field::{Field, FieldKind},
+};
 use crate::{
     api::{ApiError, JustificationPolicy, Role},
     format,
@@ -95,23 +98,19 @@ pub fn RoleCard(
                         problem=Signal::derive(duration_problem)
                     />
                     <Show when=move || policy != JustificationPolicy::Hidden>
-                        <label for=why_id.get_value()>
-                            {if policy == JustificationPolicy::Required {
+                        <Field
+                            id=why_id.get_value()
+                            label=if policy == JustificationPolicy::Required {
                                 "Justification (required)"
                             } else {
                                 "Justification (optional)"
-                            }}
-                        </label>
-                        <textarea
-                            id=why_id.get_value()
-                            rows="2"
-                            maxlength="1000"
+                            }
+                            value=justification
+                            kind=FieldKind::Textarea(2)
                             required=policy == JustificationPolicy::Required
-                            prop:value=move || justification.get()
-                            on:input=move |ev| justification.set(event_target_value(&ev))
-                            aria-invalid=move || why_problem().is_some().to_string()
-                        ></textarea>
-                        {move || why_problem().map(|p| view! { <p class="field-error">{p}</p> })}
+                            maxlength=1000
+                            error=Signal::derive(why_problem)
+                        />
                     </Show>
                     <button type="submit" disabled=move || busy.get()>
                         {move || if busy.get() { "Requesting…" } else { "Request" }}

@@ -1,21 +1,26 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
 
-use crate::api::Me;
+use crate::{api::Me, app::Section};
 
 /// The app's header: name, main navigation, and who is signed in with a sign-out button.
-/// Admin navigation shows only for admins (the server enforces it regardless). The current
-/// page's link gets `aria-current`.
+/// `nav` holds the links the app makes itself (the admin app's are router links); the link to
+/// the other app is an ordinary page load. Admin navigation shows only for admins (the server
+/// enforces it regardless).
 #[component]
-pub fn SiteHeader(#[prop(into)] me: Signal<Option<Me>>) -> impl IntoView {
+pub fn SiteHeader(
+    #[prop(into)] me: Signal<Option<Me>>,
+    section: Section,
+    nav: ViewFn,
+) -> impl IntoView {
     let is_admin = move || me.with(|m| m.as_ref().is_some_and(|m| m.is_admin));
     view! {
         <header class="site-header">
-            <a class="site-header__brand" href="/">"jitroles"</a>
+            <a class="site-header__brand" href="/" rel="external">"jitroles"</a>
             <nav class="site-header__nav" aria-label="Main">
-                <A href="/roles">"Roles"</A>
-                <Show when=is_admin>
-                    <A href="/admin">"Admin"</A>
+                {(section == Section::Admin).then(|| view! { <a href="/roles" rel="external">"Roles"</a> })}
+                {nav.run()}
+                <Show when=move || is_admin() && section == Section::Roles>
+                    <a href="/admin" rel="external">"Admin"</a>
                 </Show>
             </nav>
             {move || {

@@ -1,13 +1,12 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use crate::api::{self, ApiError, Me};
+use crate::api::Me;
 
 /// Admins' landing page.
 #[component]
 pub fn AdminPage() -> impl IntoView {
     view! {
-        <AdminsOnly>
             <section class="admin-home" aria-labelledby="admin-title">
                 <h1 id="admin-title">"Administration"</h1>
                 <ul class="admin-home__links">
@@ -19,11 +18,11 @@ pub fn AdminPage() -> impl IntoView {
                     <li><A href="/admin/directory">"Directory status"</A>" — mechanism, PAM, write permissions"</li>
                 </ul>
             </section>
-        </AdminsOnly>
     }
 }
 
-/// Shows `children` to admins; tells anyone else why there is nothing here. Only a courtesy:
+/// Shows `children` (the admin app's routes) to admins; tells anyone else why there is nothing
+/// here. Only a courtesy:
 /// the server refuses admin calls from non-admins whatever the app shows.
 #[component]
 pub fn AdminsOnly(children: ChildrenFn) -> impl IntoView {
@@ -45,15 +44,5 @@ pub fn AdminsOnly(children: ChildrenFn) -> impl IntoView {
         >
             {children()}
         </Show>
-    }
-}
-
-/// A failed call as a page shows it; an ended session sends the browser to sign in instead.
-pub fn shown(e: ApiError) -> Option<String> {
-    if e == ApiError::Unauthenticated {
-        api::sign_in();
-        None
-    } else {
-        Some(e.to_string())
     }
 }

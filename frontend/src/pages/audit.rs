@@ -1,8 +1,11 @@
-use leptos::{prelude::*, task::spawn_local};
+//! The audit log for admins, newest first, filtered by person, rule, action and time; paged.
 
-use super::admin::{AdminsOnly, shown};
+use leptos::prelude::*;
+
 use crate::{
-    api::{Api, AuditEvent, AuditQuery, Rule},
+    api::AuditQuery,
+    components::{Field, FieldKind},
+    data::{Failure, Loaded, MoreButton, Paged, use_api},
     format,
 };
 
@@ -26,13 +29,11 @@ const ACTIONS: [&str; 17] = [
     "notification_retried",
 ];
 
-/// The audit log, newest first, filtered by person, rule, action and time; paged.
+/// The audit log: the filters apply when submitted; a newer answer always replaces an older
+/// one still in flight. A rule list that cannot be read is said, not hidden.
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let api = use_context::<Api>();
-    let events = RwSignal::new(None::<Result<Vec<AuditEvent>, String>>);
-    let next = RwSignal::new(None::<String>);
-    let rules = RwSignal::new(Vec::<Rule>::new());
+    let api = use_api();
     let (account, rule_id, action, since, until) = (
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
@@ -40,108 +41,87 @@ pub fn AuditPage() -> impl IntoView {
         RwSignal::new(String::new()),
         RwSignal::new(String::new()),
     );
-    let query = move || AuditQuery {
-        account: account.get().trim().to_owned(),
-        rule_id: rule_id.get(),
-        action: action.get(),
-        since_ms: format::parse_local(&since.get()),
-        until_ms: format::parse_local(&until.get()),
-    };
-    // the filter the list on screen was made with: the next page continues it
-    let listed = RwSignal::new(None::<AuditQuery>);
-    let fetch = {
+    // the filters as last submitted: the list follows these
+    let applied = RwSignal::new(AuditQuery::default());
+    let events = {
         let api = api.clone();
-        Callback::new(move |more: bool| {
-            let Some(api) = api.clone() else { return };
-            let token = if more {
-                next.get().unwrap_or_default()
-            } else {
-                String::new()
-            };
-            let q = match listed.get_untracked() {
-                Some(shown) if more => shown,
-                _ => query(),
-            };
-            spawn_local(async move {
-                match api.audit_events(q.clone(), token).await {
-                    Ok((page, after)) => {
-                        if more {
-                            events.update(|e| {
-                                if let Some(Ok(list)) = e {
-                                    list.extend(page);
-                                }
-                            });
-                        } else {
-                            events.set(Some(Ok(page)));
-                        }
-                        listed.set(Some(q));
-                        next.set(after);
-                    }
-                    Err(e) => {
-                        if let Some(m) = shown(e) {
-                            events.set(Some(Err(m)));
-                        }
-                    }
-                }
-            });
-        })
+        Paged::new(
+            move || applied.get(),
+            move |query, token| {
+                let api = api.clone();
+                async move { api.audit_events(query, token).await }
+            },
+        )
     };
-    fetch.run(false);
-    if let Some(api) = api.clone() {
-        spawn_local(async move {
-            if let Ok(list) = api.list_rules(String::new()).await {
-                rules.set(list);
-            }
-        });
-    }
+    let rules = LocalResource::new(move || {
+        let api = api.clone();
+        async move { api.list_rules(String::new()).await }
+    });
     let rule_name = move |id: &str| {
         rules.with(|r| {
-            r.iter()
-                .find(|r| r.id == id)
+            r.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .and_then(|r| r.iter().find(|r| r.id == id))
                 .and_then(|r| r.spec.as_ref().map(|s| s.name.clone()))
                 .unwrap_or_else(|| id.to_owned())
         })
     };
     let filter = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        fetch.run(false);
+        let query = AuditQuery {
+            account: account.get_untracked().trim().to_owned(),
+            rule_id: rule_id.get_untracked(),
+            action: action.get_untracked(),
+            since_ms: format::parse_local(&since.get_untracked()),
+            until_ms: format::parse_local(&until.get_untracked()),
+        };
+        if query == applied.get_untracked() {
+            events.reload();
+        } else {
+            applied.set(query);
+        }
     };
     view! {
-        <AdminsOnly>
-            <section aria-labelledby="audit-title">
-                <h1 id="audit-title">"Audit log"</h1>
-                <form class="filters" on:submit=filter>
-                    <label>"Person (account)"
-                        <input type="text" prop:value=move || account.get() on:input=move |ev| account.set(event_target_value(&ev)) />
-                    </label>
-                    <label>"Role"
-                        <select on:change=move |ev| rule_id.set(event_target_value(&ev))>
-                            <option value="">"any"</option>
-                            {move || rules.get().into_iter().map(|r| {
-                                let name = r.spec.map(|s| s.name).unwrap_or_default();
-                                view! { <option value=r.id>{name}</option> }
-                            }).collect_view()}
-                        </select>
-                    </label>
-                    <label>"Action"
-                        <select on:change=move |ev| action.set(event_target_value(&ev))>
-                            <option value="">"any"</option>
-                            {ACTIONS.iter().map(|a| view! { <option value=*a>{*a}</option> }).collect_view()}
-                        </select>
-                    </label>
-                    <label>"From"
-                        <input type="datetime-local" prop:value=move || since.get() on:input=move |ev| since.set(event_target_value(&ev)) />
-                    </label>
-                    <label>"Until"
-                        <input type="datetime-local" prop:value=move || until.get() on:input=move |ev| until.set(event_target_value(&ev)) />
-                    </label>
-                    <button type="submit">"Filter"</button>
-                </form>
-                {move || match events.get() {
-                    None => view! { <p class="loading">"Loading events…"</p> }.into_any(),
-                    Some(Err(m)) => view! { <p class="field-error" role="alert">{m}</p> }.into_any(),
-                    Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"No events match."</p> }.into_any(),
-                    Some(Ok(list)) => view! {
+        <section aria-labelledby="audit-title">
+            <h1 id="audit-title">"Audit log"</h1>
+            <form class="filters" on:submit=filter>
+                <Field id="audit-account".into() label="Person (account)" value=account literal=true />
+                <div class="field">
+                    <label for="audit-rule">"Role"</label>
+                    <select id="audit-rule" on:change=move |ev| rule_id.set(event_target_value(&ev))>
+                        <option value="">"any"</option>
+                        {move || rules.with(|r| match r {
+                            Some(Ok(list)) => list.iter().map(|r| {
+                                let name = r.spec.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                                view! { <option value=r.id.clone()>{name}</option> }
+                            }).collect_view().into_any(),
+                            _ => ().into_any(),
+                        })}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="audit-action">"Action"</label>
+                    <select id="audit-action" on:change=move |ev| action.set(event_target_value(&ev))>
+                        <option value="">"any"</option>
+                        {ACTIONS.iter().map(|a| view! { <option value=*a>{*a}</option> }).collect_view()}
+                    </select>
+                </div>
+                <Field id="audit-since".into() label="From" value=since kind=FieldKind::DateTimeLocal />
+                <Field id="audit-until".into() label="Until" value=until kind=FieldKind::DateTimeLocal />
+                <button type="submit">"Filter"</button>
+            </form>
+            {move || rules.with(|r| match r {
+                Some(Err(e)) => Some(view! {
+                    <p class="field-error">"The role filter cannot list the rules, and events show rule ids:"</p>
+                    <Failure error=e.clone() retry=Callback::new(move |()| rules.refetch()) />
+                }),
+                _ => None,
+            })}
+            <Loaded
+                data=events.first
+                loading="Loading events…"
+                empty=|| view! { <p class="empty">"No events match."</p> }
+                view=move |_| view! {
                         <table class="data-table audit-log">
                             <caption class="visually-hidden">"Audit events"</caption>
                             <thead>
@@ -155,24 +135,26 @@ pub fn AuditPage() -> impl IntoView {
                                 </tr>
                             </thead>
                             <tbody>
-                                {list.into_iter().map(|e| view! {
-                                    <tr>
-                                        <td>{format::local_time(e.at.as_ref())}</td>
-                                        <td>{e.action.clone()}</td>
-                                        <td>{e.actor.clone()}</td>
-                                        <td>{e.subject_account.clone()}</td>
-                                        <td>{rule_name(&e.rule_id)}</td>
-                                        <td>{e.detail.clone()}</td>
-                                    </tr>
-                                }).collect_view()}
+                                <For each=move || events.items() key=|e| e.id let:e>
+                                    {
+                                        let rule = e.rule_id.clone();
+                                        view! {
+                                            <tr>
+                                                <td>{format::local_time(e.at.as_ref())}</td>
+                                                <td>{e.action}</td>
+                                                <td>{e.actor}</td>
+                                                <td>{e.subject_account}</td>
+                                                <td>{move || rule_name(&rule)}</td>
+                                                <td>{e.detail}</td>
+                                            </tr>
+                                        }
+                                    }
+                                </For>
                             </tbody>
                         </table>
-                    }.into_any(),
-                }}
-                <Show when=move || next.with(Option::is_some)>
-                    <button type="button" on:click=move |_| fetch.run(true)>"Older events"</button>
-                </Show>
-            </section>
-        </AdminsOnly>
+                }
+            />
+            <MoreButton paged=events label="Older events" />
+        </section>
     }
 }

@@ -10,7 +10,7 @@ mod notifications;
 mod roles;
 mod rules;
 
-pub use admin::AdminPage;
+pub use admin::{AdminPage, AdminsOnly};
 pub use admin_grants::AdminGrantsPage;
 pub use audit::AuditPage;
 pub use channels::{AdminChannelsPage, ChannelEditorPage};

@@ -1,14 +1,15 @@
 //! Requesters' page: my access (live grants with countdowns, extend, release), the roles I may
 //! request, and my history. Loads through the API; components only show and emit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use leptos::{prelude::*, task::spawn_local};
+use leptos::prelude::*;
 
 use crate::{
-    api::{self, Api, ApiError, Grant, GrantState, Role},
+    api::{ApiError, Grant, GrantState, Role},
     components::{GrantHistory, LiveGrant, RoleCard},
+    data::{Loaded, MoreButton, Paged, use_api},
     format,
 };
 
@@ -22,295 +23,265 @@ fn is_live(g: &Grant) -> bool {
     )
 }
 
-/// What a failed call means for the page: sign in again, or a message to show.
-fn problem(e: ApiError) -> Option<ApiError> {
-    if e == ApiError::Unauthenticated {
-        api::sign_in();
-        None
-    } else {
-        Some(e)
-    }
+fn secs(d: Option<&prost_types::Duration>) -> i64 {
+    d.map_or(3600, |d| d.seconds)
+}
+
+/// What keeps a role card: a reload that changes none of these keeps the card (and what is
+/// typed in it).
+type CardKey = (String, String, String, String, i64, i64, bool, i32);
+
+fn card_key(r: &Role) -> CardKey {
+    (
+        r.rule_id.clone(),
+        r.name.clone(),
+        r.description.clone(),
+        r.group_name.clone(),
+        secs(r.default_duration.as_ref()),
+        secs(r.max_duration.as_ref()),
+        r.allow_extension,
+        r.justification,
+    )
 }
 
 #[component]
 pub fn RolesPage() -> impl IntoView {
-    let api = use_context::<Api>();
-    let roles = RwSignal::new(None::<Result<Vec<Role>, ApiError>>);
-    let grants = RwSignal::new(None::<Result<Vec<Grant>, ApiError>>);
-    let older = RwSignal::new(Vec::<Grant>::new());
-    let next_page = RwSignal::new(None::<String>);
-    let busy = RwSignal::new(None::<String>);
+    let api = use_api();
+    // both calls start at once
+    let roles = {
+        let api = api.clone();
+        LocalResource::new(move || {
+            let api = api.clone();
+            async move { api.list_roles().await }
+        })
+    };
+    let grants = {
+        let api = api.clone();
+        Paged::new(
+            || (),
+            move |(), token| {
+                let api = api.clone();
+                async move { api.my_grants(token).await }
+            },
+        )
+    };
     let errors = RwSignal::new(HashMap::<String, ApiError>::new());
     let grant_problems = RwSignal::new(HashMap::<String, String>::new());
     let confirmations = RwSignal::new(HashMap::<String, String>::new());
     let now = RwSignal::new(format::now_ms());
-    let last_load = RwSignal::new(0.0_f64);
-
-    let load = {
-        let api = api.clone();
-        move || {
-            let Some(api) = api.clone() else { return };
-            last_load.set(format::now_ms());
-            spawn_local(async move {
-                let r = api.list_roles().await;
-                let g = api.my_grants(String::new()).await;
-                match r {
-                    Ok(list) => roles.set(Some(Ok(list))),
-                    Err(e) => {
-                        if let Some(e) = problem(e) {
-                            roles.set(Some(Err(e)));
-                        }
-                    }
-                }
-                match g {
-                    Ok(page) => {
-                        // "granted until …" only while that grant lives
-                        confirmations.update(|c| {
-                            c.retain(|rule, _| {
-                                page.grants.iter().any(|g| &g.rule_id == rule && is_live(g))
-                            })
-                        });
-                        grants.set(Some(Ok(page.grants)));
-                        older.set(Vec::new());
-                        next_page.set(page.next);
-                    }
-                    Err(e) => {
-                        if let Some(e) = problem(e) {
-                            grants.set(Some(Err(e)));
-                        }
-                    }
-                }
-            });
-        }
+    let last_load = StoredValue::new(format::now_ms());
+    let reload = move || {
+        last_load.set_value(format::now_ms());
+        grants.reload();
     };
-    load();
 
     if let Ok(handle) = set_interval_with_handle(move || now.set(format::now_ms()), TICK) {
         on_cleanup(move || handle.clear());
     }
-    // a countdown that reaches zero moves its grant to history without a reload
-    {
-        let load = load.clone();
-        Effect::new(move |_| {
-            let t = now.get();
-            let due = grants.with_untracked(|g| {
-                g.as_ref()
-                    .and_then(|r| r.as_ref().ok())
-                    .is_some_and(|list| {
-                        list.iter()
-                            .any(|g| is_live(g) && format::epoch_ms(g.expires_at.as_ref()) <= t)
-                    })
-            });
-            // and a load that failed (server away) is tried again every few seconds
-            let failed = roles.with_untracked(|r| matches!(r, Some(Err(_))))
-                || grants.with_untracked(|g| matches!(g, Some(Err(_))));
-            let wait = if failed { 5000.0 } else { 2000.0 };
-            if (due || failed) && t - last_load.get_untracked() > wait {
-                load();
-            }
+    // a countdown that reaches zero moves its grant to history without a reload; a load that
+    // failed (server away) is tried again every few seconds
+    Effect::new(move |_| {
+        let t = now.get();
+        let due = grants.first.with_untracked(|g| {
+            g.as_ref().and_then(|r| r.as_ref().ok()).is_some_and(|l| {
+                l.page
+                    .items
+                    .iter()
+                    .any(|g| is_live(g) && format::epoch_ms(g.expires_at.as_ref()) <= t)
+            })
         });
-    }
+        let roles_failed = roles.with_untracked(|r| matches!(r, Some(Err(_))));
+        let grants_failed = grants.first.with_untracked(|g| matches!(g, Some(Err(_))));
+        let wait = if roles_failed || grants_failed {
+            5000.0
+        } else {
+            2000.0
+        };
+        if t - last_load.get_value() > wait {
+            if roles_failed {
+                last_load.set_value(t);
+                roles.refetch();
+            }
+            if due || grants_failed {
+                reload();
+            }
+        }
+    });
 
-    let on_request = {
-        let (api, load) = (api.clone(), load.clone());
-        Callback::new(move |(rule_id, secs, why): (String, i64, String)| {
-            let Some(api) = api.clone() else { return };
-            let load = load.clone();
-            busy.set(Some(rule_id.clone()));
+    let request = {
+        let api = api.clone();
+        Action::new_local(move |(rule_id, secs, why): &(String, i64, String)| {
+            let (api, rule_id, secs, why) = (api.clone(), rule_id.clone(), *secs, why.clone());
             errors.update(|e| {
                 e.remove(&rule_id);
             });
-            spawn_local(async move {
+            async move {
                 match api.request_role(rule_id.clone(), secs, why).await {
                     Ok(grant) => {
                         let until = format::local_time(grant.expires_at.as_ref());
                         confirmations.update(|c| {
-                            c.insert(rule_id.clone(), format!("Granted until {until}."));
+                            c.insert(rule_id, format!("Granted until {until}."));
                         });
-                        load();
+                        reload();
                     }
-                    Err(e) => {
-                        if let Some(e) = problem(e) {
-                            errors.update(|all| {
-                                all.insert(rule_id.clone(), e);
-                            });
-                        }
-                    }
+                    Err(e) => errors.update(|all| {
+                        all.insert(rule_id, e);
+                    }),
                 }
-                busy.set(None);
-            });
+            }
         })
     };
-    let act = {
-        let (api, load) = (api.clone(), load.clone());
-        move |id: String, release: bool| {
-            let Some(api) = api.clone() else { return };
-            let load = load.clone();
-            spawn_local(async move {
-                let answer = if release {
-                    api.release_grant(id.clone()).await
-                } else {
-                    api.extend_grant(id.clone()).await
-                };
-                match answer {
-                    Ok(_) => {
-                        grant_problems.update(|p| {
-                            p.remove(&id);
-                        });
-                        load();
-                    }
-                    Err(e) => {
-                        if let Some(e) = problem(e) {
-                            grant_problems.update(|p| {
-                                p.insert(id.clone(), e.to_string());
-                            });
-                        }
-                    }
+    // extend (with a duration) or release (without)
+    let change = Action::new_local(move |(id, extend): &(String, Option<i64>)| {
+        let (api, id, extend) = (api.clone(), id.clone(), *extend);
+        async move {
+            let answer = match extend {
+                Some(secs) => api.extend_grant(id.clone(), Some(secs)).await,
+                None => api.release_grant(id.clone()).await,
+            };
+            match answer {
+                Ok(_) => {
+                    grant_problems.update(|p| {
+                        p.remove(&id);
+                    });
+                    reload();
                 }
-            });
+                Err(e) => grant_problems.update(|p| {
+                    p.insert(id, e.to_string());
+                }),
+            }
         }
-    };
-    let on_extend = {
-        let act = act.clone();
-        Callback::new(move |id: String| act(id, false))
-    };
+    });
+    let on_request = Callback::new(move |ask: (String, i64, String)| {
+        request.dispatch(ask);
+    });
+    let on_extend = Callback::new(move |(id, secs): (String, i64)| {
+        change.dispatch((id, Some(secs)));
+    });
     let on_release = Callback::new(move |id: String| {
         let sure = window()
             .confirm_with_message("End this access now? You are removed from the group at once.")
             .unwrap_or(false);
         if sure {
-            act(id, true);
+            change.dispatch((id, None));
         }
     });
-    let more = {
-        let api = api.clone();
-        move |_| {
-            let (Some(api), Some(token)) = (api.clone(), next_page.get()) else {
-                return;
-            };
-            spawn_local(async move {
-                match api.my_grants(token).await {
-                    Ok(page) => {
-                        older.update(|o| o.extend(page.grants));
-                        next_page.set(page.next);
-                    }
-                    Err(e) => {
-                        if let Some(e) = problem(e) {
-                            grants.set(Some(Err(e)));
-                        }
-                    }
-                }
-            });
-        }
+    let busy_rule = move || {
+        request
+            .input()
+            .with(|i| i.as_ref().map(|(id, _, _)| id.clone()))
     };
 
-    let live = move || {
-        grants.with(|g| match g {
-            Some(Ok(list)) => list.iter().filter(|g| is_live(g)).cloned().collect(),
-            _ => Vec::new(),
+    // every grant listed, computed once per answer
+    let all = Memo::new(move |_| grants.items());
+    let live_rules = Memo::new(move |_| {
+        all.with(|a| {
+            a.iter()
+                .filter(|g| is_live(g))
+                .map(|g| g.rule_id.clone())
+                .collect::<HashSet<_>>()
         })
-    };
-    let history = Signal::derive(move || {
-        let mut past: Vec<Grant> = grants.with(|g| match g {
-            Some(Ok(list)) => list.iter().filter(|g| !is_live(g)).cloned().collect(),
-            _ => Vec::new(),
-        });
-        past.extend(older.get().into_iter().filter(|g| !is_live(g)));
-        past
     });
-    let extendable = move |rule_id: &str| {
+    // "granted until …" only while that grant lives
+    Effect::new(move |_| {
+        live_rules.with(|live| confirmations.update(|c| c.retain(|rule, _| live.contains(rule))));
+    });
+    let role_of = move |rule_id: &str| {
         roles.with(|r| match r {
-            Some(Ok(list)) => list
-                .iter()
-                .any(|role| role.rule_id == rule_id && role.allow_extension),
-            _ => false,
+            Some(Ok(list)) => list.iter().find(|role| role.rule_id == rule_id).cloned(),
+            _ => None,
         })
     };
+    let live = Memo::new(move |_| {
+        all.with(|a| a.iter().filter(|g| is_live(g)).cloned().collect::<Vec<_>>())
+    });
+    let history = Signal::derive(move || {
+        all.with(|a| {
+            a.iter()
+                .filter(|g| !is_live(g))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    let held = move |rule_id: &str| live_rules.with(|r| r.contains(rule_id));
 
     view! {
         <section class="roles-page" aria-labelledby="roles-title">
             <h1 id="roles-title">"Roles"</h1>
 
             <h2>"My access"</h2>
-            {move || match grants.get() {
-                None => view! { <p class="loading">"Loading your access…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="field-error" role="alert">{e.to_string()}</p> }.into_any(),
-                Some(Ok(_)) => {
-                    let live = live();
-                    if live.is_empty() {
-                        view! { <p class="empty">"You hold no role right now."</p> }.into_any()
-                    } else {
-                        view! {
+            <Loaded
+                data=grants.first
+                loading="Loading your access…"
+                empty=|| view! { <p class="empty">"You hold no role right now."</p> }
+                view=move |_| {
+                    view! {
+                        <Show when=move || live.with(|l| !l.is_empty()) fallback=|| view! { <p class="empty">"You hold no role right now."</p> }>
                             <ul class="live-grants">
-                                {live
-                                    .into_iter()
-                                    .map(|g| {
+                                <For
+                                    each=move || live.get()
+                                    key=|g| (g.id.clone(), g.expires_at.map(|t| t.seconds))
+                                    let:g
+                                >
+                                    {
                                         let id = g.id.clone();
-                                        let can_extend = extendable(&g.rule_id);
+                                        let rule_id = g.rule_id.clone();
+                                        // the roles may answer after the grants: follows them
+                                        let extension = Memo::new(move |_| {
+                                            role_of(&rule_id).filter(|r| r.allow_extension).map(|r| {
+                                                (secs(r.default_duration.as_ref()), secs(r.max_duration.as_ref()))
+                                            })
+                                        });
                                         view! {
                                             <LiveGrant
                                                 grant=g
                                                 now=now
-                                                can_extend=can_extend
+                                                extension=extension
                                                 problem=Signal::derive(move || grant_problems.with(|p| p.get(&id).cloned()))
                                                 on_extend=on_extend
                                                 on_release=on_release
                                             />
                                         }
-                                    })
-                                    .collect_view()}
+                                    }
+                                </For>
                             </ul>
-                        }
-                            .into_any()
+                        </Show>
                     }
                 }
-            }}
+            />
 
             <h2>"Roles you can request"</h2>
-            {move || match roles.get() {
-                None => view! { <p class="loading">"Loading roles…"</p> }.into_any(),
-                Some(Err(e)) => view! { <p class="field-error" role="alert">{e.to_string()}</p> }.into_any(),
-                Some(Ok(list)) if list.is_empty() => {
-                    view! { <p class="empty">"There is no role you may request. Ask an administrator if you need one."</p> }
-                        .into_any()
-                }
-                Some(Ok(list)) => {
+            <Loaded
+                data=roles
+                loading="Loading roles…"
+                empty=|| view! { <p class="empty">"There is no role you may request. Ask an administrator if you need one."</p> }
+                view=move |list| {
                     view! {
                         <div class="role-cards">
-                            {list
-                                .into_iter()
-                                .map(|role| {
+                            <For each=move || list.get() key=card_key let:role>
+                                {
                                     let id = role.rule_id.clone();
                                     let (id1, id2, id3, id4) = (id.clone(), id.clone(), id.clone(), id);
-                                    let held = Signal::derive(move || {
-                                        grants.with(|g| match g {
-                                            Some(Ok(list)) => list.iter().any(|g| g.rule_id == id1 && is_live(g)),
-                                            _ => false,
-                                        })
-                                    });
                                     view! {
                                         <RoleCard
                                             role=role
-                                            held=held
-                                            busy=Signal::derive(move || busy.get().as_deref() == Some(id2.as_str()))
+                                            held=Signal::derive(move || held(&id1))
+                                            busy=Signal::derive(move || busy_rule().as_deref() == Some(id2.as_str()))
                                             error=Signal::derive(move || errors.with(|e| e.get(&id3).cloned()))
                                             confirmation=Signal::derive(move || confirmations.with(|c| c.get(&id4).cloned()))
                                             on_request=on_request
                                         />
                                     }
-                                })
-                                .collect_view()}
+                                }
+                            </For>
                         </div>
                     }
-                        .into_any()
                 }
-            }}
+            />
 
             <h2>"History"</h2>
-            <GrantHistory grants=history />
-            <Show when=move || next_page.with(Option::is_some)>
-                <button type="button" on:click=more.clone()>"Show older grants"</button>
-            </Show>
+            {move || grants.first.with(|g| matches!(g, Some(Ok(_)))).then(|| view! { <GrantHistory grants=history /> })}
+            <MoreButton paged=grants label="Show older grants" />
         </section>
     }
 }

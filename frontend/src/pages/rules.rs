@@ -7,17 +7,21 @@ use leptos_router::{
     hooks::{use_navigate, use_params_map},
 };
 
-use super::admin::{AdminsOnly, shown};
 use crate::{
     api::{
-        AclEntry, Api, ApiError, DirectoryEntry, DirectoryObjectKind, DirectoryStatus, Effect,
-        JustificationPolicy, PrincipalKind, Rule, RuleSpec,
+        AclEntry, DirectoryEntry, DirectoryObjectKind, Effect, JustificationPolicy, PrincipalKind,
+        Rule, RuleSpec,
     },
-    components::{ChannelChoice, ChannelChoices, DirectoryPicker, DurationInput, seconds, split},
+    components::{
+        ChannelChoice, ChannelChoices, DirectoryPicker, DurationInput, Field, FieldKind,
+        FormProblems, seconds, split,
+    },
+    data::{Failure, Loaded, use_api},
     format,
 };
 
-/// The rules, searchable by name.
+const STALE: &str = "Someone else saved this rule after you opened it. Reload the page to see their version, then make your change again.";
+
 /// The rule editor's fields, so a server violation it cannot place is still shown.
 const RULE_FIELDS: [&str; 10] = [
     "name",
@@ -32,67 +36,45 @@ const RULE_FIELDS: [&str; 10] = [
     "failure_channels",
 ];
 
+/// The rules, searchable by name; the list follows the search as it is typed, and a newer
+/// answer always replaces an older one still in flight.
 #[component]
 pub fn AdminRulesPage() -> impl IntoView {
-    let api = use_context::<Api>();
-    let rules = RwSignal::new(None::<Result<Vec<Rule>, String>>);
+    let api = use_api();
     let query = RwSignal::new(String::new());
-    let load = move || {
-        let Some(api) = api.clone() else { return };
-        let q = query.get_untracked();
-        spawn_local(async move {
-            match api.list_rules(q).await {
-                Ok(list) => rules.set(Some(Ok(list))),
-                Err(e) => {
-                    if let Some(m) = shown(e) {
-                        rules.set(Some(Err(m)));
-                    }
-                }
-            }
-        });
-    };
-    load();
+    let rules = LocalResource::new(move || {
+        let (api, q) = (api.clone(), query.get());
+        async move { api.list_rules(q).await }
+    });
     let duration_of =
         |d: Option<prost_types::Duration>| format::duration(d.map_or(0, |d| d.seconds));
     view! {
-        <AdminsOnly>
-            <section aria-labelledby="rules-title">
-                <h1 id="rules-title">"Role rules"</h1>
-                <div class="toolbar">
-                    <label for="rule-search">"Search rules"</label>
-                    <input
-                        id="rule-search"
-                        type="search"
-                        prop:value=move || query.get()
-                        on:input={
-                            let load = load.clone();
-                            move |ev| {
-                                query.set(event_target_value(&ev));
-                                load();
-                            }
-                        }
-                    />
-                    <A href="/admin/rules/new" attr:class="button">"New rule"</A>
-                </div>
-                {move || match rules.get() {
-                    None => view! { <p class="loading">"Loading rules…"</p> }.into_any(),
-                    Some(Err(m)) => view! { <p class="field-error" role="alert">{m}</p> }.into_any(),
-                    Some(Ok(list)) if list.is_empty() => view! { <p class="empty">"No rules yet."</p> }.into_any(),
-                    Some(Ok(list)) => view! {
-                        <table class="data-table">
-                            <caption class="visually-hidden">"Role rules"</caption>
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Name"</th>
-                                    <th scope="col">"Group"</th>
-                                    <th scope="col">"Enabled"</th>
-                                    <th scope="col">"Default"</th>
-                                    <th scope="col">"Maximum"</th>
-                                    <th scope="col">"Live grants"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {list.into_iter().map(|r| {
+        <section aria-labelledby="rules-title">
+            <h1 id="rules-title">"Role rules"</h1>
+            <div class="toolbar">
+                <Field id="rule-search".into() label="Search rules" value=query kind=FieldKind::Search />
+                <A href="/admin/rules/new" attr:class="button">"New rule"</A>
+            </div>
+            <Loaded
+                data=rules
+                loading="Loading rules…"
+                empty=|| view! { <p class="empty">"No rules yet."</p> }
+                view=move |list| view! {
+                    <table class="data-table">
+                        <caption class="visually-hidden">"Role rules"</caption>
+                        <thead>
+                            <tr>
+                                <th scope="col">"Name"</th>
+                                <th scope="col">"Group"</th>
+                                <th scope="col">"Enabled"</th>
+                                <th scope="col">"Default"</th>
+                                <th scope="col">"Maximum"</th>
+                                <th scope="col">"Live grants"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            <For each=move || list.get() key=|r| (r.id.clone(), r.version, r.live_grants) let:r>
+                                {
                                     let spec = r.spec.clone().unwrap_or_default();
                                     view! {
                                         <tr>
@@ -104,26 +86,27 @@ pub fn AdminRulesPage() -> impl IntoView {
                                             <td>{r.live_grants}</td>
                                         </tr>
                                     }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                }}
-            </section>
-        </AdminsOnly>
+                                }
+                            </For>
+                        </tbody>
+                    </table>
+                }
+            />
+        </section>
     }
 }
 
 /// Create (`/admin/rules/new`) or edit (`/admin/rules/:id`) a rule.
 #[component]
 pub fn RuleEditorPage() -> impl IntoView {
-    let api = use_context::<Api>();
+    let api = use_api();
     let params = use_params_map();
-    let rule_id = move || params.with(|p| p.get("id")).filter(|id| id != "new");
+    let rule_id = params
+        .with_untracked(|p| p.get("id"))
+        .filter(|id| id != "new");
     let navigate = use_navigate();
 
     let existing = RwSignal::new(None::<(String, i64)>);
-    let loading = RwSignal::new(rule_id().is_some());
     let name = RwSignal::new(String::new());
     let description = RwSignal::new(String::new());
     let target = RwSignal::new(None::<(String, String, bool)>); // sid, name, protected
@@ -139,19 +122,7 @@ pub fn RuleEditorPage() -> impl IntoView {
     let deny_next = RwSignal::new(false);
     let group_results = RwSignal::new(Vec::<DirectoryEntry>::new());
     let acl_results = RwSignal::new(Vec::<DirectoryEntry>::new());
-    let error = RwSignal::new(None::<ApiError>);
-    // what went wrong, next to the form; a lapsed session goes to sign-in instead
-    let failed = move |e: ApiError| {
-        if e == ApiError::Unauthenticated {
-            crate::api::sign_in();
-        } else {
-            error.set(Some(e));
-        }
-    };
-    let local = RwSignal::new(Vec::<(String, String)>::new());
-    let status = RwSignal::new(None::<DirectoryStatus>);
-    let saving = RwSignal::new(false);
-    let channels = RwSignal::new(None::<Result<Vec<ChannelChoice>, String>>);
+    let problems = FormProblems::default();
     let success_channels = RwSignal::new(Vec::<String>::new());
     let failure_channels = RwSignal::new(Vec::<String>::new());
 
@@ -183,53 +154,67 @@ pub fn RuleEditorPage() -> impl IntoView {
         success_channels.set(spec.success_channels);
         failure_channels.set(spec.failure_channels);
     };
-    if let Some(api) = api.clone() {
-        if let Some(id) = rule_id() {
-            let api = api.clone();
-            spawn_local(async move {
-                match api.get_rule(id).await {
-                    Ok(r) => fill(r),
-                    Err(e) => failed(e),
+    // the rule as saved (a new rule: an empty one), filled into the form once it arrives
+    let loaded = {
+        let (api, rule_id) = (api.clone(), rule_id.clone());
+        LocalResource::new(move || {
+            let (api, rule_id) = (api.clone(), rule_id.clone());
+            async move {
+                match rule_id {
+                    Some(id) => api.get_rule(id).await,
+                    None => Ok(Rule::default()),
                 }
-                loading.set(false);
-            });
+            }
+        })
+    };
+    leptos::prelude::Effect::new(move |filled: Option<bool>| {
+        if filled == Some(true) {
+            return true;
         }
-        let lister = api.clone();
-        spawn_local(async move {
-            if let Ok(s) = api.directory_status().await {
-                status.set(Some(s));
+        match loaded.get() {
+            Some(Ok(r)) if !r.id.is_empty() => {
+                fill(r);
+                true
             }
-        });
-        spawn_local(async move {
-            match lister.list_channels().await {
-                Ok(list) => channels.set(Some(Ok(list
-                    .into_iter()
-                    .map(|c| {
-                        let spec = c.spec.unwrap_or_default();
-                        ChannelChoice {
-                            id: c.id,
-                            name: spec.name,
-                            enabled: spec.enabled,
-                        }
-                    })
-                    .collect()))),
-                Err(e) => {
-                    if let Some(m) = shown(e) {
-                        channels.set(Some(Err(m)));
-                    }
-                }
+            _ => false,
+        }
+    });
+    let status = {
+        let api = api.clone();
+        LocalResource::new(move || {
+            let api = api.clone();
+            async move { api.directory_status().await }
+        })
+    };
+    let channels = {
+        let api = api.clone();
+        LocalResource::new(move || {
+            let api = api.clone();
+            async move {
+                api.list_channels().await.map(|list| {
+                    list.into_iter()
+                        .map(|c| {
+                            let spec = c.spec.unwrap_or_default();
+                            ChannelChoice {
+                                id: c.id,
+                                name: spec.name,
+                                enabled: spec.enabled,
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
             }
-        });
-    }
+        })
+    };
 
     let search = |results: RwSignal<Vec<DirectoryEntry>>, kind: DirectoryObjectKind| {
-        let api = use_context::<Api>();
+        let api = use_api();
         Callback::new(move |q: String| {
-            let Some(api) = api.clone() else { return };
+            let api = api.clone();
             spawn_local(async move {
                 match api.search_directory(q, kind).await {
                     Ok(found) => results.set(found),
-                    Err(e) => failed(e),
+                    Err(e) => problems.server.set(Some(e)),
                 }
             });
         })
@@ -268,175 +253,165 @@ pub fn RuleEditorPage() -> impl IntoView {
         acl_results.set(Vec::new());
     });
 
-    let problem = move |field: &'static str| {
-        Signal::derive(move || {
-            local
-                .with(|l| l.iter().find(|(f, _)| f == field).map(|(_, m)| m.clone()))
-                .or_else(|| error.with(|e| e.as_ref().and_then(|e| e.about(field))))
-        })
-    };
+    let problem = move |field: &'static str| problems.about(field);
     let group_warning = move || {
         let (sid, _, protected) = target.get()?;
         let mut notes = Vec::new();
         if protected {
             notes.push("This is a protected group: AdminSDHolder resets its permissions, so jitroles may lose the right to change it.".to_owned());
         }
-        if let Some(s) = status.get()
-            && let Some(g) = s
-                .groups
-                .iter()
-                .find(|g| g.group.as_ref().is_some_and(|t| t.sid == sid))
-        {
-            if !g.can_write_members {
-                notes.push("The jitroles service account cannot write this group's members: requests will fail until it is delegated.".into());
+        status.with(|s| {
+            if let Some(Ok(s)) = s
+                && let Some(g) = s
+                    .groups
+                    .iter()
+                    .find(|g| g.group.as_ref().is_some_and(|t| t.sid == sid))
+            {
+                if !g.can_write_members {
+                    notes.push("The jitroles service account cannot write this group's members: requests will fail until it is delegated.".into());
+                }
+                if g.protected && !protected {
+                    notes.push("This is a protected group (adminCount = 1).".into());
+                }
             }
-            if g.protected && !protected {
-                notes.push("This is a protected group (adminCount = 1).".into());
-            }
-        }
+        });
         (!notes.is_empty()).then(|| notes.join(" "))
     };
 
-    let save = StoredValue::new_local(move |ev: leptos::ev::SubmitEvent| {
+    let save = {
+        let api = api.clone();
+        Action::new_local(move |spec: &RuleSpec| {
+            let (api, spec, navigate) = (api.clone(), spec.clone(), navigate.clone());
+            async move {
+                match api.save_rule(existing.get_untracked(), spec).await {
+                    Ok(_) => navigate("/admin/rules", Default::default()),
+                    Err(e) => problems.server.set(Some(e)),
+                }
+            }
+        })
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(api) = use_context::<Api>() else {
-            return;
-        };
-        let mut problems = Vec::new();
+        let mut found = Vec::new();
         let mut secs = |field: &str, amount: RwSignal<String>, unit: RwSignal<i64>| {
-            seconds(&amount.get(), unit.get())
-                .map_err(|m| problems.push((field.to_owned(), m)))
+            seconds(&amount.get_untracked(), unit.get_untracked())
+                .map_err(|m| found.push((field.to_owned(), m)))
                 .ok()
         };
         let max = secs("max_duration", max_amount, max_unit);
         let def = secs("default_duration", def_amount, def_unit);
-        let cap = if cap_on.get() {
+        let cap = if cap_on.get_untracked() {
             secs("max_total_duration", cap_amount, cap_unit)
         } else {
             None
         };
-        let expires_at = format::parse_local(&expires.get());
-        if !expires.get().trim().is_empty() && expires_at.is_none() {
-            problems.push(("expires_at".into(), "Not a date and time.".into()));
+        let expires_at = format::parse_local(&expires.get_untracked());
+        if !expires.get_untracked().trim().is_empty() && expires_at.is_none() {
+            found.push(("expires_at".into(), "Not a date and time.".into()));
         }
-        local.set(problems.clone());
-        if !problems.is_empty() {
+        problems.clear();
+        if !found.is_empty() {
+            problems.local.set(found);
             return;
         }
         let duration =
             |s: Option<i64>| s.map(|seconds| prost_types::Duration { seconds, nanos: 0 });
-        let spec = RuleSpec {
-            name: name.get(),
-            description: description.get(),
-            target_group: target.get().map(|(sid, _, _)| sid).unwrap_or_default(),
-            acl: acl.get(),
+        save.dispatch(RuleSpec {
+            name: name.get_untracked(),
+            description: description.get_untracked(),
+            target_group: target
+                .get_untracked()
+                .map(|(sid, _, _)| sid)
+                .unwrap_or_default(),
+            acl: acl.get_untracked(),
             max_duration: duration(max),
             default_duration: duration(def),
-            allow_extension: allow_extension.get(),
+            allow_extension: allow_extension.get_untracked(),
             max_total_duration: duration(cap),
-            justification: justification.get(),
-            enabled: enabled.get(),
+            justification: justification.get_untracked(),
+            enabled: enabled.get_untracked(),
             expires_at: expires_at.map(format::timestamp),
-            success_channels: success_channels.get(),
-            failure_channels: failure_channels.get(),
-        };
-        let navigate = navigate.clone();
-        saving.set(true);
-        spawn_local(async move {
-            match api.save_rule(existing.get_untracked(), spec).await {
-                Ok(_) => navigate("/admin/rules", Default::default()),
-                Err(e) => failed(e),
-            }
-            saving.set(false);
+            success_channels: success_channels.get_untracked(),
+            failure_channels: failure_channels.get_untracked(),
         });
-    });
+    };
+    let saving = save.pending();
     let channel_choices = Signal::derive(move || {
         channels.with(|c| match c {
             Some(Ok(list)) => list.clone(),
             _ => Vec::new(),
         })
     });
-    let other_error = move || {
-        error.with(|e| match e {
-            Some(e @ ApiError::Invalid(..)) => e.invalid_summary(&RULE_FIELDS),
-            Some(ApiError::Conflict(_)) => Some(
-                "Someone else saved this rule after you opened it. Reload the page to see their version, then make your change again.".to_owned(),
-            ),
-            Some(e) => Some(e.to_string()),
-            None => None,
-        })
-    };
 
     view! {
-        <AdminsOnly>
-            <section aria-labelledby="editor-title">
-                <h1 id="editor-title">{move || if existing.with(Option::is_some) { "Edit rule" } else { "New rule" }}</h1>
-                <Show when=move || !loading.get() fallback=|| view! { <p class="loading">"Loading the rule…"</p> }>
-                <form class="rule-editor" on:submit=move |ev| save.with_value(|save| save(ev))>
-                    <fieldset>
-                        <legend>"Rule settings"</legend>
-                        <label for="rule-name">"Name"</label>
-                        <input id="rule-name" type="text" maxlength="100" required
-                            prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
-                        {move || problem("name").get().map(|m| view! { <p class="field-error">{m}</p> })}
-                        <label for="rule-description">"Description (shown to requesters)"</label>
-                        <textarea id="rule-description" rows="2" maxlength="2000"
-                            prop:value=move || description.get() on:input=move |ev| description.set(event_target_value(&ev))></textarea>
-                        {move || problem("description").get().map(|m| view! { <p class="field-error">{m}</p> })}
-                        <p class="rule-editor__target">
-                            "Target group: "
-                            <strong data-testid="target-group">{move || target.get().map(|(_, n, _)| n).unwrap_or_else(|| "none chosen".into())}</strong>
-                        </p>
-                        {move || group_warning().map(|w| view! { <p class="warning" role="note">{w}</p> })}
-                        {move || problem("target_group").get().map(|m| view! { <p class="field-error">{m}</p> })}
-                        <DirectoryPicker id="group-search".into() label="Find the target group".into()
-                            results=group_results on_search=search_groups on_pick=pick_group />
-                    </fieldset>
+        <section aria-labelledby="editor-title">
+            <h1 id="editor-title">{move || if existing.with(Option::is_some) { "Edit rule" } else { "New rule" }}</h1>
+            <Loaded data=loaded loading="Loading the rule…" view=move |_| view! {
+            <form class="rule-editor" on:submit=submit>
+                <fieldset>
+                    <legend>"Rule settings"</legend>
+                    <Field id="rule-name".into() label="Name" value=name required=true maxlength=100 error=problem("name") />
+                    <Field id="rule-description".into() label="Description (shown to requesters)" value=description
+                        kind=FieldKind::Textarea(2) maxlength=2000 error=problem("description") />
+                    <p class="rule-editor__target">
+                        "Target group: "
+                        <strong data-testid="target-group">{move || target.get().map(|(_, n, _)| n).unwrap_or_else(|| "none chosen".into())}</strong>
+                    </p>
+                    {move || group_warning().map(|w| view! { <p class="warning" role="note">{w}</p> })}
+                    {move || problem("target_group").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                    <DirectoryPicker id="group-search".into() label="Find the target group".into()
+                        results=group_results on_search=search_groups on_pick=pick_group />
+                </fieldset>
 
-                    <fieldset>
-                        <legend>"Access control"</legend>
-                        <ul class="acl">
-                            {move || acl.get().into_iter().enumerate().map(|(i, e)| {
+                <fieldset>
+                    <legend>"Access control"</legend>
+                    <ul class="acl">
+                        <For each=move || acl.get() key=|e| (e.principal_sid.clone(), e.effect) let:e>
+                            {
                                 let deny = e.effect() == Effect::Deny;
                                 let kind = if e.kind() == PrincipalKind::Group { "group" } else { "user" };
                                 let label = format!("Remove {}", e.display_name);
+                                let (sid, effect) = (e.principal_sid.clone(), e.effect);
                                 view! {
                                     <li class=if deny { "acl__entry acl__entry--deny" } else { "acl__entry" }>
                                         <span>{format!("{} {} ({kind})", if deny { "Deny" } else { "Allow" }, e.display_name)}</span>
-                                        <button type="button" class="link-button" on:click=move |_| acl.update(|a| { a.remove(i); })>{label}</button>
+                                        <button type="button" class="link-button"
+                                            on:click=move |_| acl.update(|a| a.retain(|x| !(x.principal_sid == sid && x.effect == effect)))>{label}</button>
                                     </li>
                                 }
-                            }).collect_view()}
-                        </ul>
-                        {move || acl.with(Vec::is_empty).then(|| view! { <p class="empty">"Nobody may request this role yet."</p> })}
-                        {move || problem("acl").get().map(|m| view! { <p class="field-error">{m}</p> })}
-                        <label class="checkbox">
-                            <input type="checkbox" prop:checked=move || deny_next.get() on:change=move |ev| deny_next.set(event_target_checked(&ev)) />
-                            "Add the next pick as a deny entry (deny wins over allow)"
-                        </label>
-                        <DirectoryPicker id="acl-search".into() label="Find users and groups to allow or deny".into()
-                            results=acl_results on_search=search_principals on_pick=pick_principal />
-                    </fieldset>
+                            }
+                        </For>
+                    </ul>
+                    {move || acl.with(Vec::is_empty).then(|| view! { <p class="empty">"Nobody may request this role yet."</p> })}
+                    {move || problem("acl").get().map(|m| view! { <p class="field-error">{m}</p> })}
+                    <label class="checkbox">
+                        <input type="checkbox" prop:checked=move || deny_next.get() on:change=move |ev| deny_next.set(event_target_checked(&ev)) />
+                        "Add the next pick as a deny entry (deny wins over allow)"
+                    </label>
+                    <DirectoryPicker id="acl-search".into() label="Find users and groups to allow or deny".into()
+                        results=acl_results on_search=search_principals on_pick=pick_principal />
+                </fieldset>
 
-                    <fieldset>
-                        <legend>"Durations"</legend>
-                        <DurationInput id="max-duration".into() label="Maximum duration".into() amount=max_amount unit=max_unit problem=problem("max_duration") />
-                        <DurationInput id="default-duration".into() label="Default duration".into() amount=def_amount unit=def_unit problem=problem("default_duration") />
-                        <label class="checkbox">
-                            <input type="checkbox" prop:checked=move || allow_extension.get() on:change=move |ev| allow_extension.set(event_target_checked(&ev)) />
-                            "Allow extension"
-                        </label>
-                        <label class="checkbox">
-                            <input type="checkbox" prop:checked=move || cap_on.get() on:change=move |ev| cap_on.set(event_target_checked(&ev)) />
-                            "Cap a grant's total lifetime, extensions included"
-                        </label>
-                        <Show when=move || cap_on.get()>
-                            <DurationInput id="total-cap".into() label="Total lifetime at most".into() amount=cap_amount unit=cap_unit problem=problem("max_total_duration") />
-                        </Show>
-                    </fieldset>
+                <fieldset>
+                    <legend>"Durations"</legend>
+                    <DurationInput id="max-duration".into() label="Maximum duration" amount=max_amount unit=max_unit problem=problem("max_duration") />
+                    <DurationInput id="default-duration".into() label="Default duration" amount=def_amount unit=def_unit problem=problem("default_duration") />
+                    <label class="checkbox">
+                        <input type="checkbox" prop:checked=move || allow_extension.get() on:change=move |ev| allow_extension.set(event_target_checked(&ev)) />
+                        "Allow extension"
+                    </label>
+                    <label class="checkbox">
+                        <input type="checkbox" prop:checked=move || cap_on.get() on:change=move |ev| cap_on.set(event_target_checked(&ev)) />
+                        "Cap a grant's total lifetime, extensions included"
+                    </label>
+                    <Show when=move || cap_on.get()>
+                        <DurationInput id="total-cap".into() label="Total lifetime at most" amount=cap_amount unit=cap_unit problem=problem("max_total_duration") />
+                    </Show>
+                </fieldset>
 
-                    <fieldset>
-                        <legend>"Request form"</legend>
+                <fieldset>
+                    <legend>"Request form"</legend>
+                    <div class="field">
                         <label for="justification">"Justification"</label>
                         <select id="justification" on:change=move |ev| justification.set(event_target_value(&ev).parse().unwrap_or(1))>
                             {[(JustificationPolicy::Required, "required"), (JustificationPolicy::Optional, "optional"), (JustificationPolicy::Hidden, "not asked")]
@@ -444,42 +419,43 @@ pub fn RuleEditorPage() -> impl IntoView {
                                 .map(|(p, text)| view! { <option value=(p as i32).to_string() selected=move || justification.get() == p as i32>{text}</option> })
                                 .collect_view()}
                         </select>
-                        <label class="checkbox">
-                            <input type="checkbox" prop:checked=move || enabled.get() on:change=move |ev| enabled.set(event_target_checked(&ev)) />
-                            "Enabled"
-                        </label>
-                        <label for="rule-expires">"Rule expires (optional)"</label>
-                        <input id="rule-expires" type="datetime-local" prop:value=move || expires.get() on:input=move |ev| expires.set(event_target_value(&ev)) />
-                        {move || problem("expires_at").get().map(|m| view! { <p class="field-error">{m}</p> })}
-                    </fieldset>
-
-                    <fieldset>
-                        <legend>"Notifications"</legend>
-                        {move || match channels.get() {
-                            None => Some(view! { <p class="loading">"Loading the notification channels…"</p> }.into_any()),
-                            Some(Err(m)) => Some(view! { <p class="field-error">{format!("Cannot list the notification channels: {m}")}</p> }.into_any()),
-                            Some(Ok(list)) if list.is_empty() => Some(view! {
-                                <p class="empty">"No notification channels yet. "<A href="/admin/channels/new">"Create a channel"</A></p>
-                            }.into_any()),
-                            Some(Ok(_)) => None,
-                        }}
-                        <Show when=move || channels.with(|c| matches!(c, Some(Ok(list)) if !list.is_empty()))>
-                            <ChannelChoices id="success-channel".into() legend="Notify on success (granted, extended)".into()
-                                channels=channel_choices chosen=success_channels problem=problem("success_channels") />
-                            <ChannelChoices id="failure-channel".into() legend="Notify on failure (request refused, directory write failed)".into()
-                                channels=channel_choices chosen=failure_channels problem=problem("failure_channels") />
-                        </Show>
-                        <p class="hint">"Expiring soon, expired, released and revoked go to every channel that subscribes to them, in "<A href="/admin/channels">"the channel's settings"</A>"."</p>
-                    </fieldset>
-
-                    {move || other_error().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
-                    <div class="rule-editor__actions">
-                        <button type="submit" disabled=move || saving.get()>{move || if saving.get() { "Saving…" } else { "Save rule" }}</button>
-                        <A href="/admin/rules">"Cancel"</A>
                     </div>
-                </form>
-                </Show>
-            </section>
-        </AdminsOnly>
+                    <label class="checkbox">
+                        <input type="checkbox" prop:checked=move || enabled.get() on:change=move |ev| enabled.set(event_target_checked(&ev)) />
+                        "Enabled"
+                    </label>
+                    <Field id="rule-expires".into() label="Rule expires (optional)" value=expires kind=FieldKind::DateTimeLocal error=problem("expires_at") />
+                </fieldset>
+
+                <fieldset>
+                    <legend>"Notifications"</legend>
+                    {move || channels.with(|c| match c {
+                        None => Some(view! { <p class="loading">"Loading the notification channels…"</p> }.into_any()),
+                        Some(Err(e)) => Some(view! {
+                            <p class="field-error">"Cannot list the notification channels."</p>
+                            <Failure error=e.clone() retry=Callback::new(move |()| channels.refetch()) />
+                        }.into_any()),
+                        Some(Ok(list)) if list.is_empty() => Some(view! {
+                            <p class="empty">"No notification channels yet. "<A href="/admin/channels/new">"Create a channel"</A></p>
+                        }.into_any()),
+                        Some(Ok(_)) => None,
+                    })}
+                    <Show when=move || channels.with(|c| matches!(c, Some(Ok(list)) if !list.is_empty()))>
+                        <ChannelChoices id="success-channel".into() legend="Notify on success (granted, extended)".into()
+                            channels=channel_choices chosen=success_channels problem=problem("success_channels") />
+                        <ChannelChoices id="failure-channel".into() legend="Notify on failure (request refused, directory write failed)".into()
+                            channels=channel_choices chosen=failure_channels problem=problem("failure_channels") />
+                    </Show>
+                    <p class="hint">"Expiring soon, expired, released and revoked go to every channel that subscribes to them, in "<A href="/admin/channels">"the channel's settings"</A>"."</p>
+                </fieldset>
+
+                {move || problems.summary(&RULE_FIELDS, STALE).map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+                <div class="rule-editor__actions">
+                    <button type="submit" disabled=move || saving.get()>{move || if saving.get() { "Saving…" } else { "Save rule" }}</button>
+                    <A href="/admin/rules">"Cancel"</A>
+                </div>
+            </form>
+            } />
+        </section>
     }
 }

@@ -33,12 +33,34 @@ async fn get(
 #[tokio::test]
 async fn root_and_deep_links_serve_the_app_over_http1() {
     let server = TestServer::start().await;
-    for path in ["/", "/admin/rules", "/roles", "/no/such/page"] {
+    for path in ["/", "/roles", "/no/such/page", "/administrators"] {
         let (status, headers, body) = get(&server, path, None).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(body, INDEX_HTML, "{path}");
         assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{path}");
     }
+    server.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn admin_paths_serve_the_admin_app_and_its_files() {
+    const ADMIN_HTML: &str = "<!DOCTYPE html><title>jitroles admin test app</title>";
+    let server = TestServer::start().await;
+    let admin = server.dir.path().join("dist/admin");
+    std::fs::create_dir_all(&admin).unwrap();
+    std::fs::write(admin.join("index.html"), ADMIN_HTML).unwrap();
+    std::fs::write(admin.join("admin-1.wasm"), "wasm").unwrap();
+    for path in ["/admin", "/admin/", "/admin/rules", "/admin/channels/new"] {
+        let (status, headers, body) = get(&server, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body, ADMIN_HTML, "{path}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{path}");
+    }
+    let (status, _, body) = get(&server, "/admin/admin-1.wasm", None).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "wasm"));
+    // the requesters' app stays the requesters'
+    let (_, _, body) = get(&server, "/roles", None).await;
+    assert_eq!(body, INDEX_HTML);
     server.running.shutdown().await.unwrap();
 }
 
