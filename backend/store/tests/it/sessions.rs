@@ -115,38 +115,8 @@ async fn purging_removes_only_sessions_that_no_longer_hold(db: TestDb) {
     store.close().await;
 }
 
-#[tokio::test]
-async fn sqlite_sessions_round_trip_and_end_once() {
-    sessions_round_trip_and_end_once(databases::sqlite()).await;
-}
-
-#[tokio::test]
-async fn postgres_sessions_round_trip_and_end_once() {
-    if let Some(db) = databases::postgres().await {
-        sessions_round_trip_and_end_once(db).await;
-    }
-}
-
-#[tokio::test]
-async fn sqlite_sign_in_is_taken_once_and_never_after_it_expires() {
-    a_sign_in_is_taken_once_and_never_after_it_expires(databases::sqlite()).await;
-}
-
-#[tokio::test]
-async fn postgres_sign_in_is_taken_once_and_never_after_it_expires() {
-    if let Some(db) = databases::postgres().await {
-        a_sign_in_is_taken_once_and_never_after_it_expires(db).await;
-    }
-}
-
-#[tokio::test]
-async fn sqlite_purging_removes_only_sessions_that_no_longer_hold() {
-    purging_removes_only_sessions_that_no_longer_hold(databases::sqlite()).await;
-}
-
-#[tokio::test]
-async fn postgres_purging_removes_only_sessions_that_no_longer_hold() {
-    if let Some(db) = databases::postgres().await {
-        purging_removes_only_sessions_that_no_longer_hold(db).await;
-    }
-}
+on_both!(
+    sessions_round_trip_and_end_once,
+    a_sign_in_is_taken_once_and_never_after_it_expires,
+    purging_removes_only_sessions_that_no_longer_hold
+);
