@@ -2,17 +2,10 @@
 //! from the real provider and callers from the real Samba DC.
 
 use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
-use jitroles_server::{
-    Running,
-    config::{AccessSection, Config, DirectorySection, OidcSection},
-};
+use jitroles_server::Running;
 use tonic::{Code, Request};
 
-use crate::{
-    oidc::{Provider, provider},
-    stack,
-    support::config_in,
-};
+use crate::{oidc::Provider, stack::directory_and_provider};
 
 struct Stack {
     running: Running,
@@ -34,33 +27,6 @@ async fn stack(map_ci_bot: bool) -> Option<Stack> {
         op,
         _dir: dir,
     })
-}
-
-/// A configuration for the test DC (as jit-svc over LDAPS) and provider, with ci-bot mapped to
-/// svc-ci and jitroles-admins as the admin group; `None` outside CI when they are not up.
-pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider)> {
-    let op = provider()?;
-    let ldaps = crate::service::SAMBA.var()?;
-    let var = |k: &str| std::env::var(k).unwrap();
-    let mut config = config_in(dir);
-    config.directory = Some(DirectorySection {
-        url: ldaps,
-        bind_dn: var("AD_SVC_DN"),
-        bind_password: var("AD_SVC_PASS"),
-        ca_file: Some(var("AD_CA_FILE").into()),
-        starttls: false,
-        allow_plain_ldap: false,
-        timeout_seconds: 5,
-        force_scheduler: false,
-    });
-    config.oidc = Some(OidcSection {
-        service_accounts: [("ci-bot".to_owned(), "svc-ci".to_owned())].into(),
-        ..stack::oidc(&op)
-    });
-    config.access = AccessSection {
-        admin_groups: vec!["jitroles-admins".into()],
-    };
-    Some((config, op))
 }
 
 impl Stack {

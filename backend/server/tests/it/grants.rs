@@ -23,8 +23,8 @@ use tonic::{Code, Request, transport::Channel};
 use tonic_types::StatusExt;
 
 use crate::{
-    bearer::directory_and_provider,
     oidc::Provider,
+    stack::directory_and_provider,
     stack::{as_, oncall_rule, secs},
 };
 

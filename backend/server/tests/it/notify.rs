@@ -26,10 +26,10 @@ use jitroles_server::{Dependencies, Running, clock::SystemClock};
 use tonic::{Code, transport::Channel};
 
 use crate::{
-    bearer::directory_and_provider,
     crash,
     oidc::{Provider, provider, real_now},
     samba::{RoleGroup, Samba, env},
+    stack::directory_and_provider,
     stack::{as_, secs},
 };
 

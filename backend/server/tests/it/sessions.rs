@@ -11,7 +11,7 @@ use jitroles_server::{Running, auth::session::key_of, clock::SystemClock};
 use jitroles_store::Database;
 use tonic::{Code, Request};
 
-use crate::{bearer::directory_and_provider, support::sqlite_file};
+use crate::{stack::directory_and_provider, support::sqlite_file};
 
 const COOKIE: &str = "jitroles-session";
 

@@ -1,5 +1,6 @@
-//! What the grant tests share: bearer tokens for people of the test population, a server
-//! configuration on the in-test directory fixture, and a rule that dba-oncall may request.
+//! What the service tests share: bearer tokens for people of the test population, server
+//! configurations on the in-test directory fixture or on the test DC and provider, and a
+//! rule that dba-oncall may request.
 
 use std::path::Path;
 
@@ -10,7 +11,10 @@ use jitroles_server::config::{
 };
 use tonic::{Request, transport::Channel};
 
-use crate::{oidc::Provider, support::config_in};
+use crate::{
+    oidc::{Provider, provider},
+    support::config_in,
+};
 
 /// `message` as `account` sends it: with a bearer token the provider's key signed.
 pub fn as_<T>(op: &Provider, account: &str, message: T) -> Request<T> {
@@ -116,4 +120,31 @@ pub async fn oncall_rule(
         .await
         .unwrap()
         .into_inner()
+}
+
+/// A configuration for the test DC (as jit-svc over LDAPS) and provider, with ci-bot mapped to
+/// svc-ci and jitroles-admins as the admin group; `None` outside CI when they are not up.
+pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider)> {
+    let op = provider()?;
+    let ldaps = crate::service::SAMBA.var()?;
+    let var = |k: &str| std::env::var(k).unwrap();
+    let mut config = config_in(dir);
+    config.directory = Some(DirectorySection {
+        url: ldaps,
+        bind_dn: var("AD_SVC_DN"),
+        bind_password: var("AD_SVC_PASS"),
+        ca_file: Some(var("AD_CA_FILE").into()),
+        starttls: false,
+        allow_plain_ldap: false,
+        timeout_seconds: 5,
+        force_scheduler: false,
+    });
+    config.oidc = Some(OidcSection {
+        service_accounts: [("ci-bot".to_owned(), "svc-ci".to_owned())].into(),
+        ..oidc(&op)
+    });
+    config.access = AccessSection {
+        admin_groups: vec!["jitroles-admins".into()],
+    };
+    Some((config, op))
 }
