@@ -27,6 +27,7 @@ use crate::{
         MembershipChange, SearchPage, SearchScope, Sid, UserLookup, WriteAccess, choose_mechanism,
     },
     grant::{Grant, GrantState},
+    grant_filter::GrantFilter,
     notify::{self, Channel, DeliveryState, NewNotification, Notification},
     page::{Page, PageRequest},
     ports::{GrantStore, NotificationStore, RuleStore},
@@ -458,7 +459,7 @@ impl GrantStore for MemoryStore {
 
     async fn grants(
         &self,
-        include_ended: bool,
+        filter: &GrantFilter,
         request: PageRequest,
     ) -> Result<Page<Grant>, DomainError> {
         let mut t = lock(&self.0);
@@ -466,7 +467,7 @@ impl GrantStore for MemoryStore {
         let mut all: Vec<Grant> = t
             .grants
             .values()
-            .filter(|g| include_ended || GrantState::LIVE.contains(&g.state))
+            .filter(|g| filter.matches(g))
             .cloned()
             .collect();
         all.sort_by(|a, b| {

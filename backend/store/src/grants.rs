@@ -11,6 +11,7 @@ use jitroles_domain::{
     audit::{AuditAction, AuditEvent, AuditFilter, NewAudit},
     directory::{Mechanism, Sid},
     grant::{EndReason, Grant, GrantState, Lease, Subject},
+    grant_filter::{GrantFilter, Person},
     page::{Page, PageRequest},
     ports::{GrantStore, RuleStore},
     rule::{JustificationPolicy, RoleRule, RuleChannels, TargetGroup, ValidSpec},
@@ -18,7 +19,7 @@ use jitroles_domain::{
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, Func},
 };
 use serde::{Deserialize, Serialize};
 
@@ -560,12 +561,28 @@ impl GrantStore for Database {
 
     async fn grants(
         &self,
-        include_ended: bool,
+        filter: &GrantFilter,
         page: PageRequest,
     ) -> Result<Page<Grant>, DomainError> {
+        // the SQL of GrantFilter::matches
         let mut query = grant::Entity::find();
-        if !include_ended {
-            query = query.filter(grant::Column::State.is_in(live_states()));
+        match &filter.person {
+            Some(Person::Sid(sid)) => {
+                query = query.filter(grant::Column::SubjectSid.eq(sid.as_str()));
+            }
+            Some(Person::Account(account)) => {
+                query = query.filter(
+                    Func::lower(Expr::col(grant::Column::SubjectAccount)).eq(account.as_str()),
+                );
+            }
+            None => {}
+        }
+        if let Some(rule_id) = &filter.rule_id {
+            query = query.filter(grant::Column::RuleId.eq(rule_id.as_str()));
+        }
+        if !filter.states.is_empty() {
+            query =
+                query.filter(grant::Column::State.is_in(filter.states.iter().map(|s| s.as_str())));
         }
         let found = query
             .order_by_desc(grant::Column::RequestedAt)

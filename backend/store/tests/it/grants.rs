@@ -9,6 +9,7 @@ use jitroles_domain::{
     audit::{AuditAction, AuditFilter, NewAudit},
     directory::Mechanism,
     grant::{EndReason, Grant, GrantState, Lease, Subject, begin_end, finish_end},
+    grant_filter::{GrantFilter, Person},
     page::PageRequest,
     ports::{GrantStore, RuleStore},
     rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
@@ -338,7 +339,112 @@ async fn an_ending_grant_is_left_to_its_lease_holder_until_the_lease_runs_out(db
     store.close().await;
 }
 
+/// The admin's listing filters by person (SID, or account name in any case), rule and
+/// states, in SQL, newest first; no filter is live grants only, as before there were filters.
+async fn grants_are_listed_by_person_rule_and_state(db: TestDb) {
+    let store = open(&db).await;
+    let (r1, r2) = (rule("r1", "DBA", 2000), rule("r2", "Web", 2001));
+    for r in [&r1, &r2] {
+        store
+            .create_rule(r, audit(AuditAction::RuleCreated, None))
+            .await
+            .unwrap();
+    }
+    let erin = Subject {
+        sid: "S-1-5-21-1-2-3-1107".parse().unwrap(),
+        dn: "CN=Erin,CN=Users,DC=example,DC=test".into(),
+        account: "Erin".into(),
+        display_name: "Erin".into(),
+    };
+    let at = |minutes: i64| t0() + TimeDelta::minutes(minutes);
+    let grants = [
+        // (id, rule, subject, state, requested minutes after t0)
+        ("a", &r1, None, GrantState::Active, 1),
+        ("b", &r2, None, GrantState::Ended, 2),
+        ("c", &r1, Some(erin.clone()), GrantState::Failed, 3),
+        ("d", &r2, Some(erin.clone()), GrantState::Ending, 4),
+        ("e", &r1, None, GrantState::Ended, 5),
+    ];
+    for (id, r, subject, state, minutes) in grants {
+        let mut g = grant(id, r, 60);
+        if let Some(s) = subject {
+            g.subject = s;
+        }
+        g.state = state;
+        g.requested_at = at(minutes);
+        store
+            .insert_grant(&g, audit(AuditAction::Requested, Some(&g)))
+            .await
+            .unwrap();
+    }
+    let list = |filter: GrantFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .grants(&filter, PageRequest::parse(0, "").unwrap())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|g| g.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(GrantFilter::default()).await,
+        ["d", "a"],
+        "live, newest first"
+    );
+    assert_eq!(list(GrantFilter::all()).await, ["e", "d", "c", "b", "a"]);
+    let by = |person: Option<&str>, rule_id: Option<&str>, states: &[GrantState]| GrantFilter {
+        person: person.map(Person::parse),
+        rule_id: rule_id.map(str::to_owned),
+        states: states.to_vec(),
+    };
+    assert_eq!(
+        list(by(Some("erin"), None, &[])).await,
+        ["d", "c"],
+        "any case"
+    );
+    assert_eq!(list(by(Some("ERIN"), None, &[])).await, ["d", "c"]);
+    assert_eq!(
+        list(by(Some("S-1-5-21-1-2-3-1106"), None, &[])).await,
+        ["e", "b", "a"],
+        "by SID"
+    );
+    assert_eq!(list(by(None, Some("r1"), &[])).await, ["e", "c", "a"]);
+    assert_eq!(
+        list(by(None, None, &[GrantState::Ended, GrantState::Failed])).await,
+        ["e", "c", "b"]
+    );
+    assert_eq!(
+        list(by(Some("dave"), Some("r1"), &[GrantState::Ended])).await,
+        ["e"],
+        "every part must match"
+    );
+    assert!(list(by(Some("nobody"), None, &[])).await.is_empty());
+    let first = store
+        .grants(&GrantFilter::all(), PageRequest::parse(2, "").unwrap())
+        .await
+        .unwrap();
+    let token = first.next.expect("more than one page");
+    let second = store
+        .grants(&GrantFilter::all(), PageRequest::parse(2, &token).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        second
+            .items
+            .iter()
+            .map(|g| g.id.as_str())
+            .collect::<Vec<_>>(),
+        ["c", "b"]
+    );
+    store.close().await;
+}
+
 on_both!(
+    grants_are_listed_by_person_rule_and_state,
     rules_keep_unique_names_and_refuse_stale_edits,
     one_live_grant_per_rule_and_subject,
     due_work_comes_oldest_first_with_ending_grants,
