@@ -172,6 +172,7 @@ fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
         extension_count: u32::try_from(g.extension_count).unwrap_or(0),
         ended_at: g.ended_at,
         end_reason: g.end_reason.as_deref().and_then(EndReason::parse),
+        end_note: g.end_note,
         last_error: g.last_error,
         client_request_id: g.client_request_id,
         lease: g
@@ -204,6 +205,7 @@ fn grant_row(g: &Grant) -> grant::ActiveModel {
         extension_count: Set(i32::try_from(g.extension_count).unwrap_or(i32::MAX)),
         ended_at: Set(g.ended_at),
         end_reason: Set(g.end_reason.map(|r| r.as_str().to_owned())),
+        end_note: Set(g.end_note.clone()),
         last_error: Set(g.last_error.clone()),
         client_request_id: Set(g.client_request_id.clone()),
         lease_holder: Set(g.lease.as_ref().map(|l| l.holder.clone())),

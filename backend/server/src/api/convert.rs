@@ -346,6 +346,7 @@ pub fn grant(g: Grant) -> pb::Grant {
         }
         .into(),
         last_error: g.last_error.unwrap_or_default(),
+        end_note: g.end_note.unwrap_or_default(),
         client_request_id: g.client_request_id.unwrap_or_default(),
     }
 }

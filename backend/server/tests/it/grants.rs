@@ -294,6 +294,31 @@ async fn extend_release_and_revoke_change_the_directory_as_they_should() {
 
     let again = s.request("svc-ci", &rule, None).await.unwrap();
     assert!(s.is_member("svc-ci", "jit-role-dba").await);
+    let revoke = |reason: &str| {
+        let ask = pb::RevokeGrantRequest {
+            grant_id: again.id.clone(),
+            reason: reason.into(),
+        };
+        async { s.admin().await.revoke_grant(s.as_("alice", ask)).await }
+    };
+    for blank in ["", "   "] {
+        let refused = revoke(blank).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        let violation = refused
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations[0]
+            .clone();
+        assert_eq!(
+            (violation.field.as_str(), violation.description.as_str()),
+            ("reason", "is required")
+        );
+    }
+    assert!(
+        s.is_member("svc-ci", "jit-role-dba").await,
+        "a refused revoke changes nothing"
+    );
     let revoked = s
         .admin()
         .await
@@ -308,7 +333,18 @@ async fn extend_release_and_revoke_change_the_directory_as_they_should() {
         .unwrap()
         .into_inner();
     assert_eq!(revoked.end_reason(), pb::EndReason::Revoked);
+    assert_eq!(revoked.end_note, "incident closed");
     assert!(!s.is_member("svc-ci", "jit-role-dba").await);
+    assert_eq!(
+        s.my_grant("svc-ci", &again.id).await.end_note,
+        "incident closed",
+        "the person reads why"
+    );
+    assert_eq!(
+        s.my_grant("svc-ci", &grant.id).await.end_note,
+        "",
+        "released: no note"
+    );
 
     // the admin's listing, with history, by person, rule and state
     let list = |person: &str, rule_id: &str, states: &[&str]| {
@@ -631,7 +667,7 @@ async fn a_retried_request_returns_the_same_grant_and_a_second_one_is_refused() 
             "alice",
             pb::RevokeGrantRequest {
                 grant_id: first.id,
-                reason: String::new(),
+                reason: "done with the retry test".into(),
             },
         ))
         .await

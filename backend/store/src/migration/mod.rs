@@ -9,6 +9,7 @@ mod m20261127_000003_create_rules_and_grants;
 mod m20261127_000004_add_grant_leases;
 mod m20261127_000005_create_notifications;
 mod m20261129_231500_index_grant_filters;
+mod m20261129_232000_add_grant_end_notes;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_add_grant_leases::Migration),
             Box::new(m20261127_000005_create_notifications::Migration),
             Box::new(m20261129_231500_index_grant_filters::Migration),
+            Box::new(m20261129_232000_add_grant_end_notes::Migration),
         ]
     }
 }

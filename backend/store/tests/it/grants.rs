@@ -8,7 +8,7 @@ use jitroles_domain::{
     access::{AclEntry, Effect, PrincipalKind},
     audit::{AuditAction, AuditFilter, NewAudit},
     directory::Mechanism,
-    grant::{EndReason, Grant, GrantState, Lease, Subject, begin_end, finish_end},
+    grant::{EndReason, Grant, GrantState, Lease, Subject, begin_end, finish_end, noting_end},
     grant_filter::{GrantFilter, Person},
     page::PageRequest,
     ports::{GrantStore, RuleStore},
@@ -85,6 +85,7 @@ pub fn grant(id: &str, r: &RoleRule, minutes: i64) -> Grant {
         extension_count: 0,
         ended_at: None,
         end_reason: None,
+        end_note: None,
         last_error: None,
         client_request_id: None,
         lease: None,
@@ -443,7 +444,42 @@ async fn grants_are_listed_by_person_rule_and_state(db: TestDb) {
     store.close().await;
 }
 
+/// A revoked grant keeps the admin's reason through `ending` and `ended`; a grant ended
+/// otherwise has none.
+async fn a_revoked_grant_keeps_the_reason_it_was_given(db: TestDb) {
+    let store = open(&db).await;
+    let r = rule("r1", "DBA", 2000);
+    store
+        .create_rule(&r, audit(AuditAction::RuleCreated, None))
+        .await
+        .unwrap();
+    let g = grant("g1", &r, 10);
+    store
+        .insert_grant(&g, audit(AuditAction::Requested, Some(&g)))
+        .await
+        .unwrap();
+    assert_eq!(store.grant("g1").await.unwrap().unwrap().end_note, None);
+    let noted = noting_end(g.clone(), "left the team".into());
+    let ending = store
+        .update_grant(
+            &noted,
+            &begin_end(&noted, EndReason::Revoked, lease("a", 1)).unwrap(),
+            Some(audit(AuditAction::Revoked, Some(&g))),
+        )
+        .await
+        .unwrap();
+    store
+        .update_grant(&ending, &finish_end(&ending, t0()), None)
+        .await
+        .unwrap();
+    let stored = store.grant("g1").await.unwrap().unwrap();
+    assert_eq!(stored.state, GrantState::Ended);
+    assert_eq!(stored.end_note.as_deref(), Some("left the team"));
+    store.close().await;
+}
+
 on_both!(
+    a_revoked_grant_keeps_the_reason_it_was_given,
     grants_are_listed_by_person_rule_and_state,
     rules_keep_unique_names_and_refuse_stale_edits,
     one_live_grant_per_rule_and_subject,
