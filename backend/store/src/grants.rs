@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     entity::{audit_event, grant, rule},
     notifications::outbox,
+    rule_channels,
     store::{Database, db_error},
 };
 
@@ -46,7 +47,7 @@ pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> DomainError
     DomainError::Internal(format!("stored {what} cannot be read: {detail}"))
 }
 
-fn to_rule(r: rule::Model) -> Result<RoleRule, DomainError> {
+fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainError> {
     let aces: Vec<StoredAce> = serde_json::from_str(&r.acl).map_err(|e| corrupt("rule ACL", e))?;
     let acl = aces
         .into_iter()
@@ -78,12 +79,7 @@ fn to_rule(r: rule::Model) -> Result<RoleRule, DomainError> {
                 .ok_or_else(|| corrupt("justification policy", &r.justification))?,
             enabled: r.enabled,
             expires_at: r.expires_at,
-            channels: RuleChannels {
-                success: serde_json::from_str(&r.success_channels)
-                    .map_err(|e| corrupt("rule channels", e))?,
-                failure: serde_json::from_str(&r.failure_channels)
-                    .map_err(|e| corrupt("rule channels", e))?,
-            },
+            channels,
         },
         target: TargetGroup {
             sid: r.target_sid.parse().map_err(|e| corrupt("group SID", e))?,
@@ -131,13 +127,7 @@ fn rule_row(r: &RoleRule) -> rule::ActiveModel {
         created_at: Set(r.created_at),
         updated_at: Set(r.updated_at),
         deleted_at: Set(None),
-        success_channels: Set(ids_json(&r.spec.channels.success)),
-        failure_channels: Set(ids_json(&r.spec.channels.failure)),
     }
-}
-
-fn ids_json(ids: &[String]) -> String {
-    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
 }
 
 fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
@@ -290,29 +280,38 @@ impl RuleStore for Database {
                     DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
                 })
             })?;
+        rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
     async fn rule(&self, id: &str) -> Result<Option<RoleRule>, DomainError> {
-        rule::Entity::find_by_id(id.to_owned())
+        let Some(r) = rule::Entity::find_by_id(id.to_owned())
             .filter(rule::Column::DeletedAt.is_null())
             .one(&self.conn)
             .await
             .map_err(db_error)?
-            .map(to_rule)
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let channels = rule_channels::of_rule(&self.conn, id).await?;
+        to_rule(r, channels).map(Some)
     }
 
     async fn rules(&self) -> Result<Vec<RoleRule>, DomainError> {
-        rule::Entity::find()
+        let found = rule::Entity::find()
             .filter(rule::Column::DeletedAt.is_null())
             .order_by_asc(rule::Column::NameKey)
             .all(&self.conn)
             .await
-            .map_err(db_error)?
+            .map_err(db_error)?;
+        let mut channels = rule_channels::all(&self.conn).await?;
+        found
             .into_iter()
-            .map(to_rule)
+            .map(|r| {
+                let lists = channels.remove(&r.id).unwrap_or_default();
+                to_rule(r, lists)
+            })
             .collect()
     }
 
@@ -355,6 +354,7 @@ impl RuleStore for Database {
         if done.rows_affected == 0 {
             return Err(stale("rule", stored.version, expected_version));
         }
+        rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }

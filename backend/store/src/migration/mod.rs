@@ -10,6 +10,7 @@ mod m20261127_000004_add_grant_leases;
 mod m20261127_000005_create_notifications;
 mod m20261129_231500_index_grant_filters;
 mod m20261129_232000_add_grant_end_notes;
+mod m20261129_233000_create_rule_channels;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_create_notifications::Migration),
             Box::new(m20261129_231500_index_grant_filters::Migration),
             Box::new(m20261129_232000_add_grant_end_notes::Migration),
+            Box::new(m20261129_233000_create_rule_channels::Migration),
         ]
     }
 }
