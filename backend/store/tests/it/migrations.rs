@@ -196,6 +196,10 @@ async fn rule_channels_are_carried_over_from_the_json_lists(db: TestDb) {
         .delete_channel("c3", 1, audit())
         .await
         .expect("only a deleted rule listed it");
+    store
+        .rollback_all()
+        .await
+        .expect("down writes the lists back to JSON, with rows there");
     store.close().await;
 }
 
