@@ -20,6 +20,7 @@ use crate::{
 
 pub const MAX_JUSTIFICATION_CHARS: usize = 1_000;
 pub const MAX_CLIENT_REQUEST_ID_CHARS: usize = 100;
+pub const MAX_END_NOTE_CHARS: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GrantState {
@@ -113,6 +114,9 @@ pub struct Grant {
     pub extension_count: u32,
     pub ended_at: Option<DateTime<Utc>>,
     pub end_reason: Option<EndReason>,
+    /// Why it ended, in the words of whoever ended it (an admin's revoke reason), for the
+    /// person and the admins to read.
+    pub end_note: Option<String>,
     pub last_error: Option<String>,
     pub client_request_id: Option<String>,
     /// Held while an instance finishes an `ending` grant: others leave it alone until it
@@ -228,6 +232,7 @@ pub fn open(
         extension_count: 0,
         ended_at: None,
         end_reason: None,
+        end_note: None,
         last_error: None,
         client_request_id: ask.client_request_id,
         lease: None,
@@ -323,6 +328,29 @@ pub fn begin_end(grant: &Grant, reason: EndReason, lease: Lease) -> Result<Grant
             "the grant is {} already",
             grant.state.as_str()
         ))),
+    }
+}
+
+/// The reason an admin gives for revoking a grant: required, as the person and the audit log
+/// read it.
+pub fn revoke_reason(text: &str) -> Result<String, DomainError> {
+    check_text("reason", text, MAX_END_NOTE_CHARS, true)?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(invalid("reason", "is required"));
+    }
+    Ok(text.to_owned())
+}
+
+/// `grant` carrying `note` on why it ends, for [`begin_end`] to store. A grant already ending
+/// keeps the note of the decision that ended it, as it keeps that decision's reason.
+pub fn noting_end(grant: Grant, note: String) -> Grant {
+    match grant.state {
+        GrantState::Active => Grant {
+            end_note: Some(note),
+            ..grant
+        },
+        _ => grant,
     }
 }
 
@@ -1002,6 +1030,32 @@ mod tests {
         let explained: HashSet<String> = ["cn=dave dba,ou=people".to_owned()].into();
         let members = vec!["CN=Dave Dba,OU=People".to_owned(), "CN=Carol".to_owned()];
         assert_eq!(unexplained(members, &explained), ["CN=Carol"]);
+    }
+
+    #[test]
+    fn a_revoke_needs_a_reason_and_the_first_decision_keeps_its_note() {
+        assert_eq!(revoke_reason(" \n "), Err(invalid("reason", "is required")));
+        assert_eq!(revoke_reason("  left the team ").unwrap(), "left the team");
+        assert!(revoke_reason(&"x".repeat(MAX_END_NOTE_CHARS + 1)).is_err());
+        let r = rule(JustificationPolicy::Optional);
+        let noted = noting_end(active(&r), "left the team".into());
+        assert_eq!(noted.end_note.as_deref(), Some("left the team"));
+        let ending = begin_end(
+            &noted,
+            EndReason::Revoked,
+            Lease {
+                holder: "a".into(),
+                until: t0(),
+            },
+        )
+        .unwrap();
+        assert_eq!(ending.end_note.as_deref(), Some("left the team"));
+        let expiring = Grant {
+            state: GrantState::Ending,
+            end_reason: Some(EndReason::Expired),
+            ..active(&r)
+        };
+        assert_eq!(noting_end(expiring.clone(), "too late".into()), expiring);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod directory;
 pub mod error;
 pub mod grant;
+pub mod grant_filter;
 pub mod notify;
 pub mod page;
 pub mod ports;

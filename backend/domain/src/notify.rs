@@ -866,6 +866,7 @@ mod tests {
             extension_count: 0,
             ended_at: None,
             end_reason: None,
+            end_note: None,
             last_error: None,
             client_request_id: None,
             lease: None,

@@ -11,6 +11,7 @@ use crate::{
     audit::{AuditEvent, AuditFilter, NewAudit},
     directory::Sid,
     grant::Grant,
+    grant_filter::GrantFilter,
     notify::{Channel, DeliveryState, NewNotification, Notification},
     page::{Page, PageRequest},
     rule::RoleRule,
@@ -94,10 +95,10 @@ pub trait GrantStore: Send + Sync {
     /// The subject's grants, live first, then newest first.
     async fn grants_of(&self, subject: &Sid, page: PageRequest)
     -> Result<Page<Grant>, DomainError>;
-    /// Everyone's grants (live only unless `include_ended`), newest first.
+    /// Everyone's grants that match `filter`, newest first.
     async fn grants(
         &self,
-        include_ended: bool,
+        filter: &GrantFilter,
         page: PageRequest,
     ) -> Result<Page<Grant>, DomainError>;
     /// Work for the scheduler of instance `holder`, oldest first: `active` grants due at `now`

@@ -27,6 +27,7 @@ use crate::{
         MembershipChange, SearchPage, SearchScope, Sid, UserLookup, WriteAccess, choose_mechanism,
     },
     grant::{Grant, GrantState},
+    grant_filter::GrantFilter,
     notify::{self, Channel, DeliveryState, NewNotification, Notification},
     page::{Page, PageRequest},
     ports::{GrantStore, NotificationStore, RuleStore},
@@ -319,11 +320,13 @@ impl GrantStore for MemoryStore {
     async fn insert_grant(&self, grant: &Grant, audit: NewAudit) -> Result<(), DomainError> {
         let mut t = lock(&self.0);
         t.fault(StoreOp::InsertGrant)?;
-        let taken = t.grants.values().any(|g| {
-            g.rule_id == grant.rule_id
-                && g.subject.sid == grant.subject.sid
-                && GrantState::LIVE.contains(&g.state)
-        });
+        // the database's partial unique index: one live grant per (rule, person)
+        let taken = GrantState::LIVE.contains(&grant.state)
+            && t.grants.values().any(|g| {
+                g.rule_id == grant.rule_id
+                    && g.subject.sid == grant.subject.sid
+                    && GrantState::LIVE.contains(&g.state)
+            });
         if taken {
             return Err(DomainError::AlreadyExists(format!(
                 "{} already has a live grant of {}; extend it instead",
@@ -458,7 +461,7 @@ impl GrantStore for MemoryStore {
 
     async fn grants(
         &self,
-        include_ended: bool,
+        filter: &GrantFilter,
         request: PageRequest,
     ) -> Result<Page<Grant>, DomainError> {
         let mut t = lock(&self.0);
@@ -466,7 +469,7 @@ impl GrantStore for MemoryStore {
         let mut all: Vec<Grant> = t
             .grants
             .values()
-            .filter(|g| include_ended || GrantState::LIVE.contains(&g.state))
+            .filter(|g| filter.matches(g))
             .cloned()
             .collect();
         all.sort_by(|a, b| {

@@ -21,6 +21,7 @@ use chrono::{TimeDelta, Utc};
 use jitroles_directory::ActiveDirectory;
 use jitroles_domain::{
     directory::{Directory, GroupRef},
+    grant_filter::GrantFilter,
     page::PageRequest,
     ports::GrantStore,
 };
@@ -156,7 +157,7 @@ async fn main() {
     let deadline = first_due + TimeDelta::from_std(WINDOW).unwrap() + TimeDelta::minutes(10);
     loop {
         let live = db
-            .grants(false, PageRequest::parse(1, "").unwrap())
+            .grants(&GrantFilter::live(), PageRequest::parse(1, "").unwrap())
             .await
             .unwrap();
         if live.items.is_empty() {
@@ -165,7 +166,7 @@ async fn main() {
         if Utc::now() - last_report > TimeDelta::seconds(10) {
             last_report = Utc::now();
             let left = db
-                .grants(false, PageRequest::parse(200, "").unwrap())
+                .grants(&GrantFilter::live(), PageRequest::parse(200, "").unwrap())
                 .await
                 .unwrap();
             println!(
@@ -187,7 +188,10 @@ async fn main() {
     let mut token = String::new();
     loop {
         let page = db
-            .grants(true, PageRequest::parse(200, &token).unwrap())
+            .grants(
+                &GrantFilter::all(),
+                PageRequest::parse(200, &token).unwrap(),
+            )
             .await
             .unwrap();
         for g in &page.items {

@@ -11,6 +11,7 @@ use jitroles_domain::{
     audit::{AuditAction, AuditEvent, AuditFilter, NewAudit},
     directory::{Mechanism, Sid},
     grant::{EndReason, Grant, GrantState, Lease, Subject},
+    grant_filter::{GrantFilter, Person},
     page::{Page, PageRequest},
     ports::{GrantStore, RuleStore},
     rule::{JustificationPolicy, RoleRule, RuleChannels, TargetGroup, ValidSpec},
@@ -18,13 +19,14 @@ use jitroles_domain::{
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, Func},
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
     entity::{audit_event, grant, rule},
     notifications::outbox,
+    rule_channels,
     store::{Database, db_error},
 };
 
@@ -45,7 +47,7 @@ pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> DomainError
     DomainError::Internal(format!("stored {what} cannot be read: {detail}"))
 }
 
-fn to_rule(r: rule::Model) -> Result<RoleRule, DomainError> {
+fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainError> {
     let aces: Vec<StoredAce> = serde_json::from_str(&r.acl).map_err(|e| corrupt("rule ACL", e))?;
     let acl = aces
         .into_iter()
@@ -77,12 +79,7 @@ fn to_rule(r: rule::Model) -> Result<RoleRule, DomainError> {
                 .ok_or_else(|| corrupt("justification policy", &r.justification))?,
             enabled: r.enabled,
             expires_at: r.expires_at,
-            channels: RuleChannels {
-                success: serde_json::from_str(&r.success_channels)
-                    .map_err(|e| corrupt("rule channels", e))?,
-                failure: serde_json::from_str(&r.failure_channels)
-                    .map_err(|e| corrupt("rule channels", e))?,
-            },
+            channels,
         },
         target: TargetGroup {
             sid: r.target_sid.parse().map_err(|e| corrupt("group SID", e))?,
@@ -130,13 +127,7 @@ fn rule_row(r: &RoleRule) -> rule::ActiveModel {
         created_at: Set(r.created_at),
         updated_at: Set(r.updated_at),
         deleted_at: Set(None),
-        success_channels: Set(ids_json(&r.spec.channels.success)),
-        failure_channels: Set(ids_json(&r.spec.channels.failure)),
     }
-}
-
-fn ids_json(ids: &[String]) -> String {
-    serde_json::to_string(ids).unwrap_or_else(|_| "[]".into())
 }
 
 fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
@@ -171,6 +162,7 @@ fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
         extension_count: u32::try_from(g.extension_count).unwrap_or(0),
         ended_at: g.ended_at,
         end_reason: g.end_reason.as_deref().and_then(EndReason::parse),
+        end_note: g.end_note,
         last_error: g.last_error,
         client_request_id: g.client_request_id,
         lease: g
@@ -203,6 +195,7 @@ fn grant_row(g: &Grant) -> grant::ActiveModel {
         extension_count: Set(i32::try_from(g.extension_count).unwrap_or(i32::MAX)),
         ended_at: Set(g.ended_at),
         end_reason: Set(g.end_reason.map(|r| r.as_str().to_owned())),
+        end_note: Set(g.end_note.clone()),
         last_error: Set(g.last_error.clone()),
         client_request_id: Set(g.client_request_id.clone()),
         lease_holder: Set(g.lease.as_ref().map(|l| l.holder.clone())),
@@ -287,29 +280,38 @@ impl RuleStore for Database {
                     DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
                 })
             })?;
+        rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
     async fn rule(&self, id: &str) -> Result<Option<RoleRule>, DomainError> {
-        rule::Entity::find_by_id(id.to_owned())
+        let Some(r) = rule::Entity::find_by_id(id.to_owned())
             .filter(rule::Column::DeletedAt.is_null())
             .one(&self.conn)
             .await
             .map_err(db_error)?
-            .map(to_rule)
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let channels = rule_channels::of_rule(&self.conn, id).await?;
+        to_rule(r, channels).map(Some)
     }
 
     async fn rules(&self) -> Result<Vec<RoleRule>, DomainError> {
-        rule::Entity::find()
+        let found = rule::Entity::find()
             .filter(rule::Column::DeletedAt.is_null())
             .order_by_asc(rule::Column::NameKey)
             .all(&self.conn)
             .await
-            .map_err(db_error)?
+            .map_err(db_error)?;
+        let mut channels = rule_channels::all(&self.conn).await?;
+        found
             .into_iter()
-            .map(to_rule)
+            .map(|r| {
+                let lists = channels.remove(&r.id).unwrap_or_default();
+                to_rule(r, lists)
+            })
             .collect()
     }
 
@@ -352,6 +354,7 @@ impl RuleStore for Database {
         if done.rows_affected == 0 {
             return Err(stale("rule", stored.version, expected_version));
         }
+        rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
@@ -560,12 +563,28 @@ impl GrantStore for Database {
 
     async fn grants(
         &self,
-        include_ended: bool,
+        filter: &GrantFilter,
         page: PageRequest,
     ) -> Result<Page<Grant>, DomainError> {
+        // the SQL of GrantFilter::matches
         let mut query = grant::Entity::find();
-        if !include_ended {
-            query = query.filter(grant::Column::State.is_in(live_states()));
+        match &filter.person {
+            Some(Person::Sid(sid)) => {
+                query = query.filter(grant::Column::SubjectSid.eq(sid.as_str()));
+            }
+            Some(Person::Account(account)) => {
+                query = query.filter(
+                    Func::lower(Expr::col(grant::Column::SubjectAccount)).eq(account.as_str()),
+                );
+            }
+            None => {}
+        }
+        if let Some(rule_id) = &filter.rule_id {
+            query = query.filter(grant::Column::RuleId.eq(rule_id.as_str()));
+        }
+        if !filter.states.is_empty() {
+            query =
+                query.filter(grant::Column::State.is_in(filter.states.iter().map(|s| s.as_str())));
         }
         let found = query
             .order_by_desc(grant::Column::RequestedAt)

@@ -7,6 +7,7 @@ mod entity;
 mod grants;
 mod migration;
 mod notifications;
+mod rule_channels;
 mod sessions;
 mod store;
 

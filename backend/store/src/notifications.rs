@@ -11,16 +11,16 @@ use jitroles_domain::{
     },
     page::{Page, PageRequest},
     ports::NotificationStore,
-    rule::RuleChannels,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait, sea_query::OnConflict,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait, sea_query::OnConflict,
 };
 
 use crate::{
-    entity::{channel, notification, rule},
+    entity::{channel, notification},
     grants::{corrupt, insert_audit, stale, unique_or},
+    rule_channels,
     store::{Database, db_error},
 };
 
@@ -154,18 +154,7 @@ pub(crate) async fn outbox(
     if channels.is_empty() {
         return Ok(());
     }
-    let Some(r) = rule::Entity::find_by_id(g.rule_id.clone())
-        .one(tx)
-        .await
-        .map_err(db_error)?
-    else {
-        return Ok(());
-    };
-    let ids = |json: &str| serde_json::from_str::<Vec<String>>(json).unwrap_or_default();
-    let routes = RuleChannels {
-        success: ids(&r.success_channels),
-        failure: ids(&r.failure_channels),
-    };
+    let routes = rule_channels::of_rule(tx, &g.rule_id).await?;
     let notes = notify::of_transition(g, audit, &routes, &channels, || {
         uuid::Uuid::new_v4().to_string()
     });
@@ -225,32 +214,31 @@ impl NotificationStore for Database {
         audit: NewAudit,
     ) -> Result<(), DomainError> {
         let tx = self.conn.begin().await.map_err(db_error)?;
-        let quoted = format!("%\"{id}\"%");
-        let users: Vec<String> = rule::Entity::find()
-            .filter(rule::Column::DeletedAt.is_null())
-            .filter(
-                Condition::any()
-                    .add(rule::Column::SuccessChannels.like(quoted.clone()))
-                    .add(rule::Column::FailureChannels.like(quoted)),
-            )
-            .all(&tx)
-            .await
-            .map_err(db_error)?
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
+        let users = rule_channels::live_users(&tx, id).await?;
         if !users.is_empty() {
             return Err(DomainError::FailedPrecondition(format!(
                 "the channel is used by the rules {}: remove it there first",
                 users.join(", ")
             )));
         }
+        // a rule that lists it meanwhile makes the foreign key refuse the delete
         let done = channel::Entity::delete_many()
             .filter(channel::Column::Id.eq(id))
             .filter(channel::Column::Version.eq(expected_version))
             .exec(&tx)
             .await
-            .map_err(db_error)?;
+            .map_err(|e| {
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+                ) {
+                    DomainError::FailedPrecondition(
+                        "a rule was given the channel meanwhile: remove it there first".into(),
+                    )
+                } else {
+                    db_error(e)
+                }
+            })?;
         if done.rows_affected == 0 {
             let exists = channel::Entity::find_by_id(id.to_owned())
                 .one(&tx)

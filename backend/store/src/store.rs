@@ -86,6 +86,24 @@ impl Database {
         Ok(pending)
     }
 
+    /// Applies the pending migrations that come before the one named `name` (tests of a
+    /// migration seed the schema it starts from).
+    pub async fn migrate_until(&self, name: &str) -> Result<(), StoreError> {
+        let all = Migrator::migrations();
+        let position = all
+            .iter()
+            .position(|m| m.name() == name)
+            .ok_or_else(|| StoreError::Migrate(DbErr::Custom(format!("no migration {name}"))))?;
+        let applied = all.len() - self.pending_migrations().await?;
+        let steps = u32::try_from(position.saturating_sub(applied)).unwrap_or(u32::MAX);
+        if steps > 0 {
+            Migrator::up(&self.conn, Some(steps))
+                .await
+                .map_err(StoreError::Migrate)?;
+        }
+        Ok(())
+    }
+
     /// Migrations not yet applied.
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
         Ok(Migrator::get_pending_migrations(&self.conn)

@@ -249,6 +249,7 @@ impl Api {
                     include_ended: false,
                     page_size: 100,
                     page_token,
+                    ..Default::default()
                 })
                 .await,
         )

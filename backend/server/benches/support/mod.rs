@@ -289,6 +289,7 @@ pub async fn seed(
             extension_count: 0,
             ended_at: None,
             end_reason: None,
+            end_note: None,
             last_error: None,
             client_request_id: None,
             lease: None,

@@ -183,14 +183,11 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::ListGrantsResponse>, Status> {
         let (right, _) = self.admin(&request).await?;
         let ask = request.get_ref();
+        let filter = convert::grant_filter(ask).map_err(status)?;
         let found = self
             .engine()?
             .reports
-            .grants(
-                &right,
-                ask.include_ended,
-                page(ask.page_size, &ask.page_token)?,
-            )
+            .grants(&right, &filter, page(ask.page_size, &ask.page_token)?)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ListGrantsResponse {

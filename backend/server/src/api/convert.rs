@@ -65,11 +65,12 @@ use jitroles_domain::{
     audit::AuditEvent,
     directory::Mechanism,
     grant::{EndReason, Grant, GrantState},
+    grant_filter::{GrantFilter, Person},
     notify::{
         Channel, ChannelSpec, DeliveryState, Email, Event, Notification, Preset, SecretSource,
         SmtpTls, Transport, Webhook,
     },
-    rule::{JustificationPolicy, RoleRule, RuleChannels, RuleSpec, TargetGroup},
+    rule::{JustificationPolicy, RoleRule, RuleChannels, RuleSpec, TargetGroup, check_text},
 };
 
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> DomainError {
@@ -109,6 +110,68 @@ pub fn time(
     DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
         .map(Some)
         .ok_or_else(|| invalid(field, "is not a valid time"))
+}
+
+/// Longest `person` a grant listing may filter by (a SID or an account name).
+const MAX_PERSON_CHARS: usize = 256;
+/// Rule ids are UUIDs.
+const MAX_RULE_ID_CHARS: usize = 36;
+/// More state names than there are states (with "live") is a mistake.
+const MAX_STATES: usize = 6;
+
+/// The filter of an admin's grant listing. Without `states`, `include_ended` chooses between
+/// live grants and all of them, as it did before there were filters.
+pub fn grant_filter(ask: &pb::ListGrantsRequest) -> Result<GrantFilter, DomainError> {
+    let text = |field: &str, v: &str, max: usize| -> Result<Option<String>, DomainError> {
+        check_text(field, v, max, false)?;
+        let v = v.trim();
+        Ok((!v.is_empty()).then(|| v.to_owned()))
+    };
+    let person = text("person", &ask.person, MAX_PERSON_CHARS)?.map(|p| Person::parse(&p));
+    let rule_id = text("rule_id", &ask.rule_id, MAX_RULE_ID_CHARS)?;
+    let states = if ask.states.is_empty() {
+        if ask.include_ended {
+            GrantFilter::all().states
+        } else {
+            GrantFilter::live().states
+        }
+    } else {
+        if ask.states.len() > MAX_STATES {
+            return Err(invalid("states", format!("at most {MAX_STATES} names")));
+        }
+        let mut states = Vec::new();
+        for name in &ask.states {
+            let named: Vec<GrantState> = match name.as_str() {
+                "live" => GrantState::LIVE.to_vec(),
+                other => vec![GrantState::parse(other).ok_or_else(|| unknown_state(other))?],
+            };
+            for s in named {
+                if !states.contains(&s) {
+                    states.push(s);
+                }
+            }
+        }
+        states
+    };
+    Ok(GrantFilter {
+        person,
+        rule_id,
+        states,
+    })
+}
+
+/// A state name that is none (echoed only when it is short plain text).
+fn unknown_state(name: &str) -> DomainError {
+    check_text("states", name, 32, false)
+        .err()
+        .unwrap_or_else(|| {
+            invalid(
+                "states",
+                format!(
+                    "unknown state {name:?}: live, activating, active, ending, ended or failed"
+                ),
+            )
+        })
 }
 
 /// The spec and the target group's name from a request.
@@ -283,6 +346,7 @@ pub fn grant(g: Grant) -> pb::Grant {
         }
         .into(),
         last_error: g.last_error.unwrap_or_default(),
+        end_note: g.end_note.unwrap_or_default(),
         client_request_id: g.client_request_id.unwrap_or_default(),
     }
 }

@@ -1,5 +1,5 @@
 //! Ending a grant before its time: the person releases it, or an admin revokes it (with a
-//! reason). Both go through `ending` (see `transitions`).
+//! reason, which the grant keeps). Both go through `ending` (see `transitions`).
 
 use std::sync::Arc;
 
@@ -7,7 +7,6 @@ use jitroles_domain::{
     DomainError,
     access::{AdminRight, Caller},
     grant::{self, EndReason, Grant},
-    rule::check_text,
 };
 
 use super::shared::Shared;
@@ -36,15 +35,11 @@ impl Endings {
         id: &str,
         reason: &str,
     ) -> Result<Grant, DomainError> {
-        check_text("reason", reason, grant::MAX_JUSTIFICATION_CHARS, true)?;
-        let g = self.0.grant(id).await?;
+        let reason = grant::revoke_reason(reason)?;
+        // kept on the grant for the person to read, and in the audit event's detail
+        let g = grant::noting_end(self.0.grant(id).await?, reason.clone());
         self.0
-            .end(
-                g,
-                EndReason::Revoked,
-                &actor.account_name,
-                reason.trim().to_owned(),
-            )
+            .end(g, EndReason::Revoked, &actor.account_name, reason)
             .await
     }
 }

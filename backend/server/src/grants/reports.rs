@@ -9,6 +9,7 @@ use jitroles_domain::{
     audit::{AuditEvent, AuditFilter},
     directory::{Capabilities, WriteAccess},
     grant::{self, Grant},
+    grant_filter::GrantFilter,
     page::{Page, PageRequest},
     rule::{RoleRule, TargetGroup},
 };
@@ -45,10 +46,10 @@ impl Reports {
     pub async fn grants(
         &self,
         _: &AdminRight,
-        include_ended: bool,
+        filter: &GrantFilter,
         page: PageRequest,
     ) -> Result<Page<Grant>, DomainError> {
-        self.0.ports.grants.grants(include_ended, page).await
+        self.0.ports.grants.grants(filter, page).await
     }
 
     pub async fn audit_events(

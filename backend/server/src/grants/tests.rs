@@ -330,6 +330,11 @@ async fn revoke_ends_the_grant_with_the_admins_reason() {
         .await
         .unwrap();
     assert_eq!(ended.end_reason, Some(EndReason::Revoked));
+    assert_eq!(
+        ended.end_note.as_deref(),
+        Some("left the team"),
+        "kept on the grant"
+    );
     assert_eq!(w.members(), vec![sid(CAROL)]);
     let revoked = w
         .store
@@ -341,6 +346,30 @@ async fn revoke_ends_the_grant_with_the_admins_reason() {
         (revoked.actor.as_str(), revoked.detail.as_str()),
         ("alice", "left the team")
     );
+}
+
+#[tokio::test]
+async fn revoke_without_a_reason_is_refused_and_changes_nothing() {
+    let w = world();
+    let rule = w.rule("DBA").await;
+    let g = w.request(&w.dave, &rule).await.unwrap();
+    for blank in ["", "  \n "] {
+        let refused = w
+            .engine
+            .endings
+            .revoke(&w.admin, &w.alice, &g.id, blank)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            DomainError::Invalid {
+                field: "reason".into(),
+                reason: "is required".into()
+            }
+        );
+    }
+    assert_eq!(w.store.all_grants()[0].state, GrantState::Active);
+    assert_eq!(w.members(), vec![sid(DAVE), sid(CAROL)]);
 }
 
 #[tokio::test]

@@ -300,6 +300,31 @@ async fn extend_release_and_revoke_change_the_directory_as_they_should() {
 
     let again = s.request("svc-ci", &rule, None).await.unwrap();
     assert!(s.is_member("svc-ci", "jit-role-dba").await);
+    let revoke = |reason: &str| {
+        let ask = pb::RevokeGrantRequest {
+            grant_id: again.id.clone(),
+            reason: reason.into(),
+        };
+        async { s.admin().await.revoke_grant(s.as_("alice", ask)).await }
+    };
+    for blank in ["", "   "] {
+        let refused = revoke(blank).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        let violation = refused
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations[0]
+            .clone();
+        assert_eq!(
+            (violation.field.as_str(), violation.description.as_str()),
+            ("reason", "is required")
+        );
+    }
+    assert!(
+        s.is_member("svc-ci", "jit-role-dba").await,
+        "a refused revoke changes nothing"
+    );
     let revoked = s
         .admin()
         .await
@@ -314,7 +339,47 @@ async fn extend_release_and_revoke_change_the_directory_as_they_should() {
         .unwrap()
         .into_inner();
     assert_eq!(revoked.end_reason(), pb::EndReason::Revoked);
+    assert_eq!(revoked.end_note, "incident closed");
     assert!(!s.is_member("svc-ci", "jit-role-dba").await);
+    assert_eq!(
+        s.my_grant("svc-ci", &again.id).await.end_note,
+        "incident closed",
+        "the person reads why"
+    );
+    assert_eq!(
+        s.my_grant("svc-ci", &grant.id).await.end_note,
+        "",
+        "released: no note"
+    );
+
+    // the admin's listing, with history, by person, rule and state
+    let list = |person: &str, rule_id: &str, states: &[&str]| {
+        let ask = pb::ListGrantsRequest {
+            person: person.into(),
+            rule_id: rule_id.into(),
+            states: states.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        };
+        async {
+            let found = s
+                .admin()
+                .await
+                .list_grants(s.as_("alice", ask))
+                .await
+                .unwrap()
+                .into_inner()
+                .grants;
+            found.into_iter().map(|g| g.id).collect::<Vec<_>>()
+        }
+    };
+    let both = vec![again.id.clone(), grant.id.clone()];
+    assert!(list("", "", &[]).await.is_empty(), "live only, as before");
+    assert_eq!(list("SVC-CI", "", &["ended"]).await, both, "newest first");
+    let sid = s.user("svc-ci").await.sid.to_string();
+    assert_eq!(list(&sid, &rule.id, &["ended", "failed"]).await, both);
+    assert!(list("dave", "", &["ended"]).await.is_empty());
+    assert!(list("", "no-such-rule", &["ended"]).await.is_empty());
+    assert!(list("", "", &["live", "failed"]).await.is_empty());
 
     let extend_ended = s
         .roles()
@@ -401,6 +466,71 @@ async fn outsiders_and_permanent_members_are_refused_and_nothing_is_written() {
         .unwrap()
         .into_inner();
     assert!(grants.grants.is_empty(), "refusals write no grant");
+}
+
+#[tokio::test]
+async fn bad_grant_listing_filters_name_the_field_they_got_wrong() {
+    let Some(s) = stack().await else { return };
+    for (ask, field) in [
+        (
+            pb::ListGrantsRequest {
+                states: vec!["expired".into()],
+                ..Default::default()
+            },
+            "states",
+        ),
+        (
+            pb::ListGrantsRequest {
+                states: vec!["x".repeat(10_000)],
+                ..Default::default()
+            },
+            "states",
+        ),
+        (
+            pb::ListGrantsRequest {
+                person: "d".repeat(257),
+                ..Default::default()
+            },
+            "person",
+        ),
+        (
+            pb::ListGrantsRequest {
+                rule_id: "r".repeat(37),
+                ..Default::default()
+            },
+            "rule_id",
+        ),
+    ] {
+        let refused = s
+            .admin()
+            .await
+            .list_grants(s.as_("alice", ask))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+        let violations = refused
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .clone();
+        assert_eq!(violations[0].field, field, "{refused:?}");
+        assert!(refused.message().len() < 200, "no echo of long input");
+    }
+    let not_admin = s
+        .admin()
+        .await
+        .list_grants(s.as_(
+            "dave",
+            pb::ListGrantsRequest {
+                person: "dave".into(),
+                include_ended: true,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(not_admin.code(), Code::PermissionDenied);
 }
 
 #[tokio::test]
@@ -543,7 +673,7 @@ async fn a_retried_request_returns_the_same_grant_and_a_second_one_is_refused() 
             "alice",
             pb::RevokeGrantRequest {
                 grant_id: first.id,
-                reason: String::new(),
+                reason: "done with the retry test".into(),
             },
         ))
         .await

@@ -25,6 +25,7 @@ pub struct Model {
     pub extension_count: i32,
     pub ended_at: Option<ChronoDateTimeUtc>,
     pub end_reason: Option<String>,
+    pub end_note: Option<String>,
     pub last_error: Option<String>,
     pub client_request_id: Option<String>,
     pub lease_holder: Option<String>,

@@ -6,5 +6,6 @@ pub mod grant;
 pub mod installation;
 pub mod notification;
 pub mod rule;
+pub mod rule_channel;
 pub mod session;
 pub mod sign_in;

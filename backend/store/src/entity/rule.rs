@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// A role rule; `acl` is a JSON array; `deleted_at` marks a soft delete.
+/// A role rule; `acl` is a JSON array; `deleted_at` marks a soft delete. Its notification
+/// channels are rows of `rule_channels`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "rules")]
 pub struct Model {
@@ -25,9 +26,6 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,
     pub deleted_at: Option<ChronoDateTimeUtc>,
-    /// JSON arrays of channel ids.
-    pub success_channels: String,
-    pub failure_channels: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,9 @@ mod m20261127_000002_create_sessions;
 mod m20261127_000003_create_rules_and_grants;
 mod m20261127_000004_add_grant_leases;
 mod m20261127_000005_create_notifications;
+mod m20261129_231500_index_grant_filters;
+mod m20261129_232000_add_grant_end_notes;
+mod m20261129_233000_create_rule_channels;
 
 pub struct Migrator;
 
@@ -20,6 +23,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_rules_and_grants::Migration),
             Box::new(m20261127_000004_add_grant_leases::Migration),
             Box::new(m20261127_000005_create_notifications::Migration),
+            Box::new(m20261129_231500_index_grant_filters::Migration),
+            Box::new(m20261129_232000_add_grant_end_notes::Migration),
+            Box::new(m20261129_233000_create_rule_channels::Migration),
         ]
     }
 }

@@ -8,7 +8,8 @@ use jitroles_domain::{
     access::{AclEntry, Effect, PrincipalKind},
     audit::{AuditAction, AuditFilter, NewAudit},
     directory::Mechanism,
-    grant::{EndReason, Grant, GrantState, Lease, Subject, begin_end, finish_end},
+    grant::{EndReason, Grant, GrantState, Lease, Subject, begin_end, finish_end, noting_end},
+    grant_filter::{GrantFilter, Person},
     page::PageRequest,
     ports::{GrantStore, RuleStore},
     rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
@@ -85,6 +86,7 @@ pub fn grant(id: &str, r: &RoleRule, minutes: i64) -> Grant {
         extension_count: 0,
         ended_at: None,
         end_reason: None,
+        end_note: None,
         last_error: None,
         client_request_id: None,
         lease: None,
@@ -337,7 +339,143 @@ async fn an_ending_grant_is_left_to_its_lease_holder_until_the_lease_runs_out(
     assert_eq!(stored.lease, Some(lease("a", 5)));
 }
 
+/// The admin's listing filters by person (SID, or account name in any case), rule and
+/// states, in SQL, newest first; no filter is live grants only, as before there were filters.
+async fn grants_are_listed_by_person_rule_and_state(store: Arc<dyn Stores>) {
+    let (r1, r2) = (rule("r1", "DBA", 2000), rule("r2", "Web", 2001));
+    for r in [&r1, &r2] {
+        store
+            .create_rule(r, audit(AuditAction::RuleCreated, None))
+            .await
+            .unwrap();
+    }
+    let erin = Subject {
+        sid: "S-1-5-21-1-2-3-1107".parse().unwrap(),
+        dn: "CN=Erin,CN=Users,DC=example,DC=test".into(),
+        account: "Erin".into(),
+        display_name: "Erin".into(),
+    };
+    let at = |minutes: i64| t0() + TimeDelta::minutes(minutes);
+    let grants = [
+        // (id, rule, subject, state, requested minutes after t0)
+        ("a", &r1, None, GrantState::Active, 1),
+        ("b", &r2, None, GrantState::Ended, 2),
+        ("c", &r1, Some(erin.clone()), GrantState::Failed, 3),
+        ("d", &r2, Some(erin.clone()), GrantState::Ending, 4),
+        ("e", &r1, None, GrantState::Ended, 5),
+    ];
+    for (id, r, subject, state, minutes) in grants {
+        let mut g = grant(id, r, 60);
+        if let Some(s) = subject {
+            g.subject = s;
+        }
+        g.state = state;
+        g.requested_at = at(minutes);
+        store
+            .insert_grant(&g, audit(AuditAction::Requested, Some(&g)))
+            .await
+            .unwrap();
+    }
+    let list = |filter: GrantFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .grants(&filter, PageRequest::parse(0, "").unwrap())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|g| g.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(GrantFilter::default()).await,
+        ["d", "a"],
+        "live, newest first"
+    );
+    assert_eq!(list(GrantFilter::all()).await, ["e", "d", "c", "b", "a"]);
+    let by = |person: Option<&str>, rule_id: Option<&str>, states: &[GrantState]| GrantFilter {
+        person: person.map(Person::parse),
+        rule_id: rule_id.map(str::to_owned),
+        states: states.to_vec(),
+    };
+    assert_eq!(
+        list(by(Some("erin"), None, &[])).await,
+        ["d", "c"],
+        "any case"
+    );
+    assert_eq!(list(by(Some("ERIN"), None, &[])).await, ["d", "c"]);
+    assert_eq!(
+        list(by(Some("S-1-5-21-1-2-3-1106"), None, &[])).await,
+        ["e", "b", "a"],
+        "by SID"
+    );
+    assert_eq!(list(by(None, Some("r1"), &[])).await, ["e", "c", "a"]);
+    assert_eq!(
+        list(by(None, None, &[GrantState::Ended, GrantState::Failed])).await,
+        ["e", "c", "b"]
+    );
+    assert_eq!(
+        list(by(Some("dave"), Some("r1"), &[GrantState::Ended])).await,
+        ["e"],
+        "every part must match"
+    );
+    assert!(list(by(Some("nobody"), None, &[])).await.is_empty());
+    let first = store
+        .grants(&GrantFilter::all(), PageRequest::parse(2, "").unwrap())
+        .await
+        .unwrap();
+    let token = first.next.expect("more than one page");
+    let second = store
+        .grants(&GrantFilter::all(), PageRequest::parse(2, &token).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        second
+            .items
+            .iter()
+            .map(|g| g.id.as_str())
+            .collect::<Vec<_>>(),
+        ["c", "b"]
+    );
+}
+
+/// A revoked grant keeps the admin's reason through `ending` and `ended`; a grant ended
+/// otherwise has none.
+async fn a_revoked_grant_keeps_the_reason_it_was_given(store: Arc<dyn Stores>) {
+    let r = rule("r1", "DBA", 2000);
+    store
+        .create_rule(&r, audit(AuditAction::RuleCreated, None))
+        .await
+        .unwrap();
+    let g = grant("g1", &r, 10);
+    store
+        .insert_grant(&g, audit(AuditAction::Requested, Some(&g)))
+        .await
+        .unwrap();
+    assert_eq!(store.grant("g1").await.unwrap().unwrap().end_note, None);
+    let noted = noting_end(g.clone(), "left the team".into());
+    let ending = store
+        .update_grant(
+            &noted,
+            &begin_end(&noted, EndReason::Revoked, lease("a", 1)).unwrap(),
+            Some(audit(AuditAction::Revoked, Some(&g))),
+        )
+        .await
+        .unwrap();
+    store
+        .update_grant(&ending, &finish_end(&ending, t0()), None)
+        .await
+        .unwrap();
+    let stored = store.grant("g1").await.unwrap().unwrap();
+    assert_eq!(stored.state, GrantState::Ended);
+    assert_eq!(stored.end_note.as_deref(), Some("left the team"));
+}
+
 on_all!(
+    a_revoked_grant_keeps_the_reason_it_was_given,
+    grants_are_listed_by_person_rule_and_state,
     rules_keep_unique_names_and_refuse_stale_edits,
     one_live_grant_per_rule_and_subject,
     due_work_comes_oldest_first_with_ending_grants,

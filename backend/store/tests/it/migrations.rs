@@ -1,6 +1,15 @@
 use chrono::{TimeZone, Utc};
-use jitroles_domain::{ports::Store, system::DatabaseKind};
+use jitroles_domain::{
+    DomainError,
+    audit::{AuditAction, NewAudit},
+    ports::{NotificationStore, RuleStore, Store},
+    system::DatabaseKind,
+};
 use jitroles_store::Database;
+use sea_orm::{
+    ConnectionTrait,
+    sea_query::{Alias, Query, SimpleExpr},
+};
 
 use crate::databases::{self, TestDb};
 
@@ -80,4 +89,129 @@ async fn instances_agree_on_one_installation_on_postgres() {
         return;
     };
     instances_starting_together_agree_on_one_installation(db).await;
+}
+
+/// `create_rule_channels` moves each rule's JSON channel lists into `rule_channels`, in
+/// order, leaving out ids of channels that are gone; afterwards the foreign keys keep a
+/// listed channel from being deleted, and a soft-deleted rule no longer holds it.
+async fn rule_channels_are_carried_over_from_the_json_lists(db: TestDb) {
+    let now = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
+    let store = Database::connect(&db.url).await.unwrap();
+    store
+        .migrate_until("m20261129_233000_create_rule_channels")
+        .await
+        .unwrap();
+    let raw = sea_orm::Database::connect(&db.url).await.unwrap();
+    let insert = |table: &str, values: Vec<(&str, SimpleExpr)>| {
+        let (columns, values): (Vec<_>, Vec<_>) = values.into_iter().unzip();
+        Query::insert()
+            .into_table(Alias::new(table))
+            .columns(columns.into_iter().map(Alias::new))
+            .values_panic(values)
+            .to_owned()
+    };
+    for id in ["c1", "c2", "c3"] {
+        let row = insert(
+            "channels",
+            vec![
+                ("id", id.into()),
+                ("name", id.into()),
+                ("name_key", id.into()),
+                ("transport", "{}".into()),
+                ("lifecycle", "[]".into()),
+                ("enabled", true.into()),
+                ("version", 1i64.into()),
+                ("created_at", now.into()),
+                ("updated_at", now.into()),
+            ],
+        );
+        raw.execute(&row).await.unwrap();
+    }
+    let rule = |id: &str, success: &str, failure: &str, deleted: bool| {
+        insert(
+            "rules",
+            vec![
+                ("id", id.into()),
+                ("name", id.into()),
+                ("name_key", id.into()),
+                ("description", "".into()),
+                ("target_sid", "S-1-5-21-1-2-3-2000".into()),
+                ("target_guid", "5e0c3a0e-0000-4000-8000-000000000001".into()),
+                ("target_dn", "CN=jit-role-dba".into()),
+                ("target_name", "jit-role-dba".into()),
+                ("acl", "[]".into()),
+                ("max_duration_secs", 3600i64.into()),
+                ("default_duration_secs", 600i64.into()),
+                ("allow_extension", true.into()),
+                ("justification", "required".into()),
+                ("enabled", true.into()),
+                ("version", 1i64.into()),
+                ("created_at", now.into()),
+                ("updated_at", now.into()),
+                ("deleted_at", deleted.then_some(now).into()),
+                ("success_channels", success.into()),
+                ("failure_channels", failure.into()),
+            ],
+        )
+    };
+    for row in [
+        rule("r1", r#"["c2","c1"]"#, r#"["gone","c2"]"#, false),
+        rule("r2", "[]", "[]", false),
+        rule("r3", r#"["c3"]"#, "[]", true),
+    ] {
+        raw.execute(&row).await.unwrap();
+    }
+    raw.close().await.ok();
+
+    store.migrate().await.unwrap();
+    let r1 = store.rule("r1").await.unwrap().unwrap();
+    assert_eq!(r1.spec.channels.success, ["c2", "c1"], "in order");
+    assert_eq!(
+        r1.spec.channels.failure,
+        ["c2"],
+        "a deleted channel is left out"
+    );
+    let r2 = store.rule("r2").await.unwrap().unwrap();
+    assert!(r2.spec.channels.success.is_empty() && r2.spec.channels.failure.is_empty());
+    assert_eq!(
+        store.rules().await.unwrap()[0].spec.channels,
+        r1.spec.channels
+    );
+
+    let audit = || NewAudit {
+        at: now,
+        action: AuditAction::ChannelDeleted,
+        actor: "alice".into(),
+        rule_id: None,
+        grant_id: None,
+        subject_account: None,
+        detail: String::new(),
+    };
+    let in_use = store.delete_channel("c1", 1, audit()).await.unwrap_err();
+    assert!(
+        matches!(&in_use, DomainError::FailedPrecondition(m) if m.contains("r1")),
+        "{in_use:?}"
+    );
+    store
+        .delete_channel("c3", 1, audit())
+        .await
+        .expect("only a deleted rule listed it");
+    store
+        .rollback_all()
+        .await
+        .expect("down writes the lists back to JSON, with rows there");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn rule_channels_are_carried_over_on_sqlite() {
+    rule_channels_are_carried_over_from_the_json_lists(databases::sqlite()).await;
+}
+
+#[tokio::test]
+async fn rule_channels_are_carried_over_on_postgres() {
+    let Some(db) = databases::postgres().await else {
+        return;
+    };
+    rule_channels_are_carried_over_from_the_json_lists(db).await;
 }
