@@ -34,6 +34,22 @@ use crate::{
     rule::RoleRule,
 };
 
+/// Gives other tasks a turn once, as a real store's I/O would: without it, two engines joined
+/// in one test would each run to the end before the other starts, and races would go unseen.
+async fn turn() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -202,6 +218,12 @@ fn page<T: Clone>(items: &[T], page: PageRequest) -> Page<T> {
     page.page(fetched)
 }
 
+fn rule_moved() -> DomainError {
+    DomainError::FailedPrecondition(
+        "the role was deleted or moved to another group meanwhile; look at it again".into(),
+    )
+}
+
 fn stale(what: &str, now: i64, read: i64) -> DomainError {
     DomainError::Conflict(format!(
         "the {what} was changed by someone else (now version {now}, you read version {read}); reload it and apply your change again"
@@ -318,8 +340,14 @@ impl RuleStore for MemoryStore {
 #[async_trait]
 impl GrantStore for MemoryStore {
     async fn insert_grant(&self, grant: &Grant, audit: NewAudit) -> Result<(), DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::InsertGrant)?;
+        if t.live_rule(&grant.rule_id)
+            .is_none_or(|r| r.target.sid != grant.group.sid)
+        {
+            return Err(rule_moved());
+        }
         // the database's partial unique index: one live grant per (rule, person)
         let taken = GrantState::LIVE.contains(&grant.state)
             && t.grants.values().any(|g| {
@@ -345,6 +373,7 @@ impl GrantStore for MemoryStore {
         after: &Grant,
         audit: Option<NewAudit>,
     ) -> Result<Grant, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::UpdateGrant)?;
         let current = t.grants.get(&before.id).map(|g| g.version);
@@ -366,6 +395,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn grant(&self, id: &str) -> Result<Option<Grant>, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
         Ok(t.grants.get(id).cloned())
@@ -376,6 +406,7 @@ impl GrantStore for MemoryStore {
         subject: &Sid,
         client_request_id: &str,
     ) -> Result<Option<Grant>, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
         Ok(t.grants
@@ -388,6 +419,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn live_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
         Ok(t.grants
@@ -406,6 +438,7 @@ impl GrantStore for MemoryStore {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Grant>, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
         Ok(t.grants
@@ -418,6 +451,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn covering_any(&self, group: &Sid, subjects: &[Sid]) -> Result<Vec<Grant>, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
         Ok(t.grants
@@ -436,6 +470,7 @@ impl GrantStore for MemoryStore {
         subject: &Sid,
         request: PageRequest,
     ) -> Result<Page<Grant>, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
         let mut mine: Vec<Grant> = t
@@ -464,6 +499,7 @@ impl GrantStore for MemoryStore {
         filter: &GrantFilter,
         request: PageRequest,
     ) -> Result<Page<Grant>, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
         let mut all: Vec<Grant> = t
@@ -485,6 +521,7 @@ impl GrantStore for MemoryStore {
         holder: &str,
         limit: u32,
     ) -> Result<Vec<Grant>, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
         let mut due: Vec<Grant> = t
@@ -503,6 +540,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn overdue(&self, now: DateTime<Utc>) -> Result<u64, DomainError> {
+        turn().await;
         let t = lock(&self.0);
         Ok(t.grants
             .values()
@@ -514,6 +552,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn activating(&self) -> Result<Vec<Grant>, DomainError> {
+        turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
         Ok(t.grants
@@ -524,6 +563,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
+        turn().await;
         let t = lock(&self.0);
         let expiry = t
             .grants
@@ -543,6 +583,7 @@ impl GrantStore for MemoryStore {
         filter: &AuditFilter,
         request: PageRequest,
     ) -> Result<Page<AuditEvent>, DomainError> {
+        turn().await;
         let t = lock(&self.0);
         let found: Vec<AuditEvent> = t
             .audit
@@ -992,14 +1033,16 @@ impl Directory for FakeDirectory {
         let now = self.clock.now();
         let mut f = self.call(DirectoryOp::AddMember)?;
         if ttl.is_some() && !f.pam {
-            // Samba and AD without PAM refuse the TTL form (unwillingToPerform, 34)
-            return Err(DomainError::Internal(
-                "the directory refused a TTL link: the PAM feature is off".into(),
-            ));
+            // Samba and AD without PAM refuse the TTL form with 34, which the adapter reports
+            return Err(DomainError::Invalid {
+                field: "directory".into(),
+                reason: "invalid DN syntax: <TTL=…> needs the PAM feature".into(),
+            });
         }
         let g = f.group_mut(group_dn)?;
         if !g.writable {
-            return Err(DomainError::Denied(format!(
+            // insufficientAccessRights (50), as the adapter reports it
+            return Err(DomainError::FailedPrecondition(format!(
                 "the service account may not change the members of {}",
                 g.group.name
             )));

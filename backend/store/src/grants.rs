@@ -427,6 +427,19 @@ impl RuleStore for Database {
 impl GrantStore for Database {
     async fn insert_grant(&self, g: &Grant, audit: NewAudit) -> Result<(), DomainError> {
         let tx = self.conn.begin().await.map_err(db_error)?;
+        // the request may have read a copy of the rule: it must still be live and target the
+        // group the grant writes, or a deleted or retargeted rule would gain a grant
+        let current = rule::Entity::find_by_id(g.rule_id.clone())
+            .filter(rule::Column::DeletedAt.is_null())
+            .filter(rule::Column::TargetSid.eq(g.group.sid.as_str()))
+            .count(&tx)
+            .await
+            .map_err(db_error)?;
+        if current == 0 {
+            return Err(DomainError::FailedPrecondition(
+                "the role was deleted or moved to another group meanwhile; look at it again".into(),
+            ));
+        }
         grant::Entity::insert(grant_row(g))
             .exec_without_returning(&tx)
             .await

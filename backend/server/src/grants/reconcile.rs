@@ -7,7 +7,7 @@ use std::{collections::HashSet, sync::Arc};
 use jitroles_domain::{
     DomainError,
     audit::SYSTEM_ACTOR,
-    grant::{self, EndReason},
+    grant::{self, EndReason, Grant},
     rule::TargetGroup,
 };
 
@@ -34,14 +34,23 @@ impl Reconciler {
         }
         let mut ended = 0;
         for group in groups {
-            // grants first, members second: a grant active before the read had its member
-            // added before the read, so a missing member really is gone. Grants are read a
-            // page at a time: a group may have very many.
-            let first = shared
-                .ports
-                .grants
-                .live_on_group(&group.sid, None, LIVE_PAGE)
-                .await?;
+            // every live grant first, members second: a grant active before the read had its
+            // member added before the read, so a missing member really is gone (a grant that
+            // became active after the members were read could otherwise look vanished)
+            let mut live: Vec<Grant> = Vec::new();
+            loop {
+                let after = live.last().map(|g| g.id.clone());
+                let page = shared
+                    .ports
+                    .grants
+                    .live_on_group(&group.sid, after.as_deref(), LIVE_PAGE)
+                    .await?;
+                let done = page.len() < LIVE_PAGE as usize;
+                live.extend(page);
+                if done {
+                    break;
+                }
+            }
             let members: HashSet<String> = shared
                 .ports
                 .directory
@@ -51,32 +60,24 @@ impl Reconciler {
                 .map(|m| m.dn.to_lowercase())
                 .collect();
             let now = shared.now();
-            let mut page = first;
-            while let Some(last) = page.last().map(|g| g.id.clone()) {
-                for g in grant::vanished(&page, &members, now) {
-                    match shared
-                        .end(
-                            g.clone(),
-                            EndReason::Directory,
-                            SYSTEM_ACTOR,
-                            format!(
-                                "the member was removed from {} outside jitroles",
-                                group.name
-                            ),
-                        )
-                        .await
-                    {
-                        Ok(_) => ended += 1,
-                        // changed meanwhile (released, expired): nothing to reconcile
-                        Err(DomainError::Conflict(_) | DomainError::FailedPrecondition(_)) => {}
-                        Err(e) => return Err(e),
-                    }
+            for g in grant::vanished(&live, &members, now) {
+                match shared
+                    .end(
+                        g.clone(),
+                        EndReason::Directory,
+                        SYSTEM_ACTOR,
+                        format!(
+                            "the member was removed from {} outside jitroles",
+                            group.name
+                        ),
+                    )
+                    .await
+                {
+                    Ok(_) => ended += 1,
+                    // changed meanwhile (released, expired): nothing to reconcile
+                    Err(DomainError::Conflict(_) | DomainError::FailedPrecondition(_)) => {}
+                    Err(e) => return Err(e),
                 }
-                page = shared
-                    .ports
-                    .grants
-                    .live_on_group(&group.sid, Some(&last), LIVE_PAGE)
-                    .await?;
             }
         }
         Ok(ended)

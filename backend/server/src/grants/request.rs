@@ -107,8 +107,11 @@ impl Requests {
         // Token groups include every direct membership, so only a caller whose token groups
         // list the group can be a member already: only then is the group read. (They may be
         // up to a minute old; a membership added since shows up as "already there" when adding
-        // below, and is refused then.)
-        let maybe_member = caller.groups.contains(&rule.target.sid);
+        // below, and is refused then.) A TTL add never answers "already there": it gives an
+        // existing link a TTL, which would make a permanent membership expire, so under PAM the
+        // group is always read.
+        let maybe_member =
+            caller.groups.contains(&rule.target.sid) || fresh.mechanism == Mechanism::Ttl;
         let _membership = shared.memberships.lock(&rule.target.sid, &caller.sid).await;
         let (live, covering, member) = tokio::join!(
             grants.live_grant(&rule.id, &caller.sid),

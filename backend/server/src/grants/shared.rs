@@ -34,7 +34,15 @@ pub(super) struct Shared {
     pub observer: Arc<dyn Observer>,
     mechanism: std::sync::Mutex<Option<(Mechanism, tokio::time::Instant)>>,
     /// Live rules as last read, for requests (see [`RULES_FRESH`]).
-    rules: std::sync::Mutex<Option<(Arc<Vec<RoleRule>>, tokio::time::Instant)>>,
+    rules: std::sync::Mutex<RuleCopy>,
+}
+
+/// The rules as read at `at`, and how many edits this instance has made: a read that started
+/// before an edit is not kept after it.
+#[derive(Default)]
+struct RuleCopy {
+    held: Option<(Arc<Vec<RoleRule>>, tokio::time::Instant)>,
+    edits: u64,
 }
 
 impl Shared {
@@ -46,7 +54,7 @@ impl Shared {
             leases,
             observer,
             mechanism: std::sync::Mutex::new(None),
-            rules: std::sync::Mutex::new(None),
+            rules: std::sync::Mutex::new(RuleCopy::default()),
         }
     }
 
@@ -86,45 +94,53 @@ impl Shared {
     /// The live rules, as read at most [`RULES_FRESH`] ago (requests read them on every call;
     /// admins' reads go to the store).
     pub async fn live_rules(&self) -> Result<Arc<Vec<RoleRule>>, DomainError> {
-        let held = self
-            .rules
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
+        let (held, edits) = {
+            let copy = self.rule_copy();
+            (copy.held.clone(), copy.edits)
+        };
         if let Some((rules, at)) = held
             && at.elapsed() < RULES_FRESH
         {
             return Ok(rules);
         }
-        self.reload_rules().await
-    }
-
-    async fn reload_rules(&self) -> Result<Arc<Vec<RoleRule>>, DomainError> {
+        // the time is taken before the read, so a slow read does not stretch the 3 s
+        let at = tokio::time::Instant::now();
         let rules = Arc::new(self.ports.rules.rules().await?);
-        *self
-            .rules
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Some((rules.clone(), tokio::time::Instant::now()));
+        let mut copy = self.rule_copy();
+        if copy.edits == edits {
+            copy.held = Some((rules.clone(), at));
+        }
         Ok(rules)
     }
 
     /// A live rule for a request, or NOT_FOUND naming it as a role. A rule made since the
-    /// copy was read (on another instance) is found by reading again.
+    /// copy was read (on another instance) is read from the store, alone.
     pub async fn requested_rule(&self, id: &str) -> Result<RoleRule, DomainError> {
-        let find = |rules: &[RoleRule]| rules.iter().find(|r| r.id == id).cloned();
-        if let Some(rule) = find(&self.live_rules().await?) {
-            return Ok(rule);
+        if let Some(rule) = self.live_rules().await?.iter().find(|r| r.id == id) {
+            return Ok(rule.clone());
         }
-        find(&self.reload_rules().await?).ok_or_else(|| not_found(format!("role {id}")))
+        let rule = self
+            .ports
+            .rules
+            .rule(id)
+            .await?
+            .ok_or_else(|| not_found(format!("role {id}")))?;
+        // new here: the next request reads them all again
+        self.rules_changed();
+        Ok(rule)
     }
 
     /// Drops the copy of the rules: this instance changed one.
     pub fn rules_changed(&self) {
-        *self
-            .rules
+        let mut copy = self.rule_copy();
+        copy.held = None;
+        copy.edits += 1;
+    }
+
+    fn rule_copy(&self) -> std::sync::MutexGuard<'_, RuleCopy> {
+        self.rules
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A grant, or NOT_FOUND naming it.

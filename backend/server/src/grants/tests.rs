@@ -244,13 +244,19 @@ async fn a_second_request_of_the_same_role_is_refused_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn a_person_outside_the_acl_is_refused_before_anything_is_read() {
+async fn a_person_outside_the_acl_is_refused_before_the_directory_is_asked() {
     let w = world();
     let rule = w.rule("DBA").await;
     let e = w.request(&w.alice, &rule).await.unwrap_err();
     assert!(matches!(e, DomainError::Denied(_)), "{e:?}");
     assert!(w.store.all_grants().is_empty());
-    assert_eq!(w.directory.count(DirectoryOp::Capabilities), 0);
+    for op in [
+        DirectoryOp::Capabilities,
+        DirectoryOp::Members,
+        DirectoryOp::AddMember,
+    ] {
+        assert_eq!(w.directory.count(op), 0, "{op:?}");
+    }
 }
 
 #[tokio::test]
@@ -761,4 +767,51 @@ async fn a_rule_made_on_another_instance_can_be_requested_here_at_once() {
         .await
         .unwrap();
     assert_ne!(first.id, second.id);
+}
+
+#[tokio::test]
+async fn under_pam_a_member_added_by_hand_is_refused_and_keeps_a_permanent_link() {
+    let w = world();
+    w.directory.set_pam(true);
+    let rule = w.rule("DBA").await;
+    // added by hand after dave's token groups were read: they do not show it
+    w.directory.set_member(&sid(DBA_GROUP), &sid(DAVE), true);
+    let e = w.request(&w.dave, &rule).await.unwrap_err();
+    assert!(matches!(e, DomainError::FailedPrecondition(_)), "{e:?}");
+    assert_eq!(
+        w.directory.count(DirectoryOp::AddMember),
+        0,
+        "nothing written"
+    );
+    assert_eq!(
+        w.directory.link_until(&sid(DBA_GROUP), &sid(DAVE)),
+        None,
+        "the membership stays permanent"
+    );
+    assert!(w.store.all_grants().is_empty());
+}
+
+#[tokio::test]
+async fn a_rule_deleted_on_another_instance_gains_no_grant_from_a_stale_copy() {
+    let a = world_named("a");
+    let b = engine_on(&a.store, &a.directory, &a.clock, "b");
+    let rule = a.rule("DBA").await;
+    assert_eq!(
+        b.requests.roles_for(&a.dave).await.unwrap().len(),
+        1,
+        "b holds a copy"
+    );
+    a.engine
+        .rules
+        .delete(&a.admin, &a.alice, &rule.id, 1)
+        .await
+        .unwrap();
+    let e = b
+        .requests
+        .request(&a.dave, &rule.id, Ask::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DomainError::FailedPrecondition(_)), "{e:?}");
+    assert!(a.store.all_grants().is_empty());
+    assert_eq!(a.members(), vec![sid(CAROL)]);
 }

@@ -125,10 +125,16 @@ impl Shared {
         } else {
             self.begin(&g, reason, actor, detail).await?
         };
-        match self.finish_all(std::slice::from_ref(&ending)).await {
-            Ok(mut ended) => ended
-                .pop()
-                .ok_or_else(|| DomainError::Internal("finishing a grant returned nothing".into())),
+        let finished = self
+            .finish_all(std::slice::from_ref(&ending))
+            .await
+            .and_then(|mut ended| {
+                ended.pop().ok_or_else(|| {
+                    DomainError::Internal("finishing a grant returned nothing".into())
+                })
+            });
+        match finished {
+            Ok(ended) => Ok(ended),
             Err(e) => {
                 tracing::warn!(grant = %ending.id, error = %e, "membership removal postponed");
                 self.wake.notify_one();
