@@ -29,6 +29,15 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// A field the caller got wrong, and why ("at most 200"), for INVALID_ARGUMENT with the
+    /// field named.
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
     /// The error as people may read it where it is kept or passed on (a grant's last error, a
     /// status page, a notification): an internal error's details are for the log only.
     pub fn said(&self) -> String {

@@ -149,13 +149,6 @@ pub struct Ask {
     pub client_request_id: Option<String>,
 }
 
-fn invalid(field: &str, reason: impl Into<String>) -> DomainError {
-    DomainError::Invalid {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
 fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
@@ -198,7 +191,7 @@ pub fn open(
     let duration = ask.duration.unwrap_or(rule.spec.default_duration);
     check_duration("duration", duration)?;
     if duration > rule.spec.max_duration {
-        return Err(invalid(
+        return Err(DomainError::invalid(
             "duration",
             format!(
                 "at most {} for {}",
@@ -210,7 +203,7 @@ pub fn open(
     let justification = check_justification(&ask.justification, rule.spec.justification)?;
     if let Some(id) = &ask.client_request_id {
         if id.is_empty() || id.chars().count() > MAX_CLIENT_REQUEST_ID_CHARS {
-            return Err(invalid(
+            return Err(DomainError::invalid(
                 "client_request_id",
                 format!("1 to {MAX_CLIENT_REQUEST_ID_CHARS} characters"),
             ));
@@ -244,9 +237,10 @@ fn check_justification(text: &str, policy: JustificationPolicy) -> Result<String
     let text = text.trim();
     check_text("justification", text, MAX_JUSTIFICATION_CHARS, true)?;
     match policy {
-        JustificationPolicy::Required if text.is_empty() => {
-            Err(invalid("justification", "this role needs a justification"))
-        }
+        JustificationPolicy::Required if text.is_empty() => Err(DomainError::invalid(
+            "justification",
+            "this role needs a justification",
+        )),
         // hidden: the form does not ask, and anything sent is not kept
         JustificationPolicy::Hidden => Ok(String::new()),
         _ => Ok(text.to_owned()),
@@ -287,7 +281,7 @@ pub fn extend(
     let d = duration.unwrap_or(rule.spec.default_duration);
     check_duration("duration", d)?;
     if d > rule.spec.max_duration {
-        return Err(invalid(
+        return Err(DomainError::invalid(
             "duration",
             format!(
                 "at most {} for {}",
@@ -337,7 +331,7 @@ pub fn revoke_reason(text: &str) -> Result<String, DomainError> {
     check_text("reason", text, MAX_END_NOTE_CHARS, true)?;
     let text = text.trim();
     if text.is_empty() {
-        return Err(invalid("reason", "is required"));
+        return Err(DomainError::invalid("reason", "is required"));
     }
     Ok(text.to_owned())
 }
@@ -1034,7 +1028,10 @@ mod tests {
 
     #[test]
     fn a_revoke_needs_a_reason_and_the_first_decision_keeps_its_note() {
-        assert_eq!(revoke_reason(" \n "), Err(invalid("reason", "is required")));
+        assert_eq!(
+            revoke_reason(" \n "),
+            Err(DomainError::invalid("reason", "is required"))
+        );
         assert_eq!(revoke_reason("  left the team ").unwrap(), "left the team");
         assert!(revoke_reason(&"x".repeat(MAX_END_NOTE_CHARS + 1)).is_err());
         let r = rule(JustificationPolicy::Optional);

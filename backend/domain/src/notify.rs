@@ -171,13 +171,6 @@ pub struct Channel {
     pub updated_at: DateTime<Utc>,
 }
 
-fn invalid(field: &str, reason: impl Into<String>) -> DomainError {
-    DomainError::Invalid {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
 /// A bare address `local@domain` or `Name <local@domain>`: the shape only (the mailer parses
 /// it fully when the channel is saved).
 fn check_address(field: &str, value: &str) -> Result<(), DomainError> {
@@ -191,7 +184,10 @@ fn check_address(field: &str, value: &str) -> Result<(), DomainError> {
     if ok {
         Ok(())
     } else {
-        Err(invalid(field, format!("{value:?} is not a mail address")))
+        Err(DomainError::invalid(
+            field,
+            format!("{value:?} is not a mail address"),
+        ))
     }
 }
 
@@ -199,7 +195,7 @@ fn check_address(field: &str, value: &str) -> Result<(), DomainError> {
 fn check_header(name: &str, value: &str) -> Result<(), DomainError> {
     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(token) {
-        return Err(invalid(
+        return Err(DomainError::invalid(
             "webhook.headers",
             format!("{name:?} is not a header name"),
         ));
@@ -213,13 +209,13 @@ fn check_header(name: &str, value: &str) -> Result<(), DomainError> {
     ]
     .contains(&lower.as_str())
     {
-        return Err(invalid(
+        return Err(DomainError::invalid(
             "webhook.headers",
             format!("{name} is set by jitroles itself"),
         ));
     }
     if value.chars().any(char::is_control) || value.len() > 4096 {
-        return Err(invalid(
+        return Err(DomainError::invalid(
             "webhook.headers",
             format!("the value of {name} has a line break or is too long"),
         ));
@@ -230,7 +226,10 @@ fn check_header(name: &str, value: &str) -> Result<(), DomainError> {
 /// `value` is at most `max` characters.
 fn check_len(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
     if value.chars().count() > max {
-        return Err(invalid(field, format!("at most {max} characters")));
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -241,13 +240,14 @@ fn check_secret(field: &str, secret: Option<&SecretSource>) -> Result<(), Domain
     }
     match secret {
         None => Ok(()),
-        Some(SecretSource::File(path)) if !path.starts_with('/') => {
-            Err(invalid(field, "the secret file must be an absolute path"))
-        }
+        Some(SecretSource::File(path)) if !path.starts_with('/') => Err(DomainError::invalid(
+            field,
+            "the secret file must be an absolute path",
+        )),
         Some(SecretSource::Env(name))
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
         {
-            Err(invalid(
+            Err(DomainError::invalid(
                 field,
                 format!("{name:?} is not an environment variable name"),
             ))
@@ -261,10 +261,15 @@ fn check_url(url: &str) -> Result<(), DomainError> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| invalid("webhook.url", "must start with https:// (or http://)"))?;
+        .ok_or_else(|| {
+            DomainError::invalid("webhook.url", "must start with https:// (or http://)")
+        })?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid("webhook.url", format!("{url:?} is not a URL")));
+        return Err(DomainError::invalid(
+            "webhook.url",
+            format!("{url:?} is not a URL"),
+        ));
     }
     Ok(())
 }
@@ -275,7 +280,7 @@ impl ChannelSpec {
         self.name = self.name.trim().to_owned();
         check_text("name", &self.name, MAX_CHANNEL_NAME_CHARS, false)?;
         if self.name.is_empty() {
-            return Err(invalid("name", "a channel needs a name"));
+            return Err(DomainError::invalid("name", "a channel needs a name"));
         }
         match &mut self.transport {
             Transport::Email(e) => {
@@ -294,10 +299,10 @@ impl ChannelSpec {
                         .chars()
                         .any(|c| c.is_whitespace() || c.is_control() || c == '/')
                 {
-                    return Err(invalid("email.host", "a host name or address"));
+                    return Err(DomainError::invalid("email.host", "a host name or address"));
                 }
                 if e.port == 0 {
-                    return Err(invalid("email.port", "a port from 1 to 65535"));
+                    return Err(DomainError::invalid("email.port", "a port from 1 to 65535"));
                 }
                 check_len("email.username", &e.username, MAX_SETTING_CHARS)?;
                 check_len("email.sender", &e.sender, MAX_SETTING_CHARS)?;
@@ -306,13 +311,13 @@ impl ChannelSpec {
                 }
                 check_address("email.sender", &e.sender)?;
                 if e.recipients.is_empty() && !e.to_requester {
-                    return Err(invalid(
+                    return Err(DomainError::invalid(
                         "email.recipients",
                         "at least one recipient (or the requester)",
                     ));
                 }
                 if e.recipients.len() > MAX_RECIPIENTS {
-                    return Err(invalid(
+                    return Err(DomainError::invalid(
                         "email.recipients",
                         format!("at most {MAX_RECIPIENTS}"),
                     ));
@@ -321,14 +326,14 @@ impl ChannelSpec {
                     check_address("email.recipients", r)?;
                 }
                 if e.username.is_empty() != e.password.is_none() {
-                    return Err(invalid(
+                    return Err(DomainError::invalid(
                         "email.password",
                         "authentication needs both a username and a password source",
                     ));
                 }
                 check_secret("email.password", e.password.as_ref())?;
                 if e.password.is_some() && e.tls == SmtpTls::None {
-                    return Err(invalid(
+                    return Err(DomainError::invalid(
                         "email.tls",
                         "a password is never sent unencrypted: choose STARTTLS or implicit TLS",
                     ));
@@ -348,7 +353,10 @@ impl ChannelSpec {
                 check_len("webhook.url", &w.url, MAX_URL_CHARS)?;
                 check_url(&w.url)?;
                 if w.headers.len() > MAX_HEADERS {
-                    return Err(invalid("webhook.headers", format!("at most {MAX_HEADERS}")));
+                    return Err(DomainError::invalid(
+                        "webhook.headers",
+                        format!("at most {MAX_HEADERS}"),
+                    ));
                 }
                 for (name, value) in &w.headers {
                     check_len("webhook.headers", name, MAX_SETTING_CHARS)?;
@@ -363,7 +371,7 @@ impl ChannelSpec {
             .iter()
             .find(|e| !Event::LIFECYCLE.contains(e))
         {
-            return Err(invalid(
+            return Err(DomainError::invalid(
                 "lifecycle_events",
                 format!(
                     "{} is not a lifecycle event (rules choose the channels for it)",
@@ -376,7 +384,10 @@ impl ChannelSpec {
         if let Some(lead) = self.expiring_lead
             && !(MIN_LEAD..=MAX_LEAD).contains(&lead)
         {
-            return Err(invalid("expiring_lead", "from 1 minute to 7 days"));
+            return Err(DomainError::invalid(
+                "expiring_lead",
+                "from 1 minute to 7 days",
+            ));
         }
         Ok(self)
     }

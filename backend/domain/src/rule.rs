@@ -125,13 +125,6 @@ impl RoleRule {
     }
 }
 
-fn invalid(field: &str, reason: impl Into<String>) -> DomainError {
-    DomainError::Invalid {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
 /// Text a person typed: no control characters except, where `multiline`, newlines and tabs.
 pub fn check_text(
     field: &str,
@@ -140,13 +133,19 @@ pub fn check_text(
     multiline: bool,
 ) -> Result<(), DomainError> {
     if text.chars().count() > max_chars {
-        return Err(invalid(field, format!("at most {max_chars} characters")));
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {max_chars} characters"),
+        ));
     }
     if text
         .chars()
         .any(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\t' | '\r')))
     {
-        return Err(invalid(field, "control characters are not allowed"));
+        return Err(DomainError::invalid(
+            field,
+            "control characters are not allowed",
+        ));
     }
     Ok(())
 }
@@ -154,10 +153,10 @@ pub fn check_text(
 /// A duration a person asked for: at least 1 s, at most [`MAX_DURATION`].
 pub fn check_duration(field: &str, d: Duration) -> Result<(), DomainError> {
     if d < Duration::from_secs(1) {
-        return Err(invalid(field, "must be at least one second"));
+        return Err(DomainError::invalid(field, "must be at least one second"));
     }
     if d > MAX_DURATION {
-        return Err(invalid(field, "must be at most 366 days"));
+        return Err(DomainError::invalid(field, "must be at most 366 days"));
     }
     Ok(())
 }
@@ -166,7 +165,7 @@ impl RuleSpec {
     pub fn validate(self, now: DateTime<Utc>) -> Result<ValidSpec, DomainError> {
         let name = self.name.trim().to_owned();
         if name.is_empty() {
-            return Err(invalid("name", "must not be empty"));
+            return Err(DomainError::invalid("name", "must not be empty"));
         }
         check_text("name", &name, MAX_NAME_CHARS, false)?;
         check_text(
@@ -177,12 +176,12 @@ impl RuleSpec {
         )?;
         let max = self
             .max_duration
-            .ok_or_else(|| invalid("max_duration", "is required"))?;
+            .ok_or_else(|| DomainError::invalid("max_duration", "is required"))?;
         check_duration("max_duration", max)?;
         let default = self.default_duration.unwrap_or(max);
         check_duration("default_duration", default)?;
         if default > max {
-            return Err(invalid(
+            return Err(DomainError::invalid(
                 "default_duration",
                 "must not be longer than max_duration",
             ));
@@ -190,14 +189,17 @@ impl RuleSpec {
         if let Some(total) = self.max_total_duration {
             check_duration("max_total_duration", total)?;
             if total < max {
-                return Err(invalid(
+                return Err(DomainError::invalid(
                     "max_total_duration",
                     "must not be shorter than max_duration",
                 ));
             }
         }
         if self.acl.len() > MAX_ACL_ENTRIES {
-            return Err(invalid("acl", format!("at most {MAX_ACL_ENTRIES} entries")));
+            return Err(DomainError::invalid(
+                "acl",
+                format!("at most {MAX_ACL_ENTRIES} entries"),
+            ));
         }
         for (i, entry) in self.acl.iter().enumerate() {
             check_text(
@@ -210,14 +212,14 @@ impl RuleSpec {
                 .iter()
                 .any(|e| e.principal == entry.principal && e.effect == entry.effect);
             if twice {
-                return Err(invalid(
-                    &format!("acl[{i}]"),
+                return Err(DomainError::invalid(
+                    format!("acl[{i}]"),
                     format!("{} is listed twice", entry.display_name),
                 ));
             }
         }
         if self.expires_at.is_some_and(|at| at <= now) {
-            return Err(invalid("expires_at", "must be in the future"));
+            return Err(DomainError::invalid("expires_at", "must be in the future"));
         }
         let mut channels = self.channels;
         for (field, ids) in [
@@ -227,7 +229,10 @@ impl RuleSpec {
             ids.sort();
             ids.dedup();
             if ids.len() > MAX_RULE_CHANNELS {
-                return Err(invalid(field, format!("at most {MAX_RULE_CHANNELS}")));
+                return Err(DomainError::invalid(
+                    field,
+                    format!("at most {MAX_RULE_CHANNELS}"),
+                ));
             }
         }
         Ok(ValidSpec {

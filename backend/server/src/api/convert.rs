@@ -73,13 +73,6 @@ use jitroles_domain::{
     rule::{JustificationPolicy, RoleRule, RuleChannels, RuleSpec, TargetGroup, check_text},
 };
 
-fn invalid(field: impl Into<String>, reason: impl Into<String>) -> DomainError {
-    DomainError::Invalid {
-        field: field.into(),
-        reason: reason.into(),
-    }
-}
-
 /// A duration from a request; `None` when absent.
 pub fn duration(
     field: &str,
@@ -87,9 +80,10 @@ pub fn duration(
 ) -> Result<Option<Duration>, DomainError> {
     let Some(d) = d else { return Ok(None) };
     if d.seconds < 0 || d.nanos < 0 {
-        return Err(invalid(field, "must not be negative"));
+        return Err(DomainError::invalid(field, "must not be negative"));
     }
-    let secs = u64::try_from(d.seconds).map_err(|_| invalid(field, "is out of range"))?;
+    let secs =
+        u64::try_from(d.seconds).map_err(|_| DomainError::invalid(field, "is out of range"))?;
     Ok(Some(
         Duration::from_secs(secs) + Duration::from_nanos(u64::try_from(d.nanos).unwrap_or(0)),
     ))
@@ -109,7 +103,7 @@ pub fn time(
     let Some(t) = t else { return Ok(None) };
     DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
         .map(Some)
-        .ok_or_else(|| invalid(field, "is not a valid time"))
+        .ok_or_else(|| DomainError::invalid(field, "is not a valid time"))
 }
 
 /// Longest `person` a grant listing may filter by (a SID or an account name).
@@ -137,7 +131,10 @@ pub fn grant_filter(ask: &pb::ListGrantsRequest) -> Result<GrantFilter, DomainEr
         }
     } else {
         if ask.states.len() > MAX_STATES {
-            return Err(invalid("states", format!("at most {MAX_STATES} names")));
+            return Err(DomainError::invalid(
+                "states",
+                format!("at most {MAX_STATES} names"),
+            ));
         }
         let mut states = Vec::new();
         for name in &ask.states {
@@ -165,7 +162,7 @@ fn unknown_state(name: &str) -> DomainError {
     check_text("states", name, 32, false)
         .err()
         .unwrap_or_else(|| {
-            invalid(
+            DomainError::invalid(
                 "states",
                 format!(
                     "unknown state {name:?}: live, activating, active, ending, ended or failed"
@@ -176,30 +173,35 @@ fn unknown_state(name: &str) -> DomainError {
 
 /// The spec and the target group's name from a request.
 pub fn rule_spec(spec: Option<&pb::RuleSpec>) -> Result<(RuleSpec, String), DomainError> {
-    let spec = spec.ok_or_else(|| invalid("spec", "is required"))?;
+    let spec = spec.ok_or_else(|| DomainError::invalid("spec", "is required"))?;
     let acl = spec
         .acl
         .iter()
         .enumerate()
         .map(|(i, e)| {
             Ok(AclEntry {
-                principal: e
-                    .principal_sid
-                    .parse()
-                    .map_err(|_| invalid(format!("acl[{i}].principal_sid"), "is not a SID"))?,
+                principal: e.principal_sid.parse().map_err(|_| {
+                    DomainError::invalid(format!("acl[{i}].principal_sid"), "is not a SID")
+                })?,
                 display_name: e.display_name.clone(),
                 kind: match e.kind() {
                     pb::PrincipalKind::User => PrincipalKind::User,
                     pb::PrincipalKind::Group => PrincipalKind::Group,
                     pb::PrincipalKind::Unspecified => {
-                        return Err(invalid(format!("acl[{i}].kind"), "must be user or group"));
+                        return Err(DomainError::invalid(
+                            format!("acl[{i}].kind"),
+                            "must be user or group",
+                        ));
                     }
                 },
                 effect: match e.effect() {
                     pb::Effect::Allow => Effect::Allow,
                     pb::Effect::Deny => Effect::Deny,
                     pb::Effect::Unspecified => {
-                        return Err(invalid(format!("acl[{i}].effect"), "must be allow or deny"));
+                        return Err(DomainError::invalid(
+                            format!("acl[{i}].effect"),
+                            "must be allow or deny",
+                        ));
                     }
                 },
             })
@@ -401,12 +403,12 @@ fn secret_to_proto(s: &Option<SecretSource>) -> Option<pb::SecretSource> {
 
 /// A channel spec from the API (not yet validated), or the field at fault.
 pub fn channel_spec(spec: Option<&pb::ChannelSpec>) -> Result<ChannelSpec, DomainError> {
-    let spec = spec.ok_or_else(|| invalid("spec", "is required"))?;
+    let spec = spec.ok_or_else(|| DomainError::invalid("spec", "is required"))?;
     let transport = match &spec.kind {
         Some(pb::channel_spec::Kind::Email(e)) => Transport::Email(Email {
             host: e.host.clone(),
             port: u16::try_from(e.port)
-                .map_err(|_| invalid("email.port", "a port from 1 to 65535"))?,
+                .map_err(|_| DomainError::invalid("email.port", "a port from 1 to 65535"))?,
             tls: match e.tls() {
                 pb::SmtpTls::None => SmtpTls::None,
                 pb::SmtpTls::Starttls | pb::SmtpTls::Unspecified => SmtpTls::StartTls,
@@ -435,14 +437,15 @@ pub fn channel_spec(spec: Option<&pb::ChannelSpec>) -> Result<ChannelSpec, Domai
             },
             template: w.template.clone(),
         }),
-        None => return Err(invalid("kind", "email or webhook")),
+        None => return Err(DomainError::invalid("kind", "email or webhook")),
     };
     let lifecycle = spec
         .lifecycle_events
         .iter()
         .map(|&n| {
-            pb::NotificationEvent::try_from(n)
-                .map_err(|_| invalid("lifecycle_events", format!("{n} is not an event")))
+            pb::NotificationEvent::try_from(n).map_err(|_| {
+                DomainError::invalid("lifecycle_events", format!("{n} is not an event"))
+            })
         })
         .map(|e| match e? {
             pb::NotificationEvent::Granted => Ok(Event::Granted),
@@ -452,9 +455,10 @@ pub fn channel_spec(spec: Option<&pb::ChannelSpec>) -> Result<ChannelSpec, Domai
             pb::NotificationEvent::Expired => Ok(Event::Expired),
             pb::NotificationEvent::Released => Ok(Event::Released),
             pb::NotificationEvent::Revoked => Ok(Event::Revoked),
-            pb::NotificationEvent::Unspecified => {
-                Err(invalid("lifecycle_events", "an event is unspecified"))
-            }
+            pb::NotificationEvent::Unspecified => Err(DomainError::invalid(
+                "lifecycle_events",
+                "an event is unspecified",
+            )),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ChannelSpec {

@@ -49,13 +49,6 @@ fn about(c: &Channel) -> String {
     format!("channel {} ({})", c.spec.name, c.id)
 }
 
-fn invalid(field: &str, reason: String) -> DomainError {
-    DomainError::Invalid {
-        field: field.into(),
-        reason,
-    }
-}
-
 /// Everything about a channel that needs more than the domain's checks: templates, and the
 /// addresses and URL as the mailer and HTTP client read them.
 fn check(spec: ChannelSpec, outbound: &Outbound) -> Result<ChannelSpec, DomainError> {
@@ -65,18 +58,21 @@ fn check(spec: ChannelSpec, outbound: &Outbound) -> Result<ChannelSpec, DomainEr
         Transport::Webhook(w) => ("webhook.signing_secret", w.signing_secret.as_ref()),
     };
     if let Some(why) = secret.and_then(|s| outbound.refuses(s)) {
-        return Err(invalid(field, why));
+        return Err(DomainError::invalid(field, why));
     }
     match &spec.transport {
         Transport::Email(e) => {
-            send::mailbox("sender", &e.sender).map_err(|r| invalid("email.sender", r))?;
+            send::mailbox("sender", &e.sender)
+                .map_err(|r| DomainError::invalid("email.sender", r))?;
             for r in &e.recipients {
-                send::mailbox("recipient", r).map_err(|r| invalid("email.recipients", r))?;
+                send::mailbox("recipient", r)
+                    .map_err(|r| DomainError::invalid("email.recipients", r))?;
             }
         }
         Transport::Webhook(w) => {
-            reqwest::Url::parse(&w.url)
-                .map_err(|e| invalid("webhook.url", format!("{:?} is not a URL: {e}", w.url)))?;
+            reqwest::Url::parse(&w.url).map_err(|e| {
+                DomainError::invalid("webhook.url", format!("{:?} is not a URL: {e}", w.url))
+            })?;
         }
     }
     template::check(&spec.transport)?;
