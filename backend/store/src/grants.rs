@@ -1,134 +1,29 @@
-//! The [`RuleStore`] and [`GrantStore`] ports: rules, grants and the audit log. Every change
-//! commits together with its audit event; grant changes are conditional on the version read.
+//! The [`GrantStore`] port: grants and the audit log. Every change commits together with its
+//! audit event (and its notifications); grant changes are conditional on the version read.
 
-use std::{collections::HashMap, time::Duration};
-
+use crate::{
+    entity::{audit_event, grant, rule},
+    notifications::outbox,
+    records::{corrupt, insert_audit, live_states, unique_or},
+    store::{Database, db_error},
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jitroles_domain::{
     DomainError,
-    access::{AclEntry, Effect, PrincipalKind},
     audit::{AuditAction, AuditEvent, AuditFilter, NewAudit},
     directory::{Mechanism, Sid},
     grant::{EndReason, Grant, GrantState, Lease, Subject},
     grant_filter::{GrantFilter, Person},
     page::{Page, PageRequest},
-    ports::{GrantStore, RuleStore},
-    rule::{JustificationPolicy, RoleRule, RuleChannels, TargetGroup, ValidSpec},
+    ports::GrantStore,
+    rule::TargetGroup,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func},
 };
-use serde::{Deserialize, Serialize};
-
-use crate::{
-    entity::{audit_event, grant, rule},
-    notifications::outbox,
-    rule_channels,
-    store::{Database, db_error},
-};
-
-/// An ACL entry as stored in the rule's JSON column.
-#[derive(Serialize, Deserialize)]
-struct StoredAce {
-    sid: String,
-    name: String,
-    group: bool,
-    deny: bool,
-}
-
-fn live_states() -> Vec<&'static str> {
-    GrantState::LIVE.iter().map(|s| s.as_str()).collect()
-}
-
-pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> DomainError {
-    DomainError::Internal(format!("stored {what} cannot be read: {detail}"))
-}
-
-fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainError> {
-    let aces: Vec<StoredAce> = serde_json::from_str(&r.acl).map_err(|e| corrupt("rule ACL", e))?;
-    let acl = aces
-        .into_iter()
-        .map(|a| {
-            Ok(AclEntry {
-                principal: a.sid.parse().map_err(|e| corrupt("ACL SID", e))?,
-                display_name: a.name,
-                kind: if a.group {
-                    PrincipalKind::Group
-                } else {
-                    PrincipalKind::User
-                },
-                effect: if a.deny { Effect::Deny } else { Effect::Allow },
-            })
-        })
-        .collect::<Result<Vec<_>, DomainError>>()?;
-    let secs = |n: i64| Duration::from_secs(u64::try_from(n).unwrap_or(0));
-    Ok(RoleRule {
-        id: r.id,
-        spec: ValidSpec {
-            name: r.name,
-            description: r.description,
-            acl,
-            max_duration: secs(r.max_duration_secs),
-            default_duration: secs(r.default_duration_secs),
-            allow_extension: r.allow_extension,
-            max_total_duration: r.max_total_duration_secs.map(secs),
-            justification: JustificationPolicy::parse(&r.justification)
-                .ok_or_else(|| corrupt("justification policy", &r.justification))?,
-            enabled: r.enabled,
-            expires_at: r.expires_at,
-            channels,
-        },
-        target: TargetGroup {
-            sid: r.target_sid.parse().map_err(|e| corrupt("group SID", e))?,
-            guid: r.target_guid,
-            dn: r.target_dn,
-            name: r.target_name,
-        },
-        version: r.version,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-    })
-}
-
-fn rule_row(r: &RoleRule) -> rule::ActiveModel {
-    let aces: Vec<StoredAce> = r
-        .spec
-        .acl
-        .iter()
-        .map(|a| StoredAce {
-            sid: a.principal.to_string(),
-            name: a.display_name.clone(),
-            group: a.kind == PrincipalKind::Group,
-            deny: a.effect == Effect::Deny,
-        })
-        .collect();
-    let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-    rule::ActiveModel {
-        id: Set(r.id.clone()),
-        name: Set(r.spec.name.clone()),
-        name_key: Set(r.spec.name.to_lowercase()),
-        description: Set(r.spec.description.clone()),
-        target_sid: Set(r.target.sid.to_string()),
-        target_guid: Set(r.target.guid.clone()),
-        target_dn: Set(r.target.dn.clone()),
-        target_name: Set(r.target.name.clone()),
-        acl: Set(serde_json::to_string(&aces).unwrap_or_else(|_| "[]".into())),
-        max_duration_secs: Set(secs(r.spec.max_duration)),
-        default_duration_secs: Set(secs(r.spec.default_duration)),
-        allow_extension: Set(r.spec.allow_extension),
-        max_total_duration_secs: Set(r.spec.max_total_duration.map(secs)),
-        justification: Set(r.spec.justification.as_str().to_owned()),
-        enabled: Set(r.spec.enabled),
-        expires_at: Set(r.spec.expires_at),
-        version: Set(r.version),
-        created_at: Set(r.created_at),
-        updated_at: Set(r.updated_at),
-        deleted_at: Set(None),
-    }
-}
 
 fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
     Ok(Grant {
@@ -204,223 +99,11 @@ fn grant_row(g: &Grant) -> grant::ActiveModel {
     }
 }
 
-pub(crate) async fn insert_audit(
-    db: &impl ConnectionTrait,
-    a: NewAudit,
-) -> Result<(), DomainError> {
-    let row = audit_event::ActiveModel {
-        at: Set(a.at),
-        action: Set(a.action.as_str().to_owned()),
-        actor: Set(a.actor),
-        rule_id: Set(a.rule_id),
-        grant_id: Set(a.grant_id),
-        subject_account: Set(a.subject_account),
-        detail: Set(a.detail),
-        ..Default::default()
-    };
-    audit_event::Entity::insert(row)
-        .exec_without_returning(db)
-        .await
-        .map_err(db_error)?;
-    Ok(())
-}
-
-fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
-/// `e` as a domain error: `taken()` when a unique index refused the write.
-pub(crate) fn unique_or(e: DbErr, taken: impl FnOnce() -> DomainError) -> DomainError {
-    if is_unique_violation(&e) {
-        taken()
-    } else {
-        db_error(e)
-    }
-}
-
-/// A versioned change refused: the stored `what` is at version `now`, the change was based on
-/// version `read`.
-pub(crate) fn stale(what: &str, now: i64, read: i64) -> DomainError {
-    DomainError::Conflict(format!(
-        "the {what} was changed by someone else (now version {now}, you read version {read}); reload it and apply your change again"
-    ))
-}
-
 fn rows<T>(
     rows: Vec<T>,
     f: impl Fn(T) -> Result<Grant, DomainError>,
 ) -> Result<Vec<Grant>, DomainError> {
     rows.into_iter().map(f).collect()
-}
-
-impl Database {
-    async fn live_grant_count(
-        &self,
-        db: &impl ConnectionTrait,
-        rule_id: &str,
-    ) -> Result<u64, DomainError> {
-        grant::Entity::find()
-            .filter(grant::Column::RuleId.eq(rule_id))
-            .filter(grant::Column::State.is_in(live_states()))
-            .count(db)
-            .await
-            .map_err(db_error)
-    }
-}
-
-#[async_trait]
-impl RuleStore for Database {
-    async fn create_rule(&self, r: &RoleRule, audit: NewAudit) -> Result<(), DomainError> {
-        let tx = self.conn.begin().await.map_err(db_error)?;
-        rule::Entity::insert(rule_row(r))
-            .exec_without_returning(&tx)
-            .await
-            .map_err(|e| {
-                unique_or(e, || {
-                    DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
-                })
-            })?;
-        rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
-        insert_audit(&tx, audit).await?;
-        tx.commit().await.map_err(db_error)
-    }
-
-    async fn rule(&self, id: &str) -> Result<Option<RoleRule>, DomainError> {
-        let Some(r) = rule::Entity::find_by_id(id.to_owned())
-            .filter(rule::Column::DeletedAt.is_null())
-            .one(&self.conn)
-            .await
-            .map_err(db_error)?
-        else {
-            return Ok(None);
-        };
-        let channels = rule_channels::of_rule(&self.conn, id).await?;
-        to_rule(r, channels).map(Some)
-    }
-
-    async fn rules(&self) -> Result<Vec<RoleRule>, DomainError> {
-        let found = rule::Entity::find()
-            .filter(rule::Column::DeletedAt.is_null())
-            .order_by_asc(rule::Column::NameKey)
-            .all(&self.conn)
-            .await
-            .map_err(db_error)?;
-        let mut channels = rule_channels::all(&self.conn).await?;
-        found
-            .into_iter()
-            .map(|r| {
-                let lists = channels.remove(&r.id).unwrap_or_default();
-                to_rule(r, lists)
-            })
-            .collect()
-    }
-
-    async fn update_rule(
-        &self,
-        r: &RoleRule,
-        expected_version: i64,
-        audit: NewAudit,
-    ) -> Result<(), DomainError> {
-        let tx = self.conn.begin().await.map_err(db_error)?;
-        let stored = rule::Entity::find_by_id(r.id.clone())
-            .filter(rule::Column::DeletedAt.is_null())
-            .one(&tx)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| DomainError::NotFound {
-                what: format!("rule {}", r.id),
-            })?;
-        if stored.target_sid != r.target.sid.as_str()
-            && self.live_grant_count(&tx, &r.id).await? > 0
-        {
-            return Err(DomainError::FailedPrecondition(
-                "the rule has live grants: its group cannot change until they end".into(),
-            ));
-        }
-        let mut row = rule_row(r);
-        row.created_at = Set(stored.created_at);
-        let done = rule::Entity::update_many()
-            .set(row)
-            .filter(rule::Column::Id.eq(r.id.clone()))
-            .filter(rule::Column::Version.eq(expected_version))
-            .filter(rule::Column::DeletedAt.is_null())
-            .exec(&tx)
-            .await
-            .map_err(|e| {
-                unique_or(e, || {
-                    DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
-                })
-            })?;
-        if done.rows_affected == 0 {
-            return Err(stale("rule", stored.version, expected_version));
-        }
-        rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
-        insert_audit(&tx, audit).await?;
-        tx.commit().await.map_err(db_error)
-    }
-
-    async fn delete_rule(
-        &self,
-        id: &str,
-        expected_version: i64,
-        audit: NewAudit,
-    ) -> Result<(), DomainError> {
-        let tx = self.conn.begin().await.map_err(db_error)?;
-        if self.live_grant_count(&tx, id).await? > 0 {
-            return Err(DomainError::FailedPrecondition(
-                "the rule has live grants: revoke them or let them expire first".into(),
-            ));
-        }
-        let done = rule::Entity::update_many()
-            .col_expr(rule::Column::DeletedAt, Expr::value(audit.at))
-            .col_expr(
-                rule::Column::Version,
-                Expr::col(rule::Column::Version).add(1),
-            )
-            .filter(rule::Column::Id.eq(id))
-            .filter(rule::Column::Version.eq(expected_version))
-            .filter(rule::Column::DeletedAt.is_null())
-            .exec(&tx)
-            .await
-            .map_err(db_error)?;
-        if done.rows_affected == 0 {
-            let exists = rule::Entity::find_by_id(id.to_owned())
-                .filter(rule::Column::DeletedAt.is_null())
-                .one(&tx)
-                .await
-                .map_err(db_error)?;
-            return Err(match exists {
-                Some(r) => stale("rule", r.version, expected_version),
-                None => DomainError::NotFound {
-                    what: format!("rule {id}"),
-                },
-            });
-        }
-        insert_audit(&tx, audit).await?;
-        tx.commit().await.map_err(db_error)
-    }
-
-    async fn live_grant_counts(&self) -> Result<HashMap<String, u32>, DomainError> {
-        #[derive(FromQueryResult)]
-        struct Count {
-            rule_id: String,
-            n: i64,
-        }
-        let counts = grant::Entity::find()
-            .select_only()
-            .column(grant::Column::RuleId)
-            .column_as(grant::Column::Id.count(), "n")
-            .filter(grant::Column::State.is_in(live_states()))
-            .group_by(grant::Column::RuleId)
-            .into_model::<Count>()
-            .all(&self.conn)
-            .await
-            .map_err(db_error)?;
-        Ok(counts
-            .into_iter()
-            .map(|c| (c.rule_id, u32::try_from(c.n).unwrap_or(u32::MAX)))
-            .collect())
-    }
 }
 
 #[async_trait]

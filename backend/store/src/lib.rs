@@ -7,7 +7,9 @@ mod entity;
 mod grants;
 mod migration;
 mod notifications;
+mod records;
 mod rule_channels;
+mod rules;
 mod sessions;
 mod store;
 

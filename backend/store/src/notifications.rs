@@ -19,7 +19,7 @@ use sea_orm::{
 
 use crate::{
     entity::{channel, notification},
-    grants::{corrupt, insert_audit, stale, unique_or},
+    records::{corrupt, insert_audit, stale, unique_or},
     rule_channels,
     store::{Database, db_error},
 };
