@@ -355,10 +355,8 @@ impl Directory for ActiveDirectory {
         let base = match by {
             GroupRef::Sid(sid) => format!("<SID={sid}>"),
             GroupRef::Guid(g) => {
-                let guid = wire::parse_guid(g).ok_or_else(|| DomainError::Invalid {
-                    field: "group".into(),
-                    reason: format!("{g:?} is not a GUID"),
-                })?;
+                let guid = wire::parse_guid(g)
+                    .ok_or_else(|| DomainError::invalid("group", format!("{g:?} is not a GUID")))?;
                 format!("<GUID={guid}>")
             }
             GroupRef::Dn(dn) => {
@@ -532,18 +530,18 @@ fn clone_mod(m: &Mod<String>) -> Mod<String> {
 
 fn check_text(field: &str, value: &str) -> Result<(), DomainError> {
     if value.chars().count() > MAX_TEXT {
-        return Err(DomainError::Invalid {
-            field: field.into(),
-            reason: format!("at most {MAX_TEXT} characters"),
-        });
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {MAX_TEXT} characters"),
+        ));
     }
     // Samba ends a filter value at an escaped NUL (`dba\00*` matches like `dba*`): no control
     // character belongs in a name, so none is accepted
     if value.chars().any(char::is_control) {
-        return Err(DomainError::Invalid {
-            field: field.into(),
-            reason: "must not contain control characters".into(),
-        });
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -551,10 +549,7 @@ fn check_text(field: &str, value: &str) -> Result<(), DomainError> {
 fn user_filter(attribute: &str, value: &str) -> Result<String, DomainError> {
     check_text(attribute, value)?;
     if value.is_empty() {
-        return Err(DomainError::Invalid {
-            field: attribute.into(),
-            reason: "must not be empty".into(),
-        });
+        return Err(DomainError::invalid(attribute, "must not be empty"));
     }
     Ok(format!(
         "(&{USER_FILTER}({attribute}={}))",

@@ -31,10 +31,7 @@ impl FromStr for Sid {
     /// `S-1-<authority>-<sub>…`: revision 1, a numeric authority, 0 to 15 numeric
     /// sub-authorities of at most 32 bits each.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = |reason: &str| DomainError::Invalid {
-            field: "sid".into(),
-            reason: reason.into(),
-        };
+        let invalid = |reason: &str| DomainError::invalid("sid", reason);
         let mut parts = s.split('-');
         if parts.next() != Some("S") || parts.next() != Some("1") {
             return Err(invalid("a SID starts with S-1-"));

@@ -25,10 +25,10 @@ impl PageRequest {
         let size = match size {
             0 => DEFAULT_PAGE_SIZE,
             n if n > MAX_PAGE_SIZE => {
-                return Err(DomainError::Invalid {
-                    field: "page_size".into(),
-                    reason: format!("at most {MAX_PAGE_SIZE}"),
-                });
+                return Err(DomainError::invalid(
+                    "page_size",
+                    format!("at most {MAX_PAGE_SIZE}"),
+                ));
             }
             n => n,
         };
@@ -38,9 +38,8 @@ impl PageRequest {
             token
                 .strip_prefix("o")
                 .and_then(|n| n.parse().ok())
-                .ok_or_else(|| DomainError::Invalid {
-                    field: "page_token".into(),
-                    reason: "not a token from a previous response".into(),
+                .ok_or_else(|| {
+                    DomainError::invalid("page_token", "not a token from a previous response")
                 })?
         };
         Ok(Self { offset, size })

@@ -1034,10 +1034,10 @@ impl Directory for FakeDirectory {
         let mut f = self.call(DirectoryOp::AddMember)?;
         if ttl.is_some() && !f.pam {
             // Samba and AD without PAM refuse the TTL form with 34, which the adapter reports
-            return Err(DomainError::Invalid {
-                field: "directory".into(),
-                reason: "invalid DN syntax: <TTL=…> needs the PAM feature".into(),
-            });
+            return Err(DomainError::invalid(
+                "directory",
+                "invalid DN syntax: <TTL=…> needs the PAM feature",
+            ));
         }
         let g = f.group_mut(group_dn)?;
         if !g.writable {

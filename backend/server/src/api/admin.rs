@@ -311,10 +311,10 @@ impl AdminService for AdminApi {
                 convert::channel_spec(Some(spec)).map_err(status)?
             }
             None => {
-                return Err(status(DomainError::Invalid {
-                    field: "target".into(),
-                    reason: "a channel id or a channel spec".into(),
-                }));
+                return Err(status(DomainError::invalid(
+                    "target",
+                    "a channel id or a channel spec",
+                )));
             }
         };
         let outcome = channels.test(&right, &who, spec).await.map_err(status)?;
@@ -377,10 +377,11 @@ fn audit_filter(ask: &pb::ListAuditEventsRequest) -> Result<AuditFilter, DomainE
         rule_id: text("rule_id", &ask.rule_id)?,
         action: match ask.action.as_str() {
             "" => None,
-            a => Some(AuditAction::parse(a).ok_or_else(|| DomainError::Invalid {
-                field: "action".into(),
-                reason: format!("unknown action {a:?}"),
-            })?),
+            a => {
+                Some(AuditAction::parse(a).ok_or_else(|| {
+                    DomainError::invalid("action", format!("unknown action {a:?}"))
+                })?)
+            }
         },
         since: convert::time("since", ask.since.as_ref())?,
         until: convert::time("until", ask.until.as_ref())?,

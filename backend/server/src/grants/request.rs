@@ -75,10 +75,10 @@ impl Requests {
             return if earlier.rule_id == rule.id {
                 Ok(earlier)
             } else {
-                Err(DomainError::Invalid {
-                    field: "client_request_id".into(),
-                    reason: "was used for a request of another role".into(),
-                })
+                Err(DomainError::invalid(
+                    "client_request_id",
+                    "was used for a request of another role",
+                ))
             };
         }
         // the caller's right and the ask are decided before anything else is read: a refusal

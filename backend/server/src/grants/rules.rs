@@ -159,10 +159,10 @@ impl Rules {
             ("failure_channels", &channels.failure),
         ] {
             if let Some(id) = ids.iter().find(|id| !known.contains(*id)) {
-                return Err(DomainError::Invalid {
-                    field: field.into(),
-                    reason: format!("there is no channel {id}"),
-                });
+                return Err(DomainError::invalid(
+                    field,
+                    format!("there is no channel {id}"),
+                ));
             }
         }
         Ok(())
@@ -172,16 +172,12 @@ impl Rules {
     async fn target(&self, name: &str) -> Result<TargetGroup, DomainError> {
         check_text("target_group", name, 1024, false)?;
         if name.trim().is_empty() {
-            return Err(DomainError::Invalid {
-                field: "target_group".into(),
-                reason: "is required".into(),
-            });
+            return Err(DomainError::invalid("target_group", "is required"));
         }
         let group = find_group(self.0.ports.directory.as_ref(), name.trim())
             .await?
-            .ok_or_else(|| DomainError::Invalid {
-                field: "target_group".into(),
-                reason: format!("the directory has no group {name}"),
+            .ok_or_else(|| {
+                DomainError::invalid("target_group", format!("the directory has no group {name}"))
             })?;
         Ok(TargetGroup {
             sid: group.sid,

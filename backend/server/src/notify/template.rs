@@ -215,10 +215,10 @@ fn render(
         .render(context(event, grant_id, facts))
         .map_err(|e| explain(field, source, &e))?;
     if out.len() > MAX_OUTPUT {
-        return Err(DomainError::Invalid {
-            field: field.into(),
-            reason: format!("the message would be longer than {MAX_OUTPUT} bytes"),
-        });
+        return Err(DomainError::invalid(
+            field,
+            format!("the message would be longer than {MAX_OUTPUT} bytes"),
+        ));
     }
     Ok(out)
 }
