@@ -613,9 +613,11 @@ impl GrantStore for MemoryStore {
 impl NotificationStore for MemoryStore {
     async fn create_channel(&self, channel: &Channel, audit: NewAudit) -> Result<(), DomainError> {
         let mut t = lock(&self.0);
+        // the name's unique key ignores case, as the database's does
+        let name = channel.spec.name.to_lowercase();
         if t.channels
             .values()
-            .any(|c| c.spec.name == channel.spec.name)
+            .any(|c| c.spec.name.to_lowercase() == name)
         {
             return Err(DomainError::AlreadyExists(format!(
                 "a channel named {} exists",
@@ -643,6 +645,16 @@ impl NotificationStore for MemoryStore {
             })?;
         if stored != expected_version {
             return Err(stale("channel", stored, expected_version));
+        }
+        let name = channel.spec.name.to_lowercase();
+        if t.channels
+            .values()
+            .any(|c| c.id != channel.id && c.spec.name.to_lowercase() == name)
+        {
+            return Err(DomainError::AlreadyExists(format!(
+                "a channel named {} exists",
+                channel.spec.name
+            )));
         }
         t.channels.insert(channel.id.clone(), channel.clone());
         t.record(audit);
@@ -713,16 +725,21 @@ impl NotificationStore for MemoryStore {
         limit: u32,
     ) -> Result<Vec<Notification>, DomainError> {
         let mut t = lock(&self.0);
-        let mut claimed = Vec::new();
-        for n in t.outbox.iter_mut() {
-            if claimed.len() >= limit as usize {
-                break;
-            }
-            if n.state == DeliveryState::Pending && n.next_attempt_at <= now {
-                n.next_attempt_at = lease_until;
-                n.version += 1;
-                claimed.push(n.clone());
-            }
+        // oldest due first, as the database orders them
+        let mut due: Vec<usize> = (0..t.outbox.len())
+            .filter(|i| {
+                let n = &t.outbox[*i];
+                n.state == DeliveryState::Pending && n.next_attempt_at <= now
+            })
+            .collect();
+        due.sort_by_key(|i| t.outbox[*i].next_attempt_at);
+        due.truncate(limit as usize);
+        let mut claimed = Vec::with_capacity(due.len());
+        for i in due {
+            let n = &mut t.outbox[i];
+            n.next_attempt_at = lease_until;
+            n.version += 1;
+            claimed.push(n.clone());
         }
         Ok(claimed)
     }
@@ -733,16 +750,16 @@ impl NotificationStore for MemoryStore {
         after: &Notification,
     ) -> Result<Notification, DomainError> {
         let mut t = lock(&self.0);
-        let Some(n) = t.outbox.iter_mut().find(|n| n.id == before.id) else {
-            return Err(DomainError::NotFound {
-                what: format!("notification {}", before.id),
-            });
-        };
-        if n.version != before.version {
+        // like the conditional update: a missing or moved-on row is a lost claim
+        let Some(n) = t
+            .outbox
+            .iter_mut()
+            .find(|n| n.id == before.id && n.version == before.version)
+        else {
             return Err(DomainError::Conflict(
-                "the notification was claimed again meanwhile".into(),
+                "the notification was claimed by another instance".into(),
             ));
-        }
+        };
         *n = Notification {
             version: before.version + 1,
             ..after.clone()
