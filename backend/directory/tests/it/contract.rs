@@ -2,10 +2,8 @@
 //! against Samba, and on the in-memory fake the engine's unit tests use: both must answer
 //! alike, or the engine's unit tests prove nothing.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::sync::Arc;
 
-use jitroles_ad_fixture::proxy::Proxy;
-use jitroles_directory::ActiveDirectory;
 use jitroles_domain::{
     ManualClock,
     directory::{DirectoryGroup, DirectoryUser, Sid},
@@ -33,13 +31,7 @@ async fn samba_keeps_the_membership_contract() {
 #[tokio::test]
 async fn samba_cut_off_is_unavailable_for_reads_and_writes() {
     let Some(ad) = ad() else { return };
-    let upstream: SocketAddr = ad.ldaps_url.trim_start_matches("ldaps://").parse().unwrap();
-    let proxy = Proxy::start(upstream).await.unwrap();
-    let mut config = ad.config();
-    config.url = format!("ldaps://{}", proxy.addr());
-    config.timeout = Duration::from_secs(2);
-    config.retries = 1;
-    let dir = ActiveDirectory::new(config).unwrap();
+    let (dir, proxy) = ad.behind_proxy().await;
     let group = ad.group_dn("jit-role-dba").await;
     let bob = ad.user("bob").await;
     proxy.cut().await;

@@ -1,10 +1,8 @@
 //! The DC cut off mid-test through an in-test TCP proxy (the shared DC keeps running for the
 //! tests beside this one), then restored: operations fail cleanly, then recover by themselves.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
-use jitroles_ad_fixture::proxy::Proxy;
-use jitroles_directory::ActiveDirectory;
 use jitroles_domain::{
     DomainError,
     directory::{Directory, UserLookup},
@@ -15,13 +13,7 @@ use crate::support::ad;
 #[tokio::test]
 async fn operations_fail_cleanly_while_the_dc_is_cut_off_and_recover_after() {
     let Some(ad) = ad() else { return };
-    let upstream: SocketAddr = ad.ldaps_url.trim_start_matches("ldaps://").parse().unwrap();
-    let proxy = Proxy::start(upstream).await.unwrap();
-    let mut config = ad.config();
-    config.url = format!("ldaps://{}", proxy.addr());
-    config.timeout = Duration::from_secs(2);
-    config.retries = 1;
-    let dir = ActiveDirectory::new(config).unwrap();
+    let (dir, proxy) = ad.behind_proxy().await;
     let scratch = ad.scratch_group("outage").await;
     let bob = ad.user("bob").await;
     let dave = UserLookup::SamAccountName("dave".into());

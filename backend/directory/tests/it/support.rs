@@ -45,6 +45,24 @@ impl Ad {
         c
     }
 
+    /// The adapter reaching the DC through an in-test TCP proxy that the test can cut, with
+    /// short timeouts so a cut shows at once.
+    pub async fn behind_proxy(&self) -> (ActiveDirectory, jitroles_ad_fixture::proxy::Proxy) {
+        let upstream: std::net::SocketAddr = self
+            .ldaps_url
+            .trim_start_matches("ldaps://")
+            .parse()
+            .unwrap();
+        let proxy = jitroles_ad_fixture::proxy::Proxy::start(upstream)
+            .await
+            .unwrap();
+        let mut config = self.config();
+        config.url = format!("ldaps://{}", proxy.addr());
+        config.timeout = std::time::Duration::from_secs(2);
+        config.retries = 1;
+        (ActiveDirectory::new(config).unwrap(), proxy)
+    }
+
     pub fn directory(&self) -> ActiveDirectory {
         ActiveDirectory::new(self.config()).unwrap()
     }

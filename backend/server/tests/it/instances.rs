@@ -9,6 +9,7 @@ use jitroles_ad_fixture::{Fixture, Options};
 use jitroles_proto::v1::{
     self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
 };
+use jitroles_server::config::Config;
 use tonic::transport::Channel;
 
 use crate::{
@@ -27,12 +28,11 @@ async fn channel(server: &jitroles_server::Running) -> Channel {
         .unwrap()
 }
 
-#[tokio::test]
-async fn two_instances_on_postgres_end_each_grant_exactly_once_and_survive_one_stopping() {
-    let Some(op) = provider() else { return };
-    let Some(url) = postgres_database().await else {
-        return;
-    };
+/// A configuration for instances sharing a fresh PostgreSQL database, on a directory fixture
+/// of their own without PAM; `None` outside CI without the provider or PostgreSQL.
+async fn on_postgres() -> Option<(Provider, Fixture, tempfile::TempDir, Config)> {
+    let op = provider()?;
+    let url = postgres_database().await?;
     let fixture = Fixture::start(Options {
         forest_level: 7,
         pam_enabled: false,
@@ -42,6 +42,14 @@ async fn two_instances_on_postgres_end_each_grant_exactly_once_and_survive_one_s
     let dir = tempfile::tempdir().unwrap();
     let mut config = on_fixture(dir.path(), fixture.url(), &op);
     config.database.url = Some(url);
+    Some((op, fixture, dir, config))
+}
+
+#[tokio::test]
+async fn two_instances_on_postgres_end_each_grant_exactly_once_and_survive_one_stopping() {
+    let Some((op, fixture, _dir, mut config)) = on_postgres().await else {
+        return;
+    };
     // a grant A claimed just before it stopped is B's two seconds later
     config.scheduler.lease_seconds = 2;
     let a = jitroles_server::start(&config).await.unwrap();
@@ -164,19 +172,9 @@ async fn wait_for_live(
 /// other within 5 s.
 #[tokio::test]
 async fn a_deny_entry_saved_on_one_instance_holds_on_the_other_within_five_seconds() {
-    let Some(op) = provider() else { return };
-    let Some(url) = postgres_database().await else {
+    let Some((op, fixture, _dir, config)) = on_postgres().await else {
         return;
     };
-    let fixture = Fixture::start(Options {
-        forest_level: 7,
-        pam_enabled: false,
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = on_fixture(dir.path(), fixture.url(), &op);
-    config.database.url = Some(url);
     let a = jitroles_server::start(&config).await.unwrap();
     let b = jitroles_server::start(&config).await.unwrap();
     let rule = oncall_rule(
