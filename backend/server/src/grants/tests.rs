@@ -202,6 +202,20 @@ impl World {
             .collect()
     }
 
+    /// Grant `id` left `ending` by instance `holder`, its lease running 30 s from t0, as an
+    /// instance that died mid-removal leaves it.
+    fn left_ending(&self, id: &str, reason: EndReason, holder: &str) {
+        self.store.put_grant(Grant {
+            state: GrantState::Ending,
+            end_reason: Some(reason),
+            lease: Some(Lease {
+                holder: holder.into(),
+                until: t0() + TimeDelta::seconds(30),
+            }),
+            ..self.stored(id)
+        });
+    }
+
     fn advance(&self, secs: i64) {
         self.clock.advance(TimeDelta::seconds(secs));
     }
@@ -544,15 +558,7 @@ async fn another_instances_ending_grant_is_taken_over_only_after_its_lease() {
     let rule = w.rule("DBA").await;
     let g = w.request(&w.dave, &rule).await.unwrap();
     // instance b claimed the removal and died before finishing it
-    w.store.put_grant(Grant {
-        state: GrantState::Ending,
-        end_reason: Some(EndReason::Expired),
-        lease: Some(Lease {
-            holder: "b".into(),
-            until: t0() + TimeDelta::seconds(30),
-        }),
-        ..w.stored(&g.id)
-    });
+    w.left_ending(&g.id, EndReason::Expired, "b");
     assert_eq!(
         w.engine.expiry.next_expiry().await.unwrap(),
         Some(t0() + TimeDelta::seconds(30)),
@@ -571,15 +577,7 @@ async fn an_instance_restarted_finishes_its_own_ending_grants_at_once() {
     let w = world();
     let rule = w.rule("DBA").await;
     let g = w.request(&w.dave, &rule).await.unwrap();
-    w.store.put_grant(Grant {
-        state: GrantState::Ending,
-        end_reason: Some(EndReason::Released),
-        lease: Some(Lease {
-            holder: "a".into(),
-            until: t0() + TimeDelta::seconds(30),
-        }),
-        ..w.stored(&g.id)
-    });
+    w.left_ending(&g.id, EndReason::Released, "a");
     assert_eq!(w.engine.expiry.run_due().await.unwrap(), 1);
     assert_eq!(w.members(), vec![sid(CAROL)]);
 }
