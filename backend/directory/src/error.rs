@@ -135,10 +135,7 @@ impl From<DirectoryError> for DomainError {
                 DomainError::FailedPrecondition(e.to_string())
             }
             DirectoryError::NoSuchObject(what) => DomainError::NotFound { what },
-            DirectoryError::Invalid(reason) => DomainError::Invalid {
-                field: "directory".into(),
-                reason,
-            },
+            DirectoryError::Invalid(reason) => DomainError::invalid("directory", reason),
             DirectoryError::Config(_) => DomainError::Internal(e.to_string()),
         }
     }

@@ -100,7 +100,7 @@ impl Event {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpTls {
     None,
     StartTls,
@@ -108,14 +108,13 @@ pub enum SmtpTls {
 }
 
 /// Where a secret is read from when it is needed; the secret itself is never stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
     File(String),
     Env(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     pub host: String,
     pub port: u16,
@@ -129,14 +128,14 @@ pub struct Email {
     pub body_template: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Preset {
     Generic,
     Slack,
     Teams,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {
     pub url: String,
     pub headers: Vec<(String, String)>,
@@ -145,8 +144,7 @@ pub struct Webhook {
     pub template: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transport {
     Email(Email),
     Webhook(Webhook),

@@ -96,6 +96,9 @@ pub struct ValidSpec {
     pub channels: RuleChannels,
 }
 
+/// One version of a rule, whole: every setting the API returns (its channels included), the
+/// group it writes and when the version was made. A feature that adds a setting adds it to
+/// [`ValidSpec`], so the snapshot (and a history that keeps snapshots) carries it too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleRule {
     pub id: String,

@@ -6,9 +6,7 @@ use jitroles_domain::{
     DomainError,
     audit::NewAudit,
     grant::Grant,
-    notify::{
-        self, Channel, ChannelSpec, DeliveryState, Event, NewNotification, Notification, Transport,
-    },
+    notify::{self, Channel, ChannelSpec, DeliveryState, Event, NewNotification, Notification},
     page::{Page, PageRequest},
     ports::NotificationStore,
 };
@@ -18,6 +16,7 @@ use sea_orm::{
 };
 
 use crate::{
+    channel_record::{events_json, events_of, transport_json, transport_of},
     entity::{channel, notification},
     records::{corrupt, insert_audit, stale, unique_or},
     rule_channels,
@@ -25,10 +24,8 @@ use crate::{
 };
 
 fn to_channel(c: channel::Model) -> Result<Channel, DomainError> {
-    let transport: Transport =
-        serde_json::from_str(&c.transport).map_err(|e| corrupt("channel settings", e))?;
-    let lifecycle: Vec<Event> =
-        serde_json::from_str(&c.lifecycle).map_err(|e| corrupt("channel events", e))?;
+    let transport = transport_of(&c.transport).map_err(|e| corrupt("channel settings", e))?;
+    let lifecycle = events_of(&c.lifecycle).map_err(|e| corrupt("channel events", e))?;
     Ok(Channel {
         id: c.id,
         spec: ChannelSpec {
@@ -46,14 +43,13 @@ fn to_channel(c: channel::Model) -> Result<Channel, DomainError> {
     })
 }
 
-fn channel_row(c: &Channel) -> Result<channel::ActiveModel, DomainError> {
-    let json = |e: serde_json::Error| DomainError::Internal(format!("channel to JSON: {e}"));
-    Ok(channel::ActiveModel {
+fn channel_row(c: &Channel) -> channel::ActiveModel {
+    channel::ActiveModel {
         id: Set(c.id.clone()),
         name: Set(c.spec.name.clone()),
         name_key: Set(c.spec.name.to_lowercase()),
-        transport: Set(serde_json::to_string(&c.spec.transport).map_err(json)?),
-        lifecycle: Set(serde_json::to_string(&c.spec.lifecycle).map_err(json)?),
+        transport: Set(transport_json(&c.spec.transport)),
+        lifecycle: Set(events_json(&c.spec.lifecycle)),
         expiring_lead_secs: Set(c
             .spec
             .expiring_lead
@@ -62,7 +58,7 @@ fn channel_row(c: &Channel) -> Result<channel::ActiveModel, DomainError> {
         version: Set(c.version),
         created_at: Set(c.created_at),
         updated_at: Set(c.updated_at),
-    })
+    }
 }
 
 fn to_notification(n: notification::Model) -> Result<Notification, DomainError> {
@@ -169,7 +165,7 @@ fn name_taken(name: &str) -> DomainError {
 impl NotificationStore for Database {
     async fn create_channel(&self, c: &Channel, audit: NewAudit) -> Result<(), DomainError> {
         let tx = self.conn.begin().await.map_err(db_error)?;
-        channel::Entity::insert(channel_row(c)?)
+        channel::Entity::insert(channel_row(c))
             .exec_without_returning(&tx)
             .await
             .map_err(|e| unique_or(e, || name_taken(&c.spec.name)))?;
@@ -191,7 +187,7 @@ impl NotificationStore for Database {
             .ok_or_else(|| DomainError::NotFound {
                 what: format!("channel {}", c.id),
             })?;
-        let mut row = channel_row(c)?;
+        let mut row = channel_row(c);
         row.created_at = Set(stored.created_at);
         let done = channel::Entity::update_many()
             .set(row)

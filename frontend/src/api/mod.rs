@@ -33,8 +33,8 @@ pub type SecretSource = pb::SecretSource;
 pub type TestOutcome = pb::TestChannelResponse;
 pub type Notification = pb::Notification;
 pub use pb::{
-    DeliveryState, DirectoryObjectKind, Effect, EndReason, GrantState, JustificationPolicy,
-    Mechanism, NotificationEvent, PrincipalKind, SmtpTls, WebhookPreset,
+    AuditAction, DeliveryState, DirectoryObjectKind, Effect, EndReason, GrantState,
+    JustificationPolicy, Mechanism, NotificationEvent, PrincipalKind, SmtpTls, WebhookPreset,
     channel_spec::Kind as ChannelKind, secret_source::Source as SecretFrom,
 };
 
@@ -43,7 +43,8 @@ pub use pb::{
 pub struct AuditQuery {
     pub account: String,
     pub rule_id: String,
-    pub action: String,
+    /// The wire value of an `AuditAction`; 0 matches every action.
+    pub action: i32,
     /// Epoch milliseconds.
     pub since_ms: Option<f64>,
     pub until_ms: Option<f64>,

@@ -3,31 +3,11 @@
 use leptos::prelude::*;
 
 use crate::{
-    api::AuditQuery,
+    api::{AuditAction, AuditQuery},
     components::{Field, FieldKind},
     data::{Failure, Loaded, MoreButton, Paged, use_api},
     format,
 };
-
-const ACTIONS: [&str; 17] = [
-    "requested",
-    "granted",
-    "failed",
-    "extended",
-    "released",
-    "revoked",
-    "expired",
-    "ended",
-    "ended_by_directory",
-    "rule_created",
-    "rule_updated",
-    "rule_deleted",
-    "channel_created",
-    "channel_updated",
-    "channel_deleted",
-    "channel_tested",
-    "notification_retried",
-];
 
 /// The audit log: the filters apply when submitted; a newer answer always replaces an older
 /// one still in flight. A rule list that cannot be read is said, not hidden.
@@ -71,7 +51,7 @@ pub fn AuditPage() -> impl IntoView {
         let query = AuditQuery {
             account: account.get_untracked().trim().to_owned(),
             rule_id: rule_id.get_untracked(),
-            action: action.get_untracked(),
+            action: action.get_untracked().parse().unwrap_or_default(),
             since_ms: format::parse_local(&since.get_untracked()),
             until_ms: format::parse_local(&until.get_untracked()),
         };
@@ -103,7 +83,9 @@ pub fn AuditPage() -> impl IntoView {
                     <label for="audit-action">"Action"</label>
                     <select id="audit-action" on:change=move |ev| action.set(event_target_value(&ev))>
                         <option value="">"any"</option>
-                        {ACTIONS.iter().map(|a| view! { <option value=*a>{*a}</option> }).collect_view()}
+                        {AuditAction::all()
+                            .map(|a| view! { <option value=(a as i32).to_string()>{a.label()}</option> })
+                            .collect_view()}
                     </select>
                 </div>
                 <Field id="audit-since".into() label="From" value=since kind=FieldKind::DateTimeLocal />
@@ -141,7 +123,7 @@ pub fn AuditPage() -> impl IntoView {
                                         view! {
                                             <tr>
                                                 <td>{format::local_time(e.at.as_ref())}</td>
-                                                <td>{e.action}</td>
+                                                <td>{e.action().label()}</td>
                                                 <td>{e.actor}</td>
                                                 <td>{e.subject_account}</td>
                                                 <td>{move || rule_name(&rule)}</td>

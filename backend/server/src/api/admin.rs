@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jitroles_domain::{
     DomainError,
     access::{AdminRight, Caller, authorize_admin, search_directory},
-    audit::{AuditAction, AuditFilter},
+    audit::AuditFilter,
     directory::SearchScope,
     page::PageRequest,
     rule::check_text,
@@ -375,13 +375,12 @@ fn audit_filter(ask: &pb::ListAuditEventsRequest) -> Result<AuditFilter, DomainE
     Ok(AuditFilter {
         subject_account: text("subject_account", &ask.subject_account)?,
         rule_id: text("rule_id", &ask.rule_id)?,
-        action: match ask.action.as_str() {
-            "" => None,
-            a => {
-                Some(AuditAction::parse(a).ok_or_else(|| {
-                    DomainError::invalid("action", format!("unknown action {a:?}"))
-                })?)
-            }
+        action: match ask.action {
+            0 => None,
+            a => Some(
+                convert::audit_action_of(a)
+                    .ok_or_else(|| DomainError::invalid("action", format!("unknown action {a}")))?,
+            ),
         },
         since: convert::time("since", ask.since.as_ref())?,
         until: convert::time("until", ask.until.as_ref())?,

@@ -62,7 +62,7 @@ use crate::grants::reports::DirectoryReport;
 use jitroles_domain::{
     DomainError,
     access::{AclEntry, Effect, PrincipalKind},
-    audit::AuditEvent,
+    audit::{AuditAction, AuditEvent},
     directory::Mechanism,
     grant::{EndReason, Grant, GrantState},
     grant_filter::{GrantFilter, Person},
@@ -353,11 +353,43 @@ pub fn grant(g: Grant) -> pb::Grant {
     }
 }
 
+pub fn audit_action(action: AuditAction) -> pb::AuditAction {
+    use AuditAction as A;
+    use pb::AuditAction as P;
+    match action {
+        A::Requested => P::Requested,
+        A::Granted => P::Granted,
+        A::Failed => P::Failed,
+        A::Extended => P::Extended,
+        A::Released => P::Released,
+        A::Revoked => P::Revoked,
+        A::Expired => P::Expired,
+        A::EndedByDirectory => P::EndedByDirectory,
+        A::Ended => P::Ended,
+        A::RuleCreated => P::RuleCreated,
+        A::RuleUpdated => P::RuleUpdated,
+        A::RuleDeleted => P::RuleDeleted,
+        A::ChannelCreated => P::ChannelCreated,
+        A::ChannelUpdated => P::ChannelUpdated,
+        A::ChannelDeleted => P::ChannelDeleted,
+        A::ChannelTested => P::ChannelTested,
+        A::NotificationRetried => P::NotificationRetried,
+    }
+}
+
+/// The domain's action for a wire value; `None` for UNSPECIFIED and values this server does not
+/// know (a newer client's).
+pub fn audit_action_of(wire: i32) -> Option<AuditAction> {
+    AuditAction::ALL
+        .into_iter()
+        .find(|a| audit_action(*a) as i32 == wire)
+}
+
 pub fn audit_event(e: AuditEvent) -> pb::AuditEvent {
     pb::AuditEvent {
         id: e.id,
         at: Some(timestamp(e.event.at)),
-        action: e.event.action.as_str().to_owned(),
+        action: audit_action(e.event.action).into(),
         actor: e.event.actor,
         rule_id: e.event.rule_id.unwrap_or_default(),
         grant_id: e.event.grant_id.unwrap_or_default(),

@@ -201,16 +201,18 @@ impl Rules {
                     .await?
                     .map(|g| g.name),
             };
-            entry.display_name = name.ok_or_else(|| DomainError::Invalid {
-                field: format!("acl[{i}]"),
-                reason: format!(
-                    "the directory has no {} with SID {}",
-                    match entry.kind {
-                        PrincipalKind::User => "user",
-                        PrincipalKind::Group => "group",
-                    },
-                    entry.principal
-                ),
+            entry.display_name = name.ok_or_else(|| {
+                DomainError::invalid(
+                    format!("acl[{i}]"),
+                    format!(
+                        "the directory has no {} with SID {}",
+                        match entry.kind {
+                            PrincipalKind::User => "user",
+                            PrincipalKind::Group => "group",
+                        },
+                        entry.principal
+                    ),
+                )
             })?;
         }
         Ok(())

@@ -192,10 +192,7 @@ fn explain(field: &str, source: &str, error: &minijinja::Error) -> DomainError {
         (Some(line), None) => format!("line {line}: {what}"),
         _ => what,
     };
-    DomainError::Invalid {
-        field: field.into(),
-        reason,
-    }
+    DomainError::invalid(field, reason)
 }
 
 /// Renders `source` (named `name`: its extension picks the escaping) for `event`.
@@ -304,15 +301,15 @@ pub fn rendered(
                 facts,
             )?;
             if let Err(e) = serde_json::from_str::<serde_json::Value>(&body) {
-                return Err(DomainError::Invalid {
-                    field: "webhook.template".into(),
-                    reason: format!(
+                return Err(DomainError::invalid(
+                    "webhook.template",
+                    format!(
                         "the template does not produce JSON (output line {}, column {}: {e}); \
                          write values as {{{{ name }}}} without quotes, jitroles quotes and escapes them",
                         e.line(),
                         e.column()
                     ),
-                });
+                ));
             }
             Ok(Rendered::Json(body))
         }

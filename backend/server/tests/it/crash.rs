@@ -153,7 +153,8 @@ async fn trails(server: &Server, op: &Provider) -> std::collections::HashMap<Str
     let mut trails: std::collections::HashMap<String, Vec<String>> = Default::default();
     for e in events.events.into_iter().rev() {
         if !e.grant_id.is_empty() {
-            trails.entry(e.grant_id).or_default().push(e.action);
+            let action = e.action().label();
+            trails.entry(e.grant_id).or_default().push(action);
         }
     }
     trails
@@ -326,7 +327,7 @@ async fn an_instance_killed_mid_removal_on_postgres_has_its_claim_taken_over_by_
             &op,
             "alice",
             pb::ListAuditEventsRequest {
-                action: "expired".into(),
+                action: pb::AuditAction::Expired.into(),
                 ..Default::default()
             },
         ))

@@ -168,7 +168,7 @@ impl Stack {
         let mut actions: Vec<String> = events
             .into_iter()
             .filter(|e| e.grant_id == grant_id)
-            .map(|e| e.action)
+            .map(|e| e.action().label())
             .collect();
         actions.reverse(); // oldest first
         actions

@@ -126,7 +126,7 @@ async fn with_pam_the_directory_removes_the_member_and_the_grant_ends_on_time() 
         .list_audit_events(s.as_(
             "alice",
             pb::ListAuditEventsRequest {
-                action: "ended".into(),
+                action: pb::AuditAction::Ended.into(),
                 ..Default::default()
             },
         ))
