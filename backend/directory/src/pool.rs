@@ -13,6 +13,7 @@ use std::{
     time::Duration,
 };
 
+use jitroles_domain::secret::Secret;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
 use rustls::{ClientConfig, RootCertStore};
 use tokio::sync::Mutex;
@@ -25,7 +26,7 @@ pub struct DirectoryConfig {
     /// `ldaps://dc.example.com` or `ldap://dc.example.com` (then StartTLS, or plain if allowed).
     pub url: String,
     pub bind_dn: String,
-    pub bind_password: String,
+    pub bind_password: Secret,
     /// PEM file with the CA(s) that signed the DC's certificate; default: the system's roots.
     pub ca_file: Option<PathBuf>,
     pub starttls: bool,
@@ -46,7 +47,7 @@ impl DirectoryConfig {
     pub fn new(
         url: impl Into<String>,
         bind_dn: impl Into<String>,
-        bind_password: impl Into<String>,
+        bind_password: impl Into<Secret>,
     ) -> Self {
         Self {
             url: url.into(),
@@ -185,7 +186,7 @@ impl Pool {
             .map_err(|e| self.classify(e))?;
         ldap3::drive!(conn);
         ldap.with_timeout(c.timeout);
-        ldap.simple_bind(&c.bind_dn, &c.bind_password)
+        ldap.simple_bind(&c.bind_dn, c.bind_password.expose())
             .await
             .and_then(|r| r.success())
             .map_err(|e| self.classify(e))?;

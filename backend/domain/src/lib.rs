@@ -14,6 +14,7 @@ pub mod notify;
 pub mod page;
 pub mod ports;
 pub mod rule;
+pub mod secret;
 pub mod session;
 pub mod system;
 #[cfg(feature = "testing")]

@@ -55,7 +55,7 @@ async fn main() {
     let directory = DirectorySection {
         url: env("AD_LDAPS_URL"),
         bind_dn: env("AD_SVC_DN"),
-        bind_password: env("AD_SVC_PASS"),
+        bind_password: env("AD_SVC_PASS").into(),
         ca_file: Some(env("AD_CA_FILE").into()),
         starttls: false,
         allow_plain_ldap: false,

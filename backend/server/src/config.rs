@@ -6,6 +6,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use jitroles_domain::secret::Secret;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -77,7 +78,7 @@ impl Default for SchedulerSection {
 }
 
 /// `[oidc]`: the provider, browser sign-in, and how tokens map to directory accounts.
-#[derive(Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OidcSection {
     pub issuer: String,
@@ -91,7 +92,7 @@ pub struct OidcSection {
     /// jitroles' own client at the provider, for browser sign-in (none: no browser sign-in).
     pub client_id: Option<String>,
     /// Prefer `JITROLES_OIDC_CLIENT_SECRET_FILE` to keeping it in the file.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     /// The claim of ID and access tokens that names a person...
     #[serde(default = "defaults::user_claim")]
     pub user_claim: String,
@@ -113,24 +114,6 @@ pub enum UserAttribute {
     /// For providers that pass the on-premises SID, such as Entra ID's `onprem_sid`.
     #[serde(rename = "objectSid")]
     ObjectSid,
-}
-
-impl std::fmt::Debug for OidcSection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OidcSection")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("jwks_url", &self.jwks_url)
-            .field("service_accounts", &self.service_accounts)
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field("user_claim", &self.user_claim)
-            .field("user_attribute", &self.user_attribute)
-            .finish()
-    }
 }
 
 /// `[session]`: browser sessions.
@@ -159,14 +142,14 @@ pub struct AccessSection {
 }
 
 /// `[directory]`: how the service account reaches AD.
-#[derive(Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DirectorySection {
     /// `ldaps://dc.example.com` (or `ldap://` with `starttls = true`).
     pub url: String,
     pub bind_dn: String,
     /// Prefer `JITROLES_DIRECTORY_BIND_PASSWORD_FILE` to keeping it in the file.
-    pub bind_password: String,
+    pub bind_password: Secret,
     /// PEM file with the CA that signed the DC's certificate; default: the system's roots.
     pub ca_file: Option<PathBuf>,
     #[serde(default)]
@@ -181,25 +164,13 @@ pub struct DirectorySection {
     pub force_scheduler: bool,
 }
 
-impl std::fmt::Debug for DirectorySection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DirectorySection")
-            .field("url", &self.url)
-            .field("bind_dn", &self.bind_dn)
-            .field("bind_password", &"[redacted]")
-            .field("ca_file", &self.ca_file)
-            .field("starttls", &self.starttls)
-            .field("allow_plain_ldap", &self.allow_plain_ldap)
-            .field("timeout_seconds", &self.timeout_seconds)
-            .field("force_scheduler", &self.force_scheduler)
-            .finish()
-    }
-}
-
 impl DirectorySection {
     pub fn adapter_config(&self) -> jitroles_directory::DirectoryConfig {
-        let mut c =
-            jitroles_directory::DirectoryConfig::new(&self.url, &self.bind_dn, &self.bind_password);
+        let mut c = jitroles_directory::DirectoryConfig::new(
+            &self.url,
+            &self.bind_dn,
+            self.bind_password.clone(),
+        );
         c.ca_file = self.ca_file.clone();
         c.starttls = self.starttls;
         c.allow_plain = self.allow_plain_ldap;
@@ -227,7 +198,7 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST/DB`; default: SQLite in `data_dir`.
-    pub url: Option<String>,
+    pub url: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -346,7 +317,8 @@ impl Config {
     pub fn database_url(&self) -> String {
         self.database
             .url
-            .clone()
+            .as_ref()
+            .map(|u| u.expose().to_owned())
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("jitroles.db").display()))
     }
 }
@@ -627,7 +599,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            config.database.url.as_deref(),
+            config.database.url.as_ref().map(Secret::expose),
             Some("postgres://jit:123456@db/jit")
         );
     }
@@ -701,7 +673,7 @@ mod tests {
         )
         .unwrap();
         let d = config.directory.unwrap();
-        assert_eq!(d.bind_password, "123456");
+        assert_eq!(d.bind_password.expose(), "123456");
         assert!(d.starttls && !d.allow_plain_ldap);
         assert_eq!(d.timeout_seconds, 3);
         assert!(

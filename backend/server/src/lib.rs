@@ -10,6 +10,7 @@ pub mod config;
 pub mod directory_cli;
 pub mod failpoint;
 pub mod grants;
+mod headers;
 pub mod metrics;
 pub mod notify;
 mod spa;
@@ -209,6 +210,12 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         browser: browser.clone(),
     };
     let system = SystemApi::new(installation, clock.now());
+    // HSTS only where people reach jitroles over https (a TLS proxy, or TLS in the server)
+    let hsts = config
+        .server
+        .public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(jitroles_proto::v1::FILE_DESCRIPTOR_SET)
@@ -249,7 +256,8 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                 .route("/metrics", axum::routing::get(metrics::serve))
                 .with_state((metrics, engine)),
         )
-        .fallback_service(spa::service(&config.server.web_root));
+        .fallback_service(spa::service(&config.server.web_root))
+        .layer(axum::middleware::from_fn_with_state(hsts, headers::add));
 
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(

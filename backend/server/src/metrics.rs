@@ -2,7 +2,7 @@
 //! backlog, how late expiries are processed, directory operations (latency, errors) and RPCs
 //! (count by method and status code, latency by method).
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use axum::{
@@ -40,8 +40,43 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
 }
 
+/// Every gRPC method path this server serves (`/package.Service/Method`), read from the
+/// descriptors of the services it mounts. An RPC is labelled by its path only when the path is
+/// one of these: tonic routes `/jitroles.v1.RoleService/<anything>` to the service, so a raw path
+/// would let any caller, signed in or not, create series without bound.
+fn known_methods() -> HashSet<String> {
+    use prost::Message;
+    [
+        jitroles_proto::v1::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]
+    .into_iter()
+    .flat_map(|set| {
+        prost_types::FileDescriptorSet::decode(set)
+            .expect("the descriptors compiled into this binary decode")
+            .file
+    })
+    .flat_map(|file| {
+        let package = file.package().to_owned();
+        file.service.into_iter().flat_map(move |service| {
+            let prefix = format!("/{package}.{}/", service.name());
+            service
+                .method
+                .into_iter()
+                .map(move |m| format!("{prefix}{}", m.name()))
+        })
+    })
+    .collect()
+}
+
+/// The label for a request path: itself when known, else `unknown`.
+const UNKNOWN_METHOD: &str = "unknown";
+
 pub struct Metrics {
     registry: Registry,
+    methods: HashSet<String>,
     live_grants: Gauge,
     due_backlog: Gauge,
     expiry_lateness: Histogram,
@@ -118,6 +153,7 @@ impl Metrics {
         );
         Self {
             registry,
+            methods: known_methods(),
             live_grants,
             due_backlog,
             expiry_lateness,
@@ -126,6 +162,14 @@ impl Metrics {
             rpc_requests,
             rpc_seconds,
             notifications,
+        }
+    }
+
+    fn method_label(&self, path: &str) -> String {
+        if self.methods.contains(path) {
+            path.to_owned()
+        } else {
+            UNKNOWN_METHOD.to_owned()
         }
     }
 
@@ -185,15 +229,15 @@ pub async fn serve(
 /// `grpc-status` header of the response, which tonic sends for errors; a call without it
 /// succeeded (its status travels in the trailers).
 pub async fn rpc(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let method = request.uri().path().to_owned();
+    let method = metrics.method_label(request.uri().path());
     let started = Instant::now();
     let response = next.run(request).await;
-    let code = response
-        .headers()
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("0")
-        .to_owned();
+    // the server's own header, but bounded all the same: 0-16, anything else `unknown`
+    let code = match response.headers().get("grpc-status").map(|v| v.to_str()) {
+        None => "0".to_owned(),
+        Some(Ok(c)) if c.parse::<u8>().is_ok_and(|n| n <= 16) => c.to_owned(),
+        Some(_) => UNKNOWN_METHOD.to_owned(),
+    };
     metrics
         .rpc_seconds
         .get_or_create(&vec![("method".to_owned(), method.clone())])

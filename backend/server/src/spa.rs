@@ -51,7 +51,8 @@ where
                 *response.status_mut() = http::StatusCode::NOT_FOUND;
                 return Ok(response);
             }
-            let mut response = files.oneshot(request).await?.map(Body::new);
+            let response = files.oneshot(request).await?.map(Body::new);
+            let mut response = with_page_policy(response).await;
             // Revalidate every time: index.html names the hashed assets of the current build.
             response
                 .headers_mut()
@@ -59,6 +60,37 @@ where
             Ok(response)
         }
     })
+}
+
+/// An HTML page gets the policy that allows its own inline loader (its hash changes with every
+/// build, so it is read from the page as served).
+async fn with_page_policy(response: Response<Body>) -> Response<Body> {
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !html {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // a page of the app is a few KB; far more is not a page to trust with a policy
+    match axum::body::to_bytes(axum::body::Body::new(body), 1 << 20).await {
+        Ok(bytes) => {
+            let policy = crate::headers::page_policy(&String::from_utf8_lossy(&bytes));
+            parts
+                .headers
+                .insert(header::CONTENT_SECURITY_POLICY, policy);
+            parts.headers.remove(header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::new(axum::body::Body::from(bytes)))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading a page of the web app");
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+    }
 }
 
 /// A path of the admin app.

@@ -42,7 +42,7 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
         directory: Some(DirectorySection {
             url: env("AD_LDAPS_URL"),
             bind_dn: env("AD_SVC_DN"),
-            bind_password: env("AD_SVC_PASS"),
+            bind_password: env("AD_SVC_PASS").into(),
             ca_file: Some(env("AD_CA_FILE").into()),
             starttls: false,
             allow_plain_ldap: false,
@@ -64,7 +64,7 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
         },
         ..Config::default()
     };
-    config.database.url = database;
+    config.database.url = database.map(Into::into);
     config
 }
 

@@ -16,6 +16,7 @@ use axum::{
     routing::{get, post},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jitroles_domain::secret::Secret;
 use jitroles_domain::{
     Clock, DomainError,
     session::{PendingSignIn, SIGN_IN_WINDOW, SignedIn, safe_return_path},
@@ -54,7 +55,7 @@ type OidcClient = CoreClient<
 pub struct BrowserSettings {
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: Secret,
     /// Where people reach jitroles, without a trailing slash.
     pub public_url: String,
     /// Cookies carry `Secure` (and the `__Host-` prefix).
@@ -223,7 +224,9 @@ impl Browser {
                 let client = CoreClient::from_provider_metadata(
                     metadata,
                     ClientId::new(self.settings.client_id.clone()),
-                    Some(ClientSecret::new(self.settings.client_secret.clone())),
+                    Some(ClientSecret::new(
+                        self.settings.client_secret.expose().to_owned(),
+                    )),
                 )
                 .set_redirect_uri(redirect);
                 Ok(Provider {
@@ -535,12 +538,15 @@ fn page(status: StatusCode, title: &str, message: &str) -> Response {
         t = escape(title),
         m = escape(message)
     );
+    let policy = crate::headers::page_policy(&html);
     let mut response = Response::new(Body::from(html));
     *response.status_mut() = status;
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     no_store(response)
 }
 

@@ -41,7 +41,7 @@ async fn on_postgres() -> Option<(Provider, Fixture, tempfile::TempDir, Config)>
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = on_fixture(dir.path(), fixture.url(), &op);
-    config.database.url = Some(url);
+    config.database.url = Some(url.into());
     Some((op, fixture, dir, config))
 }
 
@@ -126,10 +126,10 @@ async fn two_instances_on_postgres_end_each_grant_exactly_once_and_survive_one_s
         .into_inner()
         .events;
     for id in &grants {
-        let actions: Vec<&str> = events
+        let actions: Vec<String> = events
             .iter()
             .filter(|e| &e.grant_id == id)
-            .map(|e| e.action.as_str())
+            .map(|e| e.action().label())
             .rev()
             .collect();
         assert_eq!(

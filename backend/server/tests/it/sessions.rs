@@ -29,7 +29,7 @@ async fn instances() -> Option<Instances> {
     let (mut config, _) = directory_and_provider(dir.path())?;
     let oidc = config.oidc.as_mut().unwrap();
     oidc.client_id = Some(std::env::var("OIDC_CLIENT_ID").unwrap());
-    oidc.client_secret = Some(std::env::var("OIDC_CLIENT_SECRET").unwrap());
+    oidc.client_secret = Some(std::env::var("OIDC_CLIENT_SECRET").unwrap().into());
     config.session.insecure_localhost_cookie = true;
     let a = jitroles_server::start(&config).await.unwrap();
     let b = jitroles_server::start(&config).await.unwrap();

@@ -132,7 +132,7 @@ pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider
     config.directory = Some(DirectorySection {
         url: ldaps,
         bind_dn: var("AD_SVC_DN"),
-        bind_password: var("AD_SVC_PASS"),
+        bind_password: var("AD_SVC_PASS").into(),
         ca_file: Some(var("AD_CA_FILE").into()),
         starttls: false,
         allow_plain_ldap: false,

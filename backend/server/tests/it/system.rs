@@ -209,7 +209,7 @@ async fn an_unreachable_database_is_a_clear_error() {
         .unwrap()
         .local_addr()
         .unwrap();
-    config.database.url = Some(format!("postgres://jit:secret@{closed}/jitroles"));
+    config.database.url = Some(format!("postgres://jit:secret@{closed}/jitroles").into());
 
     let err = jitroles_server::start(&config)
         .await
@@ -256,5 +256,61 @@ async fn metrics_count_rpcs_by_method_and_status_code() {
         "{text}"
     );
     assert!(text.contains("jitroles_rpc_seconds_bucket"), "{text}");
+    server.running.shutdown().await.unwrap();
+}
+
+/// tonic routes `/jitroles.v1.RoleService/<anything>` to the service: labelling by the raw path
+/// would let anyone grow `/metrics` without bound.
+#[tokio::test]
+async fn made_up_method_names_share_one_metric_series() {
+    use futures_util::StreamExt;
+    let server = TestServer::start().await;
+    SystemServiceClient::new(server.channel().await)
+        .server_info(pb::ServerInfoRequest {})
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let calls = futures_util::stream::iter(0..10_000).map(|n| {
+        let (http, url) = (http.clone(), server.url());
+        async move {
+            http.post(format!("{url}/jitroles.v1.RoleService/Made{n}Up"))
+                .header("content-type", "application/grpc-web+proto")
+                .body(vec![0u8; 5]) // one empty message
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let answered = calls.buffer_unordered(32).collect::<Vec<_>>().await;
+    assert!(
+        answered.iter().all(|s| s.is_success()),
+        "gRPC answers in trailers"
+    );
+
+    let text = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut methods: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("jitroles_rpc_requests_total{method=\""))
+        .filter_map(|l| l.split('"').next())
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    assert_eq!(
+        methods,
+        ["/jitroles.v1.SystemService/ServerInfo", "unknown"],
+        "one series for every made-up name"
+    );
+    let unknown: u64 = text
+        .lines()
+        .filter(|l| l.starts_with(r#"jitroles_rpc_requests_total{method="unknown""#))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(unknown, 10_000, "every made-up call counted once");
     server.running.shutdown().await.unwrap();
 }

@@ -89,3 +89,41 @@ async fn grpc_calls_to_unknown_services_get_unimplemented_not_html() {
     assert!(body.is_empty());
     server.running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_pages_allow_only_their_own_loader() {
+    let server = TestServer::start().await;
+    let loader = "import init from '/app-1.js'; await init();";
+    std::fs::write(
+        server.dir.path().join("dist/index.html"),
+        format!("<!DOCTYPE html><script type=\"module\">{loader}</script>"),
+    )
+    .unwrap();
+    std::fs::write(server.dir.path().join("dist/app.css"), "body{}").unwrap();
+    for path in ["/", "/roles", "/app.css", "/metrics", "/healthz-nope"] {
+        let (_, headers, _) = get(&server, path, None).await;
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{path}");
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        // plain http on loopback: no HSTS
+        assert!(
+            !headers.contains_key(header::STRICT_TRANSPORT_SECURITY),
+            "{path}"
+        );
+    }
+    let (_, headers, _) = get(&server, "/roles", None).await;
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(loader));
+    assert!(
+        csp.contains(&format!(
+            "script-src 'self' 'wasm-unsafe-eval' 'sha256-{hash}'"
+        )),
+        "the page's own loader, by hash: {csp}"
+    );
+    server.running.shutdown().await.unwrap();
+}
