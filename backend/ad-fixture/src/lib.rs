@@ -461,9 +461,11 @@ impl State {
     }
 
     /// Groups whose members include `dn`, transitively, plus the primary group.
-    fn token_groups(&self, user: &Obj) -> Vec<Vec<u8>> {
+    /// The groups `dn` is in, directly or through other groups (what tokenGroups and
+    /// LDAP_MATCHING_RULE_IN_CHAIN on `member` both answer).
+    fn containing(&self, dn: &str) -> Vec<&Obj> {
         let mut found: Vec<&Obj> = Vec::new();
-        let mut frontier = vec![user.dn.clone()];
+        let mut frontier = vec![dn.to_owned()];
         while let Some(dn) = frontier.pop() {
             for g in self.objects.iter().filter(|o| o.is("group")) {
                 if g.links.iter().any(|l| l.dn.eq_ignore_ascii_case(&dn))
@@ -474,6 +476,11 @@ impl State {
                 }
             }
         }
+        found
+    }
+
+    fn token_groups(&self, user: &Obj) -> Vec<Vec<u8>> {
+        let found = self.containing(&user.dn);
         let mut sids: Vec<Vec<u8>> = found.iter().filter_map(|g| g.sid_bytes()).collect();
         if let Some(primary) = user.primary_group_rid {
             sids.push(sid_bytes(primary));
@@ -633,7 +640,7 @@ fn search(s: &State, id: i32, req: &LdapSearchRequest, link_ttls: bool) -> Vec<L
         .objects
         .iter()
         .filter(in_scope)
-        .filter(|o| matches(o, &req.filter))
+        .filter(|o| matches(s, o, &req.filter))
         .collect();
     let mut code = LdapResultCode::Success;
     let limit = usize::try_from(req.sizelimit).unwrap_or(0);
@@ -733,11 +740,23 @@ fn members(now: u64, o: &Obj, requested: &str, link_ttls: bool) -> Option<LdapPa
     Some(attr(&name, values[start..end].iter().map(String::as_str)))
 }
 
-fn matches(o: &Obj, f: &LdapFilter) -> bool {
+/// LDAP_MATCHING_RULE_IN_CHAIN (MS-ADTS 3.1.1.3.4.4.3).
+const IN_CHAIN: &str = "1.2.840.113556.1.4.1941";
+
+fn matches(s: &State, o: &Obj, f: &LdapFilter) -> bool {
     match f {
-        LdapFilter::And(fs) => fs.iter().all(|f| matches(o, f)),
-        LdapFilter::Or(fs) => fs.iter().any(|f| matches(o, f)),
-        LdapFilter::Not(f) => !matches(o, f),
+        LdapFilter::And(fs) => fs.iter().all(|f| matches(s, o, f)),
+        LdapFilter::Or(fs) => fs.iter().any(|f| matches(s, o, f)),
+        LdapFilter::Not(f) => !matches(s, o, f),
+        // `(member:1.2.840.113556.1.4.1941:=DN)`: groups DN is in at any depth
+        LdapFilter::Extensible(m)
+            if m.matching_rule.as_deref() == Some(IN_CHAIN)
+                && m.type_
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("member")) =>
+        {
+            s.containing(&m.match_value).iter().any(|g| g.dn == o.dn)
+        }
         LdapFilter::Present(a) => {
             a.eq_ignore_ascii_case("objectClass") || o.attrs.contains_key(&a.to_ascii_lowercase())
         }

@@ -370,6 +370,22 @@ impl Directory for ActiveDirectory {
         }
     }
 
+    async fn groups_containing(&self, group_dn: &str) -> Result<Vec<DirectoryGroup>, DomainError> {
+        check_text("group DN", group_dn)?;
+        let base = self.base_dn().await?;
+        let (entries, _) = self
+            .search(
+                &base,
+                Scope::Subtree,
+                &wire::containing_groups_filter(group_dn),
+                GROUP_ATTRS,
+                None,
+                false,
+            )
+            .await?;
+        entries.iter().map(to_group).collect()
+    }
+
     async fn add_member(
         &self,
         group_dn: &str,

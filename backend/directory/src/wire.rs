@@ -94,6 +94,15 @@ pub fn prefix_filter(class_filter: &str, text: &str) -> String {
     format!("(&{class_filter}(|(cn={t}*)(sAMAccountName={t}*)(displayName={t}*)(mail={t}*)))")
 }
 
+/// The filter that finds the groups `dn` is nested in, at any depth
+/// (LDAP_MATCHING_RULE_IN_CHAIN), escaped like [`prefix_filter`].
+pub fn containing_groups_filter(dn: &str) -> String {
+    format!(
+        "(&(objectClass=group)(member:1.2.840.113556.1.4.1941:={}))",
+        ldap3::ldap_escape(dn)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,23 +36,27 @@ impl FromStr for Sid {
         if parts.next() != Some("S") || parts.next() != Some("1") {
             return Err(invalid("a SID starts with S-1-"));
         }
+        // digits only (`parse` would take a leading `+`), and written back without leading
+        // zeros: `…-0512` and `…-512` are one principal, so a deny entry always matches
+        let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
         let authority = parts
             .next()
-            .ok_or_else(|| invalid("a SID needs an identifier authority"))?;
-        if authority.is_empty() || authority.parse::<u64>().is_err() {
-            return Err(invalid("the identifier authority must be a number"));
-        }
-        let subs: Vec<&str> = parts.collect();
+            .filter(|a| digits(a))
+            .and_then(|a| a.parse::<u64>().ok())
+            .filter(|a| *a < 1 << 48)
+            .ok_or_else(|| invalid("the identifier authority must be a number below 2^48"))?;
+        let subs = parts
+            .map(|p| Some(p).filter(|p| digits(p))?.parse::<u32>().ok())
+            .collect::<Option<Vec<u32>>>()
+            .ok_or_else(|| invalid("sub-authorities must be 32-bit numbers"))?;
         if subs.len() > 15 {
             return Err(invalid("a SID has at most 15 sub-authorities"));
         }
-        if subs
-            .iter()
-            .any(|p| p.is_empty() || p.parse::<u32>().is_err())
-        {
-            return Err(invalid("sub-authorities must be 32-bit numbers"));
+        let mut canonical = format!("S-1-{authority}");
+        for sub in subs {
+            canonical.push_str(&format!("-{sub}"));
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(canonical))
     }
 }
 
@@ -229,6 +233,9 @@ pub trait Directory: Send + Sync {
 
     async fn group(&self, by: &GroupRef) -> Result<Option<DirectoryGroup>, DomainError>;
 
+    /// Every group the group `group_dn` is nested in, directly or through other groups.
+    async fn groups_containing(&self, group_dn: &str) -> Result<Vec<DirectoryGroup>, DomainError>;
+
     /// Adds `member` to the group; with `ttl`, as a time-to-live link (PAM only).
     async fn add_member(
         &self,
@@ -282,6 +289,14 @@ mod tests {
     }
 
     #[test]
+    fn leading_zeros_name_the_same_principal() {
+        let padded: Sid = "S-1-05-21-1-2-3-0512".parse().unwrap();
+        let plain: Sid = "S-1-5-21-1-2-3-512".parse().unwrap();
+        assert_eq!(padded, plain);
+        assert_eq!(padded.as_str(), "S-1-5-21-1-2-3-512");
+    }
+
+    #[test]
     fn malformed_sids_are_refused() {
         for s in [
             "",
@@ -291,6 +306,9 @@ mod tests {
             "S-1-5-21-x",
             "S-1-5--1",
             "S-1-5-21-4294967296",
+            "S-1-+5-21",
+            "S-1-5-21-+512",
+            "S-1-5- 21",
             "*)(objectClass=*",
         ] {
             assert!(s.parse::<Sid>().is_err(), "{s:?} must not parse");

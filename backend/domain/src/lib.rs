@@ -17,6 +17,7 @@ pub mod rule;
 pub mod secret;
 pub mod session;
 pub mod system;
+pub mod target;
 #[cfg(feature = "testing")]
 pub mod testing;
 

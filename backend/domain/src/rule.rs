@@ -128,6 +128,18 @@ impl RoleRule {
     }
 }
 
+/// The ACL's size, checked before any entry is looked up in the directory (an ACL of thousands
+/// must not cost thousands of directory reads before it is refused).
+pub fn check_acl_size(acl: &[AclEntry]) -> Result<(), DomainError> {
+    if acl.len() > MAX_ACL_ENTRIES {
+        return Err(DomainError::invalid(
+            "acl",
+            format!("at most {MAX_ACL_ENTRIES} entries"),
+        ));
+    }
+    Ok(())
+}
+
 /// Text a person typed: no control characters except, where `multiline`, newlines and tabs.
 pub fn check_text(
     field: &str,
@@ -198,12 +210,7 @@ impl RuleSpec {
                 ));
             }
         }
-        if self.acl.len() > MAX_ACL_ENTRIES {
-            return Err(DomainError::invalid(
-                "acl",
-                format!("at most {MAX_ACL_ENTRIES} entries"),
-            ));
-        }
+        check_acl_size(&self.acl)?;
         for (i, entry) in self.acl.iter().enumerate() {
             check_text(
                 &format!("acl[{i}].display_name"),

@@ -139,6 +139,14 @@ pub struct AccessSection {
     /// Groups (name, DN or SID) whose members, directly or nested, are administrators.
     #[serde(default)]
     pub admin_groups: Vec<String>,
+    /// Rules may target protected groups (Domain Admins, Administrators, the operator groups,
+    /// adminCount = 1, and groups nested in them). Off: a stolen admin session must not be
+    /// able to hand out domain control. jitroles' own admin groups are never a target.
+    #[serde(default)]
+    pub allow_protected_targets: bool,
+    /// OUs (DNs) role groups must be in; empty: anywhere.
+    #[serde(default)]
+    pub role_group_bases: Vec<String>,
 }
 
 /// `[directory]`: how the service account reaches AD.
@@ -438,6 +446,16 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     (
         "JITROLES_ACCESS_ADMIN_GROUPS",
         "access.admin_groups",
+        Kind::List,
+    ),
+    (
+        "JITROLES_ACCESS_ALLOW_PROTECTED_TARGETS",
+        "access.allow_protected_targets",
+        Kind::Bool,
+    ),
+    (
+        "JITROLES_ACCESS_ROLE_GROUP_BASES",
+        "access.role_group_bases",
         Kind::List,
     ),
 ];

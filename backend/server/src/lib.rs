@@ -19,7 +19,9 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use jitroles_directory::ActiveDirectory;
-use jitroles_domain::{Clock, directory::Directory, ports::Store, system::DatabaseKind};
+use jitroles_domain::{
+    Clock, directory::Directory, ports::Store, system::DatabaseKind, target::TargetPolicy,
+};
 use jitroles_proto::v1::{
     admin_service_server::AdminServiceServer, role_service_server::RoleServiceServer,
     system_service_server::SystemServiceServer,
@@ -172,7 +174,13 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                 clock.clone(),
                 sender,
             ));
-            let engine = Arc::new(Engine::new(
+            if config.access.allow_protected_targets {
+                tracing::warn!(
+                    "access.allow_protected_targets is on: rules may hand out membership of \
+                     Domain Admins, Administrators and other protected groups"
+                );
+            }
+            let engine = Arc::new(Engine::configured(
                 grants::Ports {
                     rules: Arc::new(database.clone()),
                     grants: Arc::new(database.clone()),
@@ -185,6 +193,13 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                     length: Duration::from_secs(config.scheduler.lease_seconds),
                 },
                 metrics.clone(),
+                grants::targets::TargetSettings {
+                    policy: TargetPolicy {
+                        allow_protected: config.access.allow_protected_targets,
+                        bases: config.access.role_group_bases.clone(),
+                    },
+                    admin_groups: config.access.admin_groups.clone(),
+                },
             ));
             background.push(tokio::spawn(grants::scheduler::run(
                 engine.clone(),

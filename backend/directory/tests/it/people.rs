@@ -107,6 +107,27 @@ async fn token_groups_include_nested_groups_and_the_primary_group() {
 }
 
 #[tokio::test]
+async fn groups_containing_a_group_are_found_at_any_depth_builtin_included() {
+    let Some(ad) = ad() else { return };
+    let dir = ad.directory();
+    let team = ad.group_named("dba-team").await;
+    let oncall = ad.group_named("dba-oncall").await;
+    let containing = dir.groups_containing(&team.dn).await.unwrap();
+    assert_eq!(
+        containing.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        ["dba-oncall"]
+    );
+    assert!(dir.groups_containing(&oncall.dn).await.unwrap().is_empty());
+    // Domain Admins is a member of the builtin Administrators (S-1-5-32-544)
+    let admins = ad.group_named("Domain Admins").await;
+    let above = dir.groups_containing(&admins.dn).await.unwrap();
+    assert!(
+        above.iter().any(|g| g.sid.as_str() == "S-1-5-32-544"),
+        "{above:?}"
+    );
+}
+
+#[tokio::test]
 async fn search_finds_users_and_groups_by_name_prefix() {
     let Some(ad) = ad() else { return };
     let dir = ad.directory();

@@ -245,6 +245,29 @@ impl Directory for FakeDirectory {
             .cloned())
     }
 
+    async fn groups_containing(&self, group_dn: &str) -> Result<Vec<DirectoryGroup>, DomainError> {
+        let f = self.read()?;
+        let Some(start) = f
+            .groups
+            .iter()
+            .find(|g| g.group.dn.eq_ignore_ascii_case(group_dn))
+        else {
+            return Ok(Vec::new());
+        };
+        // breadth first over "is a member of", each group once (nesting may loop)
+        let mut found: Vec<DirectoryGroup> = Vec::new();
+        let mut next = vec![start.group.sid.clone()];
+        while let Some(sid) = next.pop() {
+            for g in &f.groups {
+                if g.links.iter().any(|l| l.member == sid) && !found.contains(&g.group) {
+                    found.push(g.group.clone());
+                    next.push(g.group.sid.clone());
+                }
+            }
+        }
+        Ok(found)
+    }
+
     async fn add_member(
         &self,
         group_dn: &str,

@@ -84,6 +84,11 @@ impl Directory for Counting {
         self.inner.group(by).await
     }
 
+    async fn groups_containing(&self, group_dn: &str) -> Result<Vec<DirectoryGroup>, DomainError> {
+        self.note("groups_containing");
+        self.inner.groups_containing(group_dn).await
+    }
+
     async fn add_member(
         &self,
         group_dn: &str,

@@ -61,6 +61,7 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
         }),
         access: AccessSection {
             admin_groups: vec!["dba-oncall".into()],
+            ..AccessSection::default()
         },
         ..Config::default()
     };

@@ -22,6 +22,7 @@ pub mod request;
 pub mod rules;
 pub mod scheduler;
 mod shared;
+pub mod targets;
 #[cfg(test)]
 mod tests;
 mod transitions;
@@ -74,8 +75,19 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine with the default target policy (no protected targets, no OU bases, no admin
+    /// groups named).
     pub fn new(ports: Ports, leases: Leases, observer: Arc<dyn Observer>) -> Self {
-        let shared = Arc::new(shared::Shared::new(ports, leases, observer));
+        Self::configured(ports, leases, observer, targets::TargetSettings::default())
+    }
+
+    pub fn configured(
+        ports: Ports,
+        leases: Leases,
+        observer: Arc<dyn Observer>,
+        targets: targets::TargetSettings,
+    ) -> Self {
+        let shared = Arc::new(shared::Shared::new(ports, leases, observer, targets));
         Self {
             rules: rules::Rules::new(shared.clone()),
             requests: request::Requests::new(shared.clone()),

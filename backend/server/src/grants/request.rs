@@ -84,7 +84,15 @@ impl Requests {
         // the caller's right and the ask are decided before anything else is read: a refusal
         // costs no directory or database work
         let now = shared.now();
-        let opened = match authorize_request(caller, &rule.id, &rule.spec.acl) {
+        let allowed = match authorize_request(caller, &rule.id, &rule.spec.acl) {
+            // the group may have become privileged since the rule was saved
+            Ok(right) => match shared.targets.verdict(&shared.ports, &rule.target).await? {
+                Ok(()) => Ok(right),
+                Err(why) => Err(why),
+            },
+            Err(why) => Err(why),
+        };
+        let opened = match allowed {
             Ok(right) => {
                 let mechanism = shared.mechanism().await?;
                 grant::open(
@@ -232,10 +240,14 @@ impl Requests {
             )),
             found => found,
         }?;
-        // the ACL may have changed since the request
+        // the ACL may have changed since the request, and the group may have become privileged
         authorize_request(caller, &rule.id, &rule.spec.acl)?;
         let now = shared.now();
         rule.check_open(now)?;
+        shared
+            .targets
+            .verdict(&shared.ports, &rule.target)
+            .await??;
         let longer = grant::extend(&g, &rule, duration, now)?;
         let _membership = shared.memberships.lock(&g.group.sid, &g.subject.sid).await;
         if g.mechanism == Mechanism::Ttl {

@@ -12,7 +12,7 @@ use jitroles_domain::{
     access::{AclEntry, AdminRight, Caller, PrincipalKind},
     audit::AuditAction,
     directory::{GroupRef, UserLookup, find_group},
-    rule::{RoleRule, RuleChannels, RuleSpec, TargetGroup, check_text},
+    rule::{RoleRule, RuleChannels, RuleSpec, TargetGroup, check_acl_size, check_text},
 };
 
 use super::shared::{Shared, rule_audit};
@@ -179,6 +179,7 @@ impl Rules {
             .ok_or_else(|| {
                 DomainError::invalid("target_group", format!("the directory has no group {name}"))
             })?;
+        self.0.targets.check_new(&self.0.ports, &group).await?;
         Ok(TargetGroup {
             sid: group.sid,
             guid: group.guid,
@@ -189,6 +190,7 @@ impl Rules {
 
     /// Every ACL principal must exist in the directory; display names are taken from it.
     async fn resolve_acl(&self, acl: &mut [AclEntry]) -> Result<(), DomainError> {
+        check_acl_size(acl)?;
         let directory = &self.0.ports.directory;
         for (i, entry) in acl.iter_mut().enumerate() {
             let name = match entry.kind {

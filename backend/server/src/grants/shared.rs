@@ -14,7 +14,10 @@ use jitroles_domain::{
 };
 use tokio::sync::Notify;
 
-use super::{Observer, Ports};
+use super::{
+    Observer, Ports,
+    targets::{TargetSettings, Targets},
+};
 
 /// How long a rule read for a request is reused. Edits on this instance take effect at once
 /// (they drop the copy); edits on another instance within this long (a new deny entry must
@@ -32,6 +35,8 @@ pub(super) struct Shared {
     pub memberships: MembershipLocks,
     pub leases: Leases,
     pub observer: Arc<dyn Observer>,
+    /// Which groups rules may target.
+    pub targets: Targets,
     mechanism: std::sync::Mutex<Option<(Mechanism, tokio::time::Instant)>>,
     /// Live rules as last read, for requests (see [`RULES_FRESH`]).
     rules: std::sync::Mutex<RuleCopy>,
@@ -46,13 +51,19 @@ struct RuleCopy {
 }
 
 impl Shared {
-    pub fn new(ports: Ports, leases: Leases, observer: Arc<dyn Observer>) -> Self {
+    pub fn new(
+        ports: Ports,
+        leases: Leases,
+        observer: Arc<dyn Observer>,
+        targets: TargetSettings,
+    ) -> Self {
         Self {
             ports,
             wake: Arc::new(Notify::new()),
             memberships: MembershipLocks::default(),
             leases,
             observer,
+            targets: Targets::new(targets),
             mechanism: std::sync::Mutex::new(None),
             rules: std::sync::Mutex::new(RuleCopy::default()),
         }

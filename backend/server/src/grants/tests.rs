@@ -16,6 +16,8 @@ use jitroles_domain::{
 
 use super::{Engine, Leases, Ports, Unobserved};
 
+mod targets;
+
 const DOMAIN: &str = "S-1-5-21-1-2-3";
 
 fn sid(rid: u32) -> Sid {

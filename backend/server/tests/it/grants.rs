@@ -637,6 +637,31 @@ async fn bad_input_gets_the_right_status_and_a_message_a_person_understands() {
         .unwrap_err();
     assert_eq!(no_group.code(), Code::InvalidArgument);
     assert!(no_group.message().contains("no-such-group"), "{no_group:?}");
+
+    // privileged groups are no role's group, whatever the ACL
+    for privileged in ["Domain Admins", "Administrators", "jitroles-admins"] {
+        let refused = s
+            .admin()
+            .await
+            .create_rule(s.as_(
+                "alice",
+                pb::CreateRuleRequest {
+                    spec: Some(pb::RuleSpec {
+                        target_group: privileged.into(),
+                        ..rule.spec.clone().unwrap()
+                    }),
+                },
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{privileged}");
+        assert!(
+            refused
+                .message()
+                .contains(&format!("{privileged} cannot be a role's group")),
+            "{refused:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -61,6 +61,7 @@ pub fn on_fixture(dir: &Path, ldap_url: String, op: &Provider) -> Config {
     config.oidc = Some(oidc(op));
     config.access = AccessSection {
         admin_groups: vec!["jitroles-admins".into()],
+        ..AccessSection::default()
     };
     config
 }
@@ -145,6 +146,7 @@ pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider
     });
     config.access = AccessSection {
         admin_groups: vec!["jitroles-admins".into()],
+        ..AccessSection::default()
     };
     Some((config, op))
 }
