@@ -293,7 +293,7 @@ impl Directory for ActiveDirectory {
             .read(user_dn, "(objectClass=*)", &["tokenGroups"])
             .await?
             .ok_or_else(|| DomainError::NotFound {
-                what: format!("user {user_dn}"),
+                what: format!("the user {}", common_name(user_dn)),
             })?;
         Ok(binary(&entry, "tokenGroups")
             .iter()
@@ -471,7 +471,7 @@ impl Directory for ActiveDirectory {
                 .0
                 .pop()
                 .ok_or_else(|| DomainError::NotFound {
-                    what: format!("group {group_dn}"),
+                    what: format!("the group {}", common_name(group_dn)),
                 })?;
             // the server names the range it returned: member;range=0-1499, or plain member
             let Some((name, vals)) = entry
@@ -513,7 +513,7 @@ impl Directory for ActiveDirectory {
             )
             .await?
             .ok_or_else(|| DomainError::NotFound {
-                what: format!("group {group_dn}"),
+                what: format!("the group {}", common_name(group_dn)),
             })?;
         Ok(WriteAccess {
             can_write_members: values(&entry, "allowedAttributesEffective")
@@ -645,4 +645,11 @@ fn to_group(e: &SearchEntry) -> Result<DirectoryGroup, DomainError> {
         description: text(e, "description"),
         protected: text(e, "adminCount").as_deref() == Some("1"),
     })
+}
+
+/// The first RDN's value (`jit-role-x` of `CN=jit-role-x,OU=…`): what a caller may read of a
+/// DN, without the directory's structure.
+fn common_name(dn: &str) -> &str {
+    let first = dn.split(',').next().unwrap_or(dn);
+    first.split_once('=').map_or(first, |(_, v)| v)
 }

@@ -123,19 +123,51 @@ impl DirectoryError {
     }
 }
 
+impl DirectoryError {
+    /// What a caller may read: the kind of failure without the DC's URL, the bind DN or AD's
+    /// diagnostic text, which go to the log under `error_id` instead.
+    fn summary(&self, id: &str) -> String {
+        match self {
+            Self::Unreachable { .. } => format!("the directory cannot be reached (error {id})"),
+            Self::Tls { .. } => format!("the TLS connection to the directory failed (error {id})"),
+            Self::Timeout { seconds } => {
+                format!("the directory did not answer within {seconds} s (error {id})")
+            }
+            Self::BadCredentials { .. } => {
+                format!("the directory refused the service account's credentials (error {id})")
+            }
+            Self::InsufficientRights { .. } => format!(
+                "the service account lacks the right to do this; an AD admin can delegate \
+                 writing the group's members to it (error {id})"
+            ),
+            Self::NoSuchObject(_) => format!("the directory object (error {id})"),
+            Self::Invalid(_) => format!("the directory refused the value (error {id})"),
+            Self::Busy(_) => format!("the directory is busy or unavailable (error {id})"),
+            Self::Refused { rc, .. } => {
+                format!("the directory refused the request (result {rc}, error {id})")
+            }
+            Self::Config(_) => format!("the directory settings are wrong (error {id})"),
+        }
+    }
+}
+
+/// Every directory failure is logged whole under an id; the domain error carries the summary.
 impl From<DirectoryError> for DomainError {
     fn from(e: DirectoryError) -> Self {
+        let id = uuid::Uuid::new_v4().to_string();
+        tracing::warn!(error_id = %id, error = %e, "directory operation failed");
+        let summary = e.summary(&id);
         match e {
             DirectoryError::Unreachable { .. }
             | DirectoryError::Tls { .. }
             | DirectoryError::Timeout { .. }
             | DirectoryError::BadCredentials { .. }
-            | DirectoryError::Busy(_) => DomainError::Unavailable(e.to_string()),
+            | DirectoryError::Busy(_) => DomainError::Unavailable(summary),
             DirectoryError::InsufficientRights { .. } | DirectoryError::Refused { .. } => {
-                DomainError::FailedPrecondition(e.to_string())
+                DomainError::FailedPrecondition(summary)
             }
-            DirectoryError::NoSuchObject(what) => DomainError::NotFound { what },
-            DirectoryError::Invalid(reason) => DomainError::invalid("directory", reason),
+            DirectoryError::NoSuchObject(_) => DomainError::NotFound { what: summary },
+            DirectoryError::Invalid(_) => DomainError::invalid("directory", summary),
             DirectoryError::Config(_) => DomainError::Internal(e.to_string()),
         }
     }

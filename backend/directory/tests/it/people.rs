@@ -114,7 +114,10 @@ async fn groups_containing_a_group_are_found_at_any_depth_builtin_included() {
     let oncall = ad.group_named("dba-oncall").await;
     let containing = dir.groups_containing(&team.dn).await.unwrap();
     assert_eq!(
-        containing.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        containing
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>(),
         ["dba-oncall"]
     );
     assert!(dir.groups_containing(&oncall.dn).await.unwrap().is_empty());

@@ -286,10 +286,11 @@ impl Directory for FakeDirectory {
         let g = f.group_mut(group_dn)?;
         if !g.writable {
             // insufficientAccessRights (50), as the adapter reports it
-            return Err(DomainError::FailedPrecondition(format!(
-                "the service account may not change the members of {}",
-                g.group.name
-            )));
+            return Err(DomainError::FailedPrecondition(
+                "the service account lacks the right to do this; an AD admin can delegate \
+                 writing the group's members to it"
+                    .into(),
+            ));
         }
         let until = ttl.map(|t| now + TimeDelta::from_std(t).unwrap_or(TimeDelta::MAX));
         g.links.retain(|l| l.until.is_none_or(|u| u > now));

@@ -309,12 +309,21 @@ async fn callback(State(browser): State<Arc<Browser>>, headers: HeaderMap, uri: 
 
 async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Response {
     if let Some(error) = query_param(uri, "error") {
+        // anyone can send a browser here with any text: only the log sees it, the page says
+        // what the standard error codes mean (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6)
         let detail = query_param(uri, "error_description").unwrap_or_default();
-        return page(
-            StatusCode::FORBIDDEN,
-            "Sign-in did not complete",
-            &format!("The sign-in provider answered {error}: {detail}"),
-        );
+        tracing::info!(%error, %detail, "the sign-in provider answered with an error");
+        let said = match error.as_str() {
+            "access_denied" => "The sign-in provider refused the sign-in, or it was cancelled.",
+            "login_required" | "interaction_required" | "consent_required" => {
+                "The sign-in provider needs you to sign in there first."
+            }
+            "temporarily_unavailable" | "server_error" => {
+                "The sign-in provider could not complete the sign-in right now."
+            }
+            _ => "The sign-in provider answered with an error; the server log has what it said.",
+        };
+        return page(StatusCode::FORBIDDEN, "Sign-in did not complete", said);
     }
     let (Some(code), Some(state)) = (query_param(uri, "code"), query_param(uri, "state")) else {
         return page(

@@ -76,6 +76,22 @@ async fn an_outage_loses_nothing_and_overdue_removals_follow_the_directory_back(
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    // the caller learns what happened and an id for the log, not the DC's address or AD's text
+    let said = refused.message().to_lowercase();
+    for internal in [
+        "ldap",
+        "cn=",
+        "dc=",
+        "://",
+        "127.0.0.1",
+        "connection refused",
+    ] {
+        assert!(
+            !said.contains(internal),
+            "{internal:?} reached the caller: {said}"
+        );
+    }
+    assert!(said.contains("(error "), "an error id to quote: {said}");
     // dave's grant falls due while the DC is away
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(member(&fixture, "Dave Dba"), "nobody could remove him yet");

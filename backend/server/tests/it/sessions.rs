@@ -268,6 +268,23 @@ async fn sign_in_starts_at_the_provider_with_pkce_state_and_nonce_bound_to_the_b
         .unwrap();
     assert_eq!(forged.status(), reqwest::StatusCode::BAD_REQUEST);
     assert!(forged.headers().get("set-cookie").is_some());
+
+    // an error answer carries text anyone can write: the page never echoes it
+    let planted = http
+        .get(format!(
+            "http://{}/auth/callback?error=%3Cb%3Epwned%3C%2Fb%3E&error_description=Call+0800-FAKE-HELPDESK",
+            it.a.addr()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planted.status(), reqwest::StatusCode::FORBIDDEN);
+    let page = planted.text().await.unwrap();
+    assert!(
+        !page.contains("pwned") && !page.contains("HELPDESK"),
+        "{page}"
+    );
+    assert!(page.contains("Sign-in did not complete"), "{page}");
 }
 
 #[tokio::test]
