@@ -2,6 +2,7 @@
 // (inline loader allowed by hash, no 'unsafe-inline') without a single violation, and no other
 // site can frame jitroles.
 import { test, expect } from './fixtures.js';
+import { Shell } from './shell-page.js';
 
 const PAGES = [
   '/',
@@ -26,36 +27,40 @@ test('every page loads with zero Content-Security-Policy violations', async ({ p
       console.error(`Refused to load: ${e.violatedDirective} ${e.blockedURI}`);
     });
   });
+  await new Shell(page, server.url).open('/'); // signed in as alice, an admin
   for (const path of PAGES) {
     const response = await page.goto(`${server.url}${path}`);
-    // the app and its wasm are running: a heading is rendered by the app, not the HTML
-    await expect(page.locator('h1').first()).toBeVisible();
-    if (page.url().startsWith(server.url)) {
-      const csp = response?.headers()['content-security-policy'] ?? '';
-      if (response?.url().startsWith(server.url)) {
-        expect(csp, path).toContain("frame-ancestors 'none'");
-        expect(csp, path).not.toContain('unsafe-inline');
-      }
-    }
+    // the app and its wasm are running: the heading is rendered by the app, not the HTML
+    await expect(page.locator('main h1').first()).toBeVisible();
+    expect(page.url(), 'no detour to sign in').toContain(server.url);
+    const csp = response.headers()['content-security-policy'];
+    expect(csp, path).toContain("frame-ancestors 'none'");
+    expect(csp, path).toContain("'wasm-unsafe-eval' 'sha256-");
+    expect(csp, path).not.toContain('unsafe-inline');
   }
   expect(violations).toEqual([]);
 });
 
-test('another site cannot frame jitroles', async ({ page, server }) => {
+test('no page can frame jitroles, not even its own', async ({ page, server }) => {
   const blocked = [];
   page.on('console', (msg) => blocked.push(msg.text()));
-  // a page on another origin (served by the test itself) that tries to frame the app
-  const evil = 'http://localhost:9/framer.html';
-  await page.route(evil, (route) =>
-    route.fulfill({ contentType: 'text/html', body: `<iframe src="${server.url}/roles"></iframe>` }),
-  );
-  const answered = page.waitForResponse((r) => r.url().startsWith(server.url));
-  await page.goto(evil);
-  const response = await answered;
+  await new Shell(page, server.url).open('/roles');
+  await expect(page.locator('main h1').first()).toBeVisible();
+  // a frame of the app inside the app: frame-ancestors 'none' refuses even its own origin, so
+  // a page elsewhere (which the browser would also hold to its network rules) is refused too
+  const framed = page.waitForResponse((r) => r.url() === `${server.url}/admin`);
+  await page.evaluate(() => {
+    const frame = document.createElement('iframe');
+    frame.src = '/admin';
+    document.body.appendChild(frame);
+  });
+  const response = await framed;
   expect(response.headers()['x-frame-options']).toBe('DENY');
   await expect
     .poll(() => blocked.some((t) => /frame/i.test(t) && /ancestors|X-Frame-Options/i.test(t)))
     .toBe(true);
   const child = page.frames().find((f) => f !== page.mainFrame());
-  expect(await child.locator('h1').count()).toBe(0);
+  // the browser shows its own error page in the frame, never the app
+  expect(child.url()).not.toContain(server.url);
+  expect(await child.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
 });
