@@ -21,7 +21,7 @@ use jitroles_directory::{ActiveDirectory, DirectoryConfig};
 use jitroles_domain::session::{SessionPolicy, SignedIn};
 use jitroles_server::{
     auth::{
-        caller::{Authenticator, CALLER_TTL, IdentityMapping},
+        caller::{Authenticator, CALLER_TTL, ClientPolicy, IdentityMapping},
         jwt::{JwtSettings, JwtVerifier},
         session::{self, Lookup, Sessions},
     },
@@ -153,7 +153,10 @@ async fn main() {
             )),
             directory.clone(),
             IdentityMapping::default(),
-            BTreeMap::from([("ci-bot".to_owned(), "svc-ci".to_owned())]),
+            ClientPolicy {
+                service_accounts: BTreeMap::from([("ci-bot".to_owned(), "svc-ci".to_owned())]),
+                ..ClientPolicy::default()
+            },
             Vec::new(),
             Arc::new(SystemClock),
             ttl,

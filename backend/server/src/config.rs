@@ -99,6 +99,30 @@ pub struct OidcSection {
     /// ...and the directory attribute it is matched against.
     #[serde(default)]
     pub user_attribute: UserAttribute,
+    /// Clients (`client_id`, else `azp`, of the token) whose tokens may name a person, besides
+    /// jitroles' own `client_id` and the clients in `service_accounts`. A person's token from
+    /// any other client of the provider is refused.
+    #[serde(default)]
+    pub allowed_clients: Vec<String>,
+    /// Accept only access tokens typed `at+jwt` (RFC 9068), so an ID token never passes for
+    /// one. Turn off only for a provider that does not type its access tokens.
+    #[serde(default = "defaults::require_at_jwt")]
+    pub require_at_jwt: bool,
+}
+
+impl OidcSection {
+    /// Refuses settings under which the provider's tokens would mean something else than
+    /// intended: with `audience` equal to jitroles' own `client_id`, every ID token the provider
+    /// issues to jitroles' browser sign-in is addressed to the API too.
+    pub fn check(&self) -> Result<(), String> {
+        if self.client_id.as_deref() == Some(self.audience.as_str()) {
+            return Err(format!(
+                "oidc.audience must not equal oidc.client_id ({:?}): ID tokens issued to jitroles' browser sign-in would be addressed to the API as well; give the API its own audience (resource) at the provider",
+                self.audience
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Which directory attribute a person's claim is matched against.
@@ -247,6 +271,9 @@ mod defaults {
     }
     pub fn user_claim() -> String {
         "preferred_username".into()
+    }
+    pub fn require_at_jwt() -> bool {
+        true
     }
     pub fn session_idle_minutes() -> u64 {
         30
@@ -405,6 +432,16 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "JITROLES_OIDC_USER_ATTRIBUTE",
         "oidc.user_attribute",
         Kind::Str,
+    ),
+    (
+        "JITROLES_OIDC_ALLOWED_CLIENTS",
+        "oidc.allowed_clients",
+        Kind::List,
+    ),
+    (
+        "JITROLES_OIDC_REQUIRE_AT_JWT",
+        "oidc.require_at_jwt",
+        Kind::Bool,
     ),
     ("JITROLES_SERVER_PUBLIC_URL", "server.public_url", Kind::Str),
     (
@@ -724,6 +761,43 @@ mod tests {
         assert_eq!(
             config.access.admin_groups,
             ["jitroles-admins", "S-1-5-21-1-2-3-512"]
+        );
+    }
+
+    #[test]
+    fn token_client_settings_come_from_the_environment_with_secure_defaults() {
+        let base = [
+            ("JITROLES_OIDC_ISSUER", "https://op.example.test"),
+            ("JITROLES_OIDC_AUDIENCE", "urn:jitroles:api"),
+        ];
+        let oidc = load(None, env_of(&base)).unwrap().oidc.unwrap();
+        assert!(oidc.allowed_clients.is_empty());
+        assert!(oidc.require_at_jwt);
+        let mut set = base.to_vec();
+        set.push(("JITROLES_OIDC_ALLOWED_CLIENTS", "jitroles-cli, portal"));
+        set.push(("JITROLES_OIDC_REQUIRE_AT_JWT", "false"));
+        let oidc = load(None, env_of(&set)).unwrap().oidc.unwrap();
+        assert_eq!(oidc.allowed_clients, ["jitroles-cli", "portal"]);
+        assert!(!oidc.require_at_jwt);
+    }
+
+    #[test]
+    fn an_audience_equal_to_the_browser_client_id_is_refused() {
+        let oidc = load(
+            None,
+            env_of(&[
+                ("JITROLES_OIDC_ISSUER", "https://op.example.test"),
+                ("JITROLES_OIDC_AUDIENCE", "jitroles"),
+                ("JITROLES_OIDC_CLIENT_ID", "jitroles"),
+            ]),
+        )
+        .unwrap()
+        .oidc
+        .unwrap();
+        let err = oidc.check().unwrap_err();
+        assert!(
+            err.contains("oidc.audience") && err.contains("oidc.client_id"),
+            "{err}"
         );
     }
 

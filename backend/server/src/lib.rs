@@ -35,7 +35,7 @@ use crate::{
     api::{admin::AdminApi, roles::RoleApi, system::SystemApi},
     auth::{
         browser::{Browser, BrowserSettings},
-        caller::{Authenticator, IdentityMapping},
+        caller::{Authenticator, ClientPolicy, IdentityMapping},
         gate::Gate,
         jwt::{JwtSettings, JwtVerifier},
         session::{self, Sessions},
@@ -121,6 +121,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 
 /// [`start`] with the clock and directory given.
 pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::Result<Running> {
+    if let Some(oidc) = &config.oidc {
+        oidc.check().map_err(anyhow::Error::msg)?;
+    }
     let database = open_database(config).await?;
     let clock = dependencies.clock;
     let store: Arc<dyn Store> = Arc::new(database.clone());
@@ -386,7 +389,22 @@ fn authenticator(
     // jwks_url None: discovered from the issuer
     let settings = JwtSettings {
         jwks_url: oidc.jwks_url.clone(),
+        require_at_jwt: oidc.require_at_jwt,
         ..JwtSettings::new(&oidc.issuer, &oidc.audience, "")
+    };
+    if !oidc.require_at_jwt {
+        tracing::warn!(
+            "oidc.require_at_jwt is off: bearer tokens are not required to be typed at+jwt, so only the nonce and client checks keep ID tokens out"
+        );
+    }
+    let clients = ClientPolicy {
+        service_accounts: oidc.service_accounts.clone(),
+        person_clients: oidc
+            .allowed_clients
+            .iter()
+            .chain(&oidc.client_id)
+            .cloned()
+            .collect(),
     };
     Some(Arc::new(Authenticator::new(
         JwtVerifier::new(settings),
@@ -395,7 +413,7 @@ fn authenticator(
             claim: oidc.user_claim.clone(),
             attribute: oidc.user_attribute,
         },
-        oidc.service_accounts.clone(),
+        clients,
         config.access.admin_groups.clone(),
         clock,
         auth::caller::CALLER_TTL,

@@ -58,6 +58,8 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
             client_secret: None,
             user_claim: "preferred_username".into(),
             user_attribute: UserAttribute::SamAccountName,
+            allowed_clients: Vec::new(),
+            require_at_jwt: true,
         }),
         access: AccessSection {
             admin_groups: vec!["dba-oncall".into()],

@@ -2,10 +2,17 @@
 //! the app's own origin. jitroles is a confidential OIDC client using the authorization code
 //! flow with PKCE, `state` and `nonce`; the browser only ever holds an HttpOnly session cookie.
 //!
-//! The sign-in under way is kept in the database (any instance may receive the callback) and
-//! bound to the browser that started it by a short-lived cookie carrying its `state`.
+//! The sign-in under way (`state`, `nonce`, PKCE verifier, where to return) lives only in a
+//! short-lived cookie of the browser that started it, sealed with an AEAD key every instance
+//! derives from the client secret ([`SignInSeal`]): `/auth/login` writes nothing on the server,
+//! so a flood of it costs neither rows nor memory, any instance can finish the sign-in, and the
+//! sign-in is bound to that browser (login CSRF). Each sign-in finishes at most once: the cookie
+//! is cleared by the callback and the provider takes each code once.
+//!
+//! The provider's discovery document and keys are cached, and read again when an ID token names
+//! a key they do not have (key rotation), at most once per [`PROVIDER_REFRESH`].
 
-use std::{str::FromStr, sync::Arc};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -22,13 +29,20 @@ use jitroles_domain::{
     session::{PendingSignIn, SIGN_IN_WINDOW, SignedIn, safe_return_path},
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndSessionUrl, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndSessionUrl,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    TokenResponse,
     core::{CoreAuthenticationFlow, CoreClient, CoreIdToken},
 };
 use reqwest::Url;
-use tokio::sync::OnceCell;
+use ring::{
+    aead::{self, Aad, LessSafeKey, NONCE_LEN, Nonce as AeadNonce},
+    hkdf,
+    rand::{SecureRandom, SystemRandom},
+};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 
 use super::{
     caller::{Authenticated, Authenticator},
@@ -96,6 +110,123 @@ struct Provider {
     end_session: Option<EndSessionUrl>,
 }
 
+/// Least time between two readings of the provider's discovery document and keys caused by an
+/// ID token whose key they lack (the same bound as the bearer tokens' JWKS).
+pub const PROVIDER_REFRESH: Duration = Duration::from_secs(30);
+/// Least time between two attempts to discover a provider that has not answered yet, so a
+/// flood of `/auth/login` during an outage is not passed on to the provider.
+const DISCOVERY_RETRY: Duration = Duration::from_secs(1);
+
+/// The provider as last discovered, when discovery was last tried, and when it was last read
+/// again for a key it lacked.
+#[derive(Default)]
+struct Discovered {
+    provider: Option<Arc<Provider>>,
+    last_attempt: Option<Instant>,
+    last_refresh: Option<Instant>,
+    error: Option<String>,
+}
+
+/// Seals and opens the sign-in cookie: ChaCha20-Poly1305 (confidential and tamper-evident)
+/// under a key derived with HKDF-SHA256 from the client secret, which every instance has, with
+/// the cookie's name as associated data.
+struct SignInSeal {
+    key: LessSafeKey,
+    random: SystemRandom,
+}
+
+/// What the sign-in cookie holds (names kept short: it travels with every request until the
+/// callback).
+#[derive(Serialize, Deserialize)]
+struct SealedSignIn {
+    #[serde(rename = "s")]
+    state: String,
+    #[serde(rename = "n")]
+    nonce: String,
+    #[serde(rename = "v")]
+    pkce_verifier: String,
+    #[serde(rename = "r")]
+    return_to: String,
+    /// Unix seconds.
+    #[serde(rename = "e")]
+    expires_at: i64,
+}
+
+impl SignInSeal {
+    fn new(client_secret: &Secret) -> Self {
+        let okm = hkdf::Salt::new(hkdf::HKDF_SHA256, b"jitroles sign-in cookie v1")
+            .extract(client_secret.expose().as_bytes());
+        let mut key = [0u8; 32];
+        // 32 bytes is within HKDF-SHA256's limit, so neither step can fail
+        let derived = okm
+            .expand(&[b"chacha20-poly1305"], hkdf::HKDF_SHA256)
+            .and_then(|okm| okm.fill(&mut key));
+        debug_assert!(derived.is_ok());
+        let key = aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &key)
+            .map(LessSafeKey::new)
+            .unwrap_or_else(|_| unreachable!("a 32-byte ChaCha20-Poly1305 key"));
+        Self {
+            key,
+            random: SystemRandom::new(),
+        }
+    }
+
+    fn seal(&self, name: &str, pending: &PendingSignIn) -> Result<String, DomainError> {
+        let sealed = SealedSignIn {
+            state: pending.state.clone(),
+            nonce: pending.nonce.clone(),
+            pkce_verifier: pending.pkce_verifier.clone(),
+            return_to: pending.return_to.clone(),
+            expires_at: pending.expires_at.timestamp(),
+        };
+        let mut data = serde_json::to_vec(&sealed)
+            .map_err(|e| DomainError::Internal(format!("cannot encode the sign-in: {e}")))?;
+        let mut nonce = [0u8; NONCE_LEN];
+        self.random
+            .fill(&mut nonce)
+            .map_err(|_| DomainError::Internal("the system random source failed".into()))?;
+        self.key
+            .seal_in_place_append_tag(
+                AeadNonce::assume_unique_for_key(nonce),
+                Aad::from(name.as_bytes()),
+                &mut data,
+            )
+            .map_err(|_| DomainError::Internal("cannot seal the sign-in".into()))?;
+        let mut out = nonce.to_vec();
+        out.extend(data);
+        Ok(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// The sign-in a cookie holds, if this deployment sealed it and it has not expired.
+    fn open(
+        &self,
+        name: &str,
+        value: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<PendingSignIn> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let nonce = AeadNonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = sealed.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(name.as_bytes()), &mut sealed)
+            .ok()?;
+        let s: SealedSignIn = serde_json::from_slice(plain).ok()?;
+        let expires_at = chrono::DateTime::from_timestamp(s.expires_at, 0)?;
+        (expires_at > now).then_some(PendingSignIn {
+            state: s.state,
+            nonce: s.nonce,
+            pkce_verifier: s.pkce_verifier,
+            return_to: s.return_to,
+            expires_at,
+        })
+    }
+}
+
 pub struct Browser {
     settings: BrowserSettings,
     origin: String,
@@ -105,7 +236,10 @@ pub struct Browser {
     auth: Arc<Authenticator>,
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
-    provider: OnceCell<Provider>,
+    seal: SignInSeal,
+    discovered: std::sync::Mutex<Discovered>,
+    /// Held by the one discovery under way; others wait for its outcome.
+    discovering: tokio::sync::Mutex<()>,
 }
 
 impl Browser {
@@ -116,6 +250,7 @@ impl Browser {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let public = Url::parse(&settings.public_url)?;
+        let settings_secret = settings.client_secret.clone();
         let origin = public.origin().ascii_serialization();
         let (session_cookie, sign_in_cookie) = if settings.secure_cookies {
             ("__Host-jitroles-session", "__Host-jitroles-sign-in")
@@ -136,7 +271,9 @@ impl Browser {
             auth,
             clock,
             http,
-            provider: OnceCell::new(),
+            seal: SignInSeal::new(&settings_secret),
+            discovered: std::sync::Mutex::new(Discovered::default()),
+            discovering: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -209,32 +346,96 @@ impl Browser {
         Ok(())
     }
 
-    async fn provider(&self) -> Result<&Provider, String> {
-        self.provider
-            .get_or_try_init(|| async {
-                let issuer = IssuerUrl::new(self.settings.issuer.clone())
-                    .map_err(|e| format!("oidc.issuer is not a URL: {e}"))?;
-                let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
-                    .await
-                    .map_err(|e| format!("the sign-in provider cannot be reached: {e}"))?;
-                let end_session = metadata.additional_metadata().end_session_endpoint.clone();
-                let redirect =
-                    RedirectUrl::new(format!("{}/auth/callback", self.settings.public_url))
-                        .map_err(|e| format!("the callback URL is not valid: {e}"))?;
-                let client = CoreClient::from_provider_metadata(
-                    metadata,
-                    ClientId::new(self.settings.client_id.clone()),
-                    Some(ClientSecret::new(
-                        self.settings.client_secret.expose().to_owned(),
-                    )),
-                )
-                .set_redirect_uri(redirect);
-                Ok(Provider {
-                    client,
-                    end_session,
-                })
-            })
+    fn discovered(&self) -> std::sync::MutexGuard<'_, Discovered> {
+        self.discovered
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The provider as discovered, discovering it on first need (at most once per
+    /// [`DISCOVERY_RETRY`] while it does not answer).
+    async fn provider(&self) -> Result<Arc<Provider>, String> {
+        if let Some(provider) = &self.discovered().provider {
+            return Ok(provider.clone());
+        }
+        let _flight = self.discovering.lock().await;
+        {
+            let discovered = self.discovered();
+            if let Some(provider) = &discovered.provider {
+                return Ok(provider.clone());
+            }
+            if let (Some(at), Some(error)) = (discovered.last_attempt, &discovered.error)
+                && at.elapsed() < DISCOVERY_RETRY
+            {
+                return Err(error.clone());
+            }
+        }
+        self.discover().await
+    }
+
+    /// The provider read again because `stale` lacked an ID token's key: `None` when it was read
+    /// again for that reason less than [`PROVIDER_REFRESH`] ago (or cannot be read now), so
+    /// made-up keys cannot make jitroles fetch more often.
+    async fn refreshed(&self, stale: &Arc<Provider>) -> Option<Arc<Provider>> {
+        let _flight = self.discovering.lock().await;
+        {
+            let discovered = self.discovered();
+            match &discovered.provider {
+                // refreshed while this caller waited
+                Some(current) if !Arc::ptr_eq(current, stale) => return Some(current.clone()),
+                _ => {}
+            }
+            if discovered
+                .last_refresh
+                .is_some_and(|at| at.elapsed() < PROVIDER_REFRESH)
+            {
+                return None;
+            }
+        }
+        self.discovered().last_refresh = Some(Instant::now());
+        self.discover().await.ok()
+    }
+
+    /// Reads the discovery document and keys; call with `discovering` held.
+    async fn discover(&self) -> Result<Arc<Provider>, String> {
+        self.discovered().last_attempt = Some(Instant::now());
+        let outcome = self.read_provider().await;
+        let mut discovered = self.discovered();
+        match outcome {
+            Ok(provider) => {
+                let provider = Arc::new(provider);
+                discovered.provider = Some(provider.clone());
+                discovered.error = None;
+                Ok(provider)
+            }
+            Err(e) => {
+                discovered.error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    async fn read_provider(&self) -> Result<Provider, String> {
+        let issuer = IssuerUrl::new(self.settings.issuer.clone())
+            .map_err(|e| format!("oidc.issuer is not a URL: {e}"))?;
+        let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
             .await
+            .map_err(|e| format!("the sign-in provider cannot be reached: {e}"))?;
+        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
+        let redirect = RedirectUrl::new(format!("{}/auth/callback", self.settings.public_url))
+            .map_err(|e| format!("the callback URL is not valid: {e}"))?;
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.settings.client_id.clone()),
+            Some(ClientSecret::new(
+                self.settings.client_secret.expose().to_owned(),
+            )),
+        )
+        .set_redirect_uri(redirect);
+        Ok(Provider {
+            client,
+            end_session,
+        })
     }
 
     fn cookie_header(&self, name: &str, value: &str, max_age_secs: u64) -> HeaderValue {
@@ -283,17 +484,14 @@ async fn login(State(browser): State<Arc<Browser>>, uri: Uri) -> Response {
         expires_at: browser.clock.now()
             + chrono::TimeDelta::seconds(SIGN_IN_WINDOW.as_secs() as i64),
     };
-    if let Err(e) = browser.sessions.store_sign_in(&pending).await {
-        return internal("cannot record the sign-in", &e.to_string());
-    }
+    let sealed = match browser.seal.seal(browser.sign_in_cookie, &pending) {
+        Ok(sealed) => sealed,
+        Err(e) => return internal("cannot record the sign-in", &e.to_string()),
+    };
     let mut response = redirect(url.as_str());
     response.headers_mut().append(
         header::SET_COOKIE,
-        browser.cookie_header(
-            browser.sign_in_cookie,
-            state.secret(),
-            SIGN_IN_WINDOW.as_secs(),
-        ),
+        browser.cookie_header(browser.sign_in_cookie, &sealed, SIGN_IN_WINDOW.as_secs()),
     );
     response
 }
@@ -340,13 +538,13 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
         )
     };
     // the sign-in must finish in the browser that started it (login CSRF)
-    if cookie(headers, browser.sign_in_cookie) != Some(state.as_str()) {
+    let pending = cookie(headers, browser.sign_in_cookie).and_then(|sealed| {
+        browser
+            .seal
+            .open(browser.sign_in_cookie, sealed, browser.clock.now())
+    });
+    let Some(pending) = pending.filter(|p| p.state == state) else {
         return stale();
-    }
-    let pending = match browser.sessions.take_sign_in(&state).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return stale(),
-        Err(e) => return internal("cannot read the sign-in", &e.to_string()),
     };
     let provider = match browser.provider().await {
         Ok(p) => p,
@@ -380,10 +578,15 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
             "The sign-in provider sent no ID token.",
         );
     };
-    let claims = match id_token.claims(
-        &provider.client.id_token_verifier(),
-        &Nonce::new(pending.nonce),
-    ) {
+    let nonce = Nonce::new(pending.nonce);
+    let mut verified = id_token.claims(&provider.client.id_token_verifier(), &nonce);
+    // a key the cached provider keys lack: the provider may have rotated them since
+    if let Err(ClaimsVerificationError::SignatureVerification(_)) = verified
+        && let Some(fresh) = browser.refreshed(&provider).await
+    {
+        verified = id_token.claims(&fresh.client.id_token_verifier(), &nonce);
+    }
+    let claims = match verified {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "sign-in: ID token refused");
@@ -442,14 +645,10 @@ async fn logout(State(browser): State<Arc<Browser>>, headers: HeaderMap) -> Resp
     };
     let signed_out = format!("{}/auth/signed-out", browser.settings.public_url);
     // end the provider's session too, when it offers RP-initiated logout
-    let target = match (browser.provider().await, ended.and_then(|s| s.id_token)) {
-        (
-            Ok(Provider {
-                end_session: Some(end),
-                ..
-            }),
-            Some(id_token),
-        ) => {
+    let provider = browser.provider().await.ok();
+    let end_session = provider.as_ref().and_then(|p| p.end_session.as_ref());
+    let target = match (end_session, ended.and_then(|s| s.id_token)) {
+        (Some(end), Some(id_token)) => {
             let mut request = openidconnect::LogoutRequest::from(end.clone())
                 .set_client_id(ClientId::new(browser.settings.client_id.clone()));
             if let Ok(hint) = CoreIdToken::from_str(&id_token) {

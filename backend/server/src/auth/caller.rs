@@ -2,9 +2,14 @@
 //! with token groups. A person is named by a configured claim matched against a configured
 //! directory attribute (default `preferred_username` = sAMAccountName); a client-credentials
 //! token names a client, which config maps to a service account.
+//!
+//! Which tokens count: a person's token only from an allowed client (jitroles' own, the mapped
+//! service clients, `oidc.allowed_clients`), and a client-credentials token never as a person,
+//! even when it carries the person claim (a provider that lets clients add claims to their own
+//! tokens would otherwise let any client act as anyone).
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::Arc,
     time::Duration,
 };
@@ -18,7 +23,7 @@ use tokio::{sync::OnceCell, time::Instant};
 
 use super::{
     error::AuthError,
-    jwt::{JwtVerifier, TokenError},
+    jwt::{AccessClaims, JwtVerifier, TokenError},
 };
 use crate::config::UserAttribute;
 
@@ -66,6 +71,8 @@ pub struct Authenticator {
     directory: Arc<dyn Directory>,
     mapping: IdentityMapping,
     service_accounts: BTreeMap<String, String>,
+    /// Clients whose tokens may name a person.
+    person_clients: BTreeSet<String>,
     admin_group_names: Vec<String>,
     admin_groups: OnceCell<Vec<Sid>>,
     clock: Arc<dyn Clock>,
@@ -80,21 +87,34 @@ pub const CALLER_TTL: Duration = Duration::from_secs(60);
 /// Most callers remembered; past it the cache starts over.
 const CALLER_CAPACITY: usize = 10_000;
 
+/// Which clients' tokens are accepted, and as whom.
+#[derive(Debug, Clone, Default)]
+pub struct ClientPolicy {
+    /// Client-credentials clients → the directory account (sAMAccountName) they act as.
+    pub service_accounts: BTreeMap<String, String>,
+    /// Further clients whose tokens may name a person (jitroles' own client, `oidc.allowed_clients`);
+    /// the service clients may too.
+    pub person_clients: BTreeSet<String>,
+}
+
 impl Authenticator {
     pub fn new(
         verifier: JwtVerifier,
         directory: Arc<dyn Directory>,
         mapping: IdentityMapping,
-        service_accounts: BTreeMap<String, String>,
+        clients: ClientPolicy,
         admin_group_names: Vec<String>,
         clock: Arc<dyn Clock>,
         caller_ttl: Duration,
     ) -> Self {
+        let mut person_clients = clients.person_clients;
+        person_clients.extend(clients.service_accounts.keys().cloned());
         Self {
             verifier,
             directory,
             mapping,
-            service_accounts,
+            service_accounts: clients.service_accounts,
+            person_clients,
             admin_group_names,
             admin_groups: OnceCell::new(),
             clock,
@@ -117,30 +137,55 @@ impl Authenticator {
                 TokenError::Jwks(_) => DomainError::Unavailable(e.to_string()).into(),
                 e => AuthError::Unauthenticated(e.to_string()),
             })?;
-        let (lookup, by) = match (claims.claim(&self.mapping.claim), &claims.client_id) {
-            (Some(person), _) => (self.mapping.lookup(person)?, "bearer token".to_owned()),
-            (None, Some(client)) => {
+        let (lookup, by) = self.identity(&claims)?;
+        Ok(Authenticated {
+            caller: self.enabled_caller(&lookup).await?,
+            by,
+        })
+    }
+
+    /// Whom a verified token speaks for, if its client may speak for them.
+    fn identity(&self, claims: &AccessClaims) -> Result<(UserLookup, String), AuthError> {
+        let claim = self.mapping.claim.as_str();
+        // RFC 9068 `client_id`; OIDC providers that do not follow it name the client in `azp`
+        let client = claims.client_id.as_deref().or_else(|| claims.claim("azp"));
+        // RFC 9068 2.2: without a resource owner, `sub` names the client; some providers say so
+        let client_grant = claims.claim("gty") == Some("client-credentials")
+            || claims.claim("idtyp") == Some("app")
+            || (client.is_some() && claims.sub.as_deref().is_none_or(|sub| Some(sub) == client));
+        // with `sub` as the person claim, a client's own `sub` names no person
+        let person = claims
+            .claim(claim)
+            .filter(|p| !(client_grant && claim == "sub" && Some(*p) == client));
+        match (client_grant, person, client) {
+            (true, Some(person), _) => Err(AuthError::Unauthenticated(format!(
+                "a client-credentials token{} also names a person ({claim} {person}); such tokens are refused",
+                client.map(|c| format!(" of client {c}")).unwrap_or_default()
+            ))),
+            (true, None, Some(client)) => {
                 let account = self.service_accounts.get(client).cloned().ok_or_else(|| {
                     AuthError::Unauthenticated(format!(
                         "client {client} is not mapped to a directory account (oidc.service_accounts)"
                     ))
                 })?;
-                (
+                Ok((
                     UserLookup::SamAccountName(account),
                     format!("bearer token of client {client}"),
-                )
+                ))
             }
-            (None, None) => {
-                return Err(AuthError::Unauthenticated(format!(
-                    "the token names neither a user ({} claim) nor a client",
-                    self.mapping.claim
-                )));
+            (false, Some(person), Some(client)) if self.person_clients.contains(client) => {
+                Ok((self.mapping.lookup(person)?, "bearer token".to_owned()))
             }
-        };
-        Ok(Authenticated {
-            caller: self.enabled_caller(&lookup).await?,
-            by,
-        })
+            (false, Some(_), Some(client)) => Err(AuthError::Unauthenticated(format!(
+                "tokens issued to client {client} are not accepted for people (oidc.allowed_clients)"
+            ))),
+            (false, Some(_), None) => Err(AuthError::Unauthenticated(
+                "the token names no client (client_id or azp), so it cannot be checked against oidc.allowed_clients".into(),
+            )),
+            (_, None, _) => Err(AuthError::Unauthenticated(format!(
+                "the token names neither a user ({claim} claim) nor a client"
+            ))),
+        }
     }
 
     /// The person a sign-in or session names by the mapped claim's `value`.

@@ -1,12 +1,22 @@
 //! JWT access tokens from the configured issuer, verified against its JWKS: signature with an
 //! allow-listed algorithm and a key named by `kid`, issuer, audience, expiry and not-before with
-//! a small leeway. The JWKS is cached and re-fetched, at most once per `refetch_after`, when a
-//! token names an unknown key (key rotation). Signatures are checked with ring (already in the
-//! build through rustls): RS256 and ES256 only, so `none` and HMAC tokens never verify.
+//! a small leeway, and that it is an access token at all (no `nonce`; `typ` `at+jwt` unless
+//! `require_at_jwt` is off). Signatures are checked with ring (already in the build through
+//! rustls): RS256 and ES256 only, so `none` and HMAC tokens never verify.
+//!
+//! The JWKS is cached and fetched again when a token names an unknown key (key rotation). Anyone
+//! can send a token with a made-up `kid`, so that fetch is bounded: one at a time (later callers
+//! wait for its outcome instead of fetching again), never while holding the lock that readers of
+//! the known keys take, and at most one per interval whatever its outcome (`refetch_after` after
+//! a success, growing after consecutive failures; see [`Refetch`]).
 //!
 //! Time is a value: `verify` takes `now`, so expiry is tested with a manual clock.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -14,7 +24,7 @@ use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-use tokio::{sync::RwLock, time::Instant};
+use tokio::time::Instant;
 
 /// Why a token was refused; every variant becomes UNAUTHENTICATED with this text.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -39,6 +49,9 @@ pub enum TokenError {
     Audience,
     #[error("the issuer's signing keys cannot be fetched: {0}")]
     Jwks(String),
+    /// An ID token (or another kind of token) sent where an access token belongs.
+    #[error("the bearer token is not an access token: {0}")]
+    NotAnAccessToken(String),
 }
 
 /// The claims jitroles reads from an access token.
@@ -90,12 +103,16 @@ pub struct JwtSettings {
     pub jwks_url: Option<String>,
     pub algorithms: Vec<Alg>,
     pub leeway: Duration,
-    /// Least time between two JWKS fetches caused by unknown `kid`s.
+    /// Least time between two JWKS fetches caused by unknown `kid`s (after a success; failures
+    /// back off further, see [`Refetch`]).
     pub refetch_after: Duration,
+    /// Accept only tokens whose header says `typ: at+jwt` (RFC 9068), as providers that type
+    /// their access tokens set it: an ID token then never passes for an access token.
+    pub require_at_jwt: bool,
 }
 
 impl JwtSettings {
-    /// RS256 and ES256, 60 s leeway, JWKS re-fetched at most every 30 s.
+    /// RS256 and ES256, 60 s leeway, JWKS re-fetched at most every 30 s, `at+jwt` required.
     pub fn new(
         issuer: impl Into<String>,
         audience: impl Into<String>,
@@ -108,6 +125,7 @@ impl JwtSettings {
             algorithms: vec![Alg::RS256, Alg::ES256],
             leeway: Duration::from_secs(60),
             refetch_after: Duration::from_secs(30),
+            require_at_jwt: true,
         }
     }
 }
@@ -115,7 +133,13 @@ impl JwtSettings {
 pub struct JwtVerifier {
     settings: JwtSettings,
     http: reqwest::Client,
-    keys: RwLock<Keys>,
+    /// The keys of the last good fetch. Never held across an await: a token whose key is known
+    /// verifies while a fetch is slow or failing.
+    keys: RwLock<Arc<Keys>>,
+    /// When to fetch again; a std mutex, held only to read or record.
+    refetch: std::sync::Mutex<Refetch>,
+    /// Held by the one fetch under way; callers with an unknown `kid` wait on it for its outcome.
+    flight: tokio::sync::Mutex<()>,
     /// Tokens whose signature, issuer and audience already verified, by SHA-256 of the token:
     /// a service sends the same token on every call until it expires. Expiry and not-before
     /// are still checked on every call.
@@ -162,13 +186,65 @@ struct JwkSet {
 }
 
 /// The issuer's keys, decoded once per fetch.
+#[derive(Default)]
 struct Keys {
     by_kid: HashMap<String, CachedKey>,
-    fetched_at: Option<Instant>,
+}
+
+/// First retry after a failed fetch while no key was ever fetched: without keys no token
+/// verifies, so retrying soon is what brings service back (still at most once a second).
+const COLD_RETRY: Duration = Duration::from_secs(1);
+/// Longest wait after consecutive failed fetches once keys are known (the known keys still
+/// verify meanwhile).
+const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
+
+/// When the JWKS may be fetched again for an unknown `kid`. Every attempt counts from its start,
+/// success or failure, so neither a failing provider nor a caller who hangs up mid-fetch can make
+/// jitroles fetch more than once per interval.
+#[derive(Debug, Default)]
+struct Refetch {
+    last_attempt: Option<Instant>,
+    /// Consecutive failed fetches.
+    failures: u32,
+    /// A fetch has succeeded once.
+    loaded: bool,
+    /// Why the latest fetch failed, while it is the latest outcome.
+    error: Option<String>,
+}
+
+impl Refetch {
+    /// The wait after the latest attempt: `refetch_after` after a success; after failures,
+    /// doubling from `refetch_after` up to [`MAX_BACKOFF`], or while no key is known, from
+    /// [`COLD_RETRY`] up to `refetch_after`; never less than [`COLD_RETRY`] after a failure.
+    fn interval(&self, refetch_after: Duration) -> Duration {
+        if self.failures == 0 {
+            return refetch_after;
+        }
+        let doubled = |base: Duration| base.saturating_mul(1 << (self.failures - 1).min(16));
+        let after_failure = if self.loaded {
+            doubled(refetch_after).min(MAX_BACKOFF.max(refetch_after))
+        } else {
+            doubled(COLD_RETRY).min(refetch_after)
+        };
+        after_failure.max(COLD_RETRY)
+    }
+
+    fn due(&self, now: Instant, refetch_after: Duration) -> bool {
+        self.last_attempt
+            .is_none_or(|at| now >= at + self.interval(refetch_after))
+    }
+
+    /// Why `kid` cannot be had now: the outage, while no key was ever fetched; else unknown.
+    fn refusal(&self, kid: &str) -> TokenError {
+        match (&self.error, self.loaded) {
+            (Some(error), false) => TokenError::Jwks(error.clone()),
+            _ => TokenError::UnknownKey(kid.to_owned()),
+        }
+    }
 }
 
 impl Keys {
-    fn from_set(set: JwkSet, fetched_at: Instant) -> Self {
+    fn from_set(set: JwkSet) -> Self {
         let b64 = |v: &Option<String>| v.as_deref().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
         let by_kid = set
             .keys
@@ -190,10 +266,7 @@ impl Keys {
                 Some((jwk.kid?, CachedKey { key, alg: jwk.alg }))
             })
             .collect();
-        Self {
-            by_kid,
-            fetched_at: Some(fetched_at),
-        }
+        Self { by_kid }
     }
 }
 
@@ -201,6 +274,7 @@ impl Keys {
 struct JoseHeader {
     alg: String,
     kid: Option<String>,
+    typ: Option<String>,
 }
 
 impl JwtVerifier {
@@ -212,10 +286,9 @@ impl JwtVerifier {
         Self {
             settings,
             http,
-            keys: RwLock::new(Keys {
-                by_kid: HashMap::new(),
-                fetched_at: None,
-            }),
+            keys: RwLock::new(Arc::default()),
+            refetch: std::sync::Mutex::new(Refetch::default()),
+            flight: tokio::sync::Mutex::new(()),
             verified: std::sync::Mutex::new(HashMap::new()),
         }
     }
@@ -283,6 +356,7 @@ impl JwtVerifier {
         verified.map_err(|_| TokenError::Signature)?;
 
         let payload: serde_json::Value = decode_json(payload_b64)?;
+        self.check_access_token(header.typ.as_deref(), &payload)?;
         if payload["iss"].as_str() != Some(self.settings.issuer.as_str()) {
             return Err(TokenError::Issuer);
         }
@@ -322,35 +396,109 @@ impl JwtVerifier {
         Ok(())
     }
 
-    /// The key for `kid`, fetching the JWKS when it is unknown (rate-limited).
+    /// ID tokens carry the `nonce` of the sign-in they finish; access tokens never do. Providers
+    /// that follow RFC 9068 type access tokens `at+jwt`, and nothing else.
+    fn check_access_token(
+        &self,
+        typ: Option<&str>,
+        payload: &serde_json::Value,
+    ) -> Result<(), TokenError> {
+        if payload.get("nonce").is_some() {
+            return Err(TokenError::NotAnAccessToken(
+                "it carries a nonce, as ID tokens do".into(),
+            ));
+        }
+        let at_jwt = typ.is_some_and(|t| {
+            let t = t.to_ascii_lowercase();
+            t == "at+jwt" || t == "application/at+jwt"
+        });
+        if self.settings.require_at_jwt && !at_jwt {
+            return Err(TokenError::NotAnAccessToken(format!(
+                "its type is {}, not at+jwt (RFC 9068); if the provider does not type its access tokens, set oidc.require_at_jwt = false",
+                typ.unwrap_or("not given")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The key for `kid`, fetching the JWKS when it is unknown (bounded, see [`Refetch`]).
     async fn key(&self, kid: &str, alg: &str) -> Result<PublicKey, TokenError> {
-        let stale = |keys: &Keys| {
-            keys.fetched_at
-                .is_none_or(|at| at.elapsed() >= self.settings.refetch_after)
-        };
-        let cached = {
-            let keys = self.keys.read().await;
-            keys.by_kid.get(kid).cloned().ok_or_else(|| stale(&keys))
-        };
-        let found = match cached {
-            Ok(found) => found,
-            Err(true) => {
-                let mut keys = self.keys.write().await;
-                // another request may have fetched meanwhile
-                if !keys.by_kid.contains_key(kid) && stale(&keys) {
-                    *keys = Keys::from_set(self.fetch().await?, Instant::now());
-                }
-                keys.by_kid
-                    .get(kid)
-                    .cloned()
-                    .ok_or_else(|| TokenError::UnknownKey(kid.to_owned()))?
-            }
-            Err(false) => return Err(TokenError::UnknownKey(kid.to_owned())),
+        let found = match self.known(kid) {
+            Some(found) => found,
+            None => self.refetch_for(kid).await?,
         };
         if found.alg.as_deref().is_some_and(|key_alg| key_alg != alg) {
             return Err(TokenError::Algorithm(alg.to_owned()));
         }
         Ok(found.key)
+    }
+
+    fn known(&self, kid: &str) -> Option<CachedKey> {
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.by_kid.get(kid).cloned()
+    }
+
+    fn refetch_state(&self) -> std::sync::MutexGuard<'_, Refetch> {
+        self.refetch
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Fetches the JWKS for an unknown `kid` if one is due, or waits for the fetch under way.
+    async fn refetch_for(&self, kid: &str) -> Result<CachedKey, TokenError> {
+        let refetch_after = self.settings.refetch_after;
+        let flight = match self.flight.try_lock() {
+            Ok(flight) => flight,
+            // a fetch is under way: its outcome may bring the key
+            Err(_) => {
+                let flight = self.flight.lock().await;
+                if let Some(found) = self.known(kid) {
+                    return Ok(found);
+                }
+                flight
+            }
+        };
+        {
+            let mut state = self.refetch_state();
+            if !state.due(Instant::now(), refetch_after) {
+                return Err(state.refusal(kid));
+            }
+            // counted from the start: a caller who hangs up mid-fetch has still spent it
+            state.last_attempt = Some(Instant::now());
+        }
+        let outcome = self.fetch().await;
+        {
+            let mut state = self.refetch_state();
+            match outcome {
+                Ok(set) => {
+                    *self
+                        .keys
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                        Arc::new(Keys::from_set(set));
+                    state.failures = 0;
+                    state.loaded = true;
+                    state.error = None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot fetch the issuer's signing keys");
+                    state.failures = state.failures.saturating_add(1);
+                    state.error = Some(match e {
+                        TokenError::Jwks(why) => why,
+                        other => other.to_string(),
+                    });
+                    if !state.loaded {
+                        return Err(state.refusal(kid));
+                    }
+                }
+            }
+        }
+        drop(flight);
+        self.known(kid)
+            .ok_or_else(|| TokenError::UnknownKey(kid.to_owned()))
     }
 
     async fn fetch(&self) -> Result<JwkSet, TokenError> {
@@ -391,4 +539,36 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenErr
         .decode(part)
         .map_err(|_| TokenError::Malformed)?;
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_fetches_back_off_and_a_success_resets_the_interval() {
+        let thirty = Duration::from_secs(30);
+        let mut state = Refetch::default();
+        let secs = |s: &Refetch| s.interval(thirty).as_secs();
+        // no key yet: retry soon, then less often, up to the normal interval
+        state.failures = 1;
+        assert_eq!(secs(&state), 1);
+        state.failures = 3;
+        assert_eq!(secs(&state), 4);
+        state.failures = 10;
+        assert_eq!(secs(&state), 30);
+        // keys known: from the normal interval up to five minutes
+        state.loaded = true;
+        state.failures = 1;
+        assert_eq!(secs(&state), 30);
+        state.failures = 2;
+        assert_eq!(secs(&state), 60);
+        state.failures = 40;
+        assert_eq!(secs(&state), 300);
+        state.failures = 0;
+        assert_eq!(secs(&state), 30);
+        // even with no interval asked for, a failure waits a second
+        state.failures = 1;
+        assert_eq!(state.interval(Duration::ZERO), COLD_RETRY);
+    }
 }

@@ -11,7 +11,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jitroles_domain::{
     Clock, DomainError,
-    session::{PendingSignIn, Session, SessionEnd, SessionPolicy, SessionStore, SignedIn},
+    session::{Session, SessionEnd, SessionPolicy, SessionStore, SignedIn},
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
@@ -119,16 +119,6 @@ impl Sessions {
         let session = self.store.session(&key).await?;
         let ended = self.store.end_session(&key, self.clock.now()).await?;
         Ok(session.filter(|_| ended))
-    }
-
-    /// Keeps a sign-in under way until its callback (any instance may receive it).
-    pub async fn store_sign_in(&self, pending: &PendingSignIn) -> Result<(), DomainError> {
-        self.store.insert_sign_in(pending).await
-    }
-
-    /// The sign-in `state` names, once, if it has not expired.
-    pub async fn take_sign_in(&self, state: &str) -> Result<Option<PendingSignIn>, DomainError> {
-        self.store.take_sign_in(state, self.clock.now()).await
     }
 
     /// Deletes what can no longer be used; run now and then.

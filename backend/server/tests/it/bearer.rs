@@ -3,9 +3,13 @@
 
 use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
 use jitroles_server::Running;
+use serde_json::json;
 use tonic::{Code, Request};
 
-use crate::{oidc::Provider, stack::directory_and_provider};
+use crate::{
+    oidc::{PERSON_CLIENT, Provider, real_now},
+    stack::directory_and_provider,
+};
 
 struct Stack {
     running: Running,
@@ -285,4 +289,134 @@ async fn non_admins_and_bad_queries_are_refused() {
         .unwrap_err();
     assert_eq!(long.code(), Code::InvalidArgument);
     stack.running.shutdown().await.unwrap();
+}
+
+/// `account`'s token as `client` would get it from the provider (`client_id`, or `azp` when
+/// `by_azp`).
+fn persons_token_of(op: &Provider, account: &str, client: Option<&str>, by_azp: bool) -> String {
+    let mut claims = op.claims(real_now());
+    let object = claims.as_object_mut().unwrap();
+    object.remove("client_id");
+    object.insert("sub".into(), json!(account));
+    object.insert("preferred_username".into(), json!(account));
+    if let Some(client) = client {
+        object.insert(
+            (if by_azp { "azp" } else { "client_id" }).into(),
+            json!(client),
+        );
+    }
+    op.sign(&claims)
+}
+
+#[tokio::test]
+async fn a_persons_token_counts_only_from_an_allowed_client() {
+    let Some(stack) = stack(true).await else {
+        return;
+    };
+    let op = &stack.op;
+
+    let refused = stack
+        .who(Some(&persons_token_of(op, "dave", Some("portal"), false)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(
+        refused.message().contains("client portal")
+            && refused.message().contains("oidc.allowed_clients"),
+        "{refused:?}"
+    );
+    let nameless = stack
+        .who(Some(&persons_token_of(op, "dave", None, false)))
+        .await
+        .unwrap_err();
+    assert_eq!(nameless.code(), Code::Unauthenticated);
+    assert!(
+        nameless.message().contains("names no client"),
+        "{nameless:?}"
+    );
+
+    for by_azp in [false, true] {
+        let token = persons_token_of(op, "dave", Some(PERSON_CLIENT), by_azp);
+        assert_eq!(stack.who(Some(&token)).await.unwrap().account_name, "dave");
+    }
+    stack.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_credentials_token_that_also_names_a_person_is_refused() {
+    let Some(stack) = stack(true).await else {
+        return;
+    };
+    // ci-bot's own token (sub = client_id, RFC 9068), with alice's name added to it
+    let mut claims = stack.op.claims(real_now());
+    claims["preferred_username"] = json!("alice");
+    let status = stack.who(Some(&stack.op.sign(&claims))).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(
+        status
+            .message()
+            .contains("client-credentials token of client ci-bot")
+            && status.message().contains("alice"),
+        "{status:?}"
+    );
+    // the same for a provider that marks such tokens (Auth0's gty), whatever its sub
+    let mut marked = stack.op.claims(real_now());
+    marked["sub"] = json!("alice");
+    marked["gty"] = json!("client-credentials");
+    marked["preferred_username"] = json!("alice");
+    let status = stack.who(Some(&stack.op.sign(&marked))).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    stack.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_id_token_sent_as_a_bearer_token_is_refused() {
+    let Some(stack) = stack(true).await else {
+        return;
+    };
+    let op = &stack.op;
+    let mut id_token = op.claims(real_now());
+    let object = id_token.as_object_mut().unwrap();
+    object.remove("client_id");
+    object.insert("sub".into(), json!("dave"));
+    object.insert("preferred_username".into(), json!("dave"));
+    object.insert("azp".into(), json!(PERSON_CLIENT));
+    object.insert("nonce".into(), json!("n-0S6_WzA2Mj"));
+    for token in [
+        op.sign(&id_token),
+        op.sign_typed(&id_token, Some("JWT"), &op.kid),
+    ] {
+        let status = stack.who(Some(&token)).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert!(
+            status.message().contains("not an access token"),
+            "{status:?}"
+        );
+    }
+    id_token.as_object_mut().unwrap().remove("nonce");
+    let status = stack
+        .who(Some(&op.sign_typed(&id_token, Some("JWT"), &op.kid)))
+        .await
+        .unwrap_err();
+    assert!(status.message().contains("not at+jwt"), "{status:?}");
+    stack.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_configuration_whose_audience_is_the_browser_client_is_refused_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((mut config, _op)) = directory_and_provider(dir.path()) else {
+        return;
+    };
+    let oidc = config.oidc.as_mut().unwrap();
+    oidc.client_id = Some(oidc.audience.clone());
+    oidc.client_secret = Some("secret".to_owned().into());
+    let Err(err) = jitroles_server::start(&config).await else {
+        panic!("the server started with oidc.audience = oidc.client_id");
+    };
+    assert!(
+        err.to_string()
+            .contains("oidc.audience must not equal oidc.client_id"),
+        "{err:#}"
+    );
 }

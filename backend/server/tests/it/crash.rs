@@ -79,6 +79,7 @@ async fn start_with(
         .env("JITROLES_DIRECTORY_BIND_PASSWORD", env("AD_SVC_PASS"))
         .env("JITROLES_OIDC_ISSUER", &op.issuer)
         .env("JITROLES_OIDC_AUDIENCE", &op.audience)
+        .env("JITROLES_OIDC_ALLOWED_CLIENTS", crate::oidc::PERSON_CLIENT)
         .env("JITROLES_ACCESS_ADMIN_GROUPS", "jitroles-admins")
         .env("JITROLES_SCHEDULER_RECONCILE_SECONDS", "1")
         .env("JITROLES_SCHEDULER_LEASE_SECONDS", "2")

@@ -14,6 +14,7 @@ mod samba;
 #[path = "../../../test-support/service.rs"]
 mod service;
 mod sessions;
+mod sign_in;
 mod stack;
 mod support;
 mod system;

@@ -8,6 +8,10 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::{BigUint, RsaPrivateKey, pkcs1::EncodeRsaPrivateKey};
 use serde_json::{Value, json};
 
+/// The client a person's bearer tokens in these tests are issued to (a CLI, say): the test
+/// configurations list it in `oidc.allowed_clients`.
+pub const PERSON_CLIENT: &str = "jitroles-cli";
+
 pub struct Provider {
     pub issuer: String,
     pub audience: String,
@@ -71,9 +75,16 @@ impl Provider {
         })
     }
 
+    /// `claims` signed as the provider signs access tokens (RFC 9068: `typ` `at+jwt`).
     pub fn sign(&self, claims: &Value) -> String {
+        self.sign_typed(claims, Some("at+jwt"), &self.kid)
+    }
+
+    /// `claims` signed with the provider's key, with the given `typ` and `kid` in the header.
+    pub fn sign_typed(&self, claims: &Value, typ: Option<&str>, kid: &str) -> String {
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
+        header.kid = Some(kid.to_owned());
+        header.typ = typ.map(str::to_owned);
         jsonwebtoken::encode(&header, claims, &self.key).unwrap()
     }
 }
@@ -89,7 +100,7 @@ impl Provider {
         let mut claims = self.claims(real_now());
         claims["sub"] = json!(account);
         claims["preferred_username"] = json!(account);
-        claims.as_object_mut().unwrap().remove("client_id");
+        claims["client_id"] = json!(PERSON_CLIENT);
         self.sign(&claims)
     }
 }

@@ -41,6 +41,9 @@ pub fn oidc(op: &Provider) -> OidcSection {
         client_secret: None,
         user_claim: "preferred_username".into(),
         user_attribute: UserAttribute::SamAccountName,
+        // the client `Provider::person_token`s are issued to
+        allowed_clients: vec![crate::oidc::PERSON_CLIENT.into()],
+        require_at_jwt: true,
     }
 }
 

@@ -1,0 +1,462 @@
+//! Browser sign-in under attack and under key rotation: a flood of `/auth/login` writes
+//! nothing while a person signs in through the real provider and requests a role; an ID token
+//! signed with a key the provider published after jitroles read its keys is accepted once
+//! jitroles reads them again, and made-up keys do not make it read them more than once.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use jitroles_ad_fixture::{Fixture, Options};
+use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
+use jitroles_server::config::Config;
+use reqwest::{StatusCode, Url, header};
+use serde_json::{Value, json};
+use tonic::Request;
+
+use crate::{
+    oidc::{Provider, provider, real_now},
+    stack::{on_fixture, oncall_rule},
+    support::sqlite_file,
+};
+
+const SIGN_IN_COOKIE: &str = "jitroles-sign-in";
+const SESSION_COOKIE: &str = "jitroles-session";
+const FLOOD: usize = 10_000;
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `name=value` pairs a response sets, by name.
+fn set_cookies(response: &reqwest::Response) -> HashMap<String, String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next()?.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn location(response: &reqwest::Response, base: &Url) -> Url {
+    base.join(response.headers()[header::LOCATION].to_str().unwrap())
+        .unwrap()
+}
+
+fn cookie_header(jar: &HashMap<String, String>) -> String {
+    jar.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Signs `account` in at `server` through the test provider's login form, as a browser would;
+/// returns the session cookie's value.
+async fn sign_in(server: &str, account: &str) -> String {
+    let http = no_redirects();
+    let start = http
+        .get(format!("{server}/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let ours = set_cookies(&start);
+    let mut at = location(&start, &Url::parse(server).unwrap());
+    let mut provider_jar = HashMap::new();
+    for _ in 0..12 {
+        if at.as_str().starts_with(&format!("{server}/auth/callback")) {
+            let back = http
+                .get(at.clone())
+                .header(header::COOKIE, cookie_header(&ours))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                back.status(),
+                StatusCode::SEE_OTHER,
+                "{}",
+                back.text().await.unwrap()
+            );
+            return set_cookies(&back)
+                .remove(SESSION_COOKIE)
+                .expect("a session cookie");
+        }
+        let page = http
+            .get(at.clone())
+            .header(header::COOKIE, cookie_header(&provider_jar))
+            .send()
+            .await
+            .unwrap();
+        provider_jar.extend(set_cookies(&page));
+        if page.status() == StatusCode::SEE_OTHER || page.status() == StatusCode::FOUND {
+            at = location(&page, &at);
+            continue;
+        }
+        // the provider's interaction page: log in (any password), or consent
+        let html = page.text().await.unwrap();
+        let form: &[(&str, &str)] = if html.contains("name=\"login\"") {
+            &[("prompt", "login"), ("login", account), ("password", "x")]
+        } else {
+            &[("prompt", "consent")]
+        };
+        let submitted = http
+            .post(at.clone())
+            .header(header::COOKIE, cookie_header(&provider_jar))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        provider_jar.extend(set_cookies(&submitted));
+        at = location(&submitted, &at);
+    }
+    panic!("the sign-in did not come back to jitroles");
+}
+
+/// A server on its own directory fixture with browser sign-in at the test provider.
+async fn with_browser_sign_in(
+    op: &Provider,
+) -> (jitroles_server::Running, Fixture, tempfile::TempDir, Config) {
+    let fixture = Fixture::start(Options {
+        forest_level: 7,
+        pam_enabled: true,
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = on_fixture(dir.path(), fixture.url(), op);
+    let oidc = config.oidc.as_mut().unwrap();
+    oidc.client_id = Some(std::env::var("OIDC_CLIENT_ID").unwrap());
+    oidc.client_secret = Some(std::env::var("OIDC_CLIENT_SECRET").unwrap().into());
+    config.session.insecure_localhost_cookie = true;
+    let running = jitroles_server::start(&config).await.unwrap();
+    (running, fixture, dir, config)
+}
+
+#[tokio::test]
+async fn a_sign_in_flood_writes_nothing_while_a_person_signs_in_and_requests_a_role() {
+    let Some(op) = provider() else { return };
+    let (server, _fixture, dir, _config) = with_browser_sign_in(&op).await;
+    let url = format!("http://{}", server.addr());
+    let channel = tonic::transport::Channel::from_shared(url.clone())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let rule = oncall_rule(
+        channel.clone(),
+        &op,
+        ("Flood", "jit-role-dba"),
+        600,
+        pb::JustificationPolicy::Optional,
+    )
+    .await;
+
+    // the flood: one client, 16 requests at a time
+    let sent = Arc::new(AtomicUsize::new(0));
+    let flood = {
+        let (sent, url) = (sent.clone(), url.clone());
+        tokio::spawn(async move {
+            let http = no_redirects();
+            let mut statuses = HashMap::new();
+            let mut pending = tokio::task::JoinSet::new();
+            for _ in 0..FLOOD {
+                if pending.len() >= 16
+                    && let Some(done) = pending.join_next().await
+                {
+                    *statuses.entry(done.unwrap()).or_insert(0) += 1;
+                }
+                let (http, url, sent) = (http.clone(), url.clone(), sent.clone());
+                pending.spawn(async move {
+                    let status = http
+                        .get(format!("{url}/auth/login"))
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0);
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    status
+                });
+            }
+            while let Some(done) = pending.join_next().await {
+                *statuses.entry(done.unwrap()).or_insert(0) += 1;
+            }
+            statuses
+        })
+    };
+    while sent.load(Ordering::SeqCst) < 500 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let session = sign_in(&url, "dave").await;
+    let mut ask = Request::new(pb::RequestRoleRequest {
+        rule_id: rule.id.clone(),
+        duration: None,
+        justification: "during the flood".into(),
+        client_request_id: String::new(),
+    });
+    ask.metadata_mut().insert(
+        "cookie",
+        format!("{SESSION_COOKIE}={session}").parse().unwrap(),
+    );
+    ask.metadata_mut()
+        .insert("x-jitroles-csrf", "1".parse().unwrap());
+    let grant = RoleServiceClient::new(channel)
+        .request_role(ask)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(grant.state(), pb::GrantState::Active);
+    let during = sent.load(Ordering::SeqCst);
+    assert!(
+        during < FLOOD,
+        "the flood was over before the person was done"
+    );
+
+    let statuses = flood.await.unwrap();
+    assert_eq!(statuses.get(&303), Some(&FLOOD), "{statuses:?}");
+    let db = sea_orm::Database::connect(format!("sqlite://{}", sqlite_file(dir.path()).display()))
+        .await
+        .unwrap();
+    let rows = sea_orm::ConnectionTrait::query_one_raw(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "SELECT COUNT(*) AS n FROM sign_ins",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<i64>("", "n")
+    .unwrap();
+    assert_eq!(
+        rows, 0,
+        "sign-ins under way are kept in the browser, not the database"
+    );
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sign_in_cookie_that_was_tampered_with_or_is_someone_elses_is_refused() {
+    let Some(op) = provider() else { return };
+    let (server, _fixture, _dir, _config) = with_browser_sign_in(&op).await;
+    let url = format!("http://{}", server.addr());
+    let http = no_redirects();
+    let start = |http: reqwest::Client| {
+        let url = url.clone();
+        async move {
+            let r = http.get(format!("{url}/auth/login")).send().await.unwrap();
+            let to = location(&r, &Url::parse(&url).unwrap());
+            let state = to
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .unwrap()
+                .1
+                .into_owned();
+            (set_cookies(&r).remove(SIGN_IN_COOKIE).unwrap(), state)
+        }
+    };
+    let (cookie, state) = start(http.clone()).await;
+    assert!(
+        !cookie.contains(&state),
+        "the state is sealed, not in clear"
+    );
+    let (other_cookie, _) = start(http.clone()).await;
+    let mut bytes = URL_SAFE_NO_PAD.decode(&cookie).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let tampered = URL_SAFE_NO_PAD.encode(bytes);
+    for bad in [tampered, other_cookie, "garbage".into()] {
+        let back = http
+            .get(format!("{url}/auth/callback?code=x&state={state}"))
+            .header(header::COOKIE, format!("{SIGN_IN_COOKIE}={bad}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(back.status(), StatusCode::BAD_REQUEST);
+        assert!(back.text().await.unwrap().contains("expired"));
+    }
+    server.shutdown().await.unwrap();
+}
+
+/// An OpenID provider on loopback whose keys a test rotates: it publishes `published` kids
+/// (all the test provider's key), and its token endpoint answers with an ID token for
+/// `next_id_token` signed under `signing_kid`. Counts discovery-document reads.
+struct RotatingProvider {
+    issuer: String,
+    published: Arc<Mutex<Vec<String>>>,
+    next: Arc<Mutex<(String, Value)>>,
+    discoveries: Arc<AtomicUsize>,
+}
+
+impl RotatingProvider {
+    async fn start(op: &Provider) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let published = Arc::new(Mutex::new(vec!["first".to_owned()]));
+        let next = Arc::new(Mutex::new((String::new(), json!({}))));
+        let discoveries = Arc::new(AtomicUsize::new(0));
+        let n = URL_SAFE_NO_PAD.encode(&op.public_n);
+        let key = Arc::new(op.key.clone());
+        let discovery = {
+            let (issuer, discoveries) = (issuer.clone(), discoveries.clone());
+            move || {
+                discoveries.fetch_add(1, Ordering::SeqCst);
+                let doc = json!({
+                    "issuer": issuer,
+                    "authorization_endpoint": format!("{issuer}/authorize"),
+                    "token_endpoint": format!("{issuer}/token"),
+                    "jwks_uri": format!("{issuer}/jwks"),
+                    "response_types_supported": ["code"],
+                    "subject_types_supported": ["public"],
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                });
+                async move { json_reply(&doc) }
+            }
+        };
+        let jwks = {
+            let published = published.clone();
+            move || {
+                let keys: Vec<Value> = published
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|kid| json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": n, "e": "AQAB"}))
+                    .collect();
+                async move { json_reply(&json!({ "keys": keys })) }
+            }
+        };
+        let token = {
+            let next = next.clone();
+            move || {
+                let (kid, claims) = next.lock().unwrap().clone();
+                let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+                header.kid = Some(kid);
+                let id_token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
+                async move {
+                    json_reply(&json!({
+                        "access_token": "opaque", "token_type": "Bearer",
+                        "expires_in": 600, "id_token": id_token,
+                    }))
+                }
+            }
+        };
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                axum::routing::get(discovery),
+            )
+            .route("/jwks", axum::routing::get(jwks))
+            .route("/token", axum::routing::post(token));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            issuer,
+            published,
+            next,
+            discoveries,
+        }
+    }
+}
+
+fn json_reply(value: &Value) -> ([(header::HeaderName, &'static str); 1], String) {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+}
+
+/// Starts a sign-in at `server` and finishes it with the ID token the provider signs under
+/// `kid`; returns the callback's status.
+async fn sign_in_with_key(server: &str, op: &RotatingProvider, kid: &str) -> StatusCode {
+    let http = no_redirects();
+    let start = http
+        .get(format!("{server}/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let to = location(&start, &Url::parse(server).unwrap());
+    let param = |name: &str| {
+        to.query_pairs()
+            .find(|(k, _)| k == name)
+            .unwrap()
+            .1
+            .into_owned()
+    };
+    let now = real_now().timestamp();
+    *op.next.lock().unwrap() = (
+        kid.to_owned(),
+        json!({
+            "iss": op.issuer, "aud": param("client_id"), "sub": "dave",
+            "preferred_username": "dave", "nonce": param("nonce"),
+            "iat": now, "exp": now + 600,
+        }),
+    );
+    let back = http
+        .get(format!(
+            "{server}/auth/callback?code=c&state={}",
+            param("state")
+        ))
+        .header(header::COOKIE, cookie_header(&set_cookies(&start)))
+        .send()
+        .await
+        .unwrap();
+    back.status()
+}
+
+#[tokio::test]
+async fn browser_sign_in_reads_the_providers_keys_again_when_an_id_token_names_a_new_one() {
+    let Some(op) = provider() else { return };
+    let rotating = RotatingProvider::start(&op).await;
+    let fixture = Fixture::start(Options {
+        forest_level: 7,
+        pam_enabled: true,
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = on_fixture(dir.path(), fixture.url(), &op);
+    let oidc = config.oidc.as_mut().unwrap();
+    oidc.issuer = rotating.issuer.clone();
+    oidc.client_id = Some("jitroles".into());
+    oidc.client_secret = Some("rotating-secret".to_owned().into());
+    config.session.insecure_localhost_cookie = true;
+    let server = jitroles_server::start(&config).await.unwrap();
+    let url = format!("http://{}", server.addr());
+
+    assert_eq!(
+        sign_in_with_key(&url, &rotating, "first").await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(rotating.discoveries.load(Ordering::SeqCst), 1);
+
+    // the provider rotates: a new key, published after jitroles read the keys
+    rotating.published.lock().unwrap().push("second".into());
+    assert_eq!(
+        sign_in_with_key(&url, &rotating, "second").await,
+        StatusCode::SEE_OTHER,
+        "the new key is read on first need"
+    );
+    assert_eq!(rotating.discoveries.load(Ordering::SeqCst), 2);
+
+    // a key nobody published: refused, and no second read within the interval
+    for _ in 0..3 {
+        assert_eq!(
+            sign_in_with_key(&url, &rotating, "made-up").await,
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(rotating.discoveries.load(Ordering::SeqCst), 2);
+    server.shutdown().await.unwrap();
+}
