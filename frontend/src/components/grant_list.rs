@@ -99,7 +99,8 @@ fn ExtendForm(
     }
 }
 
-fn state_text(g: &Grant) -> String {
+/// How a grant stands, or how it ended: "active", "expired", "revoked", "failed: …".
+pub fn outcome(g: &Grant) -> String {
     match g.state() {
         GrantState::Ended => match g.end_reason() {
             EndReason::Expired => "expired".into(),
@@ -140,7 +141,7 @@ pub fn GrantHistory(#[prop(into)] grants: Signal<Vec<Grant>>) -> impl IntoView {
                             <td>{g.rule_name.clone()}</td>
                             <td>{format::local_time(g.requested_at.as_ref())}</td>
                             <td>{format::local_time(g.ended_at.as_ref())}</td>
-                            <td>{state_text(&g)}</td>
+                            <td>{outcome(&g)}</td>
                         </tr>
                     </For>
                 </tbody>
