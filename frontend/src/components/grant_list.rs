@@ -117,7 +117,8 @@ pub fn outcome(g: &Grant) -> String {
     }
 }
 
-/// Past grants, newest first; rows keyed by grant, so a reload keeps the rows it already shows.
+/// Past grants, newest first, with the reason an admin gave for a revocation; rows keyed by
+/// grant, so a reload keeps the rows it already shows.
 #[component]
 pub fn GrantHistory(#[prop(into)] grants: Signal<Vec<Grant>>) -> impl IntoView {
     view! {
@@ -141,7 +142,12 @@ pub fn GrantHistory(#[prop(into)] grants: Signal<Vec<Grant>>) -> impl IntoView {
                             <td>{g.rule_name.clone()}</td>
                             <td>{format::local_time(g.requested_at.as_ref())}</td>
                             <td>{format::local_time(g.ended_at.as_ref())}</td>
-                            <td>{outcome(&g)}</td>
+                            <td>
+                                {outcome(&g)}
+                                {(!g.end_note.is_empty()).then(|| view! {
+                                    <span class="grant-history__note">{format!("Reason: {}", g.end_note)}</span>
+                                })}
+                            </td>
                         </tr>
                     </For>
                 </tbody>
