@@ -8,7 +8,7 @@
 // grant fails, leaving that membership alone. (A group jit-svc may not write would not do: the
 // grant stays `activating`, see the report of this change.)
 import { test, expect } from './fixtures.js';
-import { GrantsPage } from './admin-pages.js';
+import { GrantsPage, expectAccessible } from './admin-pages.js';
 import { aliceMakesRule, daveHolds, requestThroughApi } from './api-setup.js';
 import { addMember, isMember, removeMember } from './directory.js';
 import { RolesPage } from './roles-page.js';
@@ -80,6 +80,11 @@ test('the grants page lists past grants by person, role and state, with the revo
 
   await grants.filter({ state: 'Any', person: 'DAVE' });
   await expect(grants.rows).toHaveCount(3);
+  // the full table on a phone: accessible, and only the table scrolls sideways
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expectAccessible(page);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)).toBeLessThanOrEqual(0);
+  await page.setViewportSize({ width: 1280, height: 720 });
   await grants.filter({ state: 'Any', person: 'dave', role: 'Web deploy' });
   await expect(grants.rows).toHaveCount(1);
   await expect(grants.row('Web deploy')).toContainText('revoked');
