@@ -15,9 +15,12 @@ function search(base, scope, filter, attribute) {
     .map((line) => line.slice(line.indexOf(':') + 1).replace(/^:?\s*/, '').trim());
 }
 
-/** DNs of the direct members of a role group (in OU=JIT Roles). */
+/** DNs of the direct members of a group, found by its account name (a role group in
+ *  OU=JIT Roles or any other). */
 export function members(group) {
-  return search(`CN=${group},${process.env.AD_ROLE_OU}`, 'base', '(objectClass=*)', 'member');
+  const [dn] = search(process.env.AD_BASE_DN, 'sub', `(sAMAccountName=${group})`, 'dn');
+  if (!dn) throw new Error(`no group ${group} in the test DC`);
+  return search(dn, 'base', '(objectClass=*)', 'member');
 }
 
 /** The objectSid of an account or group, as S-1-5-21-…. */
@@ -28,6 +31,20 @@ export function sidOf(account) {
   const subs = [];
   for (let i = 0; i < bytes[1]; i += 1) subs.push(bytes.readUInt32LE(8 + 4 * i));
   return `S-${bytes[0]}-${authority}-${subs.join('-')}`;
+}
+
+/** Adds `account` to a role group directly, as someone outside jitroles would. */
+export function addMember(group, account) {
+  const dn = search(process.env.AD_BASE_DN, 'sub', `(sAMAccountName=${account})`, 'dn')[0];
+  if (members(group).some((m) => m.toLowerCase() === dn.toLowerCase())) return;
+  execFileSync(
+    'ldapmodify',
+    ['-x', '-H', process.env.AD_LDAPS_URL, '-D', process.env.AD_ADMIN_DN, '-w', process.env.AD_ADMIN_PASS],
+    {
+      env: { ...process.env, LDAPTLS_CACERT: process.env.AD_CA_FILE },
+      input: `dn: CN=${group},${process.env.AD_ROLE_OU}\nchangetype: modify\nadd: member\nmember: ${dn}\n`,
+    },
+  );
 }
 
 /** Removes `account` from a role group if it is a member (a clean start for a test). */

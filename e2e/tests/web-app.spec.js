@@ -2,32 +2,11 @@
 // status with the members no grant explains, the reason a revocation asks for, extending by a
 // chosen duration, and a keyboard-only journey with the focus visible at every step.
 import { test, expect } from './fixtures.js';
-import { RuleEditor } from './admin-pages.js';
-import { createRuleRequest, grpcWebFromPage, requestRoleRequest, stringField } from './grpc-web.js';
-import { isMember, members, removeMember, sidOf } from './directory.js';
+import { aliceMakesRule, daveHolds } from './api-setup.js';
+import { isMember, members, removeMember } from './directory.js';
+import { tabTo } from './keyboard.js';
 import { RolesPage } from './roles-page.js';
 import { Shell } from './shell-page.js';
-
-const APP = { 'x-jitroles-csrf': '1' };
-
-/** alice, signed in on `page`, makes a rule that allows dba-oncall; returns its id. */
-async function aliceMakesRule(page, server, rule) {
-  await new Shell(page, server.url).open('/roles', 'alice');
-  const made = await grpcWebFromPage(page, server.url, 'jitroles.v1.AdminService/CreateRule', APP,
-    createRuleRequest({ allowSid: sidOf('dba-oncall'), ...rule }));
-  expect(made, made.message).toMatchObject({ status: '0' });
-  return stringField(made.reply, 1);
-}
-
-/** dave, in his own browser, holds the role `ruleId` (requested through the API). */
-async function daveHolds(otherBrowser, server, ruleId, path = '/roles') {
-  const dave = await otherBrowser();
-  await new Shell(dave, server.url).open(path, 'dave');
-  const granted = await grpcWebFromPage(dave, server.url, 'jitroles.v1.RoleService/RequestRole', APP,
-    requestRoleRequest(ruleId, 'OPS-77'));
-  expect(granted, granted.message).toMatchObject({ status: '0' });
-  return dave;
-}
 
 test('a save over a newer version in another tab says so and keeps the form', async ({ page, server }) => {
   const id = await aliceMakesRule(page, server, {
@@ -151,42 +130,26 @@ test('keyboard only: dave requests, extends and releases, with the focus always 
   const roles = new RolesPage(dave);
   await expect(roles.card('Web deploy')).toBeVisible();
 
-  /** Tabs until `target` has the focus, checking each stop shows a focus outline. */
-  async function tabTo(target, limit = 60) {
-    for (let i = 0; i < limit; i += 1) {
-      await dave.keyboard.press('Tab');
-      const visible = await dave.evaluate(() => {
-        const el = document.activeElement;
-        if (!el || el === document.body) return true;
-        const style = getComputedStyle(el);
-        return el.matches(':focus-visible') && style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
-      });
-      expect(visible, 'the focused element shows a focus outline').toBe(true);
-      if (await target.evaluate((el) => el === document.activeElement)) return;
-    }
-    throw new Error('never reached the control by Tab');
-  }
-
   const card = roles.card('Web deploy');
-  await tabTo(card.getByLabel('Duration', { exact: true }));
+  await tabTo(dave, card.getByLabel('Duration', { exact: true }));
   await dave.keyboard.press('Control+A');
   await dave.keyboard.type('2');
-  await tabTo(card.getByLabel(/Justification/));
+  await tabTo(dave, card.getByLabel(/Justification/));
   await dave.keyboard.type('keyboard journey');
-  await tabTo(card.getByRole('button', { name: 'Request' }));
+  await tabTo(dave, card.getByRole('button', { name: 'Request' }));
   await dave.keyboard.press('Enter');
   await expect(roles.confirmation('Web deploy')).toContainText('Granted until');
   await expect(roles.countdown('Web deploy')).toContainText(/^(1 min|2 min)/);
   expect(isMember('jit-role-web', 'dave')).toBe(true);
 
-  await tabTo(dave.getByLabel('Extend Web deploy by', { exact: true }));
+  await tabTo(dave, dave.getByLabel('Extend Web deploy by', { exact: true }));
   await dave.keyboard.press('Control+A');
   await dave.keyboard.type('20');
-  await tabTo(roles.extendButton('Web deploy'));
+  await tabTo(dave, roles.extendButton('Web deploy'));
   await dave.keyboard.press('Enter');
   await expect(roles.countdown('Web deploy')).toContainText(/^(19|20) min/);
 
-  await tabTo(roles.releaseButton('Web deploy'));
+  await tabTo(dave, roles.releaseButton('Web deploy'));
   dave.once('dialog', (d) => d.accept());
   await dave.keyboard.press('Enter');
   await expect(roles.history).toContainText('released');

@@ -50,6 +50,27 @@ pub struct AuditQuery {
     pub until_ms: Option<f64>,
 }
 
+/// Which grants to list: newest first; empty fields match all.
+#[derive(Clone, PartialEq)]
+pub struct GrantQuery {
+    /// An account name (any case) or a SID.
+    pub person: String,
+    pub rule_id: String,
+    /// The server's state names ("live", "ended", "failed", …); empty: every state.
+    pub states: Vec<&'static str>,
+}
+
+impl Default for GrantQuery {
+    /// The live grants of everyone.
+    fn default() -> Self {
+        Self {
+            person: String::new(),
+            rule_id: String::new(),
+            states: vec!["live"],
+        }
+    }
+}
+
 /// One page of a list and the token for the next (`None`: it was the last).
 #[derive(Clone, PartialEq)]
 pub struct Page<T> {
@@ -243,14 +264,21 @@ impl Api {
         })
     }
 
-    pub async fn list_grants(&self, page_token: String) -> Result<Page<Grant>, ApiError> {
+    pub async fn list_grants(
+        &self,
+        query: GrantQuery,
+        page_token: String,
+    ) -> Result<Page<Grant>, ApiError> {
         self.answer(
             self.admin()
                 .list_grants(pb::ListGrantsRequest {
-                    include_ended: false,
+                    // read only when `states` is empty: then every state
+                    include_ended: true,
                     page_size: 100,
                     page_token,
-                    ..Default::default()
+                    person: query.person,
+                    rule_id: query.rule_id,
+                    states: query.states.into_iter().map(str::to_owned).collect(),
                 })
                 .await,
         )

@@ -99,7 +99,8 @@ fn ExtendForm(
     }
 }
 
-fn state_text(g: &Grant) -> String {
+/// How a grant stands, or how it ended: "active", "expired", "revoked", "failed: …".
+pub fn outcome(g: &Grant) -> String {
     match g.state() {
         GrantState::Ended => match g.end_reason() {
             EndReason::Expired => "expired".into(),
@@ -116,7 +117,8 @@ fn state_text(g: &Grant) -> String {
     }
 }
 
-/// Past grants, newest first; rows keyed by grant, so a reload keeps the rows it already shows.
+/// Past grants, newest first, with the reason an admin gave for a revocation; rows keyed by
+/// grant, so a reload keeps the rows it already shows.
 #[component]
 pub fn GrantHistory(#[prop(into)] grants: Signal<Vec<Grant>>) -> impl IntoView {
     view! {
@@ -140,7 +142,12 @@ pub fn GrantHistory(#[prop(into)] grants: Signal<Vec<Grant>>) -> impl IntoView {
                             <td>{g.rule_name.clone()}</td>
                             <td>{format::local_time(g.requested_at.as_ref())}</td>
                             <td>{format::local_time(g.ended_at.as_ref())}</td>
-                            <td>{state_text(&g)}</td>
+                            <td>
+                                {outcome(&g)}
+                                {(!g.end_note.is_empty()).then(|| view! {
+                                    <span class="grant-history__note">{format!("Reason: {}", g.end_note)}</span>
+                                })}
+                            </td>
                         </tr>
                     </For>
                 </tbody>

@@ -16,7 +16,7 @@ pub use connection_banner::ConnectionBanner;
 pub use directory_picker::DirectoryPicker;
 pub use duration_input::{DurationInput, seconds, split};
 pub use field::{Field, FieldKind, FieldNotes, FormProblems, described_by};
-pub use grant_list::{GrantHistory, LiveGrant};
+pub use grant_list::{GrantHistory, LiveGrant, outcome};
 pub use role_card::RoleCard;
 pub use secret_source::{SecretOrigin, SecretSourceInput};
 pub use server_footer::ServerFooter;

@@ -13,7 +13,7 @@ pub fn AdminPage() -> impl IntoView {
                     <li><A href="/admin/rules">"Role rules"</A>" — who may request which group, for how long"</li>
                     <li><A href="/admin/channels">"Notification channels"</A>" — email and webhooks for grant events"</li>
                     <li><A href="/admin/notifications">"Deliveries"</A>" — notifications sent, pending and failed"</li>
-                    <li><A href="/admin/grants">"Live grants"</A>" — everyone's current access; revoke"</li>
+                    <li><A href="/admin/grants">"Grants"</A>" — everyone's access, now and past; revoke"</li>
                     <li><A href="/admin/audit">"Audit log"</A>" — every request, grant, extension and end"</li>
                     <li><A href="/admin/directory">"Directory status"</A>" — mechanism, PAM, write permissions"</li>
                 </ul>

@@ -1,14 +1,31 @@
-//! Everyone's live grants, with Revoke: the admin says why (required; recorded in the audit
-//! log and shown here once done).
+//! Everyone's grants, live ones first: filtered by person, rule and state (live, ended,
+//! failed), newest first, paged; Revoke on an active grant, where the admin says why (required;
+//! recorded in the audit log, kept on the grant and shown here and to the person).
 
 use leptos::{html, prelude::*};
 
 use crate::{
-    api::{ApiError, Grant},
-    components::{Field, FieldKind},
+    api::{ApiError, Grant, GrantQuery, GrantState},
+    components::{Field, FieldKind, outcome},
     data::{Failure, Loaded, MoreButton, Paged, use_api},
     format,
 };
+
+/// The state filter: (value, label, the server's state names; none: every state).
+const STATES: [(&str, &str, &[&str]); 5] = [
+    ("live", "Live", &["live"]),
+    ("past", "Ended or failed", &["ended", "failed"]),
+    ("ended", "Ended", &["ended"]),
+    ("failed", "Failed", &["failed"]),
+    ("any", "Any", &[]),
+];
+
+fn states_of(value: &str) -> Vec<&'static str> {
+    STATES
+        .iter()
+        .find(|(v, _, _)| *v == value)
+        .map_or_else(|| vec!["live"], |(_, _, states)| states.to_vec())
+}
 
 fn group_of(g: &Grant) -> String {
     g.group
@@ -19,16 +36,63 @@ fn group_of(g: &Grant) -> String {
 #[component]
 pub fn AdminGrantsPage() -> impl IntoView {
     let api = use_api();
+    let (person, rule_id, state) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new("live"),
+    );
+    // the filters as last submitted: the list follows these, and an answer to filters that
+    // were changed meanwhile is dropped (`Paged`)
+    let applied = RwSignal::new(GrantQuery::default());
     let grants = {
         let api = api.clone();
         Paged::new(
-            || (),
-            move |(), token| {
+            move || applied.get(),
+            move |query, token| {
                 let api = api.clone();
-                async move { api.list_grants(token).await }
+                async move { api.list_grants(query, token).await }
             },
         )
     };
+    let rules = {
+        let api = api.clone();
+        LocalResource::new(move || {
+            let api = api.clone();
+            async move { api.list_rules(String::new()).await }
+        })
+    };
+    let filter = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let query = GrantQuery {
+            person: person.get_untracked().trim().to_owned(),
+            rule_id: rule_id.get_untracked(),
+            states: states_of(state.get_untracked()),
+        };
+        if query == applied.get_untracked() {
+            grants.reload();
+        } else {
+            applied.set(query);
+        }
+    };
+    let empty_text = move || {
+        if applied.with(|q| *q == GrantQuery::default()) {
+            "Nobody holds a role right now."
+        } else {
+            "No grants match."
+        }
+    };
+    let summary = move || {
+        if !grants.first.with(|r| matches!(r, Some(Ok(_)))) {
+            return String::new();
+        }
+        match grants.items().len() {
+            // not the words of the empty list below, which says it where everyone sees it
+            0 => "No grants shown.".to_owned(),
+            1 => "1 grant shown.".to_owned(),
+            n => format!("{n} grants shown."),
+        }
+    };
+
     // the grant being revoked, and why
     let revoking = RwSignal::new(None::<Grant>);
     let reason = RwSignal::new(String::new());
@@ -84,7 +148,44 @@ pub fn AdminGrantsPage() -> impl IntoView {
 
     view! {
         <section aria-labelledby="grants-title">
-            <h1 id="grants-title">"Live grants"</h1>
+            <h1 id="grants-title">"Grants"</h1>
+            <form class="filters" on:submit=filter>
+                <Field id="grants-person".into() label="Person (account or SID)" value=person literal=true />
+                <div class="field">
+                    <label for="grants-rule">"Role"</label>
+                    <select id="grants-rule" on:change=move |ev| rule_id.set(event_target_value(&ev))>
+                        <option value="">"any"</option>
+                        {move || rules.with(|r| match r {
+                            Some(Ok(list)) => list.iter().map(|r| {
+                                let name = r.spec.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                                view! { <option value=r.id.clone()>{name}</option> }
+                            }).collect_view().into_any(),
+                            _ => ().into_any(),
+                        })}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="grants-state">"State"</label>
+                    <select id="grants-state" on:change=move |ev| {
+                        let wanted = event_target_value(&ev);
+                        let value = STATES.iter().find(|(v, _, _)| *v == wanted).map_or("live", |(v, _, _)| *v);
+                        state.set(value);
+                    }>
+                        {STATES.into_iter().map(|(value, text, _)| view! {
+                            <option value=value selected=move || state.get() == value>{text}</option>
+                        }).collect_view()}
+                    </select>
+                </div>
+                <button type="submit">"Filter"</button>
+            </form>
+            {move || rules.with(|r| match r {
+                Some(Err(e)) => Some(view! {
+                    <p class="field-error">"The role filter cannot list the rules:"</p>
+                    <Failure error=e.clone() retry=Callback::new(move |()| rules.refetch()) />
+                }),
+                _ => None,
+            })}
+            <p class="visually-hidden" role="status">{summary}</p>
             {move || done.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
             {move || revoking.get().map(|g| {
                 let title = format!(
@@ -99,7 +200,7 @@ pub fn AdminGrantsPage() -> impl IntoView {
                         <div node_ref=reason_box>
                             <Field id="revoke-reason".into() label="Reason (required)" value=reason
                                 kind=FieldKind::Textarea(2) required=true maxlength=1000
-                                hint="Recorded in the audit log with the revocation."
+                                hint="Recorded in the audit log with the revocation, and shown to them."
                                 error=reason_problem />
                         </div>
                         {move || failure.get().map(|e| view! { <Failure error=e /> })}
@@ -115,34 +216,50 @@ pub fn AdminGrantsPage() -> impl IntoView {
             <Loaded
                 data=grants.first
                 loading="Loading grants…"
-                empty=|| view! { <p class="empty">"Nobody holds a role right now."</p> }
+                empty=move || view! { <p class="empty">{empty_text}</p> }
                 view=move |_| view! {
+                    // focusable, so a keyboard can scroll a table wider than a phone
+                    <div class="table-scroll" tabindex="0" role="region" aria-label="Grants table">
                         <table class="data-table">
-                            <caption class="visually-hidden">"Live grants"</caption>
+                            <caption class="visually-hidden">"Grants"</caption>
                             <thead>
                                 <tr>
                                     <th scope="col">"Person"</th>
                                     <th scope="col">"Role"</th>
                                     <th scope="col">"Group"</th>
-                                    <th scope="col">"Until"</th>
+                                    <th scope="col">"State"</th>
+                                    <th scope="col">"Requested"</th>
+                                    <th scope="col">"Until / ended"</th>
                                     <th scope="col">"Justification"</th>
+                                    <th scope="col">"Reason ended"</th>
                                     <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                                 </tr>
                             </thead>
                             <tbody>
-                                <For each=move || grants.items() key=|g| (g.id.clone(), g.expires_at.map(|t| t.seconds)) let:g>
+                                <For
+                                    each=move || grants.items()
+                                    key=|g| (g.id.clone(), g.state, g.end_reason, g.expires_at.map(|t| t.seconds))
+                                    let:g
+                                >
                                     {
                                         let label = format!("Revoke {} for {}", g.rule_name, g.subject_account);
+                                        let active = g.state() == GrantState::Active;
+                                        let until = if g.ended_at.is_some() { g.ended_at } else { g.expires_at };
                                         let row = g.clone();
                                         view! {
                                             <tr>
                                                 <td>{format!("{} ({})", g.subject_display_name, g.subject_account)}</td>
                                                 <td>{g.rule_name.clone()}</td>
                                                 <td>{g.group.as_ref().map(|t| t.name.clone()).unwrap_or_default()}</td>
-                                                <td>{format::local_time(g.expires_at.as_ref())}</td>
+                                                <td>{outcome(&g)}</td>
+                                                <td>{format::local_time(g.requested_at.as_ref())}</td>
+                                                <td>{format::local_time(until.as_ref())}</td>
                                                 <td>{g.justification.clone()}</td>
+                                                <td>{g.end_note.clone()}</td>
                                                 <td>
-                                                    <button type="button" class="danger" on:click=move |_| ask(row.clone())>{label}</button>
+                                                    {active.then(|| view! {
+                                                        <button type="button" class="danger" on:click=move |_| ask(row.clone())>{label}</button>
+                                                    })}
                                                 </td>
                                             </tr>
                                         }
@@ -150,6 +267,7 @@ pub fn AdminGrantsPage() -> impl IntoView {
                                 </For>
                             </tbody>
                         </table>
+                    </div>
                 }
             />
             <MoreButton paged=grants label="More grants" />
