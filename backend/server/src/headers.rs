@@ -21,10 +21,15 @@ const HSTS: &str = "max-age=31536000; includeSubDomains";
 /// Adds the headers (a layer on the whole router). `hsts`: the public URL is https.
 pub async fn add(State(hsts): State<bool>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    // a 304 keeps the policy the browser stored with the page it revalidated (browsers merge
+    // a 304's headers into the cached ones: "nothing" here would stop the cached app)
+    let revalidated = response.status() == http::StatusCode::NOT_MODIFIED;
     let headers = response.headers_mut();
-    headers
-        .entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(NOTHING));
+    if !revalidated {
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(NOTHING));
+    }
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -54,7 +59,7 @@ pub fn page_policy(html: &str) -> HeaderValue {
     };
     let policy = format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{}; style-src 'self'{}; \
-         img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
+         img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
          object-src 'none'; frame-ancestors 'none'",
         hashes("script"),
         hashes("style"),

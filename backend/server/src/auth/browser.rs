@@ -322,9 +322,15 @@ impl Browser {
     /// Cookie-authenticated requests must come from the app itself: not from another origin
     /// (`Origin`, `Sec-Fetch-Site`), and, for API calls, with the header only the app sets.
     fn check_same_origin(&self, headers: &HeaderMap, api_call: bool) -> Result<(), AuthError> {
+        // `Referrer-Policy: no-referrer` makes a browser send `Origin: null` on the app's own
+        // form posts (sign-out); the browser's `Sec-Fetch-Site`, which no page can set, then
+        // says where it came from
+        let same_site = headers
+            .get("sec-fetch-site")
+            .is_some_and(|s| s.as_bytes() == b"same-origin");
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("(unreadable)");
-            if origin != self.origin {
+            if origin != self.origin && !(origin == "null" && same_site) {
                 return Err(AuthError::Refused(format!(
                     "cross-origin call refused: it came from {origin}, and jitroles only accepts its session cookie from {}",
                     self.origin

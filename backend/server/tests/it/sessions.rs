@@ -138,6 +138,20 @@ async fn cookie_calls_from_another_origin_or_without_the_app_header_are_refused(
     same_origin.push(("origin", format!("http://{}", it.a.addr())));
     same_origin.push(("sec-fetch-site", "same-origin".into()));
     assert_eq!(who(&it.a, &same_origin).await.unwrap().account_name, "dave");
+
+    // no-referrer makes the app's own posts say `Origin: null`: believed only with the
+    // browser's own word that the call is same-origin
+    let mut hidden_origin = from_the_app(&token);
+    hidden_origin.push(("origin", "null".into()));
+    assert_eq!(
+        who(&it.a, &hidden_origin).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    hidden_origin.push(("sec-fetch-site", "same-origin".into()));
+    assert_eq!(
+        who(&it.a, &hidden_origin).await.unwrap().account_name,
+        "dave"
+    );
 }
 
 #[tokio::test]

@@ -127,3 +127,33 @@ async fn every_response_carries_the_security_headers_and_pages_allow_only_their_
     );
     server.running.shutdown().await.unwrap();
 }
+
+/// Browsers merge a 304's headers into the page they cached: a policy on the 304 would replace
+/// the page's own and stop the cached app.
+#[tokio::test]
+async fn a_revalidated_page_keeps_its_own_policy() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let first = http
+        .get(format!("{}/roles", server.url()))
+        .send()
+        .await
+        .unwrap();
+    let modified = first.headers()[header::LAST_MODIFIED.as_str()].clone();
+    let again = http
+        .get(format!("{}/roles", server.url()))
+        .header(header::IF_MODIFIED_SINCE.as_str(), modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 304);
+    assert!(
+        !again
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY.as_str()),
+        "{:?}",
+        again.headers()
+    );
+    assert_eq!(again.headers()[header::X_FRAME_OPTIONS.as_str()], "DENY");
+    server.running.shutdown().await.unwrap();
+}
