@@ -2,7 +2,7 @@
 // and Samba. Memberships are checked in the DC itself; every page passes an accessibility check
 // and is kept as screenshots at phone and desktop widths.
 import { test, expect } from './fixtures.js';
-import { RuleEditor, expectAccessible } from './admin-pages.js';
+import { RuleEditor, expectAccessible, WEB_DEPLOY } from './admin-pages.js';
 import { isMember, removeMember } from './directory.js';
 import { RolesPage } from './roles-page.js';
 import { Shell } from './shell-page.js';
@@ -55,14 +55,7 @@ test('dave extends and releases, alice revokes; each shows in the audit log', as
   removeMember('jit-role-web', 'dave');
   await new Shell(page, server.url).open('/admin/rules/new', 'alice');
   const editor = new RuleEditor(page, server.url);
-  await editor.fill({
-    name: 'Web deploy',
-    description: 'Deploy the web tier',
-    group: 'jit-role-web',
-    allow: 'dba-oncall',
-    maxDuration: [4, 'hours'],
-    defaultDuration: [30, 'minutes'],
-  });
+  await editor.fill({ ...WEB_DEPLOY, maxDuration: [4, 'hours'], defaultDuration: [30, 'minutes'] });
   await editor.save();
   await expect(page).toHaveURL(`${server.url}/admin/rules`);
 

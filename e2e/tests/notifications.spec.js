@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, expect, freePort } from './fixtures.js';
-import { DeliveriesPage, RuleEditor } from './admin-pages.js';
+import { DeliveriesPage, RuleEditor, WEB_DEPLOY } from './admin-pages.js';
 import { daveHolds } from './api-setup.js';
 import { removeMember } from './directory.js';
 import { Shell } from './shell-page.js';
@@ -83,14 +83,7 @@ test('a failed delivery is sent again once its channel is mended', async ({ page
 
   const editor = new RuleEditor(page, server.url);
   await editor.openNew();
-  await editor.fill({
-    name: 'Web deploy',
-    description: 'Deploy the web tier',
-    group: 'jit-role-web',
-    allow: 'dba-oncall',
-    maxDuration: [1, 'hours'],
-    defaultDuration: [10, 'minutes'],
-  });
+  await editor.fill(WEB_DEPLOY);
   await page.getByRole('group', { name: 'Notify on success (granted, extended)' }).getByLabel('Ops mail').check();
   await editor.save();
   await expect(page).toHaveURL(`${server.url}/admin/rules`);

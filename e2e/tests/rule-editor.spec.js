@@ -7,7 +7,7 @@
 // so jit-role-web is writable and dba-oncall (CN=Users) is not; Domain Admins is provisioned
 // with adminCount=1, the protected group.
 import { test, expect } from './fixtures.js';
-import { RuleEditor } from './admin-pages.js';
+import { RuleEditor, WEB_DEPLOY } from './admin-pages.js';
 import { aliceMakesRule, requestThroughApi } from './api-setup.js';
 import { isMember, removeMember } from './directory.js';
 import { tabTo } from './keyboard.js';
@@ -75,14 +75,7 @@ test('a deny entry set in the editor refuses dave although his group is allowed'
   removeMember('jit-role-web', 'dave');
   await new Shell(page, server.url).open('/admin/rules/new', 'alice');
   const editor = new RuleEditor(page, server.url);
-  await editor.fill({
-    name: 'Web deploy',
-    description: 'Deploy the web tier',
-    group: 'jit-role-web',
-    allow: 'dba-oncall',
-    maxDuration: [1, 'hours'],
-    defaultDuration: [10, 'minutes'],
-  });
+  await editor.fill(WEB_DEPLOY);
   await editor.deny('dave', 'Dave Dba (user dave)');
   await expect(page.locator('.acl__entry--deny')).toHaveText(/^Deny Dave Dba \(user\)/);
   await editor.save();
@@ -113,14 +106,7 @@ test('a rule that asks no justification shows no such field, and the request goe
   removeMember('jit-role-web', 'dave');
   await new Shell(page, server.url).open('/admin/rules/new', 'alice');
   const editor = new RuleEditor(page, server.url);
-  await editor.fill({
-    name: 'Web deploy',
-    description: 'Deploy the web tier',
-    group: 'jit-role-web',
-    allow: 'dba-oncall',
-    maxDuration: [1, 'hours'],
-    defaultDuration: [10, 'minutes'],
-  });
+  await editor.fill(WEB_DEPLOY);
   await editor.justification('not asked');
   await editor.save();
   await expect(page).toHaveURL(`${server.url}/admin/rules`);

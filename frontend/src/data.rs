@@ -241,6 +241,19 @@ where
         self.first.refetch();
     }
 
+    /// Shows the list for `query` (a filter form's submit): a changed query replaces the
+    /// `applied` one, which the list follows; the same query submitted again reloads it.
+    pub fn apply(&self, applied: RwSignal<Q>, query: Q)
+    where
+        Q: PartialEq + Send + Sync,
+    {
+        if applied.with_untracked(|a| *a == query) {
+            self.reload();
+        } else {
+            applied.set(query);
+        }
+    }
+
     /// Appends the next page of the list on screen.
     pub fn load_more(&self) {
         let Some((load, query, token)) = self.next() else {

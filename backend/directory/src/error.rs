@@ -168,7 +168,7 @@ impl From<DirectoryError> for DomainError {
             }
             DirectoryError::NoSuchObject(_) => DomainError::NotFound { what: summary },
             DirectoryError::Invalid(_) => DomainError::invalid("directory", summary),
-            DirectoryError::Config(_) => DomainError::Internal(e.to_string()),
+            DirectoryError::Config(_) => DomainError::Internal(summary),
         }
     }
 }

@@ -157,7 +157,10 @@ async fn main() {
                 service_accounts: BTreeMap::from([("ci-bot".to_owned(), "svc-ci".to_owned())]),
                 ..ClientPolicy::default()
             },
-            Vec::new(),
+            Arc::new(jitroles_server::admin_groups::AdminGroups::new(
+                Vec::new(),
+                directory.clone(),
+            )),
             Arc::new(SystemClock),
             ttl,
         );

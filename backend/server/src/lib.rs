@@ -3,6 +3,7 @@
 //! `main.rs` is only the command line; everything it starts is here, so tests run the same
 //! server in-process on `127.0.0.1:0`.
 
+pub mod admin_groups;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -151,7 +152,19 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
             directory.clone(),
         )));
     }
-    let auth = authenticator(config, directory.clone(), clock.clone());
+    // resolved once, for authorization and for the target check
+    let admin_groups = directory.as_ref().map(|d| {
+        Arc::new(admin_groups::AdminGroups::new(
+            config.access.admin_groups.clone(),
+            d.clone(),
+        ))
+    });
+    let auth = authenticator(
+        config,
+        directory.clone(),
+        admin_groups.clone(),
+        clock.clone(),
+    );
     anyhow::ensure!(
         config.scheduler.lease_seconds >= 1,
         "scheduler.lease_seconds must be at least 1"
@@ -201,7 +214,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                         allow_protected: config.access.allow_protected_targets,
                         bases: config.access.role_group_bases.clone(),
                     },
-                    admin_groups: config.access.admin_groups.clone(),
+                    admin_groups,
                 },
             ));
             background.push(tokio::spawn(grants::scheduler::run(
@@ -376,9 +389,11 @@ async fn purge_sessions(browser: Arc<Browser>) {
 fn authenticator(
     config: &Config,
     directory: Option<Arc<dyn Directory>>,
+    admin_groups: Option<Arc<admin_groups::AdminGroups>>,
     clock: Arc<dyn Clock>,
 ) -> Option<Arc<Authenticator>> {
-    let (Some(oidc), Some(directory)) = (&config.oidc, directory) else {
+    let (Some(oidc), Some(directory), Some(admin_groups)) = (&config.oidc, directory, admin_groups)
+    else {
         if config.oidc.is_some() {
             tracing::warn!(
                 "[oidc] is configured but [directory] is not: bearer tokens are refused"
@@ -414,7 +429,7 @@ fn authenticator(
             attribute: oidc.user_attribute,
         },
         clients,
-        config.access.admin_groups.clone(),
+        admin_groups,
         clock,
         auth::caller::CALLER_TTL,
     )))

@@ -6,7 +6,7 @@ use leptos::{html, prelude::*};
 
 use crate::{
     api::{ApiError, Grant, GrantQuery, GrantState},
-    components::{Field, FieldKind, outcome},
+    components::{Field, FieldKind, RuleFilter, outcome},
     data::{Failure, Loaded, MoreButton, Paged, use_api},
     format,
 };
@@ -68,11 +68,7 @@ pub fn AdminGrantsPage() -> impl IntoView {
             rule_id: rule_id.get_untracked(),
             states: states_of(state.get_untracked()),
         };
-        if query == applied.get_untracked() {
-            grants.reload();
-        } else {
-            applied.set(query);
-        }
+        grants.apply(applied, query);
     };
     let empty_text = move || {
         if applied.with(|q| *q == GrantQuery::default()) {
@@ -151,19 +147,8 @@ pub fn AdminGrantsPage() -> impl IntoView {
             <h1 id="grants-title">"Grants"</h1>
             <form class="filters" on:submit=filter>
                 <Field id="grants-person".into() label="Person (account or SID)" value=person literal=true />
-                <div class="field">
-                    <label for="grants-rule">"Role"</label>
-                    <select id="grants-rule" on:change=move |ev| rule_id.set(event_target_value(&ev))>
-                        <option value="">"any"</option>
-                        {move || rules.with(|r| match r {
-                            Some(Ok(list)) => list.iter().map(|r| {
-                                let name = r.spec.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-                                view! { <option value=r.id.clone()>{name}</option> }
-                            }).collect_view().into_any(),
-                            _ => ().into_any(),
-                        })}
-                    </select>
-                </div>
+                <RuleFilter id="grants-rule" rules=rules value=rule_id
+                    unreadable="The role filter cannot list the rules:" />
                 <div class="field">
                     <label for="grants-state">"State"</label>
                     <select id="grants-state" on:change=move |ev| {
@@ -178,13 +163,6 @@ pub fn AdminGrantsPage() -> impl IntoView {
                 </div>
                 <button type="submit">"Filter"</button>
             </form>
-            {move || rules.with(|r| match r {
-                Some(Err(e)) => Some(view! {
-                    <p class="field-error">"The role filter cannot list the rules:"</p>
-                    <Failure error=e.clone() retry=Callback::new(move |()| rules.refetch()) />
-                }),
-                _ => None,
-            })}
             <p class="visually-hidden" role="status">{summary}</p>
             {move || done.get().map(|m| view! { <p class="notice" role="status">{m}</p> })}
             {move || revoking.get().map(|g| {

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 
 use crate::{
     api::{AuditAction, AuditQuery},
-    components::{Field, FieldKind},
-    data::{Failure, Loaded, MoreButton, Paged, use_api},
+    components::{Field, FieldKind, RuleFilter},
+    data::{Loaded, MoreButton, Paged, use_api},
     format,
 };
 
@@ -55,30 +55,15 @@ pub fn AuditPage() -> impl IntoView {
             since_ms: format::parse_local(&since.get_untracked()),
             until_ms: format::parse_local(&until.get_untracked()),
         };
-        if query == applied.get_untracked() {
-            events.reload();
-        } else {
-            applied.set(query);
-        }
+        events.apply(applied, query);
     };
     view! {
         <section aria-labelledby="audit-title">
             <h1 id="audit-title">"Audit log"</h1>
             <form class="filters" on:submit=filter>
                 <Field id="audit-account".into() label="Person (account)" value=account literal=true />
-                <div class="field">
-                    <label for="audit-rule">"Role"</label>
-                    <select id="audit-rule" on:change=move |ev| rule_id.set(event_target_value(&ev))>
-                        <option value="">"any"</option>
-                        {move || rules.with(|r| match r {
-                            Some(Ok(list)) => list.iter().map(|r| {
-                                let name = r.spec.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-                                view! { <option value=r.id.clone()>{name}</option> }
-                            }).collect_view().into_any(),
-                            _ => ().into_any(),
-                        })}
-                    </select>
-                </div>
+                <RuleFilter id="audit-rule" rules=rules value=rule_id
+                    unreadable="The role filter cannot list the rules, and events show rule ids:" />
                 <div class="field">
                     <label for="audit-action">"Action"</label>
                     <select id="audit-action" on:change=move |ev| action.set(event_target_value(&ev))>
@@ -92,13 +77,6 @@ pub fn AuditPage() -> impl IntoView {
                 <Field id="audit-until".into() label="Until" value=until kind=FieldKind::DateTimeLocal />
                 <button type="submit">"Filter"</button>
             </form>
-            {move || rules.with(|r| match r {
-                Some(Err(e)) => Some(view! {
-                    <p class="field-error">"The role filter cannot list the rules, and events show rule ids:"</p>
-                    <Failure error=e.clone() retry=Callback::new(move |()| rules.refetch()) />
-                }),
-                _ => None,
-            })}
             <Loaded
                 data=events.first
                 loading="Loading events…"

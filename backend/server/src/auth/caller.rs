@@ -17,15 +17,15 @@ use std::{
 use jitroles_domain::{
     Clock, DomainError,
     access::{self, Caller},
-    directory::{Directory, Sid, UserLookup, find_group},
+    directory::{Directory, Sid, UserLookup},
 };
-use tokio::{sync::OnceCell, time::Instant};
+use tokio::time::Instant;
 
 use super::{
     error::AuthError,
     jwt::{AccessClaims, JwtVerifier, TokenError},
 };
-use crate::config::UserAttribute;
+use crate::{admin_groups::AdminGroups, config::UserAttribute};
 
 /// How a person's claim finds their directory account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +73,7 @@ pub struct Authenticator {
     service_accounts: BTreeMap<String, String>,
     /// Clients whose tokens may name a person.
     person_clients: BTreeSet<String>,
-    admin_group_names: Vec<String>,
-    admin_groups: OnceCell<Vec<Sid>>,
+    admin_groups: Arc<AdminGroups>,
     clock: Arc<dyn Clock>,
     /// Callers as the directory described them, kept briefly: a service calling many times a
     /// second costs one user lookup and one tokenGroups read per `caller_ttl`, not per call.
@@ -103,7 +102,7 @@ impl Authenticator {
         directory: Arc<dyn Directory>,
         mapping: IdentityMapping,
         clients: ClientPolicy,
-        admin_group_names: Vec<String>,
+        admin_groups: Arc<AdminGroups>,
         clock: Arc<dyn Clock>,
         caller_ttl: Duration,
     ) -> Self {
@@ -115,8 +114,7 @@ impl Authenticator {
             mapping,
             service_accounts: clients.service_accounts,
             person_clients,
-            admin_group_names,
-            admin_groups: OnceCell::new(),
+            admin_groups,
             clock,
             callers: std::sync::Mutex::new(HashMap::new()),
             caller_ttl,
@@ -242,24 +240,9 @@ impl Authenticator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The configured admin groups' SIDs, resolved once (a failure is retried next time).
+    /// The configured admin groups' SIDs.
     pub async fn admin_groups(&self) -> Result<&[Sid], DomainError> {
-        let sids = self
-            .admin_groups
-            .get_or_try_init(|| async {
-                let mut sids = Vec::new();
-                for name in &self.admin_group_names {
-                    match find_group(self.directory.as_ref(), name).await? {
-                        Some(group) => sids.push(group.sid),
-                        None => {
-                            tracing::warn!(group = %name, "admin group not found in the directory")
-                        }
-                    }
-                }
-                Ok::<_, DomainError>(sids)
-            })
-            .await?;
-        Ok(sids)
+        self.admin_groups.sids().await
     }
 }
 

@@ -86,10 +86,11 @@ impl Requests {
         let now = shared.now();
         let allowed = match authorize_request(caller, &rule.id, &rule.spec.acl) {
             // the group may have become privileged since the rule was saved
-            Ok(right) => match shared.targets.verdict(&shared.ports, &rule.target).await? {
-                Ok(()) => Ok(right),
-                Err(why) => Err(why),
-            },
+            Ok(right) => shared
+                .targets
+                .verdict(&shared.ports, &rule.target)
+                .await?
+                .map(|()| right),
             Err(why) => Err(why),
         };
         let opened = match allowed {

@@ -4,28 +4,32 @@
 //! read for it most of the time while a group nested into a privileged one since is refused
 //! within that time.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 use jitroles_domain::{
     DomainError,
-    directory::{DirectoryGroup, GroupRef, Sid, find_group},
+    directory::{DirectoryGroup, GroupRef, Sid},
     rule::TargetGroup,
     target::{TargetPolicy, check_base, check_target},
 };
-use tokio::sync::OnceCell;
 
 use super::Ports;
+use crate::admin_groups::AdminGroups;
 
 /// How long a verdict on a group is reused at request time.
 pub const VERDICT_TTL: Duration = Duration::from_secs(60);
 
 /// What an operator configured, for [`super::Engine::configured`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TargetSettings {
     pub policy: TargetPolicy,
-    /// `access.admin_groups` as configured (names, DNs or SIDs).
-    pub admin_groups: Vec<String>,
+    /// jitroles' admin groups (none in unit tests that do not need them).
+    pub admin_groups: Option<Arc<AdminGroups>>,
 }
 
 /// A verdict on a group and when it was reached.
@@ -39,7 +43,6 @@ fn fresh(ports: &Ports, at: DateTime<Utc>) -> bool {
 
 pub(super) struct Targets {
     settings: TargetSettings,
-    admin_groups: OnceCell<Vec<Sid>>,
     verdicts: Mutex<Verdicts>,
 }
 
@@ -47,7 +50,6 @@ impl Targets {
     pub fn new(settings: TargetSettings) -> Self {
         Self {
             settings,
-            admin_groups: OnceCell::new(),
             verdicts: Mutex::new(HashMap::new()),
         }
     }
@@ -100,30 +102,16 @@ impl Targets {
         group: &DirectoryGroup,
     ) -> Result<Result<(), DomainError>, DomainError> {
         let containing = ports.directory.groups_containing(&group.dn).await?;
-        let admin_groups = self.admin_groups(ports).await?;
+        let admin_groups = match &self.settings.admin_groups {
+            Some(groups) => groups.sids().await?,
+            None => &[],
+        };
         Ok(check_target(
             &self.settings.policy,
             admin_groups,
             group,
             &containing,
         ))
-    }
-
-    /// jitroles' admin groups' SIDs, resolved once (a failure is retried next time).
-    async fn admin_groups(&self, ports: &Ports) -> Result<&[Sid], DomainError> {
-        let sids = self
-            .admin_groups
-            .get_or_try_init(|| async {
-                let mut sids = Vec::new();
-                for name in &self.settings.admin_groups {
-                    if let Some(group) = find_group(ports.directory.as_ref(), name).await? {
-                        sids.push(group.sid);
-                    }
-                }
-                Ok::<_, DomainError>(sids)
-            })
-            .await?;
-        Ok(sids)
     }
 
     fn remember(&self, ports: &Ports, group: &Sid, verdict: Result<(), DomainError>) {

@@ -621,39 +621,33 @@ async fn bad_input_gets_the_right_status_and_a_message_a_person_understands() {
         .unwrap_err();
     assert_eq!(unauthenticated.code(), Code::Unauthenticated);
 
-    let no_group = s
-        .admin()
-        .await
-        .create_rule(s.as_(
-            "alice",
-            pb::CreateRuleRequest {
-                spec: Some(pb::RuleSpec {
-                    target_group: "no-such-group".into(),
-                    ..rule.spec.clone().unwrap()
-                }),
-            },
-        ))
-        .await
-        .unwrap_err();
+    // the same rule on another group: refused, with the status and the message
+    let s = &s;
+    let on_group = |group: &'static str| {
+        let spec = rule.spec.clone().unwrap();
+        async move {
+            s.admin()
+                .await
+                .create_rule(s.as_(
+                    "alice",
+                    pb::CreateRuleRequest {
+                        spec: Some(pb::RuleSpec {
+                            target_group: group.into(),
+                            ..spec
+                        }),
+                    },
+                ))
+                .await
+                .unwrap_err()
+        }
+    };
+    let no_group = on_group("no-such-group").await;
     assert_eq!(no_group.code(), Code::InvalidArgument);
     assert!(no_group.message().contains("no-such-group"), "{no_group:?}");
 
     // privileged groups are no role's group, whatever the ACL
     for privileged in ["Domain Admins", "Administrators", "jitroles-admins"] {
-        let refused = s
-            .admin()
-            .await
-            .create_rule(s.as_(
-                "alice",
-                pb::CreateRuleRequest {
-                    spec: Some(pb::RuleSpec {
-                        target_group: privileged.into(),
-                        ..rule.spec.clone().unwrap()
-                    }),
-                },
-            ))
-            .await
-            .unwrap_err();
+        let refused = on_group(privileged).await;
         assert_eq!(refused.code(), Code::FailedPrecondition, "{privileged}");
         assert!(
             refused

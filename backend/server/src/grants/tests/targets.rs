@@ -1,7 +1,10 @@
 //! Which groups rules may target, decided at save and again at request time.
 
 use super::*;
-use crate::grants::targets::{TargetSettings, VERDICT_TTL};
+use crate::{
+    admin_groups::AdminGroups,
+    grants::targets::{TargetSettings, VERDICT_TTL},
+};
 use jitroles_domain::target::TargetPolicy;
 
 const DOMAIN_ADMINS: u32 = 512;
@@ -61,7 +64,10 @@ async fn jitroles_own_admin_group_is_refused_even_when_protected_targets_are_all
                 allow_protected: true,
                 bases: vec![],
             },
-            admin_groups: vec!["jitroles-admins".into()],
+            admin_groups: Some(Arc::new(AdminGroups::new(
+                vec!["jitroles-admins".into()],
+                w.directory.clone(),
+            ))),
         },
     );
     let e = engine
@@ -82,7 +88,7 @@ async fn a_group_outside_the_role_bases_is_refused() {
                 allow_protected: false,
                 bases: vec!["OU=Elsewhere,DC=example,DC=test".into()],
             },
-            admin_groups: vec![],
+            admin_groups: None,
         },
     );
     let e = engine
