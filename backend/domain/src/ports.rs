@@ -15,6 +15,7 @@ use crate::{
     notify::{Channel, DeliveryState, NewNotification, Notification},
     page::{Page, PageRequest},
     rule::RoleRule,
+    secret::Secret,
     system::Installation,
 };
 
@@ -22,6 +23,10 @@ use crate::{
 pub trait Store: Send + Sync {
     /// The deployment this database belongs to, made on first use at `now`.
     async fn installation(&self, now: DateTime<Utc>) -> Result<Installation, DomainError>;
+
+    /// The key that seals pending browser sign-ins: `fresh` when none is stored yet (the first
+    /// instance to ask wins), else the stored one, so every instance seals alike.
+    async fn sign_in_key(&self, fresh: &Secret) -> Result<Secret, DomainError>;
 
     /// Cheap round trip for health checks.
     async fn ping(&self) -> Result<(), DomainError>;

@@ -232,7 +232,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         None => (None, None),
     };
     let scheduler = engine.as_ref().map(|e| e.wake_signal());
-    let browser = browser(config, addr, &database, auth.clone(), clock.clone())?;
+    let browser = browser(config, addr, &database, auth.clone(), clock.clone()).await?;
     if let Some(browser) = &browser {
         background.push(tokio::spawn(purge_sessions(browser.clone())));
     }
@@ -325,7 +325,7 @@ fn instance_name(listening: SocketAddr) -> String {
 }
 
 /// Browser sign-in, when jitroles has a client at the provider (`oidc.client_id`).
-fn browser(
+async fn browser(
     config: &Config,
     addr: SocketAddr,
     database: &Database,
@@ -365,9 +365,18 @@ fn browser(
         public_url,
         secure_cookies,
     };
+    // the same key on every instance of this database, made by the first that needs it
+    let sign_in_key = database
+        .sign_in_key(&auth::browser::new_sign_in_key()?)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the sign-in key: {e}"))?;
     tracing::info!(public_url = %settings.public_url, "browser sign-in enabled");
     Ok(Some(Arc::new(Browser::new(
-        settings, sessions, auth, clock,
+        settings,
+        sessions,
+        auth,
+        clock,
+        &sign_in_key,
     )?)))
 }
 

@@ -7,10 +7,12 @@ use chrono::{DateTime, Utc};
 use jitroles_domain::{
     DomainError,
     ports::Store,
+    secret::Secret,
     system::{DatabaseKind, Installation},
 };
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DbErr, EntityTrait, Set,
+    ColumnTrait, ConnectOptions, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    sea_query::Expr,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 use sea_orm_migration::MigratorTrait;
@@ -143,6 +145,7 @@ impl Store for Database {
             id: Set(ROW),
             installation_id: Set(uuid::Uuid::new_v4().to_string()),
             created_at: Set(now),
+            sign_in_key: Set(None),
         };
         installation::Entity::insert(fresh)
             .on_conflict_do_nothing()
@@ -155,6 +158,28 @@ impl Store for Database {
             .map_err(db_error)?
             .ok_or_else(|| DomainError::Internal("installation row missing after insert".into()))?;
         Ok(self.to_installation(row))
+    }
+
+    async fn sign_in_key(&self, fresh: &Secret) -> Result<Secret, DomainError> {
+        // only where none is stored: instances starting together all end with the first one's
+        installation::Entity::update_many()
+            .col_expr(
+                installation::Column::SignInKey,
+                Expr::value(fresh.expose().to_owned()),
+            )
+            .filter(installation::Column::SignInKey.is_null())
+            .exec(&self.conn)
+            .await
+            .map_err(db_error)?;
+        installation::Entity::find_by_id(1)
+            .one(&self.conn)
+            .await
+            .map_err(db_error)?
+            .and_then(|row| row.sign_in_key)
+            .map(Secret::from)
+            .ok_or_else(|| {
+                DomainError::Internal("the installation record has no sign-in key".into())
+            })
     }
 
     async fn ping(&self) -> Result<(), DomainError> {

@@ -152,19 +152,29 @@ struct SealedSignIn {
     expires_at: i64,
 }
 
+/// A fresh key for sealing sign-ins: 32 random bytes, base64. The database keeps the first one
+/// any instance offers (`Store::sign_in_key`).
+pub fn new_sign_in_key() -> Result<Secret, DomainError> {
+    let mut key = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut key)
+        .map_err(|_| DomainError::Internal("the system random source failed".into()))?;
+    Ok(Secret::new(URL_SAFE_NO_PAD.encode(key)))
+}
+
 impl SignInSeal {
-    fn new(client_secret: &Secret) -> Self {
-        let okm = hkdf::Salt::new(hkdf::HKDF_SHA256, b"jitroles sign-in cookie v1")
-            .extract(client_secret.expose().as_bytes());
-        let mut key = [0u8; 32];
-        // 32 bytes is within HKDF-SHA256's limit, so neither step can fail
-        let derived = okm
-            .expand(&[b"chacha20-poly1305"], hkdf::HKDF_SHA256)
-            .and_then(|okm| okm.fill(&mut key));
-        debug_assert!(derived.is_ok());
-        let key = aead::UnboundKey::new(&aead::CHACHA20_POLY1305, &key)
+    /// From the deployment's random sign-in key (never from the client secret: a sealed cookie
+    /// would let anyone test guesses of the secret offline).
+    fn new(sign_in_key: &Secret) -> Self {
+        let okm = hkdf::Salt::new(hkdf::HKDF_SHA256, b"jitroles sign-in cookie v2")
+            .extract(sign_in_key.expose().as_bytes());
+        // a ChaCha20-Poly1305 key is within HKDF-SHA256's output limit: this cannot fail, and
+        // if it ever did there would be no key, never a zero one
+        let key = okm
+            .expand(&[b"chacha20-poly1305"], &aead::CHACHA20_POLY1305)
+            .map(aead::UnboundKey::from)
             .map(LessSafeKey::new)
-            .unwrap_or_else(|_| unreachable!("a 32-byte ChaCha20-Poly1305 key"));
+            .expect("a 32-byte key from HKDF-SHA256");
         Self {
             key,
             random: SystemRandom::new(),
@@ -248,9 +258,9 @@ impl Browser {
         sessions: Arc<Sessions>,
         auth: Arc<Authenticator>,
         clock: Arc<dyn Clock>,
+        sign_in_key: &Secret,
     ) -> anyhow::Result<Self> {
         let public = Url::parse(&settings.public_url)?;
-        let settings_secret = settings.client_secret.clone();
         let origin = public.origin().ascii_serialization();
         let (session_cookie, sign_in_cookie) = if settings.secure_cookies {
             ("__Host-jitroles-session", "__Host-jitroles-sign-in")
@@ -271,7 +281,7 @@ impl Browser {
             auth,
             clock,
             http,
-            seal: SignInSeal::new(&settings_secret),
+            seal: SignInSeal::new(sign_in_key),
             discovered: std::sync::Mutex::new(Discovered::default()),
             discovering: tokio::sync::Mutex::new(()),
         })
@@ -415,6 +425,9 @@ impl Browser {
                 Ok(provider)
             }
             Err(e) => {
+                // counted from the end too: a discovery that hung for its whole timeout must not
+                // let every caller queued behind it discover again in turn
+                discovered.last_attempt = Some(Instant::now());
                 discovered.error = Some(e.clone());
                 Err(e)
             }
@@ -461,14 +474,7 @@ async fn login(State(browser): State<Arc<Browser>>, uri: Uri) -> Response {
     let return_to = safe_return_path(query_param(&uri, "return_to").as_deref());
     let provider = match browser.provider().await {
         Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(error = %e, "sign-in: provider discovery failed");
-            return page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in is unavailable",
-                &e,
-            );
-        }
+        Err(e) => return provider_unavailable(&e),
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, state, nonce) = provider
@@ -554,13 +560,7 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
     };
     let provider = match browser.provider().await {
         Ok(p) => p,
-        Err(e) => {
-            return page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Sign-in is unavailable",
-                &e,
-            );
-        }
+        Err(e) => return provider_unavailable(&e),
     };
     let exchange = match provider.client.exchange_code(AuthorizationCode::new(code)) {
         Ok(request) => request.set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier)),
@@ -735,6 +735,19 @@ fn refused(title: &str, doing: &str, error: AuthError) -> Response {
     }
 }
 
+/// The provider cannot be discovered: the detail (its URL, its answer) goes to the log.
+fn provider_unavailable(detail: &str) -> Response {
+    let id = uuid::Uuid::new_v4();
+    tracing::warn!(error_id = %id, error = %detail, "sign-in: provider discovery failed");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Sign-in is unavailable",
+        &format!(
+            "The sign-in provider cannot be reached right now; try again in a minute (error {id})."
+        ),
+    )
+}
+
 fn internal(what: &str, detail: &str) -> Response {
     let id = uuid::Uuid::new_v4();
     tracing::error!(%id, error = %detail, "{what}");
@@ -785,6 +798,74 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pending(expires_at: chrono::DateTime<chrono::Utc>) -> PendingSignIn {
+        PendingSignIn {
+            state: "state-value-1234".into(),
+            nonce: "nonce-value-5678".into(),
+            pkce_verifier: "verifier-value-9012".into(),
+            return_to: "/admin".into(),
+            expires_at,
+        }
+    }
+
+    fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(seconds, 0).unwrap()
+    }
+
+    #[test]
+    fn a_sealed_sign_in_opens_only_unchanged_under_its_name_key_and_window() {
+        let key = new_sign_in_key().unwrap();
+        let seal = SignInSeal::new(&key);
+        let sign_in = pending(at(2_000));
+        let sealed = seal.seal("jitroles-sign-in", &sign_in).unwrap();
+
+        assert_eq!(
+            seal.open("jitroles-sign-in", &sealed, at(1_000)),
+            Some(sign_in.clone())
+        );
+        // the browser cannot read what it carries
+        let bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+        assert!(bytes.len() >= NONCE_LEN + 16, "nonce and tag");
+        for secret in ["state-value", "nonce-value", "verifier-value"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret}"
+            );
+        }
+        // every single bit flipped is refused
+        for i in 0..bytes.len() * 8 {
+            let mut flipped = bytes.clone();
+            flipped[i / 8] ^= 1 << (i % 8);
+            let value = URL_SAFE_NO_PAD.encode(&flipped);
+            assert_eq!(
+                seal.open("jitroles-sign-in", &value, at(1_000)),
+                None,
+                "bit {i}"
+            );
+        }
+        assert_eq!(
+            seal.open("another-cookie", &sealed, at(1_000)),
+            None,
+            "name"
+        );
+        let other = SignInSeal::new(&new_sign_in_key().unwrap());
+        assert_eq!(
+            other.open("jitroles-sign-in", &sealed, at(1_000)),
+            None,
+            "key"
+        );
+        assert_eq!(
+            seal.open("jitroles-sign-in", &sealed, at(2_000)),
+            None,
+            "expired"
+        );
+        assert_ne!(
+            seal.seal("jitroles-sign-in", &sign_in).unwrap(),
+            sealed,
+            "a fresh nonce per seal"
+        );
+    }
 
     #[test]
     fn cookies_are_read_by_exact_name() {

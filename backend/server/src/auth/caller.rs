@@ -131,8 +131,16 @@ impl Authenticator {
             .verify(token, self.clock.now())
             .await
             .map_err(|e| match e {
-                // the provider's keys cannot be fetched: an outage, not a bad token
-                TokenError::Jwks(_) => DomainError::Unavailable(e.to_string()).into(),
+                // the provider's keys cannot be fetched: an outage, not a bad token. What went
+                // wrong (the provider's URL, its answer) goes to the log, not to the caller
+                TokenError::Jwks(detail) => {
+                    let id = uuid::Uuid::new_v4();
+                    tracing::warn!(error_id = %id, error = %detail, "cannot fetch the issuer's signing keys");
+                    DomainError::Unavailable(format!(
+                        "the sign-in provider's keys cannot be fetched (error {id})"
+                    ))
+                    .into()
+                }
                 e => AuthError::Unauthenticated(e.to_string()),
             })?;
         let (lookup, by) = self.identity(&claims)?;

@@ -198,12 +198,15 @@ const COLD_RETRY: Duration = Duration::from_secs(1);
 /// verify meanwhile).
 const MAX_BACKOFF: Duration = Duration::from_secs(5 * 60);
 
-/// When the JWKS may be fetched again for an unknown `kid`. Every attempt counts from its start,
-/// success or failure, so neither a failing provider nor a caller who hangs up mid-fetch can make
-/// jitroles fetch more than once per interval.
+/// When the JWKS may be fetched again for an unknown `kid`. Every attempt counts, success or
+/// failure, from its start and again from its end (so neither a caller who hangs up mid-fetch
+/// nor a fetch that hangs until its timeout lets the next one start early).
 #[derive(Debug, Default)]
 struct Refetch {
     last_attempt: Option<Instant>,
+    /// Attempts started: a caller that waited for a fetch sees it changed and takes that
+    /// fetch's outcome instead of starting another.
+    attempts: u64,
     /// Consecutive failed fetches.
     failures: u32,
     /// A fetch has succeeded once.
@@ -450,28 +453,27 @@ impl JwtVerifier {
     /// Fetches the JWKS for an unknown `kid` if one is due, or waits for the fetch under way.
     async fn refetch_for(&self, kid: &str) -> Result<CachedKey, TokenError> {
         let refetch_after = self.settings.refetch_after;
-        let flight = match self.flight.try_lock() {
-            Ok(flight) => flight,
-            // a fetch is under way: its outcome may bring the key
-            Err(_) => {
-                let flight = self.flight.lock().await;
-                if let Some(found) = self.known(kid) {
-                    return Ok(found);
-                }
-                flight
-            }
-        };
+        let seen = self.refetch_state().attempts;
+        let flight = self.flight.lock().await;
+        // a fetch that ended while this caller waited may have brought the key
+        if let Some(found) = self.known(kid) {
+            return Ok(found);
+        }
         {
             let mut state = self.refetch_state();
-            if !state.due(Instant::now(), refetch_after) {
+            // one fetch answers everyone who waited for it; only a fresh ask may start one
+            if state.attempts != seen || !state.due(Instant::now(), refetch_after) {
                 return Err(state.refusal(kid));
             }
             // counted from the start: a caller who hangs up mid-fetch has still spent it
             state.last_attempt = Some(Instant::now());
+            state.attempts += 1;
         }
         let outcome = self.fetch().await;
         {
             let mut state = self.refetch_state();
+            // and from the end: a fetch that hung for its whole timeout spent the interval too
+            state.last_attempt = Some(Instant::now());
             match outcome {
                 Ok(set) => {
                     *self

@@ -8,6 +8,8 @@ pub struct Model {
     pub id: i32,
     pub installation_id: String,
     pub created_at: ChronoDateTimeUtc,
+    /// Seals pending browser sign-ins (base64 of 32 random bytes); set on first need.
+    pub sign_in_key: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

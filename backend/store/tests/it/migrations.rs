@@ -24,6 +24,11 @@ async fn up_down_up(db: TestDb, kind: DatabaseKind) {
     assert_eq!(store.pending_migrations().await.unwrap(), 0);
     let first = store.installation(now).await.unwrap();
     assert_eq!(first.database, kind);
+    // the first sign-in key offered is kept; later offers get it back
+    let key = store.sign_in_key(&"first-key".into()).await.unwrap();
+    assert_eq!(key.expose(), "first-key");
+    let again = store.sign_in_key(&"second-key".into()).await.unwrap();
+    assert_eq!(again.expose(), "first-key");
 
     store.rollback_all().await.unwrap();
     assert_eq!(store.pending_migrations().await.unwrap(), total);
