@@ -104,7 +104,8 @@ impl SessionPolicy {
     }
 }
 
-/// A sign-in under way: what the callback needs to finish it, found by the `state` it sent.
+/// A sign-in under way: what the callback needs to finish it (sealed into the browser's
+/// sign-in cookie, matched by the `state` the provider sends back).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingSignIn {
     pub state: String,
@@ -118,7 +119,7 @@ pub struct PendingSignIn {
 /// How long a user may take at the provider's login page.
 pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(10 * 60);
 
-/// Where sessions and sign-ins under way are kept.
+/// Where sessions are kept (sign-ins under way travel in a sealed cookie, not here).
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn insert_session(&self, session: &Session) -> Result<(), DomainError>;
@@ -127,16 +128,8 @@ pub trait SessionStore: Send + Sync {
     /// Marks the session ended; false if there was no live one.
     async fn end_session(&self, key: &str, now: DateTime<Utc>) -> Result<bool, DomainError>;
 
-    async fn insert_sign_in(&self, pending: &PendingSignIn) -> Result<(), DomainError>;
-    /// Removes and returns the sign-in for `state` if it has not expired: each is used once.
-    async fn take_sign_in(
-        &self,
-        state: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<PendingSignIn>, DomainError>;
-
     /// Deletes sessions that no longer hold under `policy` at `now` (signed out, idle,
-    /// expired) and expired sign-ins; returns how many rows went.
+    /// expired); returns how many rows went.
     async fn purge_sessions(
         &self,
         policy: SessionPolicy,

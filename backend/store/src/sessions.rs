@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 use jitroles_domain::{
     DomainError,
-    session::{PendingSignIn, Session, SessionPolicy, SessionStore},
+    session::{Session, SessionPolicy, SessionStore},
 };
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set, sea_query::Expr};
 
 use crate::{
-    entity::{session, sign_in},
+    entity::session,
     store::{Database, db_error},
 };
 
@@ -75,50 +75,6 @@ impl SessionStore for Database {
         Ok(done.rows_affected > 0)
     }
 
-    async fn insert_sign_in(&self, p: &PendingSignIn) -> Result<(), DomainError> {
-        let row = sign_in::ActiveModel {
-            state: Set(p.state.clone()),
-            nonce: Set(p.nonce.clone()),
-            pkce_verifier: Set(p.pkce_verifier.clone()),
-            return_to: Set(p.return_to.clone()),
-            expires_at: Set(p.expires_at),
-        };
-        sign_in::Entity::insert(row)
-            .exec_without_returning(&self.conn)
-            .await
-            .map_err(db_error)?;
-        Ok(())
-    }
-
-    async fn take_sign_in(
-        &self,
-        state: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<PendingSignIn>, DomainError> {
-        let Some(row) = sign_in::Entity::find_by_id(state.to_owned())
-            .one(&self.conn)
-            .await
-            .map_err(db_error)?
-        else {
-            return Ok(None);
-        };
-        // whoever deletes the row owns it: a replayed callback finds nothing
-        let deleted = sign_in::Entity::delete_by_id(state.to_owned())
-            .exec(&self.conn)
-            .await
-            .map_err(db_error)?;
-        if deleted.rows_affected == 0 || row.expires_at <= now {
-            return Ok(None);
-        }
-        Ok(Some(PendingSignIn {
-            state: row.state,
-            nonce: row.nonce,
-            pkce_verifier: row.pkce_verifier,
-            return_to: row.return_to,
-            expires_at: row.expires_at,
-        }))
-    }
-
     async fn purge_sessions(
         &self,
         policy: SessionPolicy,
@@ -138,11 +94,6 @@ impl SessionStore for Database {
             .exec(&self.conn)
             .await
             .map_err(db_error)?;
-        let sign_ins = sign_in::Entity::delete_many()
-            .filter(sign_in::Column::ExpiresAt.lte(now))
-            .exec(&self.conn)
-            .await
-            .map_err(db_error)?;
-        Ok(sessions.rows_affected + sign_ins.rows_affected)
+        Ok(sessions.rows_affected)
     }
 }

@@ -8,4 +8,3 @@ pub mod notification;
 pub mod rule;
 pub mod rule_channel;
 pub mod session;
-pub mod sign_in;

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use jitroles_domain::session::{PendingSignIn, SessionPolicy, SessionStore, SignedIn};
+use jitroles_domain::session::{SessionPolicy, SessionStore, SignedIn};
 use jitroles_store::Database;
 
 use crate::databases::{self, TestDb};
@@ -23,16 +23,6 @@ fn dave() -> SignedIn {
         display_name: "Dave Dba".into(),
         subject: "dave".into(),
         id_token: Some("header.payload.signature".into()),
-    }
-}
-
-fn pending(state: &str, expires_at: DateTime<Utc>) -> PendingSignIn {
-    PendingSignIn {
-        state: state.into(),
-        nonce: "n".into(),
-        pkce_verifier: "v".repeat(43),
-        return_to: "/admin".into(),
-        expires_at,
     }
 }
 
@@ -68,30 +58,6 @@ async fn sessions_round_trip_and_end_once(db: TestDb) {
     store.close().await;
 }
 
-async fn a_sign_in_is_taken_once_and_never_after_it_expires(db: TestDb) {
-    let store = open(&db).await;
-    let expires = t0() + TimeDelta::minutes(10);
-    store.insert_sign_in(&pending("s1", expires)).await.unwrap();
-    store.insert_sign_in(&pending("s2", expires)).await.unwrap();
-
-    assert_eq!(
-        store.take_sign_in("s1", t0()).await.unwrap(),
-        Some(pending("s1", expires))
-    );
-    assert_eq!(
-        store.take_sign_in("s1", t0()).await.unwrap(),
-        None,
-        "a replayed callback finds nothing"
-    );
-    assert_eq!(store.take_sign_in("s2", expires).await.unwrap(), None);
-    assert_eq!(
-        store.take_sign_in("s2", t0()).await.unwrap(),
-        None,
-        "an expired sign-in is gone once looked at"
-    );
-    store.close().await;
-}
-
 async fn purging_removes_only_sessions_that_no_longer_hold(db: TestDb) {
     let store = open(&db).await;
     let live = POLICY.open("1".repeat(64), dave(), t0());
@@ -102,12 +68,7 @@ async fn purging_removes_only_sessions_that_no_longer_hold(db: TestDb) {
         store.insert_session(s).await.unwrap();
     }
     store.end_session(&ended.key, t0()).await.unwrap();
-    store
-        .insert_sign_in(&pending("stale", t0() - TimeDelta::seconds(1)))
-        .await
-        .unwrap();
-
-    assert_eq!(store.purge_sessions(POLICY, t0()).await.unwrap(), 4);
+    assert_eq!(store.purge_sessions(POLICY, t0()).await.unwrap(), 3);
     assert!(store.session(&live.key).await.unwrap().is_some());
     for gone in [&idle, &ended, &old] {
         assert!(store.session(&gone.key).await.unwrap().is_none());
@@ -117,6 +78,5 @@ async fn purging_removes_only_sessions_that_no_longer_hold(db: TestDb) {
 
 on_both!(
     sessions_round_trip_and_end_once,
-    a_sign_in_is_taken_once_and_never_after_it_expires,
     purging_removes_only_sessions_that_no_longer_hold
 );
