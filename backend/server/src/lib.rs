@@ -367,7 +367,7 @@ async fn browser(
     };
     // the same key on every instance of this database, made by the first that needs it
     let sign_in_key = database
-        .sign_in_key(&auth::browser::new_sign_in_key()?)
+        .sign_in_key(&auth::seal::new_sign_in_key()?)
         .await
         .map_err(|e| anyhow::anyhow!("cannot read the sign-in key: {e}"))?;
     tracing::info!(public_url = %settings.public_url, "browser sign-in enabled");

@@ -3,8 +3,8 @@
 //! flow with PKCE, `state` and `nonce`; the browser only ever holds an HttpOnly session cookie.
 //!
 //! The sign-in under way (`state`, `nonce`, PKCE verifier, where to return) lives only in a
-//! short-lived cookie of the browser that started it, sealed with an AEAD key every instance
-//! derives from the client secret ([`SignInSeal`]): `/auth/login` writes nothing on the server,
+//! short-lived cookie of the browser that started it, sealed under the deployment's random key
+//! (`auth::seal`): `/auth/login` writes nothing on the server,
 //! so a flood of it costs neither rows nor memory, any instance can finish the sign-in, and the
 //! sign-in is bound to that browser (login CSRF). Each sign-in finishes at most once: the cookie
 //! is cleared by the callback and the provider takes each code once.
@@ -16,7 +16,6 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
-    body::Body,
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::Response,
@@ -25,7 +24,7 @@ use axum::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jitroles_domain::secret::Secret;
 use jitroles_domain::{
-    Clock, DomainError,
+    Clock,
     session::{PendingSignIn, SIGN_IN_WINDOW, SignedIn, safe_return_path},
 };
 use openidconnect::{
@@ -36,18 +35,14 @@ use openidconnect::{
     core::{CoreAuthenticationFlow, CoreClient, CoreIdToken},
 };
 use reqwest::Url;
-use ring::{
-    aead::{self, Aad, LessSafeKey, NONCE_LEN, Nonce as AeadNonce},
-    hkdf,
-    rand::{SecureRandom, SystemRandom},
-};
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::{
     caller::{Authenticated, Authenticator},
     error::AuthError,
     gate::{Identified, NoSession},
+    pages::{internal, page, provider_unavailable, redirect, refused},
+    seal::SignInSeal,
     session::{Lookup, Sessions},
 };
 
@@ -125,116 +120,6 @@ struct Discovered {
     last_attempt: Option<Instant>,
     last_refresh: Option<Instant>,
     error: Option<String>,
-}
-
-/// Seals and opens the sign-in cookie: ChaCha20-Poly1305 (confidential and tamper-evident)
-/// under a key derived with HKDF-SHA256 from the client secret, which every instance has, with
-/// the cookie's name as associated data.
-struct SignInSeal {
-    key: LessSafeKey,
-    random: SystemRandom,
-}
-
-/// What the sign-in cookie holds (names kept short: it travels with every request until the
-/// callback).
-#[derive(Serialize, Deserialize)]
-struct SealedSignIn {
-    #[serde(rename = "s")]
-    state: String,
-    #[serde(rename = "n")]
-    nonce: String,
-    #[serde(rename = "v")]
-    pkce_verifier: String,
-    #[serde(rename = "r")]
-    return_to: String,
-    /// Unix seconds.
-    #[serde(rename = "e")]
-    expires_at: i64,
-}
-
-/// A fresh key for sealing sign-ins: 32 random bytes, base64. The database keeps the first one
-/// any instance offers (`Store::sign_in_key`).
-pub fn new_sign_in_key() -> Result<Secret, DomainError> {
-    let mut key = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut key)
-        .map_err(|_| DomainError::Internal("the system random source failed".into()))?;
-    Ok(Secret::new(URL_SAFE_NO_PAD.encode(key)))
-}
-
-impl SignInSeal {
-    /// From the deployment's random sign-in key (never from the client secret: a sealed cookie
-    /// would let anyone test guesses of the secret offline).
-    fn new(sign_in_key: &Secret) -> Self {
-        let okm = hkdf::Salt::new(hkdf::HKDF_SHA256, b"jitroles sign-in cookie v2")
-            .extract(sign_in_key.expose().as_bytes());
-        // a ChaCha20-Poly1305 key is within HKDF-SHA256's output limit: this cannot fail, and
-        // if it ever did there would be no key, never a zero one
-        let key = okm
-            .expand(&[b"chacha20-poly1305"], &aead::CHACHA20_POLY1305)
-            .map(aead::UnboundKey::from)
-            .map(LessSafeKey::new)
-            .expect("a 32-byte key from HKDF-SHA256");
-        Self {
-            key,
-            random: SystemRandom::new(),
-        }
-    }
-
-    fn seal(&self, name: &str, pending: &PendingSignIn) -> Result<String, DomainError> {
-        let sealed = SealedSignIn {
-            state: pending.state.clone(),
-            nonce: pending.nonce.clone(),
-            pkce_verifier: pending.pkce_verifier.clone(),
-            return_to: pending.return_to.clone(),
-            expires_at: pending.expires_at.timestamp(),
-        };
-        let mut data = serde_json::to_vec(&sealed)
-            .map_err(|e| DomainError::Internal(format!("cannot encode the sign-in: {e}")))?;
-        let mut nonce = [0u8; NONCE_LEN];
-        self.random
-            .fill(&mut nonce)
-            .map_err(|_| DomainError::Internal("the system random source failed".into()))?;
-        self.key
-            .seal_in_place_append_tag(
-                AeadNonce::assume_unique_for_key(nonce),
-                Aad::from(name.as_bytes()),
-                &mut data,
-            )
-            .map_err(|_| DomainError::Internal("cannot seal the sign-in".into()))?;
-        let mut out = nonce.to_vec();
-        out.extend(data);
-        Ok(URL_SAFE_NO_PAD.encode(out))
-    }
-
-    /// The sign-in a cookie holds, if this deployment sealed it and it has not expired.
-    fn open(
-        &self,
-        name: &str,
-        value: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Option<PendingSignIn> {
-        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
-        if bytes.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
-        let nonce = AeadNonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut sealed = sealed.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(name.as_bytes()), &mut sealed)
-            .ok()?;
-        let s: SealedSignIn = serde_json::from_slice(plain).ok()?;
-        let expires_at = chrono::DateTime::from_timestamp(s.expires_at, 0)?;
-        (expires_at > now).then_some(PendingSignIn {
-            state: s.state,
-            nonce: s.nonce,
-            pkce_verifier: s.pkce_verifier,
-            return_to: s.return_to,
-            expires_at,
-        })
-    }
 }
 
 pub struct Browser {
@@ -711,161 +596,9 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn redirect(to: &str) -> Response {
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    if let Ok(location) = HeaderValue::from_str(to) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    no_store(response)
-}
-
-/// The one place the sign-in pages choose an HTTP status for an authentication failure:
-/// a refusal is 403 with its reason, an outage 503 with its sentence, anything else 500 with
-/// the details in the log under an id (`doing` says what failed, for the page and the log).
-fn refused(title: &str, doing: &str, error: AuthError) -> Response {
-    match error {
-        AuthError::Unauthenticated(why) | AuthError::Refused(why) => {
-            page(StatusCode::FORBIDDEN, title, &format!("{why}."))
-        }
-        AuthError::Failed(DomainError::Unavailable(why)) => {
-            page(StatusCode::SERVICE_UNAVAILABLE, title, &format!("{why}."))
-        }
-        AuthError::Failed(e) => internal(doing, &e.to_string()),
-    }
-}
-
-/// The provider cannot be discovered: the detail (its URL, its answer) goes to the log.
-fn provider_unavailable(detail: &str) -> Response {
-    let id = uuid::Uuid::new_v4();
-    tracing::warn!(error_id = %id, error = %detail, "sign-in: provider discovery failed");
-    page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Sign-in is unavailable",
-        &format!(
-            "The sign-in provider cannot be reached right now; try again in a minute (error {id})."
-        ),
-    )
-}
-
-fn internal(what: &str, detail: &str) -> Response {
-    let id = uuid::Uuid::new_v4();
-    tracing::error!(%id, error = %detail, "{what}");
-    page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        &format!("{what}. The server log has the details under {id}."),
-    )
-}
-
-/// A small server-rendered page for the sign-in flow's outcomes.
-fn page(status: StatusCode, title: &str, message: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t} · jitroles</title><style>body{{font-family:system-ui,sans-serif;background:#f7f8fa;color:#1c2330}}main{{max-width:36rem;margin:3rem auto;padding:1.5rem;background:#fff;border:1px solid #d9dde5;border-radius:6px}}</style></head><body><main><h1>{t}</h1><p>{m}</p><p><a href=\"/auth/login\">Sign in</a> · <a href=\"/\">jitroles</a></p></main></body></html>",
-        t = escape(title),
-        m = escape(message)
-    );
-    let policy = crate::headers::page_policy(&html);
-    let mut response = Response::new(Body::from(html));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    no_store(response)
-}
-
-fn no_store(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // the callback URL carries the code: never pass it on
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pending(expires_at: chrono::DateTime<chrono::Utc>) -> PendingSignIn {
-        PendingSignIn {
-            state: "state-value-1234".into(),
-            nonce: "nonce-value-5678".into(),
-            pkce_verifier: "verifier-value-9012".into(),
-            return_to: "/admin".into(),
-            expires_at,
-        }
-    }
-
-    fn at(seconds: i64) -> chrono::DateTime<chrono::Utc> {
-        chrono::DateTime::from_timestamp(seconds, 0).unwrap()
-    }
-
-    #[test]
-    fn a_sealed_sign_in_opens_only_unchanged_under_its_name_key_and_window() {
-        let key = new_sign_in_key().unwrap();
-        let seal = SignInSeal::new(&key);
-        let sign_in = pending(at(2_000));
-        let sealed = seal.seal("jitroles-sign-in", &sign_in).unwrap();
-
-        assert_eq!(
-            seal.open("jitroles-sign-in", &sealed, at(1_000)),
-            Some(sign_in.clone())
-        );
-        // the browser cannot read what it carries
-        let bytes = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
-        assert!(bytes.len() >= NONCE_LEN + 16, "nonce and tag");
-        for secret in ["state-value", "nonce-value", "verifier-value"] {
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{secret}"
-            );
-        }
-        // every single bit flipped is refused
-        for i in 0..bytes.len() * 8 {
-            let mut flipped = bytes.clone();
-            flipped[i / 8] ^= 1 << (i % 8);
-            let value = URL_SAFE_NO_PAD.encode(&flipped);
-            assert_eq!(
-                seal.open("jitroles-sign-in", &value, at(1_000)),
-                None,
-                "bit {i}"
-            );
-        }
-        assert_eq!(
-            seal.open("another-cookie", &sealed, at(1_000)),
-            None,
-            "name"
-        );
-        let other = SignInSeal::new(&new_sign_in_key().unwrap());
-        assert_eq!(
-            other.open("jitroles-sign-in", &sealed, at(1_000)),
-            None,
-            "key"
-        );
-        assert_eq!(
-            seal.open("jitroles-sign-in", &sealed, at(2_000)),
-            None,
-            "expired"
-        );
-        assert_ne!(
-            seal.seal("jitroles-sign-in", &sign_in).unwrap(),
-            sealed,
-            "a fresh nonce per seal"
-        );
-    }
 
     #[test]
     fn cookies_are_read_by_exact_name() {

@@ -8,4 +8,6 @@ pub mod caller;
 pub mod error;
 pub mod gate;
 pub mod jwt;
+mod pages;
+pub mod seal;
 pub mod session;
