@@ -1,6 +1,6 @@
 //! Browser sessions through the auth layer, on two instances sharing one database, with people
-//! from the real Samba DC. (The sign-in itself, through the provider's login page, is driven by
-//! Chromium in e2e/.)
+//! from the real Samba DC. (The sign-in itself, through the provider's login page, is driven in
+//! sign_in.rs without a browser and by Chromium in e2e/.)
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,10 @@ use jitroles_server::{Running, auth::session::key_of, clock::SystemClock};
 use jitroles_store::Database;
 use tonic::{Code, Request};
 
-use crate::{stack::directory_and_provider, support::sqlite_file};
+use crate::{
+    stack::directory_and_provider,
+    support::{no_redirects, query_param, sqlite_file},
+};
 
 const COOKIE: &str = "jitroles-session";
 
@@ -167,10 +170,7 @@ async fn signing_out_on_one_instance_ends_the_session_on_another_within_five_sec
         "dave"
     );
 
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = no_redirects();
     let out = http
         .post(format!("http://{}/auth/logout", it.a.addr()))
         .header("cookie", format!("{COOKIE}={token}"))
@@ -233,10 +233,8 @@ async fn a_session_of_a_disabled_or_unknown_account_is_refused_with_the_reason()
 #[tokio::test]
 async fn sign_in_starts_at_the_provider_with_pkce_state_and_nonce_bound_to_the_browser() {
     let Some(it) = instances().await else { return };
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = no_redirects();
+    // the raw answer: the cookie's attributes are checked below
     let start = http
         .get(format!(
             "http://{}/auth/login?return_to=/admin",
@@ -247,12 +245,7 @@ async fn sign_in_starts_at_the_provider_with_pkce_state_and_nonce_bound_to_the_b
         .unwrap();
     assert_eq!(start.status(), reqwest::StatusCode::SEE_OTHER);
     let to = reqwest::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
-    let param = |name: &str| {
-        to.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_else(|| panic!("no {name} in {to}"))
-    };
+    let param = |name: &str| query_param(&to, name);
     assert_eq!(param("client_id"), std::env::var("OIDC_CLIENT_ID").unwrap());
     assert_eq!(param("response_type"), "code");
     assert_eq!(param("code_challenge_method"), "S256");

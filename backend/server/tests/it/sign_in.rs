@@ -15,64 +15,27 @@ use std::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jitroles_ad_fixture::{Fixture, Options};
 use jitroles_proto::v1::{self as pb, role_service_client::RoleServiceClient};
-use jitroles_server::config::Config;
-use reqwest::{StatusCode, Url, header};
+use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use tonic::Request;
 
 use crate::{
     oidc::{Provider, provider, real_now},
     stack::{on_fixture, oncall_rule},
-    support::sqlite_file,
+    support::{
+        cookie_header, location, no_redirects, query_param, set_cookies, sqlite_file, start_sign_in,
+    },
 };
 
 const SIGN_IN_COOKIE: &str = "jitroles-sign-in";
 const SESSION_COOKIE: &str = "jitroles-session";
 const FLOOD: usize = 10_000;
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The `name=value` pairs a response sets, by name.
-fn set_cookies(response: &reqwest::Response) -> HashMap<String, String> {
-    response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next()?.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-fn location(response: &reqwest::Response, base: &Url) -> Url {
-    base.join(response.headers()[header::LOCATION].to_str().unwrap())
-        .unwrap()
-}
-
-fn cookie_header(jar: &HashMap<String, String>) -> String {
-    jar.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// Signs `account` in at `server` through the test provider's login form, as a browser would;
 /// returns the session cookie's value.
 async fn sign_in(server: &str, account: &str) -> String {
     let http = no_redirects();
-    let start = http
-        .get(format!("{server}/auth/login"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), StatusCode::SEE_OTHER);
-    let ours = set_cookies(&start);
-    let mut at = location(&start, &Url::parse(server).unwrap());
+    let (ours, mut at) = start_sign_in(&http, server, "").await;
     let mut provider_jar = HashMap::new();
     for _ in 0..12 {
         if at.as_str().starts_with(&format!("{server}/auth/callback")) {
@@ -126,7 +89,7 @@ async fn sign_in(server: &str, account: &str) -> String {
 /// A server on its own directory fixture with browser sign-in at the test provider.
 async fn with_browser_sign_in(
     op: &Provider,
-) -> (jitroles_server::Running, Fixture, tempfile::TempDir, Config) {
+) -> (jitroles_server::Running, Fixture, tempfile::TempDir) {
     let fixture = Fixture::start(Options {
         forest_level: 7,
         pam_enabled: true,
@@ -140,7 +103,7 @@ async fn with_browser_sign_in(
     oidc.client_secret = Some(std::env::var("OIDC_CLIENT_SECRET").unwrap().into());
     config.session.insecure_localhost_cookie = true;
     let running = jitroles_server::start(&config).await.unwrap();
-    (running, fixture, dir, config)
+    (running, fixture, dir)
 }
 
 /// Rows in every table of the server's SQLite database.
@@ -176,7 +139,7 @@ async fn total_rows(data_dir: &std::path::Path) -> i64 {
 #[tokio::test]
 async fn a_sign_in_flood_writes_nothing_while_a_person_signs_in_and_requests_a_role() {
     let Some(op) = provider() else { return };
-    let (server, _fixture, dir, _config) = with_browser_sign_in(&op).await;
+    let (server, _fixture, dir) = with_browser_sign_in(&op).await;
     let url = format!("http://{}", server.addr());
     let channel = tonic::transport::Channel::from_shared(url.clone())
         .unwrap()
@@ -269,21 +232,17 @@ async fn a_sign_in_flood_writes_nothing_while_a_person_signs_in_and_requests_a_r
 #[tokio::test]
 async fn a_sign_in_cookie_that_was_tampered_with_or_is_someone_elses_is_refused() {
     let Some(op) = provider() else { return };
-    let (server, _fixture, _dir, _config) = with_browser_sign_in(&op).await;
+    let (server, _fixture, _dir) = with_browser_sign_in(&op).await;
     let url = format!("http://{}", server.addr());
     let http = no_redirects();
     let start = |http: reqwest::Client| {
         let url = url.clone();
         async move {
-            let r = http.get(format!("{url}/auth/login")).send().await.unwrap();
-            let to = location(&r, &Url::parse(&url).unwrap());
-            let state = to
-                .query_pairs()
-                .find(|(k, _)| k == "state")
-                .unwrap()
-                .1
-                .into_owned();
-            (set_cookies(&r).remove(SIGN_IN_COOKIE).unwrap(), state)
+            let (mut cookies, to) = start_sign_in(&http, &url, "").await;
+            (
+                cookies.remove(SIGN_IN_COOKIE).unwrap(),
+                query_param(&to, "state"),
+            )
         }
     };
     let (cookie, state) = start(http.clone()).await;
@@ -399,20 +358,8 @@ fn json_reply(value: &Value) -> ([(header::HeaderName, &'static str); 1], String
 /// `kid`; returns the callback's status.
 async fn sign_in_with_key(server: &str, op: &RotatingProvider, kid: &str) -> StatusCode {
     let http = no_redirects();
-    let start = http
-        .get(format!("{server}/auth/login"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(start.status(), StatusCode::SEE_OTHER);
-    let to = location(&start, &Url::parse(server).unwrap());
-    let param = |name: &str| {
-        to.query_pairs()
-            .find(|(k, _)| k == name)
-            .unwrap()
-            .1
-            .into_owned()
-    };
+    let (cookies, to) = start_sign_in(&http, server, "").await;
+    let param = |name: &str| query_param(&to, name);
     let now = real_now().timestamp();
     *op.next.lock().unwrap() = (
         kid.to_owned(),
@@ -427,7 +374,7 @@ async fn sign_in_with_key(server: &str, op: &RotatingProvider, kid: &str) -> Sta
             "{server}/auth/callback?code=c&state={}",
             param("state")
         ))
-        .header(header::COOKIE, cookie_header(&set_cookies(&start)))
+        .header(header::COOKIE, cookie_header(&cookies))
         .send()
         .await
         .unwrap();

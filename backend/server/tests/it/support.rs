@@ -1,6 +1,9 @@
 //! Builders for a running test server.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+};
 
 use jitroles_server::{
     Running,
@@ -82,4 +85,62 @@ pub async fn postgres_database() -> Option<String> {
     db.migrate().await.expect("migrate");
     db.close().await;
     Some(url)
+}
+
+// ---- a browser without JavaScript, for the sign-in flow ----
+
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The `name=value` pairs a response sets, by name.
+pub fn set_cookies(response: &reqwest::Response) -> HashMap<String, String> {
+    response
+        .headers()
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next()?.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+pub fn location(response: &reqwest::Response, base: &reqwest::Url) -> reqwest::Url {
+    base.join(response.headers()[http::header::LOCATION].to_str().unwrap())
+        .unwrap()
+}
+
+pub fn cookie_header(jar: &HashMap<String, String>) -> String {
+    jar.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The value of the query parameter `name` of `url`.
+pub fn query_param(url: &reqwest::Url, name: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+}
+
+/// `/auth/login` (with `query`) at `server`: the cookies it sets and where it sends the browser.
+pub async fn start_sign_in(
+    http: &reqwest::Client,
+    server: &str,
+    query: &str,
+) -> (HashMap<String, String>, reqwest::Url) {
+    let start = http
+        .get(format!("{server}/auth/login{query}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), reqwest::StatusCode::SEE_OTHER);
+    let to = location(&start, &reqwest::Url::parse(server).unwrap());
+    (set_cookies(&start), to)
 }

@@ -259,17 +259,36 @@ fn eager_verifier(op: &Provider, jwks: &JwksEndpoint) -> Arc<JwtVerifier> {
     }))
 }
 
-#[tokio::test]
-async fn a_failing_jwks_is_fetched_once_for_a_hundred_made_up_keys() {
-    let Some(op) = provider() else { return };
-    let jwks = JwksEndpoint::start(&op).await;
-    let verifier = eager_verifier(&op, &jwks);
+/// An eager verifier (above) that has fetched the keys once and verified a token with them.
+async fn warmed(
+    op: &Provider,
+) -> (
+    JwksEndpoint,
+    Arc<JwtVerifier>,
+    chrono::DateTime<chrono::Utc>,
+) {
+    let jwks = JwksEndpoint::start(op).await;
+    let verifier = eager_verifier(op, &jwks);
     let now = real_now();
     verifier
         .verify(&op.sign(&op.claims(now)), now)
         .await
         .unwrap();
     assert_eq!(jwks.fetches(), 1);
+    (jwks, verifier, now)
+}
+
+/// A token signed with the known key that the verifier has not seen (its own `jti`).
+fn unseen(op: &Provider, now: chrono::DateTime<chrono::Utc>, jti: &str) -> String {
+    let mut claims = op.claims(now);
+    claims["jti"] = json!(jti);
+    op.sign(&claims)
+}
+
+#[tokio::test]
+async fn a_failing_jwks_is_fetched_once_for_a_hundred_made_up_keys() {
+    let Some(op) = provider() else { return };
+    let (jwks, verifier, now) = warmed(&op).await;
 
     jwks.set(JwksMode::Fail);
     for i in 0..100 {
@@ -284,24 +303,19 @@ async fn a_failing_jwks_is_fetched_once_for_a_hundred_made_up_keys() {
         2,
         "one fetch for the first made-up key, then the back-off holds"
     );
-    let mut fresh = op.claims(now);
-    fresh["jti"] = json!("another token");
-    assert!(verifier.verify(&op.sign(&fresh), now).await.is_ok());
+    assert!(
+        verifier
+            .verify(&unseen(&op, now, "another token"), now)
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn a_hanging_jwks_fetch_neither_repeats_nor_delays_tokens_with_known_keys() {
     let Some(op) = provider() else { return };
-    let jwks = JwksEndpoint::start(&op).await;
-    let verifier = eager_verifier(&op, &jwks);
-    let now = real_now();
-    verifier
-        .verify(&op.sign(&op.claims(now)), now)
-        .await
-        .unwrap();
-    let mut fresh = op.claims(now);
-    fresh["jti"] = json!("not verified before");
-    let known = op.sign(&fresh);
+    let (jwks, verifier, now) = warmed(&op).await;
+    let known = unseen(&op, now, "not verified before");
 
     jwks.set(JwksMode::Hang);
     let made_up: Vec<_> = (0..100)
