@@ -70,9 +70,7 @@ pub struct Authenticator {
     verifier: JwtVerifier,
     directory: Arc<dyn Directory>,
     mapping: IdentityMapping,
-    service_accounts: BTreeMap<String, String>,
-    /// Clients whose tokens may name a person.
-    person_clients: BTreeSet<String>,
+    clients: ClientPolicy,
     admin_groups: Arc<AdminGroups>,
     clock: Arc<dyn Clock>,
     /// Callers as the directory described them, kept briefly: a service calling many times a
@@ -96,6 +94,13 @@ pub struct ClientPolicy {
     pub person_clients: BTreeSet<String>,
 }
 
+impl ClientPolicy {
+    /// Whether a user token from `client` counts: one of the person clients or a service client.
+    pub fn may_name_person(&self, client: &str) -> bool {
+        self.person_clients.contains(client) || self.service_accounts.contains_key(client)
+    }
+}
+
 impl Authenticator {
     pub fn new(
         verifier: JwtVerifier,
@@ -106,14 +111,11 @@ impl Authenticator {
         clock: Arc<dyn Clock>,
         caller_ttl: Duration,
     ) -> Self {
-        let mut person_clients = clients.person_clients;
-        person_clients.extend(clients.service_accounts.keys().cloned());
         Self {
             verifier,
             directory,
             mapping,
-            service_accounts: clients.service_accounts,
-            person_clients,
+            clients,
             admin_groups,
             clock,
             callers: std::sync::Mutex::new(HashMap::new()),
@@ -169,7 +171,7 @@ impl Authenticator {
                 client.map(|c| format!(" of client {c}")).unwrap_or_default()
             ))),
             (true, None, Some(client)) => {
-                let account = self.service_accounts.get(client).cloned().ok_or_else(|| {
+                let account = self.clients.service_accounts.get(client).cloned().ok_or_else(|| {
                     AuthError::Unauthenticated(format!(
                         "client {client} is not mapped to a directory account (oidc.service_accounts)"
                     ))
@@ -179,7 +181,7 @@ impl Authenticator {
                     format!("bearer token of client {client}"),
                 ))
             }
-            (false, Some(person), Some(client)) if self.person_clients.contains(client) => {
+            (false, Some(person), Some(client)) if self.clients.may_name_person(client) => {
                 Ok((self.mapping.lookup(person)?, "bearer token".to_owned()))
             }
             (false, Some(_), Some(client)) => Err(AuthError::Unauthenticated(format!(
@@ -260,5 +262,23 @@ fn describe(lookup: &UserLookup) -> String {
         UserLookup::UserPrincipalName(v) => format!("with userPrincipalName {v}"),
         UserLookup::Mail(v) => format!("with mail {v}"),
         UserLookup::Sid(v) => format!("with objectSid {v}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_token_counts_from_a_listed_or_a_service_client_only() {
+        let clients = ClientPolicy {
+            service_accounts: BTreeMap::from([("ci-bot".to_owned(), "svc-ci".to_owned())]),
+            person_clients: BTreeSet::from(["jitroles".to_owned(), "portal".to_owned()]),
+        };
+        assert!(clients.may_name_person("jitroles"));
+        assert!(clients.may_name_person("portal"));
+        assert!(clients.may_name_person("ci-bot"));
+        assert!(!clients.may_name_person("someone-elses-app"));
+        assert!(!ClientPolicy::default().may_name_person("jitroles"));
     }
 }
