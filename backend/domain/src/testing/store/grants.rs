@@ -1,0 +1,276 @@
+//! [`MemoryStore`] as the [`GrantStore`]: grants (one live grant per rule and person, version
+//! checks) and the audit log.
+
+use super::*;
+
+#[async_trait]
+impl GrantStore for MemoryStore {
+    async fn insert_grant(&self, grant: &Grant, audit: NewAudit) -> Result<(), DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::InsertGrant)?;
+        if t.live_rule(&grant.rule_id)
+            .is_none_or(|r| r.target.sid != grant.group.sid)
+        {
+            return Err(rule_moved());
+        }
+        // the database's partial unique index: one live grant per (rule, person)
+        let taken = GrantState::LIVE.contains(&grant.state)
+            && t.grants.values().any(|g| {
+                g.rule_id == grant.rule_id
+                    && g.subject.sid == grant.subject.sid
+                    && GrantState::LIVE.contains(&g.state)
+            });
+        if taken {
+            return Err(DomainError::AlreadyExists(format!(
+                "{} already has a live grant of {}; extend it instead",
+                grant.subject.account, grant.rule_name
+            )));
+        }
+        t.grants.insert(grant.id.clone(), grant.clone());
+        t.announce(grant, &audit);
+        t.record(audit);
+        Ok(())
+    }
+
+    async fn update_grant(
+        &self,
+        before: &Grant,
+        after: &Grant,
+        audit: Option<NewAudit>,
+    ) -> Result<Grant, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::UpdateGrant)?;
+        let current = t.grants.get(&before.id).map(|g| g.version);
+        if current != Some(before.version) {
+            return Err(DomainError::Conflict(
+                "the grant changed meanwhile; look at it again".into(),
+            ));
+        }
+        let stored = Grant {
+            version: before.version + 1,
+            ..after.clone()
+        };
+        t.grants.insert(stored.id.clone(), stored.clone());
+        if let Some(audit) = audit {
+            t.announce(&stored, &audit);
+            t.record(audit);
+        }
+        Ok(stored)
+    }
+
+    async fn grant(&self, id: &str) -> Result<Option<Grant>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::ReadGrants)?;
+        Ok(t.grants.get(id).cloned())
+    }
+
+    async fn grant_by_request_id(
+        &self,
+        subject: &Sid,
+        client_request_id: &str,
+    ) -> Result<Option<Grant>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::ReadGrants)?;
+        Ok(t.grants
+            .values()
+            .find(|g| {
+                &g.subject.sid == subject
+                    && g.client_request_id.as_deref() == Some(client_request_id)
+            })
+            .cloned())
+    }
+
+    async fn live_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::ReadGrants)?;
+        Ok(t.grants
+            .values()
+            .find(|g| {
+                g.rule_id == rule_id
+                    && &g.subject.sid == subject
+                    && GrantState::LIVE.contains(&g.state)
+            })
+            .cloned())
+    }
+
+    async fn live_on_group(
+        &self,
+        group: &Sid,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Grant>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::ReadGrants)?;
+        Ok(t.grants
+            .values()
+            .filter(|g| &g.group.sid == group && GrantState::LIVE.contains(&g.state))
+            .filter(|g| after.is_none_or(|a| g.id.as_str() > a))
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn covering_any(&self, group: &Sid, subjects: &[Sid]) -> Result<Vec<Grant>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::ReadGrants)?;
+        Ok(t.grants
+            .values()
+            .filter(|g| {
+                &g.group.sid == group
+                    && subjects.contains(&g.subject.sid)
+                    && GrantState::LIVE.contains(&g.state)
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn grants_of(
+        &self,
+        subject: &Sid,
+        request: PageRequest,
+    ) -> Result<Page<Grant>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::ReadGrants)?;
+        let mut mine: Vec<Grant> = t
+            .grants
+            .values()
+            .filter(|g| &g.subject.sid == subject)
+            .cloned()
+            .collect();
+        mine.sort_by(|a, b| {
+            (
+                a.ended_at.is_some(),
+                std::cmp::Reverse(a.requested_at),
+                &a.id,
+            )
+                .cmp(&(
+                    b.ended_at.is_some(),
+                    std::cmp::Reverse(b.requested_at),
+                    &b.id,
+                ))
+        });
+        Ok(page(&mine, request))
+    }
+
+    async fn grants(
+        &self,
+        filter: &GrantFilter,
+        request: PageRequest,
+    ) -> Result<Page<Grant>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::ReadGrants)?;
+        let mut all: Vec<Grant> = t
+            .grants
+            .values()
+            .filter(|g| filter.matches(g))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| {
+            (std::cmp::Reverse(a.requested_at), &a.id)
+                .cmp(&(std::cmp::Reverse(b.requested_at), &b.id))
+        });
+        Ok(page(&all, request))
+    }
+
+    async fn due(
+        &self,
+        now: DateTime<Utc>,
+        holder: &str,
+        limit: u32,
+    ) -> Result<Vec<Grant>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::ReadGrants)?;
+        let mut due: Vec<Grant> = t
+            .grants
+            .values()
+            .filter(|g| match g.state {
+                GrantState::Active => g.expires_at <= now,
+                GrantState::Ending => g.lease.as_ref().is_none_or(|l| l.lets(holder, now)),
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        due.sort_by_key(|g| g.expires_at);
+        due.truncate(limit as usize);
+        Ok(due)
+    }
+
+    async fn overdue(&self, now: DateTime<Utc>) -> Result<u64, DomainError> {
+        turn().await;
+        let t = lock(&self.0);
+        Ok(t.grants
+            .values()
+            .filter(|g| {
+                g.state == GrantState::Ending
+                    || (g.state == GrantState::Active && g.expires_at <= now)
+            })
+            .count() as u64)
+    }
+
+    async fn activating(&self) -> Result<Vec<Grant>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::ReadGrants)?;
+        Ok(t.grants
+            .values()
+            .filter(|g| g.state == GrantState::Activating)
+            .cloned()
+            .collect())
+    }
+
+    async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
+        turn().await;
+        let t = lock(&self.0);
+        let expiry = t
+            .grants
+            .values()
+            .filter(|g| g.state == GrantState::Active)
+            .map(|g| g.expires_at);
+        let lease_end = t
+            .grants
+            .values()
+            .filter(|g| g.state == GrantState::Ending)
+            .filter_map(|g| g.lease.as_ref().map(|l| l.until));
+        Ok(expiry.chain(lease_end).min())
+    }
+
+    async fn audit_events(
+        &self,
+        filter: &AuditFilter,
+        request: PageRequest,
+    ) -> Result<Page<AuditEvent>, DomainError> {
+        turn().await;
+        let t = lock(&self.0);
+        let found: Vec<AuditEvent> = t
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| {
+                let a = &e.event;
+                filter
+                    .subject_account
+                    .as_ref()
+                    .is_none_or(|s| a.subject_account.as_ref() == Some(s))
+                    && filter
+                        .rule_id
+                        .as_ref()
+                        .is_none_or(|r| a.rule_id.as_ref() == Some(r))
+                    && filter.action.is_none_or(|x| a.action == x)
+                    && filter.since.is_none_or(|s| a.at >= s)
+                    && filter.until.is_none_or(|u| a.at < u)
+            })
+            .cloned()
+            .collect();
+        Ok(page(&found, request))
+    }
+}

@@ -1,0 +1,110 @@
+//! [`MemoryStore`] as the [`RuleStore`]: rules, versioned and soft-deleted, each name once.
+
+use super::*;
+
+#[async_trait]
+impl RuleStore for MemoryStore {
+    async fn create_rule(&self, rule: &RoleRule, audit: NewAudit) -> Result<(), DomainError> {
+        let mut t = lock(&self.0);
+        if t.name_taken(rule) {
+            return Err(DomainError::AlreadyExists(format!(
+                "a rule named {} exists",
+                rule.spec.name
+            )));
+        }
+        t.rules.insert(rule.id.clone(), (rule.clone(), None));
+        t.record(audit);
+        Ok(())
+    }
+
+    async fn rule(&self, id: &str) -> Result<Option<RoleRule>, DomainError> {
+        Ok(lock(&self.0).live_rule(id).cloned())
+    }
+
+    async fn rules(&self) -> Result<Vec<RoleRule>, DomainError> {
+        let mut rules: Vec<RoleRule> = lock(&self.0)
+            .rules
+            .values()
+            .filter(|(_, deleted)| deleted.is_none())
+            .map(|(r, _)| r.clone())
+            .collect();
+        rules.sort_by_key(|r| r.spec.name.to_lowercase());
+        Ok(rules)
+    }
+
+    async fn update_rule(
+        &self,
+        rule: &RoleRule,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError> {
+        let mut t = lock(&self.0);
+        let stored = t
+            .live_rule(&rule.id)
+            .cloned()
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("rule {}", rule.id),
+            })?;
+        if stored.target.sid != rule.target.sid && t.live_count(&rule.id) > 0 {
+            return Err(DomainError::FailedPrecondition(
+                "the rule has live grants: its group cannot change until they end".into(),
+            ));
+        }
+        if stored.version != expected_version {
+            return Err(stale("rule", stored.version, expected_version));
+        }
+        if t.name_taken(rule) {
+            return Err(DomainError::AlreadyExists(format!(
+                "a rule named {} exists",
+                rule.spec.name
+            )));
+        }
+        let kept = RoleRule {
+            created_at: stored.created_at,
+            ..rule.clone()
+        };
+        t.rules.insert(rule.id.clone(), (kept, None));
+        t.record(audit);
+        Ok(())
+    }
+
+    async fn delete_rule(
+        &self,
+        id: &str,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError> {
+        let mut t = lock(&self.0);
+        if t.live_count(id) > 0 {
+            return Err(DomainError::FailedPrecondition(
+                "the rule has live grants: revoke them or let them expire first".into(),
+            ));
+        }
+        let Some(stored) = t.live_rule(id).cloned() else {
+            return Err(DomainError::NotFound {
+                what: format!("rule {id}"),
+            });
+        };
+        if stored.version != expected_version {
+            return Err(stale("rule", stored.version, expected_version));
+        }
+        let deleted = RoleRule {
+            version: stored.version + 1,
+            ..stored
+        };
+        t.rules.insert(id.to_owned(), (deleted, Some(audit.at)));
+        t.record(audit);
+        Ok(())
+    }
+
+    async fn live_grant_counts(&self) -> Result<HashMap<String, u32>, DomainError> {
+        let t = lock(&self.0);
+        let mut counts: HashMap<String, u32> = HashMap::new();
+        for g in t.grants.values() {
+            if GrantState::LIVE.contains(&g.state) {
+                *counts.entry(g.rule_id.clone()).or_default() += 1;
+            }
+        }
+        Ok(counts)
+    }
+}
