@@ -1,0 +1,139 @@
+//! Failures and recovery: a directory write that fails, a commit that fails after it, crash
+//! recovery of unconfirmed grants, removals the directory refuses, and leases between instances.
+
+use super::*;
+
+#[tokio::test]
+async fn a_failed_directory_add_ends_the_grant_failed_without_membership() {
+    let w = world();
+    let rule = w.rule("DBA").await;
+    w.directory.fail_next(
+        DirectoryOp::AddMember,
+        DomainError::Unavailable("the directory does not answer".into()),
+    );
+    let e = w.request(&w.dave, &rule).await.unwrap_err();
+    assert!(matches!(e, DomainError::Unavailable(_)), "{e:?}");
+    let failed = &w.store.all_grants()[0];
+    assert_eq!(failed.state, GrantState::Failed);
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("the directory does not answer")
+    );
+    assert_eq!(w.members(), vec![sid(CAROL)]);
+    assert_eq!(
+        w.trail(&failed.id),
+        [AuditAction::Requested, AuditAction::Failed]
+    );
+}
+
+#[tokio::test]
+async fn a_grant_the_database_cannot_confirm_loses_the_membership_it_wrote() {
+    let w = world();
+    let rule = w.rule("DBA").await;
+    w.store.fail_next(
+        StoreOp::UpdateGrant,
+        DomainError::Unavailable("the database does not answer".into()),
+    );
+    let e = w.request(&w.dave, &rule).await.unwrap_err();
+    assert!(matches!(e, DomainError::Unavailable(_)), "{e:?}");
+    assert_eq!(w.members(), vec![sid(CAROL)], "the add was undone");
+    assert_eq!(w.store.all_grants()[0].state, GrantState::Failed);
+}
+
+#[tokio::test]
+async fn recovery_fails_unconfirmed_grants_and_removes_their_membership() {
+    let w = world();
+    let rule = w.rule("DBA").await;
+    let g = w.request(&w.dave, &rule).await.unwrap();
+    // as a crash after the directory add leaves it: `activating`, and dave a member
+    w.store.put_grant(Grant {
+        state: GrantState::Activating,
+        ..g
+    });
+    let left = &w.store.all_grants()[0];
+    assert_eq!(w.members(), vec![sid(DAVE), sid(CAROL)]);
+    // too young for the periodic pass; start-up takes every one
+    assert_eq!(
+        w.engine
+            .expiry
+            .recover(Duration::from_secs(60))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(w.engine.expiry.recover(Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(w.stored(&left.id).state, GrantState::Failed);
+    assert_eq!(w.members(), vec![sid(CAROL)]);
+}
+
+#[tokio::test]
+async fn a_removal_the_directory_refuses_stays_ending_until_it_answers() {
+    let w = world();
+    let rule = w.rule("DBA").await;
+    let g = w.request(&w.dave, &rule).await.unwrap();
+    w.directory.set_unavailable(true);
+    let kept = w.engine.endings.release(&w.dave, &g.id).await.unwrap();
+    assert_eq!(kept.state, GrantState::Ending);
+    assert_eq!(
+        kept.last_error.as_deref(),
+        Some("the directory does not answer")
+    );
+    assert!(w.engine.expiry.run_due().await.is_err(), "still down");
+    w.directory.set_unavailable(false);
+    assert_eq!(w.engine.expiry.run_due().await.unwrap(), 1);
+    let ended = w.stored(&g.id);
+    assert_eq!(
+        (ended.state, ended.end_reason),
+        (GrantState::Ended, Some(EndReason::Released))
+    );
+    assert_eq!(ended.last_error, None);
+    assert_eq!(w.members(), vec![sid(CAROL)]);
+}
+
+#[tokio::test]
+async fn another_instances_ending_grant_is_taken_over_only_after_its_lease() {
+    let w = world();
+    let rule = w.rule("DBA").await;
+    let g = w.request(&w.dave, &rule).await.unwrap();
+    // instance b claimed the removal and died before finishing it
+    w.left_ending(&g.id, EndReason::Expired, "b");
+    assert_eq!(
+        w.engine.expiry.next_expiry().await.unwrap(),
+        Some(t0() + TimeDelta::seconds(30)),
+        "the scheduler wakes when the lease runs out"
+    );
+    assert_eq!(w.engine.expiry.run_due().await.unwrap(), 0);
+    assert_eq!(w.members(), vec![sid(DAVE), sid(CAROL)]);
+    w.advance(30);
+    assert_eq!(w.engine.expiry.run_due().await.unwrap(), 1);
+    assert_eq!(w.stored(&g.id).state, GrantState::Ended);
+    assert_eq!(w.members(), vec![sid(CAROL)]);
+}
+
+#[tokio::test]
+async fn an_instance_restarted_finishes_its_own_ending_grants_at_once() {
+    let w = world();
+    let rule = w.rule("DBA").await;
+    let g = w.request(&w.dave, &rule).await.unwrap();
+    w.left_ending(&g.id, EndReason::Released, "a");
+    assert_eq!(w.engine.expiry.run_due().await.unwrap(), 1);
+    assert_eq!(w.members(), vec![sid(CAROL)]);
+}
+
+#[tokio::test]
+async fn two_instances_on_one_store_end_a_due_grant_once() {
+    let a = world_named("a");
+    let b = engine_on(&a.store, &a.directory, &a.clock, "b");
+    let rule = a.rule("DBA").await;
+    let g = a.request(&a.dave, &rule).await.unwrap();
+    a.advance(600);
+    let (x, y) = tokio::join!(a.engine.expiry.run_due(), b.expiry.run_due());
+    assert_eq!(x.unwrap() + y.unwrap(), 1);
+    assert_eq!(
+        a.trail(&g.id)
+            .iter()
+            .filter(|x| **x == AuditAction::Ended)
+            .count(),
+        1
+    );
+}
