@@ -10,9 +10,9 @@
 //! is cleared by the callback and the provider takes each code once.
 //!
 //! The provider's discovery document and keys are cached, and read again when an ID token names
-//! a key they do not have (key rotation), at most once per [`PROVIDER_REFRESH`].
+//! a key they do not have (key rotation), at most once per `provider::PROVIDER_REFRESH`.
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{str::FromStr, sync::Arc};
 
 use axum::{
     Router,
@@ -28,20 +28,18 @@ use jitroles_domain::{
     session::{PendingSignIn, SIGN_IN_WINDOW, SignedIn, safe_return_path},
 };
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndSessionUrl,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
-    TokenResponse,
-    core::{CoreAuthenticationFlow, CoreClient, CoreIdToken},
+    AuthorizationCode, ClaimsVerificationError, ClientId, CsrfToken, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, Scope, TokenResponse,
+    core::{CoreAuthenticationFlow, CoreIdToken},
 };
 use reqwest::Url;
-use tokio::time::Instant;
 
 use super::{
     caller::{Authenticated, Authenticator},
     error::AuthError,
     gate::{Identified, NoSession},
     pages::{internal, page, provider_unavailable, redirect, refused},
+    provider::Providers,
     seal::SignInSeal,
     session::{Lookup, Sessions},
 };
@@ -49,15 +47,6 @@ use super::{
 /// The header the web app sets on every API call (see docs/security.md): a cross-origin page
 /// cannot set it without a CORS preflight, which jitroles never grants.
 pub const CSRF_HEADER: &str = "x-jitroles-csrf";
-
-type OidcClient = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
 
 /// What the browser flow needs from the configuration, checked at start-up.
 #[derive(Debug, Clone)]
@@ -99,29 +88,6 @@ impl BrowserSettings {
     }
 }
 
-/// The provider, as its discovery document describes it.
-struct Provider {
-    client: OidcClient,
-    end_session: Option<EndSessionUrl>,
-}
-
-/// Least time between two readings of the provider's discovery document and keys caused by an
-/// ID token whose key they lack (the same bound as the bearer tokens' JWKS).
-pub const PROVIDER_REFRESH: Duration = Duration::from_secs(30);
-/// Least time between two attempts to discover a provider that has not answered yet, so a
-/// flood of `/auth/login` during an outage is not passed on to the provider.
-const DISCOVERY_RETRY: Duration = Duration::from_secs(1);
-
-/// The provider as last discovered, when discovery was last tried, and when it was last read
-/// again for a key it lacked.
-#[derive(Default)]
-struct Discovered {
-    provider: Option<Arc<Provider>>,
-    last_attempt: Option<Instant>,
-    last_refresh: Option<Instant>,
-    error: Option<String>,
-}
-
 pub struct Browser {
     settings: BrowserSettings,
     origin: String,
@@ -132,9 +98,7 @@ pub struct Browser {
     clock: Arc<dyn Clock>,
     http: reqwest::Client,
     seal: SignInSeal,
-    discovered: std::sync::Mutex<Discovered>,
-    /// Held by the one discovery under way; others wait for its outcome.
-    discovering: tokio::sync::Mutex<()>,
+    providers: Providers,
 }
 
 impl Browser {
@@ -157,6 +121,7 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(10))
             .build()?;
+        let providers = Providers::new(&settings, http.clone())?;
         Ok(Self {
             settings,
             origin,
@@ -167,8 +132,7 @@ impl Browser {
             clock,
             http,
             seal: SignInSeal::new(sign_in_key),
-            discovered: std::sync::Mutex::new(Discovered::default()),
-            discovering: tokio::sync::Mutex::new(()),
+            providers,
         })
     }
 
@@ -247,101 +211,6 @@ impl Browser {
         Ok(())
     }
 
-    fn discovered(&self) -> std::sync::MutexGuard<'_, Discovered> {
-        self.discovered
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The provider as discovered, discovering it on first need (at most once per
-    /// [`DISCOVERY_RETRY`] while it does not answer).
-    async fn provider(&self) -> Result<Arc<Provider>, String> {
-        if let Some(provider) = &self.discovered().provider {
-            return Ok(provider.clone());
-        }
-        let _flight = self.discovering.lock().await;
-        {
-            let discovered = self.discovered();
-            if let Some(provider) = &discovered.provider {
-                return Ok(provider.clone());
-            }
-            if let (Some(at), Some(error)) = (discovered.last_attempt, &discovered.error)
-                && at.elapsed() < DISCOVERY_RETRY
-            {
-                return Err(error.clone());
-            }
-        }
-        self.discover().await
-    }
-
-    /// The provider read again because `stale` lacked an ID token's key: `None` when it was read
-    /// again for that reason less than [`PROVIDER_REFRESH`] ago (or cannot be read now), so
-    /// made-up keys cannot make jitroles fetch more often.
-    async fn refreshed(&self, stale: &Arc<Provider>) -> Option<Arc<Provider>> {
-        let _flight = self.discovering.lock().await;
-        {
-            let discovered = self.discovered();
-            match &discovered.provider {
-                // refreshed while this caller waited
-                Some(current) if !Arc::ptr_eq(current, stale) => return Some(current.clone()),
-                _ => {}
-            }
-            if discovered
-                .last_refresh
-                .is_some_and(|at| at.elapsed() < PROVIDER_REFRESH)
-            {
-                return None;
-            }
-        }
-        self.discovered().last_refresh = Some(Instant::now());
-        self.discover().await.ok()
-    }
-
-    /// Reads the discovery document and keys; call with `discovering` held.
-    async fn discover(&self) -> Result<Arc<Provider>, String> {
-        self.discovered().last_attempt = Some(Instant::now());
-        let outcome = self.read_provider().await;
-        let mut discovered = self.discovered();
-        match outcome {
-            Ok(provider) => {
-                let provider = Arc::new(provider);
-                discovered.provider = Some(provider.clone());
-                discovered.error = None;
-                Ok(provider)
-            }
-            Err(e) => {
-                // counted from the end too: a discovery that hung for its whole timeout must not
-                // let every caller queued behind it discover again in turn
-                discovered.last_attempt = Some(Instant::now());
-                discovered.error = Some(e.clone());
-                Err(e)
-            }
-        }
-    }
-
-    async fn read_provider(&self) -> Result<Provider, String> {
-        let issuer = IssuerUrl::new(self.settings.issuer.clone())
-            .map_err(|e| format!("oidc.issuer is not a URL: {e}"))?;
-        let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
-            .await
-            .map_err(|e| format!("the sign-in provider cannot be reached: {e}"))?;
-        let end_session = metadata.additional_metadata().end_session_endpoint.clone();
-        let redirect = RedirectUrl::new(format!("{}/auth/callback", self.settings.public_url))
-            .map_err(|e| format!("the callback URL is not valid: {e}"))?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.settings.client_id.clone()),
-            Some(ClientSecret::new(
-                self.settings.client_secret.expose().to_owned(),
-            )),
-        )
-        .set_redirect_uri(redirect);
-        Ok(Provider {
-            client,
-            end_session,
-        })
-    }
-
     fn cookie_header(&self, name: &str, value: &str, max_age_secs: u64) -> HeaderValue {
         let secure = if self.settings.secure_cookies {
             "; Secure"
@@ -357,7 +226,7 @@ impl Browser {
 
 async fn login(State(browser): State<Arc<Browser>>, uri: Uri) -> Response {
     let return_to = safe_return_path(query_param(&uri, "return_to").as_deref());
-    let provider = match browser.provider().await {
+    let provider = match browser.providers.current().await {
         Ok(p) => p,
         Err(e) => return provider_unavailable(&e),
     };
@@ -443,7 +312,7 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
     let Some(pending) = pending.filter(|p| p.state == state) else {
         return stale();
     };
-    let provider = match browser.provider().await {
+    let provider = match browser.providers.current().await {
         Ok(p) => p,
         Err(e) => return provider_unavailable(&e),
     };
@@ -473,7 +342,7 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
     let mut verified = id_token.claims(&provider.client.id_token_verifier(), &nonce);
     // a key the cached provider keys lack: the provider may have rotated them since
     if let Err(ClaimsVerificationError::SignatureVerification(_)) = verified
-        && let Some(fresh) = browser.refreshed(&provider).await
+        && let Some(fresh) = browser.providers.refreshed(&provider).await
     {
         verified = id_token.claims(&fresh.client.id_token_verifier(), &nonce);
     }
@@ -536,7 +405,7 @@ async fn logout(State(browser): State<Arc<Browser>>, headers: HeaderMap) -> Resp
     };
     let signed_out = format!("{}/auth/signed-out", browser.settings.public_url);
     // end the provider's session too, when it offers RP-initiated logout
-    let provider = browser.provider().await.ok();
+    let provider = browser.providers.current().await.ok();
     let end_session = provider.as_ref().and_then(|p| p.end_session.as_ref());
     let target = match (end_session, ended.and_then(|s| s.id_token)) {
         (Some(end), Some(id_token)) => {

@@ -9,5 +9,6 @@ pub mod error;
 pub mod gate;
 pub mod jwt;
 mod pages;
+mod provider;
 pub mod seal;
 pub mod session;
