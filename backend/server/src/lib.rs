@@ -176,7 +176,16 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
     // the grant engine and the notifications, when there is a directory to grant in
     let (engine, channels) = match directory {
         Some(directory) => {
-            let sender = Arc::new(notify::Sender::new(outbound, directory.clone())?);
+            let render_program = match &config.notifications.render_program {
+                Some(program) => program.clone(),
+                None => std::env::current_exe()
+                    .context("cannot find the running binary to render templates with")?,
+            };
+            let sender = Arc::new(notify::Sender::new(
+                outbound,
+                directory.clone(),
+                notify::render::Renderer::new(render_program),
+            )?);
             let delivery = Arc::new(notify::delivery::Delivery::new(
                 Arc::new(database.clone()),
                 Arc::new(database.clone()),

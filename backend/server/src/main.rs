@@ -4,7 +4,10 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use jitroles_server::config::{self, Config, LogFormat};
+use jitroles_server::{
+    config::{self, Config, LogFormat},
+    notify::render,
+};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -47,6 +50,10 @@ enum DirectoryCommand {
 }
 
 fn main() -> ExitCode {
+    // a render child (see notify::render): nothing else of the program runs in it
+    if std::env::args_os().nth(1).as_deref() == Some(render::CHILD_ARG.as_ref()) {
+        return render::child_main();
+    }
     let started = Instant::now();
     let cli = Cli::parse();
     let config = match config::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {

@@ -86,6 +86,17 @@ pub fn attempt_failed(n: &Notification, error: String, now: DateTime<Utc>) -> No
     }
 }
 
+/// `n` failed for a reason no later attempt can mend (its message cannot be rendered): failed
+/// at once, to be sent again on request once the channel is fixed.
+pub fn failed_for_good(n: &Notification, error: String) -> Notification {
+    Notification {
+        attempts: n.attempts + 1,
+        last_error: Some(error),
+        state: DeliveryState::Failed,
+        ..n.clone()
+    }
+}
+
 /// `n` not sent at `now`, for the reason `why`.
 pub fn skipped(n: &Notification, why: &str, now: DateTime<Utc>) -> Notification {
     Notification {
@@ -127,9 +138,8 @@ pub fn sent(n: &Notification, now: DateTime<Utc>) -> Notification {
 mod tests {
     use super::*;
 
-    #[test]
-    fn failed_attempts_back_off_and_end_failed_after_the_last() {
-        let mut n = Notification {
+    fn queued() -> Notification {
+        Notification {
             id: "n".into(),
             channel_id: "c".into(),
             event: Event::Granted,
@@ -142,7 +152,21 @@ mod tests {
             next_attempt_at: DateTime::UNIX_EPOCH,
             sent_at: None,
             version: 1,
-        };
+        }
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_rendered_fails_at_once_without_retries() {
+        let n = queued();
+        let after = failed_for_good(&n, "too big".into());
+        assert_eq!(after.state, DeliveryState::Failed);
+        assert_eq!(after.attempts, 1);
+        assert_eq!(after.last_error.as_deref(), Some("too big"));
+    }
+
+    #[test]
+    fn failed_attempts_back_off_and_end_failed_after_the_last() {
+        let mut n = queued();
         let mut waits = Vec::new();
         while n.state == DeliveryState::Pending {
             let next = attempt_failed(&n, "refused".into(), DateTime::UNIX_EPOCH);

@@ -28,7 +28,8 @@ pub use channel::{
     SecretSource, SmtpTls, Transport, Webhook,
 };
 pub use delivery::{
-    DeliveryState, MAX_ATTEMPTS, Notification, attempt_failed, retry, retry_after, sent, skipped,
+    DeliveryState, MAX_ATTEMPTS, Notification, attempt_failed, failed_for_good, retry, retry_after,
+    sent, skipped,
 };
 pub use routing::{
     NewNotification, REFUSAL_QUIET_SECONDS, announces_refusal, expiring_soon, of_transition,

@@ -27,7 +27,8 @@ pub fn authorized<T>(token: &str, message: T) -> tonic::Request<T> {
 /// dba-oncall (svc-ci's group) as the admin group, so svc-ci also makes the rules.
 pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_server::config::Config {
     use jitroles_server::config::{
-        AccessSection, Config, DirectorySection, OidcSection, ServerConfig, UserAttribute,
+        AccessSection, Config, DirectorySection, NotificationsSection, OidcSection, ServerConfig,
+        UserAttribute,
     };
     let web_root = dir.join("dist");
     std::fs::create_dir_all(&web_root).unwrap();
@@ -38,6 +39,10 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
             listen: "127.0.0.1:0".parse().unwrap(),
             web_root,
             public_url: None,
+        },
+        notifications: NotificationsSection {
+            render_program: Some(env!("CARGO_BIN_EXE_jitroles").into()),
+            ..NotificationsSection::default()
         },
         directory: Some(DirectorySection {
             url: env("AD_LDAPS_URL"),

@@ -122,6 +122,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Str,
     ),
     (
+        "JITROLES_NOTIFICATIONS_RENDER_PROGRAM",
+        "notifications.render_program",
+        Kind::Str,
+    ),
+    (
         "JITROLES_SCHEDULER_LEASE_SECONDS",
         "scheduler.lease_seconds",
         Kind::Int,

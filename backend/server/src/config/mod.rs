@@ -47,6 +47,10 @@ pub struct NotificationsSection {
     /// The folder channel secrets (SMTP passwords, webhook signing secrets) may be read from;
     /// without it, channels take secrets only from `JITROLES_NOTIFY_…` variables.
     pub secrets_dir: Option<PathBuf>,
+    /// The `jitroles` binary that renders templates in a child process with a memory and CPU
+    /// limit (see `notify::render`); default: the running binary. Tests set it, since their
+    /// running binary is the test harness.
+    pub render_program: Option<PathBuf>,
 }
 
 /// `[scheduler]`: background work on grants.

@@ -12,7 +12,7 @@ use jitroles_domain::{
     ports::NotificationStore,
 };
 
-use super::{Sender, send, send::Outbound, template};
+use super::{Sender, send, template};
 
 pub struct Channels {
     store: Arc<dyn NotificationStore>,
@@ -51,7 +51,8 @@ fn about(c: &Channel) -> String {
 
 /// Everything about a channel that needs more than the domain's checks: templates, and the
 /// addresses and URL as the mailer and HTTP client read them.
-fn check(spec: ChannelSpec, outbound: &Outbound) -> Result<ChannelSpec, DomainError> {
+async fn check(spec: ChannelSpec, sender: &Sender) -> Result<ChannelSpec, DomainError> {
+    let outbound = sender.outbound();
     let spec = spec.validate()?;
     let (field, secret) = match &spec.transport {
         Transport::Email(e) => ("email.password", e.password.as_ref()),
@@ -75,7 +76,7 @@ fn check(spec: ChannelSpec, outbound: &Outbound) -> Result<ChannelSpec, DomainEr
             })?;
         }
     }
-    template::check(&spec.transport)?;
+    template::check(sender.renderer(), &spec.transport).await?;
     Ok(spec)
 }
 
@@ -101,7 +102,7 @@ impl Channels {
         let now = self.clock.now();
         let channel = Channel {
             id: uuid::Uuid::new_v4().to_string(),
-            spec: check(spec, self.sender.outbound())?,
+            spec: check(spec, &self.sender).await?,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -126,7 +127,7 @@ impl Channels {
         let before = self.channel(right, id).await?;
         let now = self.clock.now();
         let channel = Channel {
-            spec: check(spec, self.sender.outbound())?,
+            spec: check(spec, &self.sender).await?,
             version: version + 1,
             updated_at: now,
             ..before
@@ -231,7 +232,7 @@ impl Channels {
         actor: &Caller,
         spec: ChannelSpec,
     ) -> Result<TestOutcome, DomainError> {
-        let spec = check(spec, self.sender.outbound())?;
+        let spec = check(spec, &self.sender).await?;
         let now = self.clock.now();
         let where_to = match &spec.transport {
             Transport::Email(e) => format!("mail via {}:{}", e.host, e.port),
@@ -249,7 +250,14 @@ impl Channels {
             subject_sid: actor.sid.to_string(),
             ..template::sample(&actor.account_name, &actor.display_name)
         };
-        let rendered = template::rendered(&spec.transport, Event::Granted, "test", &facts)?;
+        let rendered = template::rendered(
+            self.sender.renderer(),
+            &spec.transport,
+            Event::Granted,
+            "test",
+            &facts,
+        )
+        .await?;
         let result = self
             .sender
             .send(

@@ -120,23 +120,28 @@ impl Delivery {
                 return;
             }
         };
-        let outcome =
-            match template::rendered(&c.spec.transport, note.event, &note.grant_id, &note.facts) {
-                Ok(rendered) => {
-                    let (transport, facts) = (&c.spec.transport, &note.facts);
-                    self.sender
-                        .send(transport, &note.id, note.event, facts, rendered)
-                        .await
-                }
-                Err(e) => Err(e.to_string()),
-            };
-        let now = self.clock.now();
-        let after = match outcome {
-            Ok(_) => notify::sent(&note, now),
-            Err(error) => {
+        let renderer = self.sender.renderer();
+        let (transport, event, facts) = (&c.spec.transport, note.event, &note.facts);
+        let after = match template::rendered(renderer, transport, event, &note.grant_id, facts)
+            .await
+        {
+            // the same template fails the same facts again: no retry, the admin fixes it
+            Err(e) => {
+                let error = format!("the message cannot be rendered: {e}");
                 tracing::warn!(notification = %note.id, %error, "notification not delivered");
-                notify::attempt_failed(&note, error, now)
+                notify::failed_for_good(&note, error)
             }
+            Ok(rendered) => match self
+                .sender
+                .send(transport, &note.id, event, facts, rendered)
+                .await
+            {
+                Ok(_) => notify::sent(&note, self.clock.now()),
+                Err(error) => {
+                    tracing::warn!(notification = %note.id, %error, "notification not delivered");
+                    notify::attempt_failed(&note, error, self.clock.now())
+                }
+            },
         };
         self.record(&note, &after).await;
     }

@@ -11,6 +11,7 @@
 
 pub mod channels;
 pub mod delivery;
+pub mod render;
 pub mod send;
 pub mod template;
 
@@ -21,24 +22,36 @@ use jitroles_domain::{
     notify::{Event, Facts, Transport},
 };
 
+use render::Renderer;
 use send::Outbound;
 use template::Rendered;
 
-/// Sends one rendered message through a channel's transport: mail (with the requester's
-/// address from the directory when the channel asks for it) or a webhook.
+/// Renders messages (in render children) and sends them through a channel's transport: mail
+/// (with the requester's address from the directory when the channel asks for it) or a
+/// webhook.
 pub struct Sender {
     outbound: Outbound,
     http: reqwest::Client,
     directory: Arc<dyn Directory>,
+    renderer: Renderer,
 }
 
 impl Sender {
-    pub fn new(outbound: Outbound, directory: Arc<dyn Directory>) -> anyhow::Result<Self> {
+    pub fn new(
+        outbound: Outbound,
+        directory: Arc<dyn Directory>,
+        renderer: Renderer,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             http: outbound.http_client()?,
             outbound,
             directory,
+            renderer,
         })
+    }
+
+    pub fn renderer(&self) -> &Renderer {
+        &self.renderer
     }
 
     /// What may be sent where (secrets, CAs): channel settings are checked against it.

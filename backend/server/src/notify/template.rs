@@ -11,6 +11,8 @@ use jitroles_domain::{
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use super::render::{Capped, Failure, Job, MAX_OUTPUT, Outcome, Renderer};
+
 pub const EMAIL_SUBJECT: &str = "[jitroles] {{ rule }}: {{ event_title }} for {{ person.name }}";
 
 pub const EMAIL_BODY: &str = r#"<!doctype html>
@@ -154,8 +156,6 @@ fn context<'a>(event: Event, grant_id: &'a str, f: &'a Facts) -> Context<'a> {
 
 /// Template instructions per render: plenty for any message, and a runaway loop stops.
 const FUEL: u64 = 100_000;
-/// Longest rendered message.
-const MAX_OUTPUT: usize = 100_000;
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -178,46 +178,82 @@ fn environment() -> Environment<'static> {
     env
 }
 
-/// `error` as people read it, with the line and column in `source`.
-fn explain(field: &str, source: &str, error: &minijinja::Error) -> DomainError {
-    let what = error
-        .detail()
-        .map_or_else(|| error.kind().to_string(), str::to_owned);
-    let reason = match (error.line(), error.range()) {
-        (Some(line), Some(range)) => {
-            let before = source.get(..range.start).unwrap_or_default();
+/// Renders one job (in the render child, see [`render`]).
+pub fn render_job(job: &Job) -> Outcome {
+    let failure = |e: &minijinja::Error| Failure {
+        what: e
+            .detail()
+            .map_or_else(|| e.kind().to_string(), str::to_owned),
+        line: e.line(),
+        start: e.range().map(|r| r.start),
+    };
+    let env = environment();
+    let template = env
+        .template_from_named_str(&job.name, &job.source)
+        .map_err(|e| failure(&e))?;
+    let mut out = Capped::default();
+    match template.render_captured_to(&job.context, &mut out) {
+        Ok(_) => String::from_utf8(out.out).map_err(|e| Failure {
+            what: e.to_string(),
+            line: None,
+            start: None,
+        }),
+        Err(_) if out.overflowed => Err(Failure {
+            what: format!("the message would be longer than {MAX_OUTPUT} bytes"),
+            line: None,
+            start: None,
+        }),
+        Err(e) => Err(failure(&e)),
+    }
+}
+
+/// `failure` as people read it, with the line and column in `source`.
+fn explain(field: &str, source: &str, failure: &Failure) -> DomainError {
+    let Failure { what, line, start } = failure;
+    let reason = match (line, start) {
+        (Some(line), Some(start)) => {
+            let before = source.get(..*start).unwrap_or_default();
             let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
             format!("line {line}, column {column}: {what}")
         }
         (Some(line), None) => format!("line {line}: {what}"),
-        _ => what,
+        _ => what.clone(),
     };
     DomainError::invalid(field, reason)
 }
 
-/// Renders `source` (named `name`: its extension picks the escaping) for `event`.
-fn render(
+/// One event to render: which, about which grant, with which facts.
+type Case<'a> = (Event, &'a str, &'a Facts);
+
+/// Renders `source` (named `name`: its extension picks the escaping) for every case, in one
+/// render child.
+async fn render(
+    renderer: &Renderer,
     field: &str,
     name: &str,
     source: &str,
-    event: Event,
-    grant_id: &str,
-    facts: &Facts,
-) -> Result<String, DomainError> {
-    let env = environment();
-    let template = env
-        .template_from_named_str(name, source)
-        .map_err(|e| explain(field, source, &e))?;
-    let out = template
-        .render(context(event, grant_id, facts))
-        .map_err(|e| explain(field, source, &e))?;
-    if out.len() > MAX_OUTPUT {
-        return Err(DomainError::invalid(
-            field,
-            format!("the message would be longer than {MAX_OUTPUT} bytes"),
-        ));
-    }
-    Ok(out)
+    cases: &[Case<'_>],
+) -> Result<Vec<String>, DomainError> {
+    let jobs = cases
+        .iter()
+        .map(|(event, grant_id, facts)| {
+            let context = serde_json::to_value(context(*event, grant_id, facts))
+                .map_err(|e| DomainError::invalid(field, e.to_string()))?;
+            Ok(Job {
+                name: name.to_owned(),
+                source: source.to_owned(),
+                context,
+            })
+        })
+        .collect::<Result<Vec<_>, DomainError>>()?;
+    let outcomes = renderer
+        .render(&jobs)
+        .await
+        .map_err(|why| DomainError::invalid(field, why))?;
+    outcomes
+        .into_iter()
+        .map(|o| o.map_err(|f| explain(field, source, &f)))
+        .collect()
 }
 
 /// A mail, rendered.
@@ -254,36 +290,52 @@ fn or_default<'a>(custom: &'a str, default: &'a str) -> &'a str {
 }
 
 /// Renders what `transport` sends for `event`; `Invalid` (with the template's field, line
-/// and column) if a template is broken.
-pub fn rendered(
+/// and column) if a template is broken, or runs out of memory or time.
+pub async fn rendered(
+    renderer: &Renderer,
     transport: &Transport,
     event: Event,
     grant_id: &str,
     facts: &Facts,
 ) -> Result<Rendered, DomainError> {
+    let mut all = render_all(renderer, transport, &[(event, grant_id, facts)]).await?;
+    all.pop()
+        .ok_or_else(|| DomainError::invalid("template", "nothing was rendered"))
+}
+
+/// What `transport` sends for each case, each template in one render child.
+async fn render_all(
+    renderer: &Renderer,
+    transport: &Transport,
+    cases: &[Case<'_>],
+) -> Result<Vec<Rendered>, DomainError> {
     match transport {
         Transport::Email(e) => {
-            let subject = render(
+            let subject = or_default(&e.subject_template, EMAIL_SUBJECT);
+            let body = or_default(&e.body_template, EMAIL_BODY);
+            let subjects = render(
+                renderer,
                 "email.subject_template",
                 "subject.txt",
-                or_default(&e.subject_template, EMAIL_SUBJECT),
-                event,
-                grant_id,
-                facts,
-            )?;
-            Ok(Rendered::Mail(Mail {
-                // a header is one line
-                subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
-                text: render("email", "text.txt", EMAIL_TEXT, event, grant_id, facts)?,
-                html: render(
-                    "email.body_template",
-                    "body.html",
-                    or_default(&e.body_template, EMAIL_BODY),
-                    event,
-                    grant_id,
-                    facts,
-                )?,
-            }))
+                subject,
+                cases,
+            );
+            let texts = render(renderer, "email", "text.txt", EMAIL_TEXT, cases);
+            let bodies = render(renderer, "email.body_template", "body.html", body, cases);
+            let (subjects, texts, bodies) = tokio::try_join!(subjects, texts, bodies)?;
+            Ok(subjects
+                .into_iter()
+                .zip(texts)
+                .zip(bodies)
+                .map(|((subject, text), html)| {
+                    Rendered::Mail(Mail {
+                        // a header is one line
+                        subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+                        text,
+                        html,
+                    })
+                })
+                .collect())
         }
         Transport::Webhook(w) => {
             let preset = match w.preset {
@@ -292,26 +344,24 @@ pub fn rendered(
                 Preset::Teams => TEAMS_JSON,
             };
             let source = or_default(&w.template, preset);
-            let body = render(
-                "webhook.template",
-                "body.json",
-                source,
-                event,
-                grant_id,
-                facts,
-            )?;
-            if let Err(e) = serde_json::from_str::<serde_json::Value>(&body) {
-                return Err(DomainError::invalid(
-                    "webhook.template",
-                    format!(
-                        "the template does not produce JSON (output line {}, column {}: {e}); \
-                         write values as {{{{ name }}}} without quotes, jitroles quotes and escapes them",
-                        e.line(),
-                        e.column()
-                    ),
-                ));
-            }
-            Ok(Rendered::Json(body))
+            let bodies = render(renderer, "webhook.template", "body.json", source, cases).await?;
+            bodies
+                .into_iter()
+                .map(|body| {
+                    if let Err(e) = serde_json::from_str::<serde_json::Value>(&body) {
+                        return Err(DomainError::invalid(
+                            "webhook.template",
+                            format!(
+                                "the template does not produce JSON (output line {}, column {}: {e}); \
+                                 write values as {{{{ name }}}} without quotes, jitroles quotes and escapes them",
+                                e.line(),
+                                e.column()
+                            ),
+                        ));
+                    }
+                    Ok(Rendered::Json(body))
+                })
+                .collect()
         }
     }
 }
@@ -332,11 +382,11 @@ pub fn sample(person: &str, display_name: &str) -> Facts {
     }
 }
 
-/// Every template of `transport` compiles, renders every event with sample facts, and (for
-/// webhooks) produces JSON.
-pub fn check(transport: &Transport) -> Result<(), DomainError> {
+/// Every template of `transport` compiles, renders every event with sample facts (within the
+/// render child's memory and time), and (for webhooks) produces JSON.
+pub async fn check(renderer: &Renderer, transport: &Transport) -> Result<(), DomainError> {
     let facts = sample("jdoe", "Jane Doe");
-    for event in [
+    let cases = [
         Event::Granted,
         Event::Extended,
         Event::Failed,
@@ -344,10 +394,9 @@ pub fn check(transport: &Transport) -> Result<(), DomainError> {
         Event::Expired,
         Event::Released,
         Event::Revoked,
-    ] {
-        rendered(transport, event, "sample", &facts)?;
-    }
-    Ok(())
+    ]
+    .map(|event| (event, "sample", &facts));
+    render_all(renderer, transport, &cases).await.map(drop)
 }
 
 #[cfg(test)]
@@ -355,6 +404,10 @@ mod tests {
     use jitroles_domain::notify::{Email, SmtpTls, Webhook};
 
     use super::*;
+
+    fn renderer() -> Renderer {
+        Renderer::in_process()
+    }
 
     fn hook(preset: Preset, template: &str) -> Transport {
         Transport::Webhook(Webhook {
@@ -388,9 +441,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn html_mail_escapes_what_people_typed() {
-        let Rendered::Mail(m) = rendered(&mail(""), Event::Granted, "g1", &hostile()).unwrap()
+    #[tokio::test]
+    async fn html_mail_escapes_what_people_typed() {
+        let Rendered::Mail(m) = rendered(&renderer(), &mail(""), Event::Granted, "g1", &hostile())
+            .await
+            .unwrap()
         else {
             panic!("not a mail")
         };
@@ -406,12 +461,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn every_preset_produces_json_that_keeps_the_text_intact() {
+    #[tokio::test]
+    async fn every_preset_produces_json_that_keeps_the_text_intact() {
         for preset in [Preset::Generic, Preset::Slack, Preset::Teams] {
-            let Rendered::Json(body) =
-                rendered(&hook(preset, ""), Event::Revoked, "g1", &hostile()).unwrap()
-            else {
+            let Rendered::Json(body) = rendered(
+                &renderer(),
+                &hook(preset, ""),
+                Event::Revoked,
+                "g1",
+                &hostile(),
+            )
+            .await
+            .unwrap() else {
                 panic!("not JSON")
             };
             let value: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -431,28 +492,43 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_broken_template_is_refused_with_its_line_and_column() {
-        let err = check(&hook(Preset::Generic, "{\n  \"a\": {{ rule }\n}")).unwrap_err();
+    #[tokio::test]
+    async fn a_broken_template_is_refused_with_its_line_and_column() {
+        let err = check(
+            &renderer(),
+            &hook(Preset::Generic, "{\n  \"a\": {{ rule }\n}"),
+        )
+        .await
+        .unwrap_err();
         let DomainError::Invalid { field, reason } = err else {
             panic!("not invalid")
         };
         assert_eq!(field, "webhook.template");
         assert!(reason.starts_with("line 2, column 16:"), "{reason}");
-        let unknown = check(&mail("<p>{{ nobody }}</p>")).unwrap_err().to_string();
+        let unknown = check(&renderer(), &mail("<p>{{ nobody }}</p>"))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             unknown.contains("email.body_template") && unknown.contains("line 1"),
             "{unknown}"
         );
-        let runaway = check(&mail(
-            "{% for a in range(1000) %}{% for b in range(1000) %}x{% endfor %}{% endfor %}",
-        ))
+        let runaway = check(
+            &renderer(),
+            &mail("{% for a in range(1000) %}{% for b in range(1000) %}x{% endfor %}{% endfor %}"),
+        )
+        .await
         .unwrap_err();
         assert!(
             runaway.to_string().contains("email.body_template"),
             "{runaway}"
         );
-        let quoted = check(&hook(Preset::Generic, "{\"a\": \"{{ rule }}\"}")).unwrap_err();
+        let quoted = check(
+            &renderer(),
+            &hook(Preset::Generic, "{\"a\": \"{{ rule }}\"}"),
+        )
+        .await
+        .unwrap_err();
         assert!(
             quoted.to_string().contains("does not produce JSON"),
             "{quoted}"

@@ -7,7 +7,7 @@ use std::{
 
 use jitroles_server::{
     Running,
-    config::{Config, ServerConfig},
+    config::{Config, NotificationsSection, ServerConfig},
 };
 use tempfile::TempDir;
 use tonic::transport::Channel;
@@ -50,6 +50,11 @@ pub fn config_in(dir: &Path) -> Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
             web_root,
             public_url: None,
+        },
+        notifications: NotificationsSection {
+            // templates render in the real binary (the running one is this test harness)
+            render_program: Some(env!("CARGO_BIN_EXE_jitroles").into()),
+            ..NotificationsSection::default()
         },
         ..Config::default()
     }

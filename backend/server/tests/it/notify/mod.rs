@@ -33,6 +33,8 @@ use crate::{
     stack::{as_, secs},
 };
 
+mod limits;
+
 // ---- a webhook receiver ----
 
 #[derive(Clone, Debug)]
