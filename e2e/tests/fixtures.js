@@ -35,6 +35,8 @@ function stackEnv() {
     JITROLES_OIDC_CLIENT_ID: need('OIDC_CLIENT_ID'),
     JITROLES_OIDC_CLIENT_SECRET: need('OIDC_CLIENT_SECRET'),
     JITROLES_ACCESS_ADMIN_GROUPS: 'jitroles-admins',
+    // the SMTP sink and the webhook receivers listen on loopback
+    JITROLES_NOTIFICATIONS_ALLOWED_NETWORKS: '127.0.0.0/8',
     // plain http on 127.0.0.1 only: the tests cannot serve https
     JITROLES_SESSION_INSECURE_LOCALHOST_COOKIE: 'true',
   };

@@ -169,10 +169,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         config.scheduler.lease_seconds >= 1,
         "scheduler.lease_seconds must be at least 1"
     );
-    let outbound = notify::send::Outbound::new(
-        config.notifications.ca_file.as_deref(),
-        config.notifications.secrets_dir.as_deref(),
-    )?;
+    let outbound = notify::send::Outbound::new(&config.notifications)?;
     // the grant engine and the notifications, when there is a directory to grant in
     let (engine, channels) = match directory {
         Some(directory) => {

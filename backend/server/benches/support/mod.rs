@@ -42,6 +42,7 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
         },
         notifications: NotificationsSection {
             render_program: Some(env!("CARGO_BIN_EXE_jitroles").into()),
+            allowed_networks: vec!["127.0.0.0/8".into()],
             ..NotificationsSection::default()
         },
         directory: Some(DirectorySection {

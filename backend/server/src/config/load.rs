@@ -122,6 +122,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Str,
     ),
     (
+        "JITROLES_NOTIFICATIONS_ALLOWED_NETWORKS",
+        "notifications.allowed_networks",
+        Kind::List,
+    ),
+    (
         "JITROLES_NOTIFICATIONS_RENDER_PROGRAM",
         "notifications.render_program",
         Kind::Str,

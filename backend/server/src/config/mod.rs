@@ -51,6 +51,15 @@ pub struct NotificationsSection {
     /// limit (see `notify::render`); default: the running binary. Tests set it, since their
     /// running binary is the test harness.
     pub render_program: Option<PathBuf>,
+    /// Networks notifications may reach although jitroles refuses them by default (this host,
+    /// link-local, cloud metadata), e.g. `["127.0.0.0/8"]` for a relay on the same host.
+    #[serde(default)]
+    pub allowed_networks: Vec<String>,
+    /// Secret references (`file:PATH`, `env:NAME`) and the only hosts each may be sent to, so
+    /// an admin cannot reuse a channel's secret on a host of their own. A secret not named here
+    /// may be sent to any host a channel names.
+    #[serde(default)]
+    pub secret_hosts: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `[scheduler]`: background work on grants.

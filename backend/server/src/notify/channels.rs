@@ -52,15 +52,8 @@ fn about(c: &Channel) -> String {
 /// Everything about a channel that needs more than the domain's checks: templates, and the
 /// addresses and URL as the mailer and HTTP client read them.
 async fn check(spec: ChannelSpec, sender: &Sender) -> Result<ChannelSpec, DomainError> {
-    let outbound = sender.outbound();
     let spec = spec.validate()?;
-    let (field, secret) = match &spec.transport {
-        Transport::Email(e) => ("email.password", e.password.as_ref()),
-        Transport::Webhook(w) => ("webhook.signing_secret", w.signing_secret.as_ref()),
-    };
-    if let Some(why) = secret.and_then(|s| outbound.refuses(s)) {
-        return Err(DomainError::invalid(field, why));
-    }
+    let outbound = sender.outbound();
     match &spec.transport {
         Transport::Email(e) => {
             send::mailbox("sender", &e.sender)
@@ -69,11 +62,29 @@ async fn check(spec: ChannelSpec, sender: &Sender) -> Result<ChannelSpec, Domain
                 send::mailbox("recipient", r)
                     .map_err(|r| DomainError::invalid("email.recipients", r))?;
             }
+            if let Ok(ip) = e.host.trim_matches(['[', ']']).parse()
+                && let Some(why) = outbound.network().refuses(ip)
+            {
+                return Err(DomainError::invalid("email.host", why));
+            }
+            if let Some(why) = e
+                .password
+                .as_ref()
+                .and_then(|s| outbound.refuses(s, &e.host))
+            {
+                return Err(DomainError::invalid("email.password", why));
+            }
         }
         Transport::Webhook(w) => {
-            reqwest::Url::parse(&w.url).map_err(|e| {
-                DomainError::invalid("webhook.url", format!("{:?} is not a URL: {e}", w.url))
-            })?;
+            let host = send::webhook_host(&w.url, outbound.network())
+                .map_err(|why| DomainError::invalid("webhook.url", why))?;
+            if let Some(why) = w
+                .signing_secret
+                .as_ref()
+                .and_then(|s| outbound.refuses(s, &host))
+            {
+                return Err(DomainError::invalid("webhook.signing_secret", why));
+            }
         }
     }
     template::check(sender.renderer(), &spec.transport).await?;
@@ -266,6 +277,7 @@ impl Channels {
                 Event::Granted,
                 &facts,
                 rendered.clone(),
+                now,
             )
             .await;
         Ok(TestOutcome {

@@ -133,7 +133,14 @@ impl Delivery {
             }
             Ok(rendered) => match self
                 .sender
-                .send(transport, &note.id, event, facts, rendered)
+                .send(
+                    transport,
+                    &note.id,
+                    event,
+                    facts,
+                    rendered,
+                    self.clock.now(),
+                )
                 .await
             {
                 Ok(_) => notify::sent(&note, self.clock.now()),

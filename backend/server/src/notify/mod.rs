@@ -11,6 +11,7 @@
 
 pub mod channels;
 pub mod delivery;
+pub mod network;
 pub mod render;
 pub mod send;
 pub mod template;
@@ -66,6 +67,7 @@ impl Sender {
         event: Event,
         facts: &Facts,
         rendered: Rendered,
+        at: chrono::DateTime<chrono::Utc>,
     ) -> Result<String, String> {
         match (transport, rendered) {
             (Transport::Email(e), Rendered::Mail(mail)) => {
@@ -85,6 +87,7 @@ impl Sender {
                     &self.http,
                     delivery,
                     event.as_str(),
+                    at,
                     body,
                 )
                 .await

@@ -1,7 +1,9 @@
 //! Sending: mail over SMTP (lettre, rustls) and webhooks over HTTP (reqwest), each bounded by
 //! a timeout. Errors come back as sentences for the admin pages, never as a panic.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
 
 use hmac::{Hmac, Mac};
 use jitroles_domain::notify::{Email, SecretSource, SmtpTls, Webhook};
@@ -15,57 +17,99 @@ use lettre::{
 };
 use sha2::Sha256;
 
-use super::template::Mail;
+use super::{
+    network::{Network, Resolver},
+    template::Mail,
+};
+use crate::config::NotificationsSection;
 
 /// How long one delivery may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const SIGNATURE_HEADER: &str = "x-jitroles-signature";
+pub const TIMESTAMP_HEADER: &str = "x-jitroles-timestamp";
+/// The most of a failed webhook's reply that is read (the excerpt shown is shorter).
+const MAX_REPLY_READ: usize = 1024;
+/// Characters of a failed webhook's reply shown on the Deliveries page.
+const REPLY_EXCERPT: usize = 200;
 
 /// Environment variables a channel may read its secret from start with this, so a channel
 /// cannot send the server's own secrets (its directory password, say) anywhere.
 pub const SECRET_ENV_PREFIX: &str = "JITROLES_NOTIFY_";
 
-/// `sha256=<hex HMAC-SHA256 of body under key>`.
-pub fn signature(key: &[u8], body: &[u8]) -> String {
+/// `sha256=<hex HMAC-SHA256 of "<timestamp>.<body>" under key>`: the timestamp (Unix seconds,
+/// sent as `X-Jitroles-Timestamp`) is signed with the body, so a receiver can refuse replays.
+pub fn signature(key: &[u8], timestamp: i64, body: &[u8]) -> String {
     // HMAC takes keys of any length
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return String::new();
     };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The name of a secret reference in `notifications.secret_hosts`: `file:PATH` or `env:NAME`.
+pub fn reference(source: &SecretSource) -> String {
+    match source {
+        SecretSource::File(path) => format!("file:{path}"),
+        SecretSource::Env(name) => format!("env:{name}"),
+    }
+}
+
 /// How the server reaches out: extra CA certificates (PEM) it trusts for SMTP and webhooks,
-/// and the one folder channel secrets may be read from.
+/// the one folder channel secrets may be read from, the hosts each secret may be sent to, and
+/// the addresses nothing is sent to.
 #[derive(Clone, Default)]
 pub struct Outbound {
     pem: Vec<u8>,
     secrets_dir: Option<std::path::PathBuf>,
+    secret_hosts: BTreeMap<String, Vec<String>>,
+    network: Arc<Network>,
 }
 
 impl Outbound {
-    pub fn new(
-        ca_file: Option<&std::path::Path>,
-        secrets_dir: Option<&std::path::Path>,
-    ) -> anyhow::Result<Self> {
-        let pem = match ca_file {
+    pub fn new(settings: &NotificationsSection) -> anyhow::Result<Self> {
+        let pem = match &settings.ca_file {
             Some(p) => std::fs::read(p)
                 .map_err(|e| anyhow::anyhow!("notifications.ca_file {}: {e}", p.display()))?,
             None => Vec::new(),
         };
-        let secrets_dir = secrets_dir
+        let secrets_dir = settings
+            .secrets_dir
+            .as_ref()
             .map(|d| {
                 d.canonicalize()
                     .map_err(|e| anyhow::anyhow!("notifications.secrets_dir {}: {e}", d.display()))
             })
             .transpose()?;
-        Ok(Self { pem, secrets_dir })
+        for key in settings.secret_hosts.keys() {
+            anyhow::ensure!(
+                key.starts_with("file:") || key.starts_with("env:"),
+                "notifications.secret_hosts: {key:?} is not a secret reference \
+                 (file:/path/to/secret or env:JITROLES_NOTIFY_NAME)"
+            );
+        }
+        let secret_hosts = settings
+            .secret_hosts
+            .iter()
+            .map(|(k, hosts)| (k.clone(), hosts.iter().map(|h| h.to_lowercase()).collect()))
+            .collect();
+        Ok(Self {
+            pem,
+            secrets_dir,
+            secret_hosts,
+            network: Arc::new(
+                Network::new(&settings.allowed_networks).map_err(anyhow::Error::msg)?,
+            ),
+        })
     }
 
-    /// Why a channel may not use `source`, if it may not: files only from
-    /// `notifications.secrets_dir`, variables only named `JITROLES_NOTIFY_…`.
-    pub fn refuses(&self, source: &SecretSource) -> Option<String> {
-        match source {
+    /// Why a channel may not use `source` to reach `host`, if it may not: files only from
+    /// `notifications.secrets_dir`, variables only named `JITROLES_NOTIFY_…`, and only to the
+    /// hosts `notifications.secret_hosts` binds the secret to (when it names the secret).
+    pub fn refuses(&self, source: &SecretSource, host: &str) -> Option<String> {
+        let refused = match source {
             SecretSource::Env(name) if !name.starts_with(SECRET_ENV_PREFIX) => Some(format!(
                 "a channel's secret comes from a variable named {SECRET_ENV_PREFIX}…, not {name}"
             )),
@@ -87,12 +131,23 @@ impl Outbound {
                 (!inside).then(|| format!("secret files must be in {}", dir.display()))
             }
             SecretSource::Env(_) => None,
-        }
+        };
+        refused.or_else(|| {
+            let key = reference(source);
+            let hosts = self.secret_hosts.get(&key)?;
+            let host = host.to_lowercase();
+            (!hosts.contains(&host)).then(|| {
+                format!(
+                    "the secret {key} may only be sent to {} (notifications.secret_hosts), not {host}",
+                    hosts.join(", ")
+                )
+            })
+        })
     }
 
-    /// A secret from its source (a file's trailing newline trimmed).
-    pub fn secret(&self, source: &SecretSource) -> Result<String, String> {
-        if let Some(why) = self.refuses(source) {
+    /// A secret from its source (a file's trailing newline trimmed), to be sent to `host`.
+    pub fn secret(&self, source: &SecretSource, host: &str) -> Result<String, String> {
+        if let Some(why) = self.refuses(source, host) {
             return Err(why);
         }
         match source {
@@ -104,10 +159,16 @@ impl Outbound {
         }
     }
 
+    /// The addresses nothing is sent to.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
     pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {
         let mut builder = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(Resolver(self.network.clone())))
             .user_agent(concat!("jitroles/", env!("CARGO_PKG_VERSION")));
         if !self.pem.is_empty() {
             for cert in reqwest::Certificate::from_pem_bundle(&self.pem)? {
@@ -115,6 +176,23 @@ impl Outbound {
             }
         }
         Ok(builder.build()?)
+    }
+}
+
+/// The host of a webhook URL, or why it has none jitroles sends to: a literal address is
+/// judged here, since the HTTP client resolves only names.
+pub fn webhook_host(url: &str, network: &Network) -> Result<String, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("{url:?} is not an http or https URL"));
+    }
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+        return Err(format!("{url:?} names no host"));
+    };
+    let literal = host.trim_start_matches('[').trim_end_matches(']');
+    match literal.parse().ok().and_then(|ip| network.refuses(ip)) {
+        Some(why) => Err(why),
+        None => Ok(host.to_owned()),
     }
 }
 
@@ -154,7 +232,15 @@ pub async fn email(
             .build_rustls()
             .map_err(|err| format!("TLS settings: {err}"))
     };
-    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(e.host.as_str())
+    // connect to an address that passed, never to what a second lookup might say
+    let address = outbound
+        .network
+        .resolve(&e.host, e.port)
+        .await?
+        .first()
+        .map(|a| a.ip().to_string())
+        .ok_or_else(|| format!("{} has no address", e.host))?;
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address)
         .port(e.port)
         .timeout(Some(TIMEOUT))
         .tls(match e.tls {
@@ -165,7 +251,7 @@ pub async fn email(
     if let Some(source) = &e.password {
         transport = transport.credentials(Credentials::new(
             e.username.clone(),
-            outbound.secret(source)?,
+            outbound.secret(source, &e.host)?,
         ));
     }
     let sent = tokio::time::timeout(TIMEOUT, transport.build().send(message))
@@ -181,24 +267,29 @@ pub async fn webhook(
     http: &reqwest::Client,
     delivery: &str,
     event: &str,
+    at: DateTime<Utc>,
     body: String,
 ) -> Result<String, String> {
+    let host = webhook_host(&w.url, &outbound.network)?;
+    let timestamp = at.timestamp();
     let mut request = http
         .post(&w.url)
         .header("content-type", "application/json")
         .header("x-jitroles-event", event)
-        .header("x-jitroles-delivery", delivery);
+        .header("x-jitroles-delivery", delivery)
+        .header(TIMESTAMP_HEADER, timestamp);
     for (name, value) in &w.headers {
         request = request.header(name, value);
     }
     if let Some(source) = &w.signing_secret {
+        let key = outbound.secret(source, &host)?;
         request = request.header(
             SIGNATURE_HEADER,
-            signature(outbound.secret(source)?.as_bytes(), body.as_bytes()),
+            signature(key.as_bytes(), timestamp, body.as_bytes()),
         );
     }
     let site = site(&w.url);
-    let response = request.body(body).send().await.map_err(|e| {
+    let mut response = request.body(body).send().await.map_err(|e| {
         let why = if e.is_timeout() {
             "did not answer in time".to_owned()
         } else if e.is_connect() {
@@ -212,8 +303,19 @@ pub async fn webhook(
     if status.is_success() {
         return Ok(format!("HTTP {status}"));
     }
-    let text = response.text().await.unwrap_or_default();
-    let excerpt: String = text.chars().take(200).collect();
+    // the start of the reply, never all of it
+    let mut reply = Vec::new();
+    while reply.len() < MAX_REPLY_READ {
+        match response.chunk().await {
+            Ok(Some(chunk)) => reply.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    reply.truncate(MAX_REPLY_READ);
+    let excerpt: String = String::from_utf8_lossy(&reply)
+        .chars()
+        .take(REPLY_EXCERPT)
+        .collect();
     Err(format!("{site} answered HTTP {status}: {excerpt}"))
 }
 
@@ -245,43 +347,97 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
 
+    const HOST: &str = "hooks.example.test";
+
+    fn outbound(secrets_dir: Option<&std::path::Path>) -> Outbound {
+        Outbound::new(&NotificationsSection {
+            secrets_dir: secrets_dir.map(Into::into),
+            ..NotificationsSection::default()
+        })
+        .unwrap()
+    }
+
     #[test]
     fn secrets_come_only_from_the_secrets_folder_or_jitroles_notify_variables() {
         let dir = tempfile::tempdir().unwrap();
         let inside = dir.path().join("smtp");
         std::fs::write(&inside, "pw\n").unwrap();
-        let none = Outbound::new(None, None).unwrap();
+        let none = outbound(None);
         let file = SecretSource::File(inside.display().to_string());
-        assert!(none.refuses(&file).is_some(), "no folder configured");
-        let with_dir = Outbound::new(None, Some(dir.path())).unwrap();
-        assert_eq!(with_dir.secret(&file).unwrap(), "pw");
+        assert!(none.refuses(&file, HOST).is_some(), "no folder configured");
+        let with_dir = outbound(Some(dir.path()));
+        assert_eq!(with_dir.secret(&file, HOST).unwrap(), "pw");
         let escape = format!("{}/../etc/passwd", dir.path().display());
-        assert!(with_dir.refuses(&SecretSource::File(escape)).is_some());
+        for refused in [
+            SecretSource::File(escape),
+            SecretSource::File("/proc/self/environ".into()),
+            SecretSource::Env("JITROLES_DIRECTORY_BIND_PASSWORD".into()),
+        ] {
+            assert!(with_dir.refuses(&refused, HOST).is_some(), "{refused:?}");
+        }
+        let variable = SecretSource::Env("JITROLES_NOTIFY_SMTP".into());
+        assert_eq!(with_dir.refuses(&variable, HOST), None);
+    }
+
+    #[test]
+    fn a_secret_bound_to_hosts_is_sent_only_to_them() {
+        let bound = Outbound::new(&NotificationsSection {
+            secret_hosts: [(
+                "env:JITROLES_NOTIFY_SLACK".to_owned(),
+                vec!["Hooks.Slack.com".to_owned()],
+            )]
+            .into(),
+            ..NotificationsSection::default()
+        })
+        .unwrap();
+        let slack = SecretSource::Env("JITROLES_NOTIFY_SLACK".into());
+        assert_eq!(bound.refuses(&slack, "hooks.slack.com"), None);
+        let elsewhere = bound.refuses(&slack, "attacker.example").unwrap();
         assert!(
-            with_dir
-                .refuses(&SecretSource::File("/proc/self/environ".into()))
-                .is_some()
+            elsewhere.contains("may only be sent to hooks.slack.com"),
+            "{elsewhere}"
         );
+        assert!(bound.secret(&slack, "attacker.example").is_err());
+        // a secret the setting does not name goes where its channel says
+        let other = SecretSource::Env("JITROLES_NOTIFY_OTHER".into());
+        assert_eq!(bound.refuses(&other, "attacker.example"), None);
+        let typo = Outbound::new(&NotificationsSection {
+            secret_hosts: [("JITROLES_NOTIFY_SLACK".to_owned(), vec![])].into(),
+            ..NotificationsSection::default()
+        });
         assert!(
-            with_dir
-                .refuses(&SecretSource::Env(
-                    "JITROLES_DIRECTORY_BIND_PASSWORD".into()
-                ))
-                .is_some()
-        );
-        assert!(
-            with_dir
-                .refuses(&SecretSource::Env("JITROLES_NOTIFY_SMTP".into()))
-                .is_none()
+            typo.is_err(),
+            "a key that is not a reference is refused at start"
         );
     }
 
     #[test]
-    fn the_signature_is_hmac_sha256_of_the_body_in_hex() {
-        // RFC 4231, test case 2
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body_in_hex() {
+        // python3: hmac.new(b"Jefe", b"1700000000.what do ya want for nothing?", sha256)
         assert_eq!(
-            signature(b"Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            signature(b"Jefe", 1_700_000_000, b"what do ya want for nothing?"),
+            "sha256=1cdd0650c8be1cb0974b1788d458b1e781206cfef59b85faafc582d2e182c57e"
+        );
+    }
+
+    #[test]
+    fn webhook_urls_at_refused_addresses_are_refused_in_every_spelling() {
+        let network = Network::default();
+        for refused in [
+            "http://127.0.0.1/x",
+            "http://2130706433/x",
+            "http://0x7f.1/x",
+            "http://[::1]:8080/x",
+            "http://[::ffff:169.254.169.254]/latest",
+            "http://169.254.169.254/latest/meta-data",
+            "http://0.0.0.0:22/",
+        ] {
+            assert!(webhook_host(refused, &network).is_err(), "{refused}");
+        }
+        assert!(webhook_host("file:///etc/passwd", &network).is_err());
+        assert_eq!(
+            webhook_host("https://Hooks.Slack.com/services/x", &network).unwrap(),
+            "hooks.slack.com"
         );
     }
 }

@@ -81,6 +81,7 @@ async fn start_with(
         .env("JITROLES_OIDC_AUDIENCE", &op.audience)
         .env("JITROLES_OIDC_ALLOWED_CLIENTS", crate::oidc::PERSON_CLIENT)
         .env("JITROLES_ACCESS_ADMIN_GROUPS", "jitroles-admins")
+        .env("JITROLES_NOTIFICATIONS_ALLOWED_NETWORKS", "127.0.0.0/8")
         .env("JITROLES_SCHEDULER_RECONCILE_SECONDS", "1")
         .env("JITROLES_SCHEDULER_LEASE_SECONDS", "2")
         .env("JITROLES_LOG_LEVEL", "warn")

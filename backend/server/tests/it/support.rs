@@ -54,6 +54,8 @@ pub fn config_in(dir: &Path) -> Config {
         notifications: NotificationsSection {
             // templates render in the real binary (the running one is this test harness)
             render_program: Some(env!("CARGO_BIN_EXE_jitroles").into()),
+            // the receivers and the SMTP sink of the tests listen on loopback
+            allowed_networks: vec!["127.0.0.0/8".into()],
             ..NotificationsSection::default()
         },
         ..Config::default()

@@ -175,6 +175,15 @@ async fn stack(group: &str) -> Option<Stack> {
 
 /// [`stack`] on `clock` (the system clock when `None`).
 async fn stack_on(group: &str, clock: Option<Arc<ManualClock>>) -> Option<Stack> {
+    stack_configured(group, clock, |_| {}).await
+}
+
+/// [`stack_on`] with `configure` applied to the settings last.
+async fn stack_configured(
+    group: &str,
+    clock: Option<Arc<ManualClock>>,
+    configure: impl FnOnce(&mut jitroles_server::config::Config),
+) -> Option<Stack> {
     let samba = Samba::up()?;
     if !crate::service::SMTP.up() {
         return None;
@@ -185,6 +194,7 @@ async fn stack_on(group: &str, clock: Option<Arc<ManualClock>>) -> Option<Stack>
     config.notifications.ca_file = Some(env("SMTP_CA_FILE").into());
     // channel secrets are files in the test's folder
     config.notifications.secrets_dir = Some(dir.path().to_owned());
+    configure(&mut config);
     let group = samba.role_group(group);
     let mut dependencies = Dependencies::from_config(&config).unwrap();
     if let Some(clock) = clock {
@@ -584,10 +594,15 @@ async fn every_event_reaches_its_channels_escaped_and_signed() {
         let body: serde_json::Value = serde_json::from_str(&g.body).unwrap();
         assert_eq!(body["justification"], JUSTIFICATION, "{}", g.body);
         assert_eq!(header(g, "x-team"), "dba");
+        let timestamp: i64 = header(g, "x-jitroles-timestamp").parse().unwrap();
+        assert!(
+            (timestamp - clock.now().timestamp()).abs() < 120,
+            "the timestamp is the time of sending"
+        );
         assert_eq!(
             header(g, "x-jitroles-signature"),
-            jitroles_server::notify::send::signature(b"s3cret", g.body.as_bytes()),
-            "the signature verifies"
+            jitroles_server::notify::send::signature(b"s3cret", timestamp, g.body.as_bytes()),
+            "the signature of timestamp.body verifies"
         );
     }
     // lifecycle: every lifecycle event, as Teams cards; never a success or failure event
