@@ -653,3 +653,6 @@ fn common_name(dn: &str) -> &str {
     let first = dn.split(',').next().unwrap_or(dn);
     first.split_once('=').map_or(first, |(_, v)| v)
 }
+
+#[cfg(test)]
+mod properties;

@@ -104,6 +104,9 @@ pub fn containing_groups_filter(dn: &str) -> String {
 }
 
 #[cfg(test)]
+pub(crate) mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -274,6 +274,9 @@ pub trait Directory: Send + Sync {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

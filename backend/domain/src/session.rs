@@ -138,7 +138,8 @@ pub trait SessionStore: Send + Sync {
 }
 
 /// The local path a sign-in may return to: only same-origin absolute paths, so `/auth/login`
-/// cannot be used to send someone to another site (`//evil.example`, `/\evil`, `https://…`).
+/// cannot be used to send someone to another site (`//evil.example`, `/\evil`, `https://…`),
+/// and never back into the sign-in routes.
 pub fn safe_return_path(requested: Option<&str>) -> String {
     match requested {
         Some(path)
@@ -146,6 +147,7 @@ pub fn safe_return_path(requested: Option<&str>) -> String {
                 && !path.starts_with("//")
                 && !path.starts_with("/\\")
                 && !path.starts_with("/auth/")
+                && !has_dot_segment(path)
                 && path.len() <= 2048
                 && !path.chars().any(|c| c.is_control() || c == '\\') =>
         {
@@ -153,6 +155,17 @@ pub fn safe_return_path(requested: Option<&str>) -> String {
         }
         _ => "/".to_owned(),
     }
+}
+
+/// A `.` or `..` segment, also percent-encoded (`%2e`): browsers resolve them away, so
+/// `/./auth/login` or `/admin/%2e%2e/auth/login` would land in `/auth/` past the prefix check.
+/// The app's own paths never have one.
+fn has_dot_segment(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.split('/').any(|segment| {
+        let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+        segment == "." || segment == ".."
+    })
 }
 
 fn delta(d: Duration) -> TimeDelta {
@@ -243,6 +256,8 @@ mod tests {
             "https://evil.example/",
             "evil",
             "/auth/logout",
+            "/./auth/login",
+            "/admin/%2E%2e/auth/callback",
             "/a\nb",
         ] {
             assert_eq!(safe_return_path(Some(bad)), "/", "{bad:?}");

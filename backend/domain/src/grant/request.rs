@@ -173,6 +173,9 @@ pub fn extend(
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::grant::{EndReason, begin_end, finish_end, fixtures::*};

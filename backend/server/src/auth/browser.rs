@@ -466,6 +466,9 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -15,6 +15,8 @@ pub mod network;
 pub mod render;
 pub mod send;
 pub mod template;
+#[cfg(test)]
+mod template_properties;
 
 use std::sync::Arc;
 

@@ -57,6 +57,8 @@ pub fn search_page(page: jitroles_domain::directory::SearchPage) -> pb::SearchDi
 // ---- rules, grants, audit ----
 
 mod notifications;
+#[cfg(test)]
+mod properties;
 
 pub use notifications::{channel, channel_spec, delivery_state, notification};
 
@@ -81,6 +83,14 @@ pub fn duration(
     let Some(d) = d else { return Ok(None) };
     if d.seconds < 0 || d.nanos < 0 {
         return Err(DomainError::invalid(field, "must not be negative"));
+    }
+    // a protobuf Duration's nanos are below one second; more would read as a longer duration
+    // than the seconds say
+    if d.nanos >= 1_000_000_000 {
+        return Err(DomainError::invalid(
+            field,
+            "nanos must be below 1,000,000,000",
+        ));
     }
     let secs =
         u64::try_from(d.seconds).map_err(|_| DomainError::invalid(field, "is out of range"))?;
