@@ -30,6 +30,9 @@ pub trait Store: Send + Sync {
 
     /// Cheap round trip for health checks.
     async fn ping(&self) -> Result<(), DomainError>;
+
+    /// Appends an audit event that no rule or grant change carries: a sign-in, a refusal.
+    async fn audit(&self, audit: NewAudit) -> Result<(), DomainError>;
 }
 
 /// Role rules. Each change stores its audit event in the same transaction.

@@ -144,6 +144,7 @@ async fn main() {
             listen: "127.0.0.1:0".parse().unwrap(),
             web_root,
             public_url: None,
+            trusted_proxies: Vec::new(),
         },
         directory: Some(directory),
         ..Config::default()

@@ -114,6 +114,7 @@ async fn main() {
         grant_id: None,
         subject_account: None,
         detail: String::new(),
+        source: None,
     };
     db.create_channel(&channel, audit).await.unwrap();
     let notes: Vec<NewNotification> = (0..QUEUED)

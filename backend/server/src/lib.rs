@@ -5,6 +5,7 @@
 
 pub mod admin_groups;
 pub mod api;
+pub mod audit_trail;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod failpoint;
 pub mod grants;
 mod headers;
 pub mod metrics;
+pub mod net;
 pub mod notify;
 mod spa;
 
@@ -34,6 +36,7 @@ use tonic_health::ServingStatus;
 
 use crate::{
     api::{admin::AdminApi, roles::RoleApi, system::SystemApi},
+    audit_trail::AuditTrail,
     auth::{
         browser::{Browser, BrowserSettings},
         caller::{Authenticator, ClientPolicy, IdentityMapping},
@@ -45,6 +48,7 @@ use crate::{
     config::Config,
     grants::Engine,
     metrics::{MeteredDirectory, Metrics},
+    net::Net,
 };
 
 /// How often the health service re-checks the database.
@@ -62,6 +66,8 @@ pub struct Running {
     database: Database,
     /// Wakes the expiry scheduler.
     scheduler: Option<Arc<tokio::sync::Notify>>,
+    /// Its open windows of repeated refusals are summed up on shutdown.
+    trail: Arc<AuditTrail>,
 }
 
 impl Running {
@@ -85,6 +91,7 @@ impl Running {
         for task in &self.background {
             task.abort();
         }
+        self.trail.close_all().await;
         self.database.close().await;
         served.context("server failed")
     }
@@ -238,13 +245,31 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         None => (None, None),
     };
     let scheduler = engine.as_ref().map(|e| e.wake_signal());
-    let browser = browser(config, addr, &database, auth.clone(), clock.clone()).await?;
+    let trail = Arc::new(AuditTrail::new(store.clone(), clock.clone()));
+    background.push(tokio::spawn(audit_trail::run(trail.clone())));
+    let trusted_proxies = config
+        .server
+        .trusted_proxies
+        .iter()
+        .map(|p| p.parse::<Net>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?;
+    let browser = browser(
+        config,
+        addr,
+        &database,
+        auth.clone(),
+        clock.clone(),
+        trail.clone(),
+    )
+    .await?;
     if let Some(browser) = &browser {
         background.push(tokio::spawn(purge_sessions(browser.clone())));
     }
     let gate = Gate {
         tokens: auth.clone(),
         browser: browser.clone(),
+        trail: trail.clone(),
     };
     let system = SystemApi::new(installation, clock.now());
     // HSTS only where people reach jitroles over https (a TLS proxy, or TLS in the server)
@@ -262,11 +287,13 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         .add_service(RoleServiceServer::new(RoleApi::new(
             auth.clone(),
             engine.clone(),
+            trail.clone(),
         )))
         .add_service(AdminServiceServer::new(AdminApi::new(
             auth.clone(),
             engine.clone(),
             channels,
+            trail.clone(),
         )))
         .add_service(health_service)
         .add_service(reflection().build_v1().context("gRPC reflection (v1)")?)
@@ -294,7 +321,11 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                 .with_state((metrics, engine)),
         )
         .fallback_service(spa::service(&config.server.web_root))
-        .layer(axum::middleware::from_fn_with_state(hsts, headers::add));
+        .layer(axum::middleware::from_fn_with_state(hsts, headers::add))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(trusted_proxies),
+            net::remember_client,
+        ));
 
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(
@@ -317,6 +348,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         background,
         database,
         scheduler,
+        trail,
     })
 }
 
@@ -337,6 +369,7 @@ async fn browser(
     database: &Database,
     auth: Option<Arc<Authenticator>>,
     clock: Arc<dyn Clock>,
+    trail: Arc<AuditTrail>,
 ) -> anyhow::Result<Option<Arc<Browser>>> {
     let Some(oidc) = &config.oidc else {
         return Ok(None);
@@ -383,6 +416,7 @@ async fn browser(
         auth,
         clock,
         &sign_in_key,
+        trail,
     )?)))
 }
 

@@ -412,6 +412,7 @@ impl GrantStore for Database {
                         grant_id: e.grant_id,
                         subject_account: e.subject_account,
                         detail: e.detail,
+                        source: e.source,
                     },
                 })
             })

@@ -26,6 +26,7 @@ pub(crate) async fn insert_audit(
         grant_id: Set(a.grant_id),
         subject_account: Set(a.subject_account),
         detail: Set(a.detail),
+        source: Set(a.source),
         ..Default::default()
     };
     audit_event::Entity::insert(row)

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jitroles_domain::{
     DomainError,
+    audit::NewAudit,
     ports::Store,
     secret::Secret,
     system::{DatabaseKind, Installation},
@@ -184,6 +185,10 @@ impl Store for Database {
 
     async fn ping(&self) -> Result<(), DomainError> {
         self.conn.ping().await.map_err(db_error)
+    }
+
+    async fn audit(&self, audit: NewAudit) -> Result<(), DomainError> {
+        crate::records::insert_audit(&self.conn, audit).await
     }
 }
 

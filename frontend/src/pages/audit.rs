@@ -92,6 +92,7 @@ pub fn AuditPage() -> impl IntoView {
                                     <th scope="col">"Person"</th>
                                     <th scope="col">"Role"</th>
                                     <th scope="col">"Detail"</th>
+                                    <th scope="col">"From"</th>
                                 </tr>
                             </thead>
                             <tbody>
@@ -106,6 +107,7 @@ pub fn AuditPage() -> impl IntoView {
                                                 <td>{e.subject_account}</td>
                                                 <td>{move || rule_name(&rule)}</td>
                                                 <td>{e.detail}</td>
+                                                <td>{e.source}</td>
                                             </tr>
                                         }
                                     }

@@ -39,6 +39,7 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
             listen: "127.0.0.1:0".parse().unwrap(),
             web_root,
             public_url: None,
+            trusted_proxies: Vec::new(),
         },
         notifications: NotificationsSection {
             render_program: Some(env!("CARGO_BIN_EXE_jitroles").into()),
@@ -246,6 +247,7 @@ pub async fn seed(
         grant_id: None,
         subject_account: None,
         detail: String::new(),
+        source: None,
     };
     let rule = RoleRule {
         id: uuid::Uuid::new_v4().to_string(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jitroles_domain::{
     DomainError,
     access::{AdminRight, Caller, authorize_admin, search_directory},
-    audit::AuditFilter,
+    audit::{AuditAction, AuditFilter},
     directory::SearchScope,
     page::PageRequest,
     rule::check_text,
@@ -17,9 +17,10 @@ use tonic::{Request, Response, Status};
 use super::{
     convert,
     error::{auth_status, status},
-    roles::{caller, engine},
+    roles::{caller, engine, source},
 };
 use crate::{
+    audit_trail::{AuditTrail, Event},
     auth::{caller::Authenticator, error::AuthError},
     grants::Engine,
     notify::channels::Channels,
@@ -29,6 +30,7 @@ pub struct AdminApi {
     auth: Option<Arc<Authenticator>>,
     engine: Option<Arc<Engine>>,
     channels: Option<Arc<Channels>>,
+    trail: Arc<AuditTrail>,
 }
 
 impl AdminApi {
@@ -36,11 +38,13 @@ impl AdminApi {
         auth: Option<Arc<Authenticator>>,
         engine: Option<Arc<Engine>>,
         channels: Option<Arc<Channels>>,
+        trail: Arc<AuditTrail>,
     ) -> Self {
         Self {
             auth,
             engine,
             channels,
+            trail,
         }
     }
 
@@ -56,7 +60,20 @@ impl AdminApi {
     async fn admin<T>(&self, request: &Request<T>) -> Result<(AdminRight, Caller), Status> {
         let who = caller(request)?;
         let admin_groups = self.auth()?.admin_groups().await.map_err(status)?;
-        let right = authorize_admin(&who.caller, admin_groups).map_err(status)?;
+        let right = match authorize_admin(&who.caller, admin_groups) {
+            Ok(right) => right,
+            Err(why) => {
+                let event = Event {
+                    action: AuditAction::CallRefused,
+                    actor: &who.caller.account_name,
+                    rule_id: None,
+                    detail: format!("an admin call refused: {why}"),
+                    source: source(request),
+                };
+                self.trail.refusal(event, "not_an_admin").await;
+                return Err(status(why));
+            }
+        };
         Ok((right, who.caller))
     }
 

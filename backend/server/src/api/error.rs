@@ -37,7 +37,9 @@ pub fn status(error: DomainError) -> Status {
 pub fn auth_status(error: AuthError) -> Status {
     match error {
         AuthError::Unauthenticated(message) => Status::unauthenticated(message),
-        AuthError::Refused(message) => Status::permission_denied(message),
+        AuthError::Refused(message) | AuthError::Disabled { why: message, .. } => {
+            Status::permission_denied(message)
+        }
         AuthError::Failed(e) => status(e),
     }
 }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use jitroles_domain::{DomainError, access::authorize_admin, grant::Ask, page::PageRequest};
+use jitroles_domain::{
+    DomainError, access::authorize_admin, audit::AuditAction, grant::Ask, notify, page::PageRequest,
+};
 use jitroles_proto::v1::{self as pb, role_service_server::RoleService};
 use tonic::{Request, Response, Status};
 
@@ -11,26 +13,70 @@ use super::{
     error::{auth_status, status},
 };
 use crate::{
+    audit_trail::{AuditTrail, Event},
     auth::{
         caller::{Authenticated, Authenticator},
         gate,
     },
     grants::Engine,
+    net::ClientAddress,
 };
 
 pub struct RoleApi {
     auth: Option<Arc<Authenticator>>,
     engine: Option<Arc<Engine>>,
+    trail: Arc<AuditTrail>,
 }
 
 impl RoleApi {
-    pub fn new(auth: Option<Arc<Authenticator>>, engine: Option<Arc<Engine>>) -> Self {
-        Self { auth, engine }
+    pub fn new(
+        auth: Option<Arc<Authenticator>>,
+        engine: Option<Arc<Engine>>,
+        trail: Arc<AuditTrail>,
+    ) -> Self {
+        Self {
+            auth,
+            engine,
+            trail,
+        }
     }
 
     fn engine(&self) -> Result<&Engine, Status> {
         engine(&self.engine)
     }
+
+    /// Records `outcome` in the audit trail when it refuses the person (not allowed, the rule
+    /// closed or expired, a permanent member): `what` names the request for the log.
+    async fn audit_refusal<T, R>(
+        &self,
+        request: &Request<T>,
+        who: &Authenticated,
+        rule_id: Option<&str>,
+        what: String,
+        outcome: &Result<R, DomainError>,
+    ) {
+        if let Err(why) = outcome
+            && notify::announces_refusal(why)
+        {
+            let reason = why.to_string();
+            let event = Event {
+                action: AuditAction::RequestRefused,
+                actor: &who.caller.account_name,
+                rule_id,
+                detail: format!("{what} refused: {reason}"),
+                source: source(request),
+            };
+            self.trail.refusal(event, &reason).await;
+        }
+    }
+}
+
+/// The client's address of `request` (see `net::remember_client`).
+pub fn source<T>(request: &Request<T>) -> &str {
+    request
+        .extensions()
+        .get::<ClientAddress>()
+        .map_or("unknown", |a| a.0.as_str())
 }
 
 /// The engine, or FAILED_PRECONDITION when no directory is configured.
@@ -101,7 +147,7 @@ impl RoleService for RoleApi {
         let duration = convert::duration("duration", ask.duration.as_ref()).map_err(status)?;
         let client_request_id =
             (!ask.client_request_id.is_empty()).then(|| ask.client_request_id.clone());
-        let grant = self
+        let outcome = self
             .engine()?
             .requests
             .request(
@@ -113,9 +159,11 @@ impl RoleService for RoleApi {
                     client_request_id,
                 },
             )
-            .await
-            .map_err(status)?;
-        Ok(Response::new(convert::grant(grant)))
+            .await;
+        let what = format!("a request for rule {}", ask.rule_id);
+        self.audit_refusal(&request, &who, Some(&ask.rule_id), what, &outcome)
+            .await;
+        Ok(Response::new(convert::grant(outcome.map_err(status)?)))
     }
 
     async fn extend_grant(
@@ -125,13 +173,15 @@ impl RoleService for RoleApi {
         let who = caller(&request)?;
         let ask = request.get_ref();
         let duration = convert::duration("duration", ask.duration.as_ref()).map_err(status)?;
-        let grant = self
+        let outcome = self
             .engine()?
             .requests
             .extend(&who.caller, &ask.grant_id, duration)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(convert::grant(grant)))
+            .await;
+        let what = format!("an extension of grant {}", ask.grant_id);
+        self.audit_refusal(&request, &who, None, what, &outcome)
+            .await;
+        Ok(Response::new(convert::grant(outcome.map_err(status)?)))
     }
 
     async fn release_grant(

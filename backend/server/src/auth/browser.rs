@@ -34,6 +34,8 @@ use openidconnect::{
 };
 use reqwest::Url;
 
+use jitroles_domain::audit::AuditAction;
+
 use super::{
     caller::{Authenticated, Authenticator},
     error::AuthError,
@@ -42,6 +44,10 @@ use super::{
     provider::Providers,
     seal::SignInSeal,
     session::{Lookup, Sessions},
+};
+use crate::{
+    audit_trail::{AuditTrail, Event},
+    net::ClientAddress,
 };
 
 /// The header the web app sets on every API call (see docs/security.md): a cross-origin page
@@ -99,6 +105,7 @@ pub struct Browser {
     http: reqwest::Client,
     seal: SignInSeal,
     providers: Providers,
+    trail: Arc<AuditTrail>,
 }
 
 impl Browser {
@@ -108,6 +115,7 @@ impl Browser {
         auth: Arc<Authenticator>,
         clock: Arc<dyn Clock>,
         sign_in_key: &Secret,
+        trail: Arc<AuditTrail>,
     ) -> anyhow::Result<Self> {
         let public = Url::parse(&settings.public_url)?;
         let origin = public.origin().ascii_serialization();
@@ -133,6 +141,7 @@ impl Browser {
             http,
             seal: SignInSeal::new(sign_in_key),
             providers,
+            trail,
         })
     }
 
@@ -262,46 +271,106 @@ async fn login(State(browser): State<Arc<Browser>>, uri: Uri) -> Response {
     response
 }
 
-async fn callback(State(browser): State<Arc<Browser>>, headers: HeaderMap, uri: Uri) -> Response {
+async fn callback(
+    State(browser): State<Arc<Browser>>,
+    source: ClientAddress,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
     let clear_sign_in = browser.cookie_header(browser.sign_in_cookie, "", 0);
-    let mut response = finish_sign_in(&browser, &headers, &uri).await;
+    let (mut response, ended) = finish_sign_in(&browser, &headers, &uri).await;
+    let trail = &browser.trail;
+    match ended {
+        Ended::In(account) => {
+            let detail = format!("signed in through {}", browser.settings.issuer);
+            trail
+                .record(sign_in_event(
+                    AuditAction::SignedIn,
+                    &account,
+                    detail,
+                    &source,
+                ))
+                .await;
+        }
+        Ended::Refused { reason, account } => {
+            let actor = account.as_deref().unwrap_or("unknown");
+            let detail = format!("sign-in refused: {reason}");
+            let event = sign_in_event(AuditAction::SignInRefused, actor, detail, &source);
+            trail.refusal(event, reason).await;
+        }
+    }
     response
         .headers_mut()
         .append(header::SET_COOKIE, clear_sign_in);
     response
 }
 
-async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Response {
+fn sign_in_event<'a>(
+    action: AuditAction,
+    actor: &'a str,
+    detail: String,
+    source: &'a ClientAddress,
+) -> Event<'a> {
+    Event {
+        action,
+        actor,
+        rule_id: None,
+        detail,
+        source: &source.0,
+    }
+}
+
+/// How a sign-in ended, for the audit trail: a session for the account, or refused for a
+/// reason (a short, stable name), with the account when it was known by then.
+enum Ended {
+    In(String),
+    Refused {
+        reason: &'static str,
+        account: Option<String>,
+    },
+}
+
+fn not_in(reason: &'static str) -> Ended {
+    Ended::Refused {
+        reason,
+        account: None,
+    }
+}
+
+async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> (Response, Ended) {
     if let Some(error) = query_param(uri, "error") {
         // anyone can send a browser here with any text: only the log sees it, the page says
         // what the standard error codes mean (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6)
         let detail = query_param(uri, "error_description").unwrap_or_default();
         tracing::info!(%error, %detail, "the sign-in provider answered with an error");
-        let said = match error.as_str() {
-            "access_denied" => "The sign-in provider refused the sign-in, or it was cancelled.",
-            "login_required" | "interaction_required" | "consent_required" => {
-                "The sign-in provider needs you to sign in there first."
-            }
-            "temporarily_unavailable" | "server_error" => {
-                "The sign-in provider could not complete the sign-in right now."
-            }
-            _ => "The sign-in provider answered with an error; the server log has what it said.",
+        let (said, reason) = match error.as_str() {
+            "access_denied" => (
+                "The sign-in provider refused the sign-in, or it was cancelled.",
+                "provider_refused",
+            ),
+            "login_required" | "interaction_required" | "consent_required" => (
+                "The sign-in provider needs you to sign in there first.",
+                "provider_needs_interaction",
+            ),
+            "temporarily_unavailable" | "server_error" => (
+                "The sign-in provider could not complete the sign-in right now.",
+                "provider_unavailable",
+            ),
+            _ => (
+                "The sign-in provider answered with an error; the server log has what it said.",
+                "provider_error",
+            ),
         };
-        return page(StatusCode::FORBIDDEN, "Sign-in did not complete", said);
+        let page = page(StatusCode::FORBIDDEN, "Sign-in did not complete", said);
+        return (page, not_in(reason));
     }
     let (Some(code), Some(state)) = (query_param(uri, "code"), query_param(uri, "state")) else {
-        return page(
+        let page = page(
             StatusCode::BAD_REQUEST,
             "Not a sign-in response",
             "This address is where the sign-in provider sends you back; it needs a code and a state.",
         );
-    };
-    let stale = || {
-        page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in has expired",
-            "It was started in another browser, used already, or took longer than ten minutes. Sign in again.",
-        )
+        return (page, not_in("not_a_sign_in_response"));
     };
     // the sign-in must finish in the browser that started it (login CSRF)
     let pending = cookie(headers, browser.sign_in_cookie).and_then(|sealed| {
@@ -310,33 +379,43 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
             .open(browser.sign_in_cookie, sealed, browser.clock.now())
     });
     let Some(pending) = pending.filter(|p| p.state == state) else {
-        return stale();
+        let page = page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired",
+            "It was started in another browser, used already, or took longer than ten minutes. Sign in again.",
+        );
+        return (page, not_in("expired_or_started_elsewhere"));
     };
     let provider = match browser.providers.current().await {
         Ok(p) => p,
-        Err(e) => return provider_unavailable(&e),
+        Err(e) => return (provider_unavailable(&e), not_in("provider_unreachable")),
     };
     let exchange = match provider.client.exchange_code(AuthorizationCode::new(code)) {
         Ok(request) => request.set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier)),
-        Err(e) => return internal("the provider has no token endpoint", &e.to_string()),
+        Err(e) => {
+            let page = internal("the provider has no token endpoint", &e.to_string());
+            return (page, not_in("provider_misconfigured"));
+        }
     };
     let tokens = match exchange.request_async(&browser.http).await {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "sign-in: code exchange failed");
-            return page(
+            let page = page(
                 StatusCode::BAD_GATEWAY,
                 "Sign-in did not complete",
                 "The sign-in provider did not accept the sign-in code. Sign in again.",
             );
+            return (page, not_in("code_refused"));
         }
     };
     let Some(id_token) = tokens.id_token() else {
-        return page(
+        let page = page(
             StatusCode::BAD_GATEWAY,
             "Sign-in did not complete",
             "The sign-in provider sent no ID token.",
         );
+        return (page, not_in("no_id_token"));
     };
     let nonce = Nonce::new(pending.nonce);
     let mut verified = id_token.claims(&provider.client.id_token_verifier(), &nonce);
@@ -350,24 +429,40 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "sign-in: ID token refused");
-            return page(
+            let page = page(
                 StatusCode::FORBIDDEN,
                 "Sign-in refused",
                 &format!("The ID token did not verify: {e}."),
             );
+            return (page, not_in("id_token_invalid"));
         }
     };
     let claim = browser.auth.user_claim();
     let Some(value) = raw_claim(&id_token.to_string(), claim) else {
-        return page(
+        let page = page(
             StatusCode::FORBIDDEN,
             "Sign-in refused",
             &format!("The ID token has no {claim} claim, which names you in the directory."),
         );
+        return (page, not_in("no_user_claim"));
     };
     let caller = match browser.auth.person(&value).await {
         Ok(c) => c,
-        Err(e) => return refused("Sign-in refused", "cannot look you up in the directory", e),
+        Err(e) => {
+            let reason = match &e {
+                AuthError::Disabled { .. } => "account_disabled",
+                AuthError::Failed(_) => "directory_unavailable",
+                _ => "no_directory_account",
+            };
+            let ended = Ended::Refused {
+                reason,
+                account: Some(value),
+            };
+            return (
+                refused("Sign-in refused", "cannot look you up in the directory", e),
+                ended,
+            );
+        }
     };
     let who = SignedIn {
         account: value,
@@ -377,7 +472,10 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
     };
     let token = match browser.sessions.open(who).await {
         Ok(t) => t,
-        Err(e) => return internal("cannot record the session", &e.to_string()),
+        Err(e) => {
+            let page = internal("cannot record the session", &e.to_string());
+            return (page, not_in("session_not_recorded"));
+        }
     };
     tracing::info!(account = %caller.account_name, "signed in");
     let mut response = redirect(&pending.return_to);
@@ -389,10 +487,14 @@ async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> Re
             browser.sessions.policy().absolute.as_secs(),
         ),
     );
-    response
+    (response, Ended::In(caller.account_name))
 }
 
-async fn logout(State(browser): State<Arc<Browser>>, headers: HeaderMap) -> Response {
+async fn logout(
+    State(browser): State<Arc<Browser>>,
+    source: ClientAddress,
+    headers: HeaderMap,
+) -> Response {
     if let Err(e) = browser.check_same_origin(&headers, false) {
         return refused("Sign-out refused", "cannot check the sign-out", e);
     }
@@ -403,6 +505,16 @@ async fn logout(State(browser): State<Arc<Browser>>, headers: HeaderMap) -> Resp
         },
         None => None,
     };
+    if let Some(session) = &ended {
+        let event = Event {
+            action: AuditAction::SignedOut,
+            actor: &session.account,
+            rule_id: None,
+            detail: "signed out".into(),
+            source: &source.0,
+        };
+        browser.trail.record(event).await;
+    }
     let signed_out = format!("{}/auth/signed-out", browser.settings.public_url);
     // end the provider's session too, when it offers RP-initiated logout
     let provider = browser.providers.current().await.ok();

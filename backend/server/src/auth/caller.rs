@@ -210,7 +210,10 @@ impl Authenticator {
         let caller = self.caller(lookup).await?;
         match access::refuse_disabled(&caller) {
             Ok(()) => Ok(caller),
-            Err(DomainError::Denied(why)) => Err(AuthError::Refused(why)),
+            Err(DomainError::Denied(why)) => Err(AuthError::Disabled {
+                account: caller.account_name,
+                why,
+            }),
             Err(other) => Err(AuthError::Failed(other)),
         }
     }

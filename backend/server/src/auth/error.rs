@@ -14,6 +14,9 @@ pub enum AuthError {
     /// another origin or without the web app's header.
     #[error("{0}")]
     Refused(String),
+    /// The caller's directory account is disabled (audited as a refused call or sign-in).
+    #[error("{why}")]
+    Disabled { account: String, why: String },
     /// What authentication relies on failed (the provider's keys, the directory, the session
     /// store); reported like any domain error (an outage as unavailable, a bug with a log id).
     #[error(transparent)]

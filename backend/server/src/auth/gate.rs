@@ -14,12 +14,15 @@ use super::{
     caller::{Authenticated, Authenticator},
     error::AuthError,
 };
+use crate::audit_trail::AuditTrail;
 
 /// Who may vouch for a caller: bearer tokens, browser sessions, either or neither.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Gate {
     pub tokens: Option<Arc<Authenticator>>,
     pub browser: Option<Arc<Browser>>,
+    /// Where a call refused to a known person (a disabled account) is recorded.
+    pub trail: Arc<AuditTrail>,
 }
 
 /// What a call's credentials amount to, when they do not end it.

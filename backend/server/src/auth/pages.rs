@@ -24,9 +24,9 @@ pub(super) fn redirect(to: &str) -> Response {
 /// the details in the log under an id (`doing` says what failed, for the page and the log).
 pub(super) fn refused(title: &str, doing: &str, error: AuthError) -> Response {
     match error {
-        AuthError::Unauthenticated(why) | AuthError::Refused(why) => {
-            page(StatusCode::FORBIDDEN, title, &format!("{why}."))
-        }
+        AuthError::Unauthenticated(why)
+        | AuthError::Refused(why)
+        | AuthError::Disabled { why, .. } => page(StatusCode::FORBIDDEN, title, &format!("{why}.")),
         AuthError::Failed(DomainError::Unavailable(why)) => {
             page(StatusCode::SERVICE_UNAVAILABLE, title, &format!("{why}."))
         }

@@ -96,6 +96,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
     ("JITROLES_SERVER_PUBLIC_URL", "server.public_url", Kind::Str),
     (
+        "JITROLES_SERVER_TRUSTED_PROXIES",
+        "server.trusted_proxies",
+        Kind::List,
+    ),
+    (
         "JITROLES_SESSION_IDLE_MINUTES",
         "session.idle_minutes",
         Kind::Int,

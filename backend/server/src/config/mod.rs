@@ -237,6 +237,10 @@ pub struct ServerConfig {
     /// The address people use, e.g. `https://jitroles.example.com`: sign-in redirects and the
     /// cross-origin check are built from it. Default: `http://` + the listening address.
     pub public_url: Option<String>,
+    /// Proxies (addresses or networks) whose `X-Forwarded-For` is believed for the client's
+    /// address in the audit log; from anyone else the peer's own address is recorded.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -330,6 +334,7 @@ impl Default for ServerConfig {
             listen: defaults::listen(),
             web_root: defaults::web_root(),
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -231,6 +231,7 @@ pub(super) fn audit(
         grant_id: Some(grant.id.clone()),
         subject_account: Some(grant.subject.account.clone()),
         detail: detail.into(),
+        source: None,
     }
 }
 
@@ -249,5 +250,6 @@ pub(super) fn rule_audit(
         grant_id: None,
         subject_account: None,
         detail: format!("{} on group {}", rule.spec.name, rule.target.name),
+        source: None,
     }
 }

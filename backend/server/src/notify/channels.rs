@@ -42,6 +42,7 @@ fn audit(
         grant_id: None,
         subject_account: None,
         detail,
+        source: None,
     }
 }
 

@@ -7,11 +7,11 @@
 //! operator needs (a relay on the same host, the tests' receivers on loopback).
 
 use std::{
-    fmt,
     net::{IpAddr, SocketAddr},
-    str::FromStr,
     sync::Arc,
 };
+
+use crate::net::Net;
 
 /// Denied unless `notifications.allowed_networks` opens them: this host, link-local (which
 /// holds most clouds' metadata at 169.254.169.254), Alibaba's and AWS's other metadata
@@ -26,64 +26,6 @@ const DENIED: [&str; 8] = [
     "fe80::/10",
     "fd00:ec2::254/128",
 ];
-
-/// An address block: `10.0.0.0/8`, `fd00::/8`, or one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Net {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl FromStr for Net {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("{s:?} is not an address or a network like 10.0.0.0/8 or fd00::/8");
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (s.trim(), None),
-        };
-        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        match prefix {
-            Some(p) => Ok(Self {
-                addr,
-                prefix: p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
-            }),
-            // one address, in the form it is compared in
-            None => {
-                let addr = addr.to_canonical();
-                let prefix = if addr.is_ipv4() { 32 } else { 128 };
-                Ok(Self { addr, prefix })
-            }
-        }
-    }
-}
-
-impl fmt::Display for Net {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-impl Net {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        fn masked(bits: u128, width: u32, prefix: u8) -> u128 {
-            let keep = u32::from(prefix).min(width);
-            if keep == 0 { 0 } else { bits >> (width - keep) }
-        }
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                masked(u32::from(net).into(), 32, self.prefix)
-                    == masked(u32::from(ip).into(), 32, self.prefix)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                masked(net.into(), 128, self.prefix) == masked(ip.into(), 128, self.prefix)
-            }
-            _ => false,
-        }
-    }
-}
 
 /// The addresses notifications may be sent to.
 #[derive(Debug, Clone)]

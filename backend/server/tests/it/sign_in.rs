@@ -28,12 +28,12 @@ use crate::{
 };
 
 const SIGN_IN_COOKIE: &str = "jitroles-sign-in";
-const SESSION_COOKIE: &str = "jitroles-session";
+pub const SESSION_COOKIE: &str = "jitroles-session";
 const FLOOD: usize = 10_000;
 
 /// Signs `account` in at `server` through the test provider's login form, as a browser would;
 /// returns the session cookie's value.
-async fn sign_in(server: &str, account: &str) -> String {
+pub async fn sign_in(server: &str, account: &str) -> String {
     let http = no_redirects();
     let (ours, mut at) = start_sign_in(&http, server, "").await;
     let mut provider_jar = HashMap::new();

@@ -50,6 +50,7 @@ pub fn config_in(dir: &Path) -> Config {
             listen: "127.0.0.1:0".parse().expect("addr"),
             web_root,
             public_url: None,
+            trusted_proxies: Vec::new(),
         },
         notifications: NotificationsSection {
             // templates render in the real binary (the running one is this test harness)

@@ -13,6 +13,7 @@ pub struct Model {
     pub grant_id: Option<String>,
     pub subject_account: Option<String>,
     pub detail: String,
+    pub source: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -103,6 +103,7 @@ pub fn audit(action: AuditAction, g: Option<&Grant>) -> NewAudit {
         grant_id: g.map(|g| g.id.clone()),
         subject_account: g.map(|g| g.subject.account.clone()),
         detail: String::new(),
+        source: None,
     }
 }
 

@@ -50,6 +50,7 @@ macro_rules! on_all {
     };
 }
 
+mod audit;
 mod databases;
 mod grants;
 mod migrations;

@@ -191,6 +191,7 @@ async fn rule_channels_are_carried_over_from_the_json_lists(db: TestDb) {
         grant_id: None,
         subject_account: None,
         detail: String::new(),
+        source: None,
     };
     let in_use = store.delete_channel("c1", 1, audit()).await.unwrap_err();
     assert!(

@@ -384,6 +384,12 @@ pub fn audit_action(action: AuditAction) -> pb::AuditAction {
         A::ChannelDeleted => P::ChannelDeleted,
         A::ChannelTested => P::ChannelTested,
         A::NotificationRetried => P::NotificationRetried,
+        A::RequestRefused => P::RequestRefused,
+        A::CallRefused => P::CallRefused,
+        A::SignedIn => P::SignedIn,
+        A::SignedOut => P::SignedOut,
+        A::SignInRefused => P::SignInRefused,
+        A::Repeated => P::Repeated,
     }
 }
 
@@ -405,6 +411,7 @@ pub fn audit_event(e: AuditEvent) -> pb::AuditEvent {
         grant_id: e.event.grant_id.unwrap_or_default(),
         subject_account: e.event.subject_account.unwrap_or_default(),
         detail: e.event.detail,
+        source: e.event.source.unwrap_or_default(),
     }
 }
 

@@ -1,9 +1,12 @@
 //! The audit log: one event per state change of a rule or grant, written in the same
-//! transaction as the change.
+//! transaction as the change; and the refusals and sign-ins around them, whose repeats
+//! [`repeats::Repeats`] folds into one event and a summary.
+
+pub mod repeats;
 
 use chrono::{DateTime, Utc};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditAction {
     Requested,
     Granted,
@@ -25,6 +28,18 @@ pub enum AuditAction {
     ChannelTested,
     /// A failed notification sent again.
     NotificationRetried,
+    /// A request or extension refused: not allowed, the rule closed or expired, a permanent
+    /// member, a disabled account.
+    RequestRefused,
+    /// A call refused to a known person: an admin call by someone who is not one, any call by
+    /// a disabled account.
+    CallRefused,
+    SignedIn,
+    SignedOut,
+    /// A browser sign-in that did not end in a session.
+    SignInRefused,
+    /// How many more times an event repeated within its window (written when it closes).
+    Repeated,
 }
 
 impl AuditAction {
@@ -47,10 +62,16 @@ impl AuditAction {
             Self::ChannelDeleted => "channel_deleted",
             Self::ChannelTested => "channel_tested",
             Self::NotificationRetried => "notification_retried",
+            Self::RequestRefused => "request_refused",
+            Self::CallRefused => "call_refused",
+            Self::SignedIn => "signed_in",
+            Self::SignedOut => "signed_out",
+            Self::SignInRefused => "sign_in_refused",
+            Self::Repeated => "repeated",
         }
     }
 
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 23] = [
         Self::Requested,
         Self::Granted,
         Self::Failed,
@@ -68,6 +89,12 @@ impl AuditAction {
         Self::ChannelDeleted,
         Self::ChannelTested,
         Self::NotificationRetried,
+        Self::RequestRefused,
+        Self::CallRefused,
+        Self::SignedIn,
+        Self::SignedOut,
+        Self::SignInRefused,
+        Self::Repeated,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -89,6 +116,8 @@ pub struct NewAudit {
     pub grant_id: Option<String>,
     pub subject_account: Option<String>,
     pub detail: String,
+    /// The client's address, for what a person did from somewhere (sign-ins, refusals).
+    pub source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
