@@ -90,10 +90,31 @@ pub fn after_add(
     }
 }
 
+/// Whether an add the directory did not confirm may still have been applied: only when it
+/// did not answer (an outage, a timeout, a lost reply). An answer that refused the add (no
+/// right to write the group, no such group, a constraint) wrote nothing, so there is nothing
+/// to undo, and undoing it would only be refused the same way.
+pub fn add_may_have_happened(why: &DomainError) -> bool {
+    matches!(why, DomainError::Unavailable(_) | DomainError::Internal(_))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{grant::fixtures::*, rule::JustificationPolicy};
+
+    #[test]
+    fn only_an_add_without_an_answer_may_have_happened() {
+        assert!(add_may_have_happened(&DomainError::Unavailable(
+            "timeout".into()
+        )));
+        assert!(!add_may_have_happened(&DomainError::FailedPrecondition(
+            "no right to write".into()
+        )));
+        assert!(!add_may_have_happened(&DomainError::NotFound {
+            what: "group".into()
+        }));
+    }
     use chrono::TimeDelta;
 
     #[test]

@@ -29,7 +29,9 @@ mod fixtures;
 mod reconcile;
 mod request;
 
-pub use admission::{Admission, RequestCase, admit, after_add, link_ttl, member_outside};
+pub use admission::{
+    Admission, RequestCase, add_may_have_happened, admit, after_add, link_ttl, member_outside,
+};
 pub use ending::{
     EndingPlan, Kept, begin_end, finish_end, noting_end, plan_endings, revoke_reason,
     still_covered, take_over,

@@ -186,7 +186,12 @@ impl Requests {
                 }
             }
             Err(e) => {
-                shared.fail(&fresh, &e, Undo::Remove).await;
+                let undo = if grant::add_may_have_happened(&e) {
+                    Undo::Remove
+                } else {
+                    Undo::Nothing
+                };
+                shared.fail(&fresh, &e, undo).await;
                 return Err(e);
             }
         }

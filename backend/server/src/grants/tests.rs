@@ -240,6 +240,38 @@ async fn a_request_adds_the_member_and_records_requested_then_granted() {
 }
 
 #[tokio::test]
+async fn a_request_on_a_group_jitroles_may_not_write_fails_at_once_and_blocks_no_later_request() {
+    let w = world();
+    w.directory.add_group(group(2010, "jit-role-locked"), false);
+    let rule = w
+        .engine
+        .rules
+        .create(&w.admin, &w.alice, spec("Locked"), "jit-role-locked")
+        .await
+        .expect("the rule is created (the editor warns)");
+    for _ in 0..2 {
+        let e = w.request(&w.dave, &rule).await.unwrap_err();
+        assert!(matches!(e, DomainError::FailedPrecondition(_)), "{e:?}");
+    }
+    let grants = w.store.all_grants();
+    assert_eq!(
+        grants.len(),
+        2,
+        "the second request was not blocked by the first"
+    );
+    assert!(
+        grants.iter().all(|g| g.state == GrantState::Failed),
+        "{grants:#?}"
+    );
+    // the refused add wrote nothing, so nothing is undone (which would be refused too)
+    assert_eq!(w.directory.count(DirectoryOp::RemoveMember), 0);
+    assert_eq!(
+        w.trail(&grants[0].id),
+        [AuditAction::Requested, AuditAction::Failed]
+    );
+}
+
+#[tokio::test]
 async fn a_request_reads_the_group_only_when_token_groups_say_it_may_hold_the_person() {
     let w = world();
     let rule = w.rule("DBA").await;

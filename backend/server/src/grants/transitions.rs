@@ -30,13 +30,15 @@ pub(super) enum Undo {
     Remove,
     /// The member was there before us: leave it.
     Keep,
+    /// The directory refused the add: nothing was written.
+    Nothing,
 }
 
 impl Shared {
     /// Ends an unconfirmed grant `failed`, removing the membership it may have written
     /// (`Undo::Remove`). Whatever cannot be done now is left `activating` for recovery.
     pub async fn fail(&self, activating: &Grant, why: &DomainError, undo: Undo) {
-        let covered = undo == Undo::Keep
+        let covered = undo != Undo::Remove
             || match self
                 .ports
                 .grants
