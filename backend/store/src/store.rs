@@ -49,8 +49,9 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 impl Database {
     /// Opens (and for SQLite creates) the database at `url` and checks that it answers.
     ///
-    /// SQLite runs in WAL mode with `synchronous = NORMAL`: durable across process crashes,
-    /// and readers never block the writer.
+    /// SQLite runs in WAL mode with `synchronous = FULL`: every commit is on disk before it
+    /// returns, so a write-ahead record a directory write relies on survives a power loss
+    /// (NORMAL survives only a process crash), and readers never block the writer.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let kind = database_kind(url).ok_or_else(|| StoreError::UnsupportedUrl(redact_url(url)))?;
         let mut options = ConnectOptions::new(url.to_owned());
@@ -61,7 +62,7 @@ impl Database {
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
             });
@@ -269,7 +270,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_runs_in_wal_mode_with_normal_synchronous() {
+    async fn sqlite_runs_in_wal_mode_with_full_synchronous() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let db = Database::connect(&url).await.unwrap();
@@ -292,8 +293,8 @@ mod tests {
         assert_eq!(pragma("journal_mode").await, "wal");
         assert_eq!(
             pragma("synchronous").await,
-            "1",
-            "1 = NORMAL; never 0 = OFF"
+            "2",
+            "2 = FULL: a commit is on disk before the directory write that relies on it"
         );
     }
 }
