@@ -480,7 +480,7 @@ fn authenticator(
         clients,
         admin_groups,
         clock,
-        auth::caller::CALLER_TTL,
+        config.access.caller_cache(),
     )))
 }
 

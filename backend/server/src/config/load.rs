@@ -147,6 +147,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         Kind::Bool,
     ),
     (
+        "JITROLES_ACCESS_CALLER_CACHE_SECONDS",
+        "access.caller_cache_seconds",
+        Kind::Int,
+    ),
+    (
         "JITROLES_ACCESS_ADMIN_GROUPS",
         "access.admin_groups",
         Kind::List,

@@ -184,6 +184,19 @@ pub struct AccessSection {
     /// OUs (DNs) role groups must be in; empty: anywhere.
     #[serde(default)]
     pub role_group_bases: Vec<String>,
+    /// How long a caller's account state and groups are remembered per instance (default
+    /// 60 s; 0: read on every call): a disabled, re-enabled or regrouped account takes
+    /// effect within it.
+    pub caller_cache_seconds: Option<u64>,
+}
+
+impl AccessSection {
+    pub fn caller_cache(&self) -> std::time::Duration {
+        self.caller_cache_seconds.map_or(
+            crate::auth::caller::CALLER_TTL,
+            std::time::Duration::from_secs,
+        )
+    }
 }
 
 /// `[directory]`: how the service account reaches AD.

@@ -20,11 +20,20 @@ struct Stack {
 /// The server configured for the test DC and provider, with ci-bot mapped to svc-ci
 /// (or to nothing, when `map_ci_bot` is false).
 async fn stack(map_ci_bot: bool) -> Option<Stack> {
+    stack_with(map_ci_bot, |_| {}).await
+}
+
+/// [`stack`] with `configure` applied to the settings last.
+async fn stack_with(
+    map_ci_bot: bool,
+    configure: impl FnOnce(&mut jitroles_server::config::Config),
+) -> Option<Stack> {
     let dir = tempfile::tempdir().unwrap();
     let (mut config, op) = directory_and_provider(dir.path())?;
     if !map_ci_bot {
         config.oidc.as_mut().unwrap().service_accounts.clear();
     }
+    configure(&mut config);
     let running = jitroles_server::start(&config).await.unwrap();
     Some(Stack {
         running,
@@ -113,6 +122,63 @@ async fn a_persons_token_resolves_to_their_account_and_admin_right() {
     );
     assert_eq!(alice.display_name, "Alice Admin");
     assert_eq!((dave.account_name.as_str(), dave.is_admin), ("dave", false));
+    stack.running.shutdown().await.unwrap();
+}
+
+/// How long `who` takes to reach `want` (polled every 100 ms, for up to 10 s).
+async fn time_until(stack: &Stack, token: &str, want: Code) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let got = match stack.who(Some(token)).await {
+            Ok(_) => Code::Ok,
+            Err(status) => status.code(),
+        };
+        if got == want || started.elapsed() > std::time::Duration::from_secs(10) {
+            return started.elapsed();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn disabling_and_re_enabling_an_account_take_effect_within_the_caller_cache_lifetime() {
+    let Some(samba) = crate::samba::Samba::up() else {
+        return;
+    };
+    let Some(stack) = stack_with(true, |c| c.access.caller_cache_seconds = Some(2)).await else {
+        return;
+    };
+    // an account of this test's own, disabled; enabled with "no password required", since
+    // the provider signs it in, not the DC
+    let account = format!("jt{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let dn = format!("CN={account},CN=Users,{}", crate::samba::env("AD_BASE_DN"));
+    let uac = |value: u32| {
+        assert!(samba.modify(&format!(
+            "dn: {dn}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: {value}\n"
+        )));
+    };
+    assert!(samba.modify(&format!(
+        "dn: {dn}\nchangetype: add\nobjectClass: user\nsAMAccountName: {account}\n\
+         userAccountControl: 546\n"
+    )));
+    let token = stack.op.person_token(&account);
+    let refused = stack.who(Some(&token)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+    // callers keep trying the whole time, as a person retrying does
+    uac(544);
+    let enabled = time_until(&stack, &token, Code::Ok).await;
+    uac(546);
+    let disabled = time_until(&stack, &token, Code::PermissionDenied).await;
+    samba.modify(&format!("dn: {dn}\nchangetype: delete\n"));
+    assert!(
+        enabled < std::time::Duration::from_millis(3500),
+        "re-enabled after {enabled:?}, with a 2 s caller cache"
+    );
+    assert!(
+        disabled < std::time::Duration::from_millis(3500),
+        "disabled after {disabled:?}, with a 2 s caller cache"
+    );
     stack.running.shutdown().await.unwrap();
 }
 
