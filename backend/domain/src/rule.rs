@@ -52,6 +52,20 @@ pub struct TargetGroup {
     pub name: String,
 }
 
+impl TargetGroup {
+    /// How the directory is told which group to read or write: by its objectGUID
+    /// (`<GUID=…>`, an alternative DN form every AD DC and Samba accept, MS-ADTS
+    /// 3.1.1.3.1.2.4), so a group renamed or moved in AD is still the group jitroles grants
+    /// in. `dn` and `name` are for people, and reconciliation keeps them current.
+    pub fn address(&self) -> String {
+        if self.guid.is_empty() {
+            self.dn.clone()
+        } else {
+            format!("<GUID={}>", self.guid)
+        }
+    }
+}
+
 /// An admin's settings for a rule, as sent; not yet checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSpec {

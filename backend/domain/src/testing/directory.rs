@@ -166,10 +166,35 @@ impl Forest {
     fn group_mut(&mut self, dn: &str) -> Result<&mut FakeGroup, DomainError> {
         self.groups
             .iter_mut()
-            .find(|g| g.group.dn.eq_ignore_ascii_case(dn))
+            .find(|g| addressed(&g.group, dn))
             .ok_or_else(|| DomainError::NotFound {
                 what: format!("group {dn}"),
             })
+    }
+}
+
+/// Whether `address` names `g`: its DN, or `<GUID=…>` / `<SID=…>` as AD accepts them.
+fn addressed(g: &DirectoryGroup, address: &str) -> bool {
+    let inner = |prefix: &str| {
+        address
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix('>'))
+    };
+    match (inner("<GUID="), inner("<SID=")) {
+        (Some(guid), _) => g.guid.eq_ignore_ascii_case(guid),
+        (_, Some(sid)) => g.sid.as_str() == sid,
+        _ => g.dn.eq_ignore_ascii_case(address),
+    }
+}
+
+/// Renames or moves a group, as an AD admin would: its SID and GUID stay.
+impl FakeDirectory {
+    pub fn rename_group(&self, sid: &Sid, name: &str, dn: &str) {
+        let mut f = lock(&self.forest);
+        if let Some(g) = f.groups.iter_mut().find(|g| &g.group.sid == sid) {
+            g.group.name = name.to_owned();
+            g.group.dn = dn.to_owned();
+        }
     }
 }
 
@@ -247,11 +272,7 @@ impl Directory for FakeDirectory {
 
     async fn groups_containing(&self, group_dn: &str) -> Result<Vec<DirectoryGroup>, DomainError> {
         let f = self.read()?;
-        let Some(start) = f
-            .groups
-            .iter()
-            .find(|g| g.group.dn.eq_ignore_ascii_case(group_dn))
-        else {
+        let Some(start) = f.groups.iter().find(|g| addressed(&g.group, group_dn)) else {
             return Ok(Vec::new());
         };
         // breadth first over "is a member of", each group once (nesting may loop)

@@ -66,7 +66,7 @@ impl Reports {
         let capabilities = directory.capabilities().await?;
         let mut groups = Vec::new();
         for rule in self.0.ports.rules.rules().await? {
-            let access = directory.write_access(&rule.target.dn).await;
+            let access = directory.write_access(&rule.target.address()).await;
             let unexplained = self.unexplained(&rule.target).await;
             groups.push(GroupStatus {
                 rule,
@@ -95,7 +95,7 @@ impl Reports {
             after = Some(last.id.clone());
             explained.extend(page.into_iter().map(|g| g.subject.dn.to_lowercase()));
         }
-        let members = self.0.ports.directory.members(&group.dn).await?;
+        let members = self.0.ports.directory.members(&group.address()).await?;
         Ok(grant::unexplained(
             members.into_iter().map(|m| m.dn).collect(),
             &explained,

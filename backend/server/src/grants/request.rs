@@ -127,7 +127,11 @@ impl Requests {
             grants.covering(&rule.target.sid, &caller.sid),
             async {
                 if maybe_member {
-                    let members = shared.ports.directory.members(&rule.target.dn).await?;
+                    let members = shared
+                        .ports
+                        .directory
+                        .members(&rule.target.address())
+                        .await?;
                     Ok::<_, DomainError>(
                         members
                             .iter()
@@ -172,7 +176,7 @@ impl Requests {
         let added = shared
             .ports
             .directory
-            .add_member(&fresh.group.dn, &fresh.subject.sid, admitted.ttl)
+            .add_member(&fresh.group.address(), &fresh.subject.sid, admitted.ttl)
             .await;
         match added {
             Ok(change) => {
@@ -270,7 +274,7 @@ impl Requests {
                 .ports
                 .directory
                 .add_member(
-                    &g.group.dn,
+                    &g.group.address(),
                     &g.subject.sid,
                     Some(grant::link_ttl(&all, now)),
                 )

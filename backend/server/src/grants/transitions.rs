@@ -55,7 +55,7 @@ impl Shared {
             && let Err(e) = self
                 .ports
                 .directory
-                .remove_member(&activating.group.dn, &activating.subject.sid)
+                .remove_member(&activating.group.address(), &activating.subject.sid)
                 .await
         {
             tracing::warn!(grant = %activating.id, error = %e, "cannot undo the membership of a failed grant; recovery will retry");
@@ -181,7 +181,7 @@ impl Shared {
             if let Some(ttl) = kept.ttl {
                 self.ports
                     .directory
-                    .add_member(&group.dn, &kept.subject, Some(ttl))
+                    .add_member(&group.address(), &kept.subject, Some(ttl))
                     .await?;
             }
             details.insert(
@@ -197,7 +197,7 @@ impl Shared {
             let changes = self
                 .ports
                 .directory
-                .remove_members(&group.dn, batch)
+                .remove_members(&group.address(), batch)
                 .await?;
             removed.extend(batch.iter().cloned().zip(changes));
         }

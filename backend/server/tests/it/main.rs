@@ -11,6 +11,7 @@ mod instances;
 mod notify;
 mod oidc;
 mod outage;
+mod rename;
 mod samba;
 #[path = "../../../test-support/service.rs"]
 mod service;
