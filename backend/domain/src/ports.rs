@@ -100,6 +100,25 @@ pub trait GrantStore: Send + Sync {
         self.covering_any(group, std::slice::from_ref(subject))
             .await
     }
+    /// Takes the lease on the membership (group, person) for instance `holder` until `until`:
+    /// whoever holds it may check "does another grant cover it?" and write the directory, so
+    /// two instances never interleave those for one membership. Refused (`false`) while
+    /// another holder's lease runs past `now`; a holder may take its own again.
+    async fn take_membership(
+        &self,
+        group: &Sid,
+        subject: &Sid,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, DomainError>;
+    /// Gives the lease back (only `holder`'s own).
+    async fn release_membership(
+        &self,
+        group: &Sid,
+        subject: &Sid,
+        holder: &str,
+    ) -> Result<(), DomainError>;
     /// The subject's grants, live first, then newest first.
     async fn grants_of(&self, subject: &Sid, page: PageRequest)
     -> Result<Page<Grant>, DomainError>;

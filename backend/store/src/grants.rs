@@ -2,7 +2,7 @@
 //! audit event (and its notifications); grant changes are conditional on the version read.
 
 use crate::{
-    entity::{audit_event, grant, rule},
+    entity::{audit_event, grant, membership_lease, rule},
     notifications::outbox,
     records::{corrupt, insert_audit, live_states, unique_or},
     store::{Database, db_error},
@@ -22,7 +22,7 @@ use jitroles_domain::{
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Func},
+    sea_query::{Expr, ExprTrait, Func, OnConflict},
 };
 
 fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
@@ -236,6 +236,56 @@ impl GrantStore for Database {
             .await
             .map_err(db_error)?;
         rows(found, to_grant)
+    }
+
+    async fn take_membership(
+        &self,
+        group: &Sid,
+        subject: &Sid,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, DomainError> {
+        use membership_lease::Column as C;
+        let row = membership_lease::ActiveModel {
+            group_sid: Set(group.to_string()),
+            subject_sid: Set(subject.to_string()),
+            holder: Set(holder.to_owned()),
+            until: Set(until),
+        };
+        // one statement: insert, or take over a lease that ran out or is our own
+        let taken = membership_lease::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([C::GroupSid, C::SubjectSid])
+                    .update_columns([C::Holder, C::Until])
+                    .action_and_where(
+                        Expr::col((membership_lease::Entity, C::Until))
+                            .lte(now)
+                            .or(Expr::col((membership_lease::Entity, C::Holder)).eq(holder)),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(taken == 1)
+    }
+
+    async fn release_membership(
+        &self,
+        group: &Sid,
+        subject: &Sid,
+        holder: &str,
+    ) -> Result<(), DomainError> {
+        use membership_lease::Column as C;
+        membership_lease::Entity::delete_many()
+            .filter(C::GroupSid.eq(group.as_str()))
+            .filter(C::SubjectSid.eq(subject.as_str()))
+            .filter(C::Holder.eq(holder))
+            .exec(&self.conn)
+            .await
+            .map_err(db_error)?;
+        Ok(())
     }
 
     async fn grants_of(

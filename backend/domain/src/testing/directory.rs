@@ -37,7 +37,52 @@ struct Forest {
 /// A directory in memory. Time-to-live links lapse on the test's clock, as AD removes them.
 pub struct FakeDirectory {
     forest: Mutex<Forest>,
+    pauses: Mutex<Vec<(DirectoryOp, Arc<Pause>)>>,
     clock: Arc<dyn Clock>,
+}
+
+/// A directory call held where it starts until the test lets it go: a test puts another
+/// instance's work exactly between two steps of this one ([`FakeDirectory::pause_next`]).
+#[derive(Default)]
+pub struct Pause(Mutex<PauseState>);
+
+#[derive(Default)]
+struct PauseState {
+    reached: bool,
+    resumed: bool,
+    waiting: Vec<std::task::Waker>,
+}
+
+impl Pause {
+    async fn wait_until(&self, done: fn(&PauseState) -> bool) {
+        std::future::poll_fn(move |cx| {
+            let mut s = lock(&self.0);
+            if done(&s) {
+                return std::task::Poll::Ready(());
+            }
+            s.waiting.push(cx.waker().clone());
+            std::task::Poll::Pending
+        })
+        .await;
+    }
+
+    fn set(&self, change: impl FnOnce(&mut PauseState)) {
+        let mut s = lock(&self.0);
+        change(&mut s);
+        for waker in s.waiting.drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Until the held call has started.
+    pub async fn reached(&self) {
+        self.wait_until(|s| s.reached).await;
+    }
+
+    /// Lets the held call go on.
+    pub fn resume(&self) {
+        self.set(|s| s.resumed = true);
+    }
 }
 
 fn unavailable() -> DomainError {
@@ -56,6 +101,7 @@ impl FakeDirectory {
                 faults: VecDeque::new(),
                 counts: HashMap::new(),
             }),
+            pauses: Mutex::new(Vec::new()),
             clock,
         })
     }
@@ -128,6 +174,25 @@ impl FakeDirectory {
     }
 
     /// The next call of `op` fails with `error` (queued in order).
+    /// Holds the next call of `op` where it starts, until [`Pause::resume`].
+    pub fn pause_next(&self, op: DirectoryOp) -> Arc<Pause> {
+        let pause = Arc::new(Pause::default());
+        lock(&self.pauses).push((op, pause.clone()));
+        pause
+    }
+
+    async fn held(&self, op: DirectoryOp) {
+        let pause = {
+            let mut pauses = lock(&self.pauses);
+            let i = pauses.iter().position(|(o, _)| *o == op);
+            i.map(|i| pauses.remove(i).1)
+        };
+        if let Some(pause) = pause {
+            pause.set(|s| s.reached = true);
+            pause.wait_until(|s| s.resumed).await;
+        }
+    }
+
     pub fn fail_next(&self, op: DirectoryOp, error: DomainError) {
         lock(&self.forest).faults.push_back((op, error));
     }
@@ -338,6 +403,7 @@ impl Directory for FakeDirectory {
         group_dn: &str,
         member: &Sid,
     ) -> Result<MembershipChange, DomainError> {
+        self.held(DirectoryOp::RemoveMember).await;
         let now = self.clock.now();
         let mut f = self.call(DirectoryOp::RemoveMember)?;
         let g = f.group_mut(group_dn)?;

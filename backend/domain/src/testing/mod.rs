@@ -40,7 +40,7 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 mod directory;
 mod store;
-pub use directory::{DirectoryOp, FakeDirectory};
+pub use directory::{DirectoryOp, FakeDirectory, Pause};
 pub use store::{MemoryStore, StoreOp};
 
 pub mod contract;

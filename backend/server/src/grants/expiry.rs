@@ -136,7 +136,7 @@ impl Expiry {
             .collect();
         let n = stale.len();
         for g in stale {
-            let _membership = shared.memberships.lock(&g.group.sid, &g.subject.sid).await;
+            let _membership = shared.hold_membership(&g.group.sid, &g.subject.sid).await?;
             shared
                 .fail(
                     &g,

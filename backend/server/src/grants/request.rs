@@ -121,7 +121,9 @@ impl Requests {
         // group is always read.
         let maybe_member =
             caller.groups.contains(&rule.target.sid) || fresh.mechanism == Mechanism::Ttl;
-        let _membership = shared.memberships.lock(&rule.target.sid, &caller.sid).await;
+        let _membership = shared
+            .hold_membership(&rule.target.sid, &caller.sid)
+            .await?;
         let (live, covering, member) = tokio::join!(
             grants.live_grant(&rule.id, &caller.sid),
             grants.covering(&rule.target.sid, &caller.sid),
@@ -259,7 +261,7 @@ impl Requests {
             .verdict(&shared.ports, &rule.target)
             .await??;
         let longer = grant::extend(&g, &rule, duration, now)?;
-        let _membership = shared.memberships.lock(&g.group.sid, &g.subject.sid).await;
+        let _membership = shared.hold_membership(&g.group.sid, &g.subject.sid).await?;
         if g.mechanism == Mechanism::Ttl {
             // AD first: if storing fails afterwards, AD keeps the member longer than recorded,
             // and expiry removes it explicitly; never the other way round

@@ -3,13 +3,14 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use jitroles_domain::{
     DomainError,
     access::Caller,
     audit::{AuditAction, NewAudit},
     directory::{Mechanism, Sid},
     grant::{Grant, Lease},
+    ports::GrantStore,
     rule::RoleRule,
 };
 use tokio::sync::Notify;
@@ -182,13 +183,38 @@ pub struct Leases {
     pub length: Duration,
 }
 
-/// One lock per (group, person) in this instance: "is another grant covering it?" and the
-/// directory write that depends on the answer happen as one step, so an expiry cannot remove
-/// a membership a new request has just added for the same person and group.
+/// One lock per (group, person): "is another grant covering it?" and the directory write that
+/// depends on the answer happen as one step, so an expiry cannot remove a membership a new
+/// request has just added for the same person and group. In this instance a mutex; across
+/// instances a lease row in the database ([`Shared::hold_membership`]), taken after the mutex
+/// and given back when the [`MembershipHold`] drops.
 #[derive(Default)]
 pub(super) struct MembershipLocks(
     std::sync::Mutex<HashMap<MembershipKey, Arc<tokio::sync::Mutex<()>>>>,
 );
+
+/// A membership held by this instance: its mutex, and the database lease (under a holder name
+/// of its own, so no later hold in this instance is mistaken for it).
+pub(super) struct MembershipHold {
+    _local: tokio::sync::OwnedMutexGuard<()>,
+    lease: Option<(Arc<dyn GrantStore>, Sid, Sid, String)>,
+}
+
+impl Drop for MembershipHold {
+    fn drop(&mut self) {
+        if let Some((grants, group, subject, holder)) = self.lease.take() {
+            // the lease runs out by itself if this does not happen (the process ends)
+            tokio::spawn(async move {
+                if let Err(e) = grants.release_membership(&group, &subject, &holder).await {
+                    tracing::warn!(error = %e, "a membership lease was not given back; it runs out");
+                }
+            });
+        }
+    }
+}
+
+/// How often a hold another instance has is looked at again.
+const HOLD_POLL: Duration = Duration::from_millis(25);
 
 /// (group SID, person SID).
 type MembershipKey = (String, String);
@@ -208,6 +234,40 @@ impl MembershipLocks {
                 .clone()
         };
         lock.lock_owned().await
+    }
+}
+
+impl Shared {
+    /// Holds the membership (group, person) in this instance and across instances: waits while
+    /// another instance holds it, at most one lease length (by then its lease has run out).
+    pub async fn hold_membership(
+        &self,
+        group: &Sid,
+        subject: &Sid,
+    ) -> Result<MembershipHold, DomainError> {
+        let local = self.memberships.lock(group, subject).await;
+        let holder = format!("{}#{}", self.leases.holder, uuid::Uuid::new_v4().simple());
+        let length = TimeDelta::from_std(self.leases.length).unwrap_or(TimeDelta::MAX);
+        let started = tokio::time::Instant::now();
+        loop {
+            let now = self.now();
+            let grants = &self.ports.grants;
+            if grants
+                .take_membership(group, subject, &holder, now, now + length)
+                .await?
+            {
+                return Ok(MembershipHold {
+                    _local: local,
+                    lease: Some((grants.clone(), group.clone(), subject.clone(), holder)),
+                });
+            }
+            if started.elapsed() >= self.leases.length {
+                return Err(DomainError::Unavailable(
+                    "another jitroles instance is changing this membership; try again".into(),
+                ));
+            }
+            tokio::time::sleep(HOLD_POLL).await;
+        }
     }
 }
 

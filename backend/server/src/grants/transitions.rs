@@ -167,7 +167,7 @@ impl Shared {
         people.dedup();
         let mut _held = Vec::with_capacity(people.len());
         for person in &people {
-            _held.push(self.memberships.lock(&group.sid, person).await);
+            _held.push(self.hold_membership(&group.sid, person).await?);
         }
         let subjects: Vec<Sid> = people.iter().map(|p| (*p).clone()).collect();
         let live = self
@@ -191,6 +191,9 @@ impl Shared {
                     group.name
                 ),
             );
+        }
+        if !plan.remove.is_empty() {
+            failpoint::pause(failpoint::BEFORE_DIRECTORY_REMOVE, &self.leases.holder).await;
         }
         let mut removed: HashMap<Sid, MembershipChange> = HashMap::new();
         for batch in plan.remove.chunks(REMOVE_BATCH) {

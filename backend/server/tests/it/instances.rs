@@ -266,3 +266,110 @@ async fn a_deny_entry_saved_on_one_instance_holds_on_the_other_within_five_secon
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }
+
+/// Rounds of the forced interleaving: 20 in the test run; `JITROLES_INTERLEAVINGS=200` for
+/// the longer run `docs/benchmarks.md` records.
+fn interleavings() -> usize {
+    std::env::var("JITROLES_INTERLEAVINGS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20)
+}
+
+#[tokio::test]
+async fn on_postgres_an_instance_never_removes_a_membership_another_instance_just_granted() {
+    let Some((op, fixture, _dir, config)) = on_postgres().await else {
+        return;
+    };
+    // one clock for both instances, so the test says when a grant is due
+    let clock = std::sync::Arc::new(jitroles_domain::ManualClock::new(
+        jitroles_domain::Clock::now(&jitroles_server::clock::SystemClock),
+    ));
+    let start = || async {
+        let mut dependencies = jitroles_server::Dependencies::from_config(&config).unwrap();
+        dependencies.clock = clock.clone();
+        jitroles_server::start_with(&config, dependencies)
+            .await
+            .unwrap()
+    };
+    let (a, b) = (start().await, start().await);
+    let ours = [a.addr().to_string(), b.addr().to_string()];
+    let rule = |name: &'static str| {
+        let a = &a;
+        let op = &op;
+        async move {
+            oncall_rule(
+                channel(a).await,
+                op,
+                (name, "jit-role-dba"),
+                2,
+                pb::JustificationPolicy::Optional,
+            )
+            .await
+            .id
+        }
+    };
+    let (first, second) = (rule("First").await, rule("Second").await);
+    let ask = |rule_id: &str| {
+        as_(
+            &op,
+            "dave",
+            pb::RequestRoleRequest {
+                rule_id: rule_id.to_owned(),
+                ..Default::default()
+            },
+        )
+    };
+    let dave_member = || {
+        fixture
+            .member_dns("jit-role-dba")
+            .iter()
+            .any(|m| m.to_lowercase().starts_with("cn=dave"))
+    };
+    for round in 0..interleavings() {
+        let instances = ours.clone();
+        let paused = jitroles_server::failpoint::pause_next(
+            jitroles_server::failpoint::BEFORE_DIRECTORY_REMOVE,
+            move |holder| instances.iter().any(|i| holder.ends_with(i.as_str())),
+        );
+        RoleServiceClient::new(channel(&a).await)
+            .request_role(ask(&first))
+            .await
+            .unwrap();
+        // due: whichever instance ends it stops after its coverage check, before the removal
+        clock.advance(chrono::TimeDelta::seconds(3));
+        a.wake();
+        b.wake();
+        let ending = tokio::time::timeout(Duration::from_secs(10), paused.reached())
+            .await
+            .expect("an instance reaches the removal");
+        // the other instance grants dave the same group through the second rule meanwhile
+        let other = if ending.ends_with(&ours[0]) { &b } else { &a };
+        let mut roles = RoleServiceClient::new(channel(other).await);
+        let request = roles.request_role(ask(&second));
+        tokio::pin!(request);
+        let early = tokio::time::timeout(Duration::from_millis(300), &mut request).await;
+        assert!(
+            early.is_err(),
+            "round {round}: the request waits for the membership the other instance holds"
+        );
+        paused.resume();
+        let granted = request.await.unwrap().into_inner();
+        assert_eq!(granted.state(), pb::GrantState::Active, "round {round}");
+        assert!(dave_member(), "round {round}: dave was removed early");
+        // clean slate: the second grant is released
+        RoleServiceClient::new(channel(other).await)
+            .release_grant(as_(
+                &op,
+                "dave",
+                pb::ReleaseGrantRequest {
+                    grant_id: granted.id,
+                },
+            ))
+            .await
+            .unwrap();
+        assert!(!dave_member(), "round {round}: released");
+    }
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}

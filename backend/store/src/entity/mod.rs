@@ -4,6 +4,7 @@ pub mod audit_event;
 pub mod channel;
 pub mod grant;
 pub mod installation;
+pub mod membership_lease;
 pub mod notification;
 pub mod rule;
 pub mod rule_channel;

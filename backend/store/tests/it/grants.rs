@@ -7,7 +7,7 @@ use jitroles_domain::{
     DomainError,
     access::{AclEntry, Effect, PrincipalKind},
     audit::{AuditAction, AuditFilter, NewAudit},
-    directory::Mechanism,
+    directory::{Mechanism, Sid},
     grant::{EndReason, Grant, GrantState, Lease, Subject, begin_end, finish_end, noting_end},
     grant_filter::{GrantFilter, Person},
     page::PageRequest,
@@ -474,7 +474,42 @@ async fn a_revoked_grant_keeps_the_reason_it_was_given(store: Arc<dyn Stores>) {
     assert_eq!(stored.end_note.as_deref(), Some("left the team"));
 }
 
+/// A membership's lease is one holder's until it is released or runs out; its holder may take
+/// it again.
+async fn a_membership_lease_is_one_holders_until_released_or_run_out(store: Arc<dyn Stores>) {
+    let group: Sid = "S-1-5-21-1-2-3-2000".parse().unwrap();
+    let dave: Sid = "S-1-5-21-1-2-3-1106".parse().unwrap();
+    let at = |s: i64| t0() + TimeDelta::seconds(s);
+    let take = |holder: &'static str, now: i64| {
+        let (store, group, dave) = (store.clone(), group.clone(), dave.clone());
+        async move {
+            store
+                .take_membership(&group, &dave, holder, at(now), at(now + 30))
+                .await
+                .unwrap()
+        }
+    };
+    assert!(take("a", 0).await);
+    assert!(!take("b", 1).await, "a holds it");
+    assert!(take("a", 2).await, "a takes its own again (until 32)");
+    store.release_membership(&group, &dave, "b").await.unwrap();
+    assert!(!take("b", 3).await, "b cannot give back a's lease");
+    store.release_membership(&group, &dave, "a").await.unwrap();
+    assert!(take("b", 4).await, "released");
+    assert!(!take("a", 33).await, "b's runs until 34");
+    assert!(take("a", 34).await, "b's ran out");
+    let carol: Sid = "S-1-5-21-1-2-3-1107".parse().unwrap();
+    assert!(
+        store
+            .take_membership(&group, &carol, "b", at(35), at(65))
+            .await
+            .unwrap(),
+        "another person's membership is another lease"
+    );
+}
+
 on_all!(
+    a_membership_lease_is_one_holders_until_released_or_run_out,
     a_revoked_grant_keeps_the_reason_it_was_given,
     grants_are_listed_by_person_rule_and_state,
     rules_keep_unique_names_and_refuse_stale_edits,

@@ -131,6 +131,41 @@ impl GrantStore for MemoryStore {
             .collect())
     }
 
+    async fn take_membership(
+        &self,
+        group: &Sid,
+        subject: &Sid,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        let key = (group.to_string(), subject.to_string());
+        let free = t
+            .memberships
+            .get(&key)
+            .is_none_or(|(h, u)| h == holder || *u <= now);
+        if free {
+            t.memberships.insert(key, (holder.to_owned(), until));
+        }
+        Ok(free)
+    }
+
+    async fn release_membership(
+        &self,
+        group: &Sid,
+        subject: &Sid,
+        holder: &str,
+    ) -> Result<(), DomainError> {
+        let mut t = lock(&self.0);
+        let key = (group.to_string(), subject.to_string());
+        if t.memberships.get(&key).is_some_and(|(h, _)| h == holder) {
+            t.memberships.remove(&key);
+        }
+        Ok(())
+    }
+
     async fn grants_of(
         &self,
         subject: &Sid,

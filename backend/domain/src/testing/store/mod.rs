@@ -45,6 +45,8 @@ struct Tables {
     channels: BTreeMap<String, Channel>,
     outbox: Vec<Notification>,
     dedupe: HashSet<String>,
+    /// Membership leases: (group, person) → (holder, until).
+    memberships: HashMap<(String, String), (String, DateTime<Utc>)>,
     faults: VecDeque<(StoreOp, DomainError)>,
     next_id: u64,
 }

@@ -137,3 +137,41 @@ async fn two_instances_on_one_store_end_a_due_grant_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn an_instance_never_removes_a_membership_another_instance_just_granted_again() {
+    let a = world_named("a");
+    let b = engine_on(&a.store, &a.directory, &a.clock, "b");
+    let first = a.rule("DBA").await;
+    let second = a
+        .engine
+        .rules
+        .create(&a.admin, &a.alice, spec("DBA too"), "jit-role-dba")
+        .await
+        .unwrap();
+    a.request(&a.dave, &first).await.unwrap();
+    a.advance(600);
+    // a's expiry of dave's grant stops right before its removal: its check "does another
+    // grant cover dave?" is done, and said no
+    let pause = a.directory.pause_next(DirectoryOp::RemoveMember);
+    let (expired, granted) = tokio::join!(a.engine.expiry.run_due(), async {
+        pause.reached().await;
+        // b grants dave the same group through the second rule meanwhile
+        let request = b.requests.request(&a.dave, &second.id, Ask::default());
+        tokio::pin!(request);
+        let early = tokio::time::timeout(Duration::from_millis(100), &mut request).await;
+        assert!(
+            early.is_err(),
+            "b waits while a holds dave's membership: {early:?}"
+        );
+        pause.resume();
+        request.await
+    });
+    assert_eq!(expired.unwrap(), 1);
+    let granted = granted.unwrap();
+    assert_eq!(granted.state, GrantState::Active);
+    assert!(
+        a.members().contains(&sid(DAVE)),
+        "dave's membership outlives the first grant: the second one holds it"
+    );
+}
