@@ -360,6 +360,7 @@ impl Directory for FakeDirectory {
         member: &Sid,
         ttl: Option<Duration>,
     ) -> Result<MembershipChange, DomainError> {
+        self.held(DirectoryOp::AddMember).await;
         let now = self.clock.now();
         let mut f = self.call(DirectoryOp::AddMember)?;
         if ttl.is_some() && !f.pam {

@@ -16,7 +16,7 @@ use jitroles_domain::{
 };
 
 use super::{
-    shared::{Shared, audit},
+    shared::{MembershipHold, Shared, audit},
     transitions::Undo,
 };
 use crate::failpoint;
@@ -121,7 +121,7 @@ impl Requests {
         // group is always read.
         let maybe_member =
             caller.groups.contains(&rule.target.sid) || fresh.mechanism == Mechanism::Ttl;
-        let _membership = shared
+        let membership = shared
             .hold_membership(&rule.target.sid, &caller.sid)
             .await?;
         let (live, covering, member) = tokio::join!(
@@ -174,65 +174,19 @@ impl Requests {
                 ),
             )
             .await?;
-        failpoint::point(failpoint::AFTER_ACTIVATING_COMMIT);
-        let added = shared
-            .ports
-            .directory
-            .add_member(&fresh.group.address(), &fresh.subject.sid, admitted.ttl)
-            .await;
-        match added {
-            Ok(change) => {
-                if change == MembershipChange::Changed {
-                    failpoint::point(failpoint::AFTER_DIRECTORY_ADD);
-                }
-                if let Err(refused) = grant::after_add(&fresh, change, !covering.is_empty()) {
-                    // a member already, and not through us: never touch that membership
-                    shared.fail(&fresh, &refused, Undo::Keep).await;
-                    return Err(refused);
-                }
-            }
-            Err(e) => {
-                let undo = if grant::add_may_have_happened(&e) {
-                    Undo::Remove
-                } else {
-                    Undo::Nothing
-                };
-                shared.fail(&fresh, &e, undo).await;
-                return Err(e);
-            }
-        }
-        let active = Grant {
-            state: GrantState::Active,
-            ..fresh.clone()
-        };
-        let detail = format!(
-            "member of {} until {} ({})",
-            fresh.group.name, fresh.expires_at, fresh.mechanism
-        );
-        match grants
-            .update_grant(
-                &fresh,
-                &active,
-                Some(audit(
-                    AuditAction::Granted,
-                    SYSTEM_ACTOR,
-                    &active,
-                    detail,
-                    shared.now(),
-                )),
-            )
-            .await
-        {
-            Ok(stored) => {
-                shared.wake.notify_one();
-                Ok(stored)
-            }
-            Err(e) => {
-                // not confirmed: the caller is told it failed, so the membership must go
-                shared.fail(&fresh, &e, Undo::Remove).await;
-                Err(e)
-            }
-        }
+        // from here on the work is the grant's, not the caller's: it finishes in a task of its
+        // own even if the caller gives up (its call is dropped) or its deadline passes
+        let covered_by_others = !covering.is_empty();
+        let confirm = tokio::spawn(confirm(
+            shared.clone(),
+            fresh,
+            admitted.ttl,
+            covered_by_others,
+            membership,
+        ));
+        confirm.await.map_err(|e| {
+            DomainError::Internal(format!("the request's task ended unexpectedly: {e}"))
+        })?
     }
 
     /// Moves the caller's grant `id` to a later expiry (`duration` from now, default the
@@ -320,6 +274,79 @@ impl Requests {
             }
         }
         why
+    }
+}
+
+/// The directory write of a request committed `activating`, and its confirmation: `active`,
+/// or `failed` with what it may have written undone (now, or as soon as the directory
+/// answers again: [`Shared::fail`]). Holds the membership until done.
+async fn confirm(
+    shared: Arc<Shared>,
+    fresh: Grant,
+    ttl: Option<Duration>,
+    covered_by_others: bool,
+    _membership: MembershipHold,
+) -> Result<Grant, DomainError> {
+    failpoint::point(failpoint::AFTER_ACTIVATING_COMMIT);
+    let added = shared
+        .ports
+        .directory
+        .add_member(&fresh.group.address(), &fresh.subject.sid, ttl)
+        .await;
+    match added {
+        Ok(change) => {
+            if change == MembershipChange::Changed {
+                failpoint::point(failpoint::AFTER_DIRECTORY_ADD);
+            }
+            if let Err(refused) = grant::after_add(&fresh, change, covered_by_others) {
+                // a member already, and not through us: never touch that membership
+                shared.fail(&fresh, &refused, Undo::Keep).await;
+                return Err(refused);
+            }
+        }
+        Err(e) => {
+            let undo = if grant::add_may_have_happened(&e) {
+                Undo::Remove
+            } else {
+                Undo::Nothing
+            };
+            shared.fail(&fresh, &e, undo).await;
+            return Err(e);
+        }
+    }
+    let active = Grant {
+        state: GrantState::Active,
+        ..fresh.clone()
+    };
+    let detail = format!(
+        "member of {} until {} ({})",
+        fresh.group.name, fresh.expires_at, fresh.mechanism
+    );
+    match shared
+        .ports
+        .grants
+        .update_grant(
+            &fresh,
+            &active,
+            Some(audit(
+                AuditAction::Granted,
+                SYSTEM_ACTOR,
+                &active,
+                detail,
+                shared.now(),
+            )),
+        )
+        .await
+    {
+        Ok(stored) => {
+            shared.wake.notify_one();
+            Ok(stored)
+        }
+        Err(e) => {
+            // not confirmed: the caller is told it failed, so the membership must go
+            shared.fail(&fresh, &e, Undo::Remove).await;
+            Err(e)
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! - membership is the union of live grants: a removal another live grant still covers is
 //!   skipped (TTL links get the remaining grants' latest expiry instead).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use jitroles_domain::{
     DomainError,
@@ -23,6 +23,8 @@ use crate::failpoint;
 
 /// Most members removed from one group in one directory write.
 const REMOVE_BATCH: usize = 250;
+/// Times a failed grant's undo is tried again in the background before recovery takes over.
+const SETTLE_ATTEMPTS: usize = 20;
 
 /// What a failed grant does with the membership it may have written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +38,41 @@ pub(super) enum Undo {
 
 impl Shared {
     /// Ends an unconfirmed grant `failed`, removing the membership it may have written
-    /// (`Undo::Remove`). Whatever cannot be done now is left `activating` for recovery.
-    pub async fn fail(&self, activating: &Grant, why: &DomainError, undo: Undo) {
+    /// (`Undo::Remove`). What the directory or the database cannot do now is tried again in a
+    /// task of its own, after 1 s and then twice as long each time (at most 30 s, 20 times),
+    /// so an add whose outcome was unknown is settled as soon as the DC answers again;
+    /// recovery finishes what is left after that.
+    pub async fn fail(self: &Arc<Self>, activating: &Grant, why: &DomainError, undo: Undo) {
+        if self.try_fail(activating, why, undo).await {
+            return;
+        }
+        let (shared, grant, why) = (self.clone(), activating.clone(), why.clone());
+        tokio::spawn(async move {
+            let mut wait = Duration::from_secs(1);
+            for _ in 0..SETTLE_ATTEMPTS {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+                // finished meanwhile (recovery, another instance)?
+                match shared.ports.grants.grant(&grant.id).await {
+                    Ok(Some(now)) if now.version == grant.version => {}
+                    Ok(_) => return,
+                    Err(_) => continue,
+                }
+                let Ok(_hold) = shared
+                    .hold_membership(&grant.group.sid, &grant.subject.sid)
+                    .await
+                else {
+                    continue;
+                };
+                if shared.try_fail(&grant, &why, undo).await {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// [`Shared::fail`] once; whether the grant is `failed` now.
+    async fn try_fail(&self, activating: &Grant, why: &DomainError, undo: Undo) -> bool {
         let covered = undo != Undo::Remove
             || match self
                 .ports
@@ -47,8 +82,8 @@ impl Shared {
             {
                 Ok(covering) => grant::still_covered(activating, &covering),
                 Err(e) => {
-                    tracing::warn!(grant = %activating.id, error = %e, "cannot check coverage; recovery will finish the failed grant");
-                    return;
+                    tracing::warn!(grant = %activating.id, error = %e, "cannot check coverage; tried again shortly");
+                    return false;
                 }
             };
         if !covered
@@ -58,8 +93,8 @@ impl Shared {
                 .remove_member(&activating.group.address(), &activating.subject.sid)
                 .await
         {
-            tracing::warn!(grant = %activating.id, error = %e, "cannot undo the membership of a failed grant; recovery will retry");
-            return;
+            tracing::warn!(grant = %activating.id, error = %e, "cannot undo the membership of a failed grant; tried again shortly");
+            return false;
         }
         if let DomainError::Internal(_) = why {
             tracing::error!(grant = %activating.id, error = %why, "grant failed");
@@ -73,7 +108,7 @@ impl Shared {
             last_error: Some(said.clone()),
             ..activating.clone()
         };
-        if let Err(e) = self
+        match self
             .ports
             .grants
             .update_grant(
@@ -83,7 +118,13 @@ impl Shared {
             )
             .await
         {
-            tracing::warn!(grant = %activating.id, error = %e, "cannot record a failed grant; recovery will");
+            Ok(_) => true,
+            // someone else finished it (recovery, another instance)
+            Err(DomainError::Conflict(_)) => true,
+            Err(e) => {
+                tracing::warn!(grant = %activating.id, error = %e, "cannot record a failed grant; tried again shortly");
+                false
+            }
         }
     }
 

@@ -175,3 +175,74 @@ async fn an_instance_never_removes_a_membership_another_instance_just_granted_ag
         "dave's membership outlives the first grant: the second one holds it"
     );
 }
+
+/// Gives spawned work turns until `done` holds (at most 1,000).
+async fn until(done: impl Fn() -> bool) {
+    for _ in 0..1_000 {
+        if done() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("not done after 1,000 turns");
+}
+
+#[tokio::test]
+async fn a_request_whose_caller_gives_up_mid_write_still_ends_active() {
+    let w = world();
+    let rule = w.rule("DBA").await;
+    let pause = w.directory.pause_next(DirectoryOp::AddMember);
+    {
+        let request = w.request(&w.dave, &rule);
+        tokio::pin!(request);
+        tokio::select! {
+            _ = &mut request => panic!("the add is held"),
+            _ = pause.reached() => {}
+        }
+        // the caller gives up here: its call is dropped with the add in flight
+    }
+    pause.resume();
+    until(|| {
+        w.store
+            .all_grants()
+            .iter()
+            .all(|g| g.state == GrantState::Active)
+    })
+    .await;
+    assert_eq!(w.members(), vec![sid(DAVE), sid(CAROL)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_add_without_an_answer_is_settled_as_soon_as_the_directory_answers_again() {
+    let w = world();
+    let rule = w.rule("DBA").await;
+    // the add reaches AD, but its answer never comes back, nor does the first undo's
+    w.directory.set_member(&sid(DBA_GROUP), &sid(DAVE), true);
+    let silent = || DomainError::Unavailable("the directory does not answer".into());
+    w.directory.fail_next(DirectoryOp::AddMember, silent());
+    w.directory.fail_next(DirectoryOp::RemoveMember, silent());
+    let e = w.request(&w.dave, &rule).await.unwrap_err();
+    assert!(matches!(e, DomainError::Unavailable(_)), "{e:?}");
+    let g = w.store.all_grants().remove(0);
+    assert_eq!(
+        g.state,
+        GrantState::Activating,
+        "not settled while the DC is silent"
+    );
+    // the DC answers again: settled within seconds, not at the minutes-later recovery sweep
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled = w.stored(&g.id);
+    assert_eq!(settled.state, GrantState::Failed);
+    assert!(
+        settled
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("does not answer")),
+        "the reason says what happened: {settled:?}"
+    );
+    assert_eq!(
+        w.members(),
+        vec![sid(CAROL)],
+        "the membership it wrote is gone"
+    );
+}
