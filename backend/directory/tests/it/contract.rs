@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jitroles_domain::{
     ManualClock,
-    directory::{DirectoryGroup, DirectoryUser, Sid},
+    directory::{Directory, DirectoryGroup, DirectoryUser, GroupRef, Sid},
     testing::{FakeDirectory, contract},
 };
 
@@ -25,6 +25,22 @@ async fn samba_keeps_the_membership_contract() {
         &dave.sid,
     )
     .await;
+    scratch.delete().await;
+}
+
+#[tokio::test]
+async fn samba_refuses_writes_it_does_not_allow_and_finds_groups_by_guid() {
+    let Some(ad) = ad() else { return };
+    let scratch = ad.scratch_group("guid").await;
+    let bob = ad.user("bob").await;
+    contract::by_guid(&ad.directory(), &scratch.group, &bob.sid, &bob.dn).await;
+    // dba-oncall is outside OU=JIT Roles, where the service account may not write
+    let unwritable = ad.group_dn("dba-oncall").await;
+    let missing = format!(
+        "CN=no-such-group,{}",
+        scratch.group.dn.split_once(',').unwrap().1
+    );
+    contract::refusals(&ad.directory(), &unwritable, &missing, &bob.sid).await;
     scratch.delete().await;
 }
 
@@ -71,6 +87,28 @@ fn fake() -> (Arc<FakeDirectory>, String, [(Sid, String); 2]) {
 async fn the_fake_keeps_the_membership_contract() {
     let (dir, group, [(a, a_dn), (b, _)]) = fake();
     contract::membership(dir.as_ref(), &group, &a, &a_dn, &b).await;
+}
+
+#[tokio::test]
+async fn the_fake_refuses_writes_it_does_not_allow_and_finds_groups_by_guid() {
+    let (dir, group, [(a, a_dn), _]) = fake();
+    let written = dir
+        .group(&GroupRef::Dn(group.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    contract::by_guid(dir.as_ref(), &written, &a, &a_dn).await;
+    let locked = DirectoryGroup {
+        sid: "S-1-5-21-1-2-3-2001".parse().unwrap(),
+        guid: "locked".into(),
+        dn: "CN=locked,OU=Groups,DC=example,DC=test".into(),
+        name: "locked".into(),
+        description: None,
+        protected: false,
+    };
+    dir.add_group(locked.clone(), false);
+    let missing = "CN=no-such-group,OU=JIT Roles,DC=example,DC=test";
+    contract::refusals(dir.as_ref(), &locked.dn, missing, &a).await;
 }
 
 #[tokio::test]

@@ -109,3 +109,53 @@ pub async fn unavailable(dir: &dyn Directory, group_dn: &str, member: &Sid) {
         "a member read: {members:?}"
     );
 }
+
+/// A write the directory refuses says why, and wrote nothing: on a group the service account
+/// may not write (`unwritable_dn`) it is `FailedPrecondition` (AD's 50), on a group that is not
+/// there (`missing_dn`) `NotFound` (32).
+pub async fn refusals(dir: &dyn Directory, unwritable_dn: &str, missing_dn: &str, member: &Sid) {
+    let before = dns(dir, unwritable_dn).await;
+    let add = dir.add_member(unwritable_dn, member, None).await;
+    assert!(
+        matches!(add, Err(DomainError::FailedPrecondition(_))),
+        "an add to a group the service account may not write: {add:?}"
+    );
+    assert_eq!(dns(dir, unwritable_dn).await, before, "nothing was written");
+    let remove = dir.remove_member(unwritable_dn, member).await;
+    assert!(
+        matches!(remove, Err(DomainError::FailedPrecondition(_))),
+        "a removal from it: {remove:?}"
+    );
+    let missing = dir.add_member(missing_dn, member, None).await;
+    assert!(
+        matches!(missing, Err(DomainError::NotFound { .. })),
+        "an add to a group that is not there: {missing:?}"
+    );
+}
+
+/// A group is read and written by its GUID (`<GUID=…>`) as by its DN, so a rename or move
+/// changes nothing for jitroles. `group` is an empty group the service account may write.
+pub async fn by_guid(dir: &dyn Directory, group: &DirectoryGroup, member: &Sid, member_dn: &str) {
+    let address = format!("<GUID={}>", group.guid);
+    expect(
+        dir.add_member(&address, member, None).await,
+        MembershipChange::Changed,
+        "an add by GUID",
+    );
+    assert_eq!(
+        dns(dir, &address).await,
+        [member_dn.to_lowercase()],
+        "the members read by GUID"
+    );
+    assert_eq!(
+        dns(dir, &group.dn).await,
+        [member_dn.to_lowercase()],
+        "the same group by DN"
+    );
+    expect(
+        dir.remove_member(&address, member).await,
+        MembershipChange::Changed,
+        "a removal by GUID",
+    );
+    assert!(dns(dir, &group.dn).await.is_empty(), "removed");
+}

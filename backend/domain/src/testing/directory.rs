@@ -85,6 +85,15 @@ impl Pause {
     }
 }
 
+/// insufficientAccessRights (50), as the adapter reports it.
+fn not_writable() -> DomainError {
+    DomainError::FailedPrecondition(
+        "the service account lacks the right to do this; an AD admin can delegate writing the \
+         group's members to it"
+            .into(),
+    )
+}
+
 fn unavailable() -> DomainError {
     DomainError::Unavailable("the directory does not answer".into())
 }
@@ -372,12 +381,7 @@ impl Directory for FakeDirectory {
         }
         let g = f.group_mut(group_dn)?;
         if !g.writable {
-            // insufficientAccessRights (50), as the adapter reports it
-            return Err(DomainError::FailedPrecondition(
-                "the service account lacks the right to do this; an AD admin can delegate \
-                 writing the group's members to it"
-                    .into(),
-            ));
+            return Err(not_writable());
         }
         let until = ttl.map(|t| now + TimeDelta::from_std(t).unwrap_or(TimeDelta::MAX));
         g.links.retain(|l| l.until.is_none_or(|u| u > now));
@@ -408,6 +412,9 @@ impl Directory for FakeDirectory {
         let now = self.clock.now();
         let mut f = self.call(DirectoryOp::RemoveMember)?;
         let g = f.group_mut(group_dn)?;
+        if !g.writable {
+            return Err(not_writable());
+        }
         g.links.retain(|l| l.until.is_none_or(|u| u > now));
         let before = g.links.len();
         g.links.retain(|l| &l.member != member);
