@@ -11,7 +11,7 @@ use jitroles_domain::{
     grant::{EndReason, Grant, GrantState, Lease, Subject, begin_end, finish_end, noting_end},
     grant_filter::{GrantFilter, Person},
     page::PageRequest,
-    ports::{GrantStore, RuleStore},
+    ports::{GrantStore, NotificationStore, RuleStore},
     rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
 };
 use jitroles_store::Database;
@@ -108,8 +108,9 @@ pub fn audit(action: AuditAction, g: Option<&Grant>) -> NewAudit {
 }
 
 /// The stores the grant engine uses, as one value: the SQL database or the in-memory stand-in.
-pub trait Stores: RuleStore + GrantStore {}
-impl<T: RuleStore + GrantStore> Stores for T {}
+/// Every store the engine uses, as `on_all!` tests get them.
+pub trait Stores: RuleStore + GrantStore + NotificationStore {}
+impl<T: RuleStore + GrantStore + NotificationStore> Stores for T {}
 
 pub async fn open(db: &TestDb) -> Database {
     let store = Database::connect(&db.url).await.unwrap();
@@ -508,7 +509,86 @@ async fn a_membership_lease_is_one_holders_until_released_or_run_out(store: Arc<
     );
 }
 
+/// A group's live grants come a page at a time by id, of every rule and person on the group,
+/// never an ended one or another group's; `covering_any` finds the live ones of the people
+/// asked about.
+async fn a_groups_live_grants_come_in_pages_by_id(store: Arc<dyn Stores>) {
+    let (r1, r2) = (rule("r1", "DBA", 2000), rule("r2", "DBA too", 2000));
+    let other = rule("r3", "Web", 2001);
+    for r in [&r1, &r2, &other] {
+        store
+            .create_rule(r, audit(AuditAction::RuleCreated, None))
+            .await
+            .unwrap();
+    }
+    let person = |rid: u32| Subject {
+        sid: format!("S-1-5-21-1-2-3-{rid}").parse().unwrap(),
+        dn: format!("CN=u{rid},CN=Users,DC=example,DC=test"),
+        account: format!("u{rid}"),
+        display_name: format!("U {rid}"),
+    };
+    let mut ids = Vec::new();
+    for (n, rid) in [1101, 1102, 1103].into_iter().enumerate() {
+        for r in [&r1, &r2] {
+            let g = Grant {
+                id: format!("g{n}-{}", r.id),
+                subject: person(rid),
+                ..grant("x", r, 10)
+            };
+            store
+                .insert_grant(&g, audit(AuditAction::Requested, Some(&g)))
+                .await
+                .unwrap();
+            ids.push(g.id);
+        }
+    }
+    let elsewhere = grant("w", &other, 10);
+    store
+        .insert_grant(&elsewhere, audit(AuditAction::Requested, Some(&elsewhere)))
+        .await
+        .unwrap();
+    // one of them ends
+    let ending = store.grant("g0-r1").await.unwrap().unwrap();
+    let ending = store
+        .update_grant(
+            &ending,
+            &begin_end(&ending, EndReason::Released, lease("a", 1)).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .update_grant(&ending, &finish_end(&ending, t0()), None)
+        .await
+        .unwrap();
+    ids.retain(|id| id != "g0-r1");
+    ids.sort();
+
+    let group = &r1.target.sid;
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .live_on_group(group, after.as_deref(), 2)
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        paged.extend(page.into_iter().map(|g| g.id));
+    }
+    assert_eq!(paged, ids, "every live grant of the group, by id, once");
+    let covering = store
+        .covering_any(group, &[person(1101).sid, person(1103).sid])
+        .await
+        .unwrap();
+    let mut found: Vec<String> = covering.into_iter().map(|g| g.id).collect();
+    found.sort();
+    assert_eq!(found, ["g0-r2", "g2-r1", "g2-r2"]);
+}
+
 on_all!(
+    a_groups_live_grants_come_in_pages_by_id,
     a_membership_lease_is_one_holders_until_released_or_run_out,
     a_revoked_grant_keeps_the_reason_it_was_given,
     grants_are_listed_by_person_rule_and_state,

@@ -11,13 +11,14 @@ use jitroles_domain::{
         Webhook, sent, still_expiring,
     },
     page::PageRequest,
-    ports::{GrantStore, NotificationStore, RuleStore},
     rule::RoleRule,
 };
 
+use std::sync::Arc;
+
 use crate::{
-    databases::{self, TestDb},
-    grants::{audit, grant, open, rule, t0},
+    databases,
+    grants::{Stores, audit, grant, open, rule, t0},
 };
 
 fn channel(id: &str, lifecycle: Vec<Event>) -> Channel {
@@ -42,7 +43,7 @@ fn channel(id: &str, lifecycle: Vec<Event>) -> Channel {
     }
 }
 
-async fn pending(store: &jitroles_store::Database) -> Vec<(String, Event)> {
+async fn pending(store: &Arc<dyn Stores>) -> Vec<(String, Event)> {
     let mut found: Vec<(String, Event)> = store
         .notifications(
             Some(DeliveryState::Pending),
@@ -58,8 +59,9 @@ async fn pending(store: &jitroles_store::Database) -> Vec<(String, Event)> {
     found
 }
 
-async fn grant_transitions_write_their_notifications_to_the_routed_channels(db: TestDb) {
-    let store = open(&db).await;
+async fn grant_transitions_write_their_notifications_to_the_routed_channels(
+    store: Arc<dyn Stores>,
+) {
     for c in [
         channel("ok", vec![]),
         channel("bad", vec![]),
@@ -162,11 +164,11 @@ async fn grant_transitions_write_their_notifications_to_the_routed_channels(db: 
             .await,
         Err(DomainError::FailedPrecondition(_))
     ));
-    store.close().await;
 }
 
-async fn extensions_within_one_second_each_schedule_an_expiring_soon_notice_that_holds(db: TestDb) {
-    let store = open(&db).await;
+async fn extensions_within_one_second_each_schedule_an_expiring_soon_notice_that_holds(
+    store: Arc<dyn Stores>,
+) {
     let soon = Channel {
         id: uuid::Uuid::new_v4().to_string(),
         ..channel("soon", vec![Event::ExpiringSoon])
@@ -220,11 +222,11 @@ async fn extensions_within_one_second_each_schedule_an_expiring_soon_notice_that
         "only the latest expiry's notice still holds"
     );
     assert_eq!(holding[0].facts.expires_at, Some(current.expires_at));
-    store.close().await;
 }
 
-async fn a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out(db: TestDb) {
-    let store = open(&db).await;
+async fn a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out(
+    store: Arc<dyn Stores>,
+) {
     store
         .create_channel(
             &channel("c", vec![]),
@@ -280,10 +282,9 @@ async fn a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out(
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].attempts, 1);
     assert_eq!(store.next_attempt().await.unwrap(), None);
-    store.close().await;
 }
 
-on_both!(
+on_all!(
     grant_transitions_write_their_notifications_to_the_routed_channels,
     extensions_within_one_second_each_schedule_an_expiring_soon_notice_that_holds,
     a_due_notification_is_claimed_by_one_instance_until_its_lease_runs_out
