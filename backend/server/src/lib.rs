@@ -10,6 +10,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod directory_cli;
+pub mod doctor;
 pub mod failpoint;
 pub mod grants;
 mod headers;

@@ -1,4 +1,4 @@
-//! `jitroles`: the command line. Subcommands: `serve`, `migrate`.
+//! `jitroles`: the command line. Subcommands: `serve`, `migrate`, `doctor`, `directory`.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 
@@ -30,6 +30,13 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check the configuration, the database, the DC, the sign-in provider and the public
+    /// address, one line each with a fix for what fails; exits 0 only if all pass.
+    Doctor {
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check or prepare Active Directory (the [directory] config section).
     #[command(subcommand)]
     Directory(DirectoryCommand),
@@ -75,6 +82,19 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(&config, started).await,
             Command::Migrate => migrate(&config).await,
+            Command::Doctor { json } => {
+                let checks = jitroles_server::doctor::run(&config).await;
+                let shown = if json {
+                    serde_json::to_string_pretty(&checks).unwrap_or_default() + "\n"
+                } else {
+                    jitroles_server::doctor::text(&checks)
+                };
+                // a closed pipe (`| head`) is not an error of the checks
+                let _ = std::io::Write::write_all(&mut std::io::stdout(), shown.as_bytes());
+                let failed = checks.iter().filter(|c| !c.ok).count();
+                anyhow::ensure!(failed == 0, "{failed} checks failed");
+                Ok(())
+            }
             Command::Directory(command) => directory(&config, command).await,
         }
     });
@@ -132,6 +152,12 @@ async fn directory(config: &Config, command: DirectoryCommand) -> anyhow::Result
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {
+    // SQLite in the data directory: made on first use, as `serve` does
+    if config.database.url.is_none() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot make the data directory {}", config.data_dir.display())
+        })?;
+    }
     let database = jitroles_store::Database::connect(&config.database_url()).await?;
     let applied = database.migrate().await?;
     tracing::info!(applied, database = %database.kind(), "database is up to date");

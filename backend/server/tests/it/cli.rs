@@ -200,3 +200,97 @@ fn directory_commands_without_a_directory_section_say_what_is_missing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no [directory] section"));
 }
+
+/// `with_directory`, the test provider and the admin group: everything `doctor` checks.
+fn fully_configured(dir: &std::path::Path) -> Option<Command> {
+    let op = crate::oidc::provider()?;
+    let mut cmd = with_directory(dir)?;
+    cmd.env("JITROLES_OIDC_ISSUER", &op.issuer)
+        .env("JITROLES_OIDC_AUDIENCE", &op.audience)
+        .env(
+            "JITROLES_OIDC_CLIENT_ID",
+            std::env::var("OIDC_CLIENT_ID").unwrap(),
+        )
+        .env(
+            "JITROLES_OIDC_CLIENT_SECRET",
+            std::env::var("OIDC_CLIENT_SECRET").unwrap(),
+        )
+        .env("JITROLES_ACCESS_ADMIN_GROUPS", "jitroles-admins")
+        .env("JITROLES_SERVER_LISTEN", "127.0.0.1:8080")
+        .env("JITROLES_SESSION_INSECURE_LOCALHOST_COOKIE", "true");
+    Some(cmd)
+}
+
+fn checks(out: &std::process::Output) -> Vec<serde_json::Value> {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn doctor_passes_a_working_installation_and_names_the_uris_to_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut cmd) = fully_configured(dir.path()) else {
+        return;
+    };
+    let migrated = fully_configured(dir.path())
+        .unwrap()
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(migrated.status.success(), "{migrated:?}");
+    let out = cmd.args(["doctor", "--json"]).output().unwrap();
+    let checks = checks(&out);
+    assert_eq!(out.status.code(), Some(0), "{checks:#?}");
+    assert!(
+        checks[1]["said"].as_str().unwrap().contains("migrations current")
+            && checks[3]["said"].as_str().unwrap().contains("every rule's group"),
+        "{checks:#?}"
+    );
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "configuration",
+            "database",
+            "directory",
+            "role groups",
+            "sign-in provider",
+            "public address"
+        ]
+    );
+    assert!(checks.iter().all(|c| c["ok"] == true), "{checks:#?}");
+    let provider = checks[4]["said"].as_str().unwrap();
+    assert!(
+        provider.contains("redirect URI http://127.0.0.1:8080/auth/callback")
+            && provider.contains("post-logout redirect URI http://127.0.0.1:8080/auth/signed-out"),
+        "{provider}"
+    );
+}
+
+#[test]
+fn doctor_fails_with_a_fix_for_a_wrong_password_and_an_open_public_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut cmd) = fully_configured(dir.path()) else {
+        return;
+    };
+    let out = cmd
+        .env("JITROLES_DIRECTORY_BIND_PASSWORD", "not-the-password")
+        .env("JITROLES_SERVER_LISTEN", "0.0.0.0:8080")
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let checks = checks(&out);
+    let failed: Vec<(&str, &str)> = checks
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| (c["name"].as_str().unwrap(), c["fix"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        failed.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        ["directory", "public address"],
+        "{checks:#?}"
+    );
+    assert!(failed[0].1.contains("password"), "{failed:?}");
+    assert!(failed[1].1.contains("https://"), "{failed:?}");
+}
