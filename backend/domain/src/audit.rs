@@ -25,6 +25,14 @@ pub enum AuditAction {
     ChannelTested,
     /// A failed notification sent again.
     NotificationRetried,
+    /// Every live grant of a person revoked in one call (the summary; each grant has its own
+    /// `Revoked`).
+    RevokedAllOfPerson,
+    /// Every live grant of a rule revoked in one call (the summary).
+    RevokedAllOfRule,
+    /// New requests and extensions of a rule, or of every rule, frozen.
+    RequestsFrozen,
+    RequestsUnfrozen,
 }
 
 impl AuditAction {
@@ -47,10 +55,14 @@ impl AuditAction {
             Self::ChannelDeleted => "channel_deleted",
             Self::ChannelTested => "channel_tested",
             Self::NotificationRetried => "notification_retried",
+            Self::RevokedAllOfPerson => "revoked_all_of_person",
+            Self::RevokedAllOfRule => "revoked_all_of_rule",
+            Self::RequestsFrozen => "requests_frozen",
+            Self::RequestsUnfrozen => "requests_unfrozen",
         }
     }
 
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 21] = [
         Self::Requested,
         Self::Granted,
         Self::Failed,
@@ -68,6 +80,10 @@ impl AuditAction {
         Self::ChannelDeleted,
         Self::ChannelTested,
         Self::NotificationRetried,
+        Self::RevokedAllOfPerson,
+        Self::RevokedAllOfRule,
+        Self::RequestsFrozen,
+        Self::RequestsUnfrozen,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {

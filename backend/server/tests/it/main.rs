@@ -5,6 +5,7 @@
 mod bearer;
 mod cli;
 mod crash;
+mod emergency;
 mod grants;
 mod instances;
 mod notify;

@@ -13,6 +13,7 @@ mod m20261129_232000_add_grant_end_notes;
 mod m20261129_233000_create_rule_channels;
 mod m20261201_220000_add_sign_in_key;
 mod m20261201_223000_drop_sign_ins;
+mod m20261202_090000_create_freezes;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_233000_create_rule_channels::Migration),
             Box::new(m20261201_220000_add_sign_in_key::Migration),
             Box::new(m20261201_223000_drop_sign_ins::Migration),
+            Box::new(m20261202_090000_create_freezes::Migration),
         ]
     }
 }

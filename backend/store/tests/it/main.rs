@@ -51,6 +51,7 @@ macro_rules! on_all {
 }
 
 mod databases;
+mod freezes;
 mod grants;
 mod migrations;
 mod notifications;
