@@ -23,10 +23,11 @@ test('a frozen role shows dave who froze it and why and refuses his request unti
   server,
 }) => {
   removeMember('jit-role-web', 'dave');
-  await aliceMakesRule(page, server, WEB);
-  await page.goto(`${server.url}/admin/grants`);
-  await page.getByLabel('Role').selectOption({ label: 'Web deploy' });
-  await page.getByRole('button', { name: 'Filter' }).click();
+  const id = await aliceMakesRule(page, server, WEB);
+  // from the rules list to the role's grants, where its emergency controls are
+  await page.goto(`${server.url}/admin/rules`);
+  await page.getByRole('row', { name: /Web deploy/ }).getByRole('link', { name: '0', exact: true }).click();
+  await expect(page).toHaveURL(`${server.url}/admin/grants?rule=${id}`);
   await page.getByRole('button', { name: 'Freeze requests for Web deploy…' }).click();
   await confirm(page, 'Freeze requests for Web deploy', 'incident INC-42', 'Freeze');
   await expect(page.getByText('Requests for Web deploy are frozen by alice: incident INC-42.')).toBeVisible();
@@ -37,10 +38,13 @@ test('a frozen role shows dave who froze it and why and refuses his request unti
   await expect(roles.frozen('Web deploy')).toHaveText('Requests are frozen by alice: incident INC-42');
   await expect(roles.requestButton('Web deploy')).toBeDisabled();
   // the server refuses it too, whatever a page shows
-  const refused = await requestThroughApi(dave, server, await ruleId(page));
+  const refused = await requestThroughApi(dave, server, id);
   expect(refused.status).toBe('9'); // FAILED_PRECONDITION
   expect(refused.message).toContain('requests for Web deploy are frozen by alice: incident INC-42');
 
+  await page.goto(`${server.url}/admin/rules`);
+  await expect(page.getByRole('row', { name: /Web deploy/ })).toContainText('frozen by alice: incident INC-42');
+  await page.goBack();
   page.once('dialog', (d) => d.accept());
   await page.getByRole('button', { name: 'Unfreeze requests for Web deploy' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Unfreeze requests for Web deploy: done.' })).toBeVisible();
@@ -68,11 +72,6 @@ test('a frozen role shows dave who froze it and why and refuses his request unti
   }
   removeMember('jit-role-web', 'dave');
 });
-
-/** The id of the rule alice filtered the grants page by. */
-async function ruleId(page) {
-  return page.getByLabel('Role').inputValue();
-}
 
 test('alice revokes every live grant of dave in one go and he leaves both groups', async ({
   page,

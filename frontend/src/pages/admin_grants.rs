@@ -3,7 +3,8 @@
 //! recorded in the audit log, kept on the grant and shown here and to the person).
 //!
 //! The emergency controls live here too: revoke every live grant of a person (from a grant's
-//! row, or the person filter) or of a rule (the rule filter), and freeze or unfreeze requests
+//! row, or the person filter) or of a rule (the rule filter; the rules list links here with
+//! `?rule=<id>`), and freeze or unfreeze requests
 //! of a rule or of every rule. Each goes through the same form: what it does, the reason, a
 //! button that says it.
 
@@ -104,14 +105,21 @@ fn revoked_text(name: &str, done: &Revoked) -> String {
 #[component]
 pub fn AdminGrantsPage() -> impl IntoView {
     let api = use_api();
+    // `?rule=<id>` (the rules list links here) starts with that rule's grants
+    let from_link = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("rule"))
+        .unwrap_or_default();
     let (person, rule_id, state) = (
         RwSignal::new(String::new()),
-        RwSignal::new(String::new()),
+        RwSignal::new(from_link.clone()),
         RwSignal::new("live"),
     );
     // the filters as last submitted: the list follows these, and an answer to filters that
     // were changed meanwhile is dropped (`Paged`)
-    let applied = RwSignal::new(GrantQuery::default());
+    let applied = RwSignal::new(GrantQuery {
+        rule_id: from_link,
+        ..GrantQuery::default()
+    });
     let grants = {
         let api = api.clone();
         Paged::new(
