@@ -18,6 +18,15 @@ export class RolesPage {
     await card.getByRole('button', { name: 'Request' }).click();
   }
 
+  /** Why requests of the role are frozen (an admin's freeze), on its card. */
+  frozen(role) {
+    return this.card(role).getByRole('note');
+  }
+
+  requestButton(role) {
+    return this.card(role).getByRole('button', { name: 'Request' });
+  }
+
   confirmation(role) {
     return this.card(role).getByRole('status');
   }

@@ -34,7 +34,11 @@ mod tests {
     #[test]
     fn audit_action_labels_are_the_short_snake_case_names() {
         assert_eq!(AuditAction::RuleCreated.label(), "rule_created");
+        assert_eq!(
+            AuditAction::RevokedAllOfPerson.label(),
+            "revoked_all_of_person"
+        );
         assert_eq!(AuditAction::all().next(), Some(AuditAction::Requested));
-        assert_eq!(AuditAction::all().count(), 23);
+        assert_eq!(AuditAction::all().count(), 27);
     }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod clock;
 pub mod directory;
 pub mod error;
+pub mod freeze;
 pub mod grant;
 pub mod grant_filter;
 pub mod notify;

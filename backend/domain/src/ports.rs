@@ -10,6 +10,7 @@ use crate::{
     DomainError,
     audit::{AuditEvent, AuditFilter, NewAudit},
     directory::Sid,
+    freeze::{Freeze, FreezeScope},
     grant::Grant,
     grant_filter::GrantFilter,
     notify::{Channel, DeliveryState, NewNotification, Notification},
@@ -54,6 +55,7 @@ pub trait RuleStore: Send + Sync {
         audit: NewAudit,
     ) -> Result<(), DomainError>;
     /// Soft delete, with the same version check; `FailedPrecondition` while grants are live.
+    /// A freeze of the rule goes with it.
     async fn delete_rule(
         &self,
         id: &str,
@@ -62,6 +64,13 @@ pub trait RuleStore: Send + Sync {
     ) -> Result<(), DomainError>;
     /// Live grants per rule id.
     async fn live_grant_counts(&self) -> Result<HashMap<String, u32>, DomainError>;
+    /// The freezes in force: every role's first, then by rule id.
+    async fn freezes(&self) -> Result<Vec<Freeze>, DomainError>;
+    /// Stores `freeze` with its audit event, replacing a freeze of the same scope.
+    async fn freeze(&self, freeze: &Freeze, audit: NewAudit) -> Result<(), DomainError>;
+    /// Removes the freeze of `scope` with its audit event; `FailedPrecondition`
+    /// ([`crate::freeze::not_frozen`]) and nothing written when there is none.
+    async fn unfreeze(&self, scope: &FreezeScope, audit: NewAudit) -> Result<(), DomainError>;
 }
 
 /// Grants and the audit log.
@@ -144,6 +153,8 @@ pub trait GrantStore: Send + Sync {
     /// When the scheduler next has work: the earliest expiry of an active grant or end of an
     /// `ending` grant's lease.
     async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
+    /// An audit event that goes with no single grant's change (a bulk revoke's summary).
+    async fn record_audit(&self, audit: NewAudit) -> Result<(), DomainError>;
     async fn audit_events(
         &self,
         filter: &AuditFilter,

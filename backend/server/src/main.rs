@@ -155,7 +155,10 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     // SQLite in the data directory: made on first use, as `serve` does
     if config.database.url.is_none() {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("cannot make the data directory {}", config.data_dir.display())
+            format!(
+                "cannot make the data directory {}",
+                config.data_dir.display()
+            )
         })?;
     }
     let database = jitroles_store::Database::connect(&config.database_url()).await?;

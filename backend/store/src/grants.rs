@@ -420,6 +420,10 @@ impl GrantStore for Database {
         Ok(expiry.into_iter().chain(lease_end).min())
     }
 
+    async fn record_audit(&self, audit: NewAudit) -> Result<(), DomainError> {
+        insert_audit(&self.conn, audit).await
+    }
+
     async fn audit_events(
         &self,
         filter: &AuditFilter,

@@ -8,6 +8,7 @@ use jitroles_domain::{
     DomainError,
     access::{AclEntry, Effect, PrincipalKind},
     audit::NewAudit,
+    freeze::{Freeze, FreezeScope, not_frozen},
     ports::RuleStore,
     rule::{JustificationPolicy, RoleRule, RuleChannels, TargetGroup, ValidSpec},
 };
@@ -19,7 +20,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    entity::{grant, rule},
+    entity::{freeze, grant, rule},
     records::{corrupt, insert_audit, live_states, stale, unique_or},
     rule_channels,
     store::{Database, db_error},
@@ -260,6 +261,10 @@ impl RuleStore for Database {
                 },
             });
         }
+        freeze::Entity::delete_by_id(id.to_owned())
+            .exec(&tx)
+            .await
+            .map_err(db_error)?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
@@ -284,5 +289,62 @@ impl RuleStore for Database {
             .into_iter()
             .map(|c| (c.rule_id, u32::try_from(c.n).unwrap_or(u32::MAX)))
             .collect())
+    }
+
+    async fn freezes(&self) -> Result<Vec<Freeze>, DomainError> {
+        let rows = freeze::Entity::find()
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        let mut all: Vec<Freeze> = rows
+            .into_iter()
+            .map(|f| Freeze {
+                scope: FreezeScope::from_key(&f.scope),
+                reason: f.reason,
+                frozen_by: f.frozen_by,
+                frozen_at: f.frozen_at,
+            })
+            .collect();
+        all.sort_by(|a, b| a.scope.cmp(&b.scope));
+        Ok(all)
+    }
+
+    async fn freeze(&self, f: &Freeze, audit: NewAudit) -> Result<(), DomainError> {
+        let row = freeze::ActiveModel {
+            scope: Set(f.scope.key().to_owned()),
+            reason: Set(f.reason.clone()),
+            frozen_by: Set(f.frozen_by.clone()),
+            frozen_at: Set(f.frozen_at),
+        };
+        let tx = self.conn.begin().await.map_err(db_error)?;
+        // an upsert: freezing what is frozen replaces the reason (on every database)
+        freeze::Entity::insert(row)
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(freeze::Column::Scope)
+                    .update_columns([
+                        freeze::Column::Reason,
+                        freeze::Column::FrozenBy,
+                        freeze::Column::FrozenAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&tx)
+            .await
+            .map_err(db_error)?;
+        insert_audit(&tx, audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn unfreeze(&self, scope: &FreezeScope, audit: NewAudit) -> Result<(), DomainError> {
+        let tx = self.conn.begin().await.map_err(db_error)?;
+        let done = freeze::Entity::delete_by_id(scope.key().to_owned())
+            .exec(&tx)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected == 0 {
+            return Err(not_frozen(scope));
+        }
+        insert_audit(&tx, audit).await?;
+        tx.commit().await.map_err(db_error)
     }
 }

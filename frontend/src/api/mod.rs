@@ -5,12 +5,10 @@
 //! never grants (docs/security.md).
 
 mod error;
+mod raw;
 
 pub use error::ApiError;
-use jitroles_proto::v1::{
-    self as pb, admin_service_client::AdminServiceClient, role_service_client::RoleServiceClient,
-    system_service_client::SystemServiceClient,
-};
+use jitroles_proto::v1 as pb;
 use tonic::{Request, Status, metadata::MetadataValue, service::interceptor::InterceptedService};
 use tonic_web_wasm_client::Client;
 
@@ -32,6 +30,8 @@ pub type Header = pb::Header;
 pub type SecretSource = pb::SecretSource;
 pub type TestOutcome = pb::TestChannelResponse;
 pub type Notification = pb::Notification;
+pub type Freeze = pb::Freeze;
+pub type Revoked = pb::RevokeGrantsResponse;
 pub use pb::{
     AuditAction, DeliveryState, DirectoryObjectKind, Effect, EndReason, GrantState,
     JustificationPolicy, Mechanism, NotificationEvent, PrincipalKind, SmtpTls, WebhookPreset,
@@ -144,22 +144,34 @@ impl Api {
     }
 
     pub async fn server_info(&self) -> Result<ServerInfo, ApiError> {
-        let mut client = SystemServiceClient::new(self.transport());
-        self.answer(client.server_info(pb::ServerInfoRequest {}).await)
+        self.answer(
+            self.call::<_, pb::ServerInfoResponse>(
+                "/jitroles.v1.SystemService/ServerInfo",
+                pb::ServerInfoRequest {},
+            )
+            .await,
+        )
     }
 
     pub async fn who_am_i(&self) -> Result<Me, ApiError> {
-        let mut client = RoleServiceClient::new(self.transport());
-        self.answer(client.who_am_i(pb::WhoAmIRequest {}).await)
-    }
-
-    fn roles(&self) -> RoleServiceClient<Transport> {
-        RoleServiceClient::new(self.transport())
+        self.answer(
+            self.call::<_, pb::WhoAmIResponse>(
+                "/jitroles.v1.RoleService/WhoAmI",
+                pb::WhoAmIRequest {},
+            )
+            .await,
+        )
     }
 
     pub async fn list_roles(&self) -> Result<Vec<Role>, ApiError> {
-        self.answer(self.roles().list_roles(pb::ListRolesRequest {}).await)
-            .map(|r| r.roles)
+        self.answer(
+            self.call::<_, pb::ListRolesResponse>(
+                "/jitroles.v1.RoleService/ListRoles",
+                pb::ListRolesRequest {},
+            )
+            .await,
+        )
+        .map(|r| r.roles)
     }
 
     pub async fn request_role(
@@ -169,14 +181,16 @@ impl Api {
         justification: String,
     ) -> Result<Grant, ApiError> {
         self.answer(
-            self.roles()
-                .request_role(pb::RequestRoleRequest {
+            self.call::<_, pb::Grant>(
+                "/jitroles.v1.RoleService/RequestRole",
+                pb::RequestRoleRequest {
                     rule_id,
                     duration: Some(seconds(duration_secs)),
                     justification,
                     client_request_id: String::new(),
-                })
-                .await,
+                },
+            )
+            .await,
         )
     }
 
@@ -188,25 +202,25 @@ impl Api {
         duration_secs: Option<i64>,
     ) -> Result<Grant, ApiError> {
         self.answer(
-            self.roles()
-                .extend_grant(pb::ExtendGrantRequest {
+            self.call::<_, pb::Grant>(
+                "/jitroles.v1.RoleService/ExtendGrant",
+                pb::ExtendGrantRequest {
                     grant_id,
                     duration: duration_secs.map(seconds),
-                })
-                .await,
+                },
+            )
+            .await,
         )
     }
 
     pub async fn release_grant(&self, grant_id: String) -> Result<Grant, ApiError> {
         self.answer(
-            self.roles()
-                .release_grant(pb::ReleaseGrantRequest { grant_id })
-                .await,
+            self.call::<_, pb::Grant>(
+                "/jitroles.v1.RoleService/ReleaseGrant",
+                pb::ReleaseGrantRequest { grant_id },
+            )
+            .await,
         )
-    }
-
-    fn admin(&self) -> AdminServiceClient<Transport> {
-        AdminServiceClient::new(self.transport())
     }
 
     pub async fn search_directory(
@@ -215,28 +229,38 @@ impl Api {
         kind: DirectoryObjectKind,
     ) -> Result<Vec<DirectoryEntry>, ApiError> {
         self.answer(
-            self.admin()
-                .search_directory(pb::SearchDirectoryRequest {
+            self.call::<_, pb::SearchDirectoryResponse>(
+                "/jitroles.v1.AdminService/SearchDirectory",
+                pb::SearchDirectoryRequest {
                     query,
                     kind: kind.into(),
                     page_size: 20,
-                })
-                .await,
+                },
+            )
+            .await,
         )
         .map(|r| r.entries)
     }
 
     pub async fn list_rules(&self, query: String) -> Result<Vec<Rule>, ApiError> {
         self.answer(
-            self.admin()
-                .list_rules(pb::ListRulesRequest { query })
-                .await,
+            self.call::<_, pb::ListRulesResponse>(
+                "/jitroles.v1.AdminService/ListRules",
+                pb::ListRulesRequest { query },
+            )
+            .await,
         )
         .map(|r| r.rules)
     }
 
     pub async fn get_rule(&self, rule_id: String) -> Result<Rule, ApiError> {
-        self.answer(self.admin().get_rule(pb::GetRuleRequest { rule_id }).await)
+        self.answer(
+            self.call::<_, pb::Rule>(
+                "/jitroles.v1.AdminService/GetRule",
+                pb::GetRuleRequest { rule_id },
+            )
+            .await,
+        )
     }
 
     /// Creates the rule (no id) or saves over `version` of an existing one.
@@ -245,21 +269,24 @@ impl Api {
         existing: Option<(String, i64)>,
         spec: RuleSpec,
     ) -> Result<Rule, ApiError> {
-        let mut admin = self.admin();
         self.answer(match existing {
             None => {
-                admin
-                    .create_rule(pb::CreateRuleRequest { spec: Some(spec) })
-                    .await
+                self.call::<_, pb::Rule>(
+                    "/jitroles.v1.AdminService/CreateRule",
+                    pb::CreateRuleRequest { spec: Some(spec) },
+                )
+                .await
             }
             Some((rule_id, version)) => {
-                admin
-                    .update_rule(pb::UpdateRuleRequest {
+                self.call::<_, pb::Rule>(
+                    "/jitroles.v1.AdminService/UpdateRule",
+                    pb::UpdateRuleRequest {
                         rule_id,
                         spec: Some(spec),
                         version,
-                    })
-                    .await
+                    },
+                )
+                .await
             }
         })
     }
@@ -270,8 +297,9 @@ impl Api {
         page_token: String,
     ) -> Result<Page<Grant>, ApiError> {
         self.answer(
-            self.admin()
-                .list_grants(pb::ListGrantsRequest {
+            self.call::<_, pb::ListGrantsResponse>(
+                "/jitroles.v1.AdminService/ListGrants",
+                pb::ListGrantsRequest {
                     // read only when `states` is empty: then every state
                     include_ended: true,
                     page_size: 100,
@@ -279,18 +307,105 @@ impl Api {
                     person: query.person,
                     rule_id: query.rule_id,
                     states: query.states.into_iter().map(str::to_owned).collect(),
-                })
-                .await,
+                },
+            )
+            .await,
         )
         .map(|a| Page::new(a.grants, a.next_page_token))
     }
 
     pub async fn revoke_grant(&self, grant_id: String, reason: String) -> Result<Grant, ApiError> {
         self.answer(
-            self.admin()
-                .revoke_grant(pb::RevokeGrantRequest { grant_id, reason })
-                .await,
+            self.call::<_, pb::Grant>(
+                "/jitroles.v1.AdminService/RevokeGrant",
+                pb::RevokeGrantRequest { grant_id, reason },
+            )
+            .await,
         )
+    }
+
+    /// Every live grant of a person (account or SID) or, with `of_rule`, of a rule.
+    pub async fn revoke_all(
+        &self,
+        who: String,
+        of_rule: bool,
+        reason: String,
+    ) -> Result<Revoked, ApiError> {
+        self.answer(if of_rule {
+            let ask = pb::RevokeGrantsOfRuleRequest {
+                rule_id: who,
+                reason,
+            };
+            self.call("/jitroles.v1.AdminService/RevokeGrantsOfRule", ask)
+                .await
+        } else {
+            let ask = pb::RevokeGrantsOfPersonRequest {
+                person: who,
+                reason,
+            };
+            self.call("/jitroles.v1.AdminService/RevokeGrantsOfPerson", ask)
+                .await
+        })
+    }
+
+    /// Freezes requests of a rule (`None`: of every rule) with `reason`, or, with no reason,
+    /// unfreezes them.
+    pub async fn freeze(
+        &self,
+        rule_id: Option<String>,
+        reason: Option<String>,
+    ) -> Result<(), ApiError> {
+        use pb::{freeze_requests_request::Scope as F, unfreeze_requests_request::Scope as U};
+        let done = match reason {
+            Some(reason) => {
+                let ask = pb::FreezeRequestsRequest {
+                    scope: Some(rule_id.map_or(F::All(true), F::RuleId)),
+                    reason,
+                };
+                self.call::<_, pb::Freeze>("/jitroles.v1.AdminService/FreezeRequests", ask)
+                    .await
+                    .map(|_| tonic::Response::new(()))
+            }
+            None => {
+                let ask = pb::UnfreezeRequestsRequest {
+                    scope: Some(rule_id.map_or(U::All(true), U::RuleId)),
+                };
+                self.call::<_, pb::UnfreezeRequestsResponse>(
+                    "/jitroles.v1.AdminService/UnfreezeRequests",
+                    ask,
+                )
+                .await
+                .map(|_| tonic::Response::new(()))
+            }
+        };
+        self.answer(done)
+    }
+
+    pub async fn list_freezes(&self) -> Result<Vec<Freeze>, ApiError> {
+        self.answer(
+            self.call::<_, pb::ListFreezesResponse>(
+                "/jitroles.v1.AdminService/ListFreezes",
+                pb::ListFreezesRequest {},
+            )
+            .await,
+        )
+        .map(|r| r.freezes)
+    }
+
+    /// The unary call `path` with `ask`, through [`raw`]: one copy of tonic's call path for
+    /// every RPC, instead of one per (request, response) pair as the generated clients would
+    /// compile (see `raw`).
+    async fn call<Q: prost::Message, A: prost::Message + Default>(
+        &self,
+        path: &'static str,
+        ask: Q,
+    ) -> Result<tonic::Response<A>, Status> {
+        let (meta, bytes, extensions) = raw::unary(self.transport(), path, ask.encode_to_vec())
+            .await?
+            .into_parts();
+        let answer = A::decode(bytes.as_slice())
+            .map_err(|e| Status::internal(format!("the server's answer cannot be read: {e}")))?;
+        Ok(tonic::Response::from_parts(meta, answer, extensions))
     }
 
     pub async fn audit_events(
@@ -299,8 +414,9 @@ impl Api {
         page_token: String,
     ) -> Result<Page<AuditEvent>, ApiError> {
         self.answer(
-            self.admin()
-                .list_audit_events(pb::ListAuditEventsRequest {
+            self.call::<_, pb::ListAuditEventsResponse>(
+                "/jitroles.v1.AdminService/ListAuditEvents",
+                pb::ListAuditEventsRequest {
                     subject_account: query.account,
                     rule_id: query.rule_id,
                     action: query.action,
@@ -308,23 +424,32 @@ impl Api {
                     until: query.until_ms.map(crate::format::timestamp),
                     page_size: 50,
                     page_token,
-                })
-                .await,
+                },
+            )
+            .await,
         )
         .map(|a| Page::new(a.events, a.next_page_token))
     }
 
     pub async fn directory_status(&self) -> Result<DirectoryStatus, ApiError> {
         self.answer(
-            self.admin()
-                .get_directory_status(pb::GetDirectoryStatusRequest {})
-                .await,
+            self.call::<_, pb::DirectoryStatus>(
+                "/jitroles.v1.AdminService/GetDirectoryStatus",
+                pb::GetDirectoryStatusRequest {},
+            )
+            .await,
         )
     }
 
     pub async fn list_channels(&self) -> Result<Vec<Channel>, ApiError> {
-        self.answer(self.admin().list_channels(pb::ListChannelsRequest {}).await)
-            .map(|r| r.channels)
+        self.answer(
+            self.call::<_, pb::ListChannelsResponse>(
+                "/jitroles.v1.AdminService/ListChannels",
+                pb::ListChannelsRequest {},
+            )
+            .await,
+        )
+        .map(|r| r.channels)
     }
 
     /// Creates the channel (no id) or saves over `version` of an existing one.
@@ -333,33 +458,38 @@ impl Api {
         existing: Option<(String, i64)>,
         spec: ChannelSpec,
     ) -> Result<Channel, ApiError> {
-        let mut admin = self.admin();
         self.answer(match existing {
             None => {
-                admin
-                    .create_channel(pb::CreateChannelRequest { spec: Some(spec) })
-                    .await
+                self.call::<_, pb::Channel>(
+                    "/jitroles.v1.AdminService/CreateChannel",
+                    pb::CreateChannelRequest { spec: Some(spec) },
+                )
+                .await
             }
             Some((channel_id, version)) => {
-                admin
-                    .update_channel(pb::UpdateChannelRequest {
+                self.call::<_, pb::Channel>(
+                    "/jitroles.v1.AdminService/UpdateChannel",
+                    pb::UpdateChannelRequest {
                         channel_id,
                         spec: Some(spec),
                         version,
-                    })
-                    .await
+                    },
+                )
+                .await
             }
         })
     }
 
     pub async fn delete_channel(&self, channel_id: String, version: i64) -> Result<(), ApiError> {
         self.answer(
-            self.admin()
-                .delete_channel(pb::DeleteChannelRequest {
+            self.call::<_, pb::DeleteChannelResponse>(
+                "/jitroles.v1.AdminService/DeleteChannel",
+                pb::DeleteChannelRequest {
                     channel_id,
                     version,
-                })
-                .await,
+                },
+            )
+            .await,
         )
         .map(|_| ())
     }
@@ -367,11 +497,13 @@ impl Api {
     /// Sends a sample notification through `spec` as it stands in the editor, saved or not.
     pub async fn test_channel(&self, spec: ChannelSpec) -> Result<TestOutcome, ApiError> {
         self.answer(
-            self.admin()
-                .test_channel(pb::TestChannelRequest {
+            self.call::<_, pb::TestChannelResponse>(
+                "/jitroles.v1.AdminService/TestChannel",
+                pb::TestChannelRequest {
                     target: Some(pb::test_channel_request::Target::Spec(spec)),
-                })
-                .await,
+                },
+            )
+            .await,
         )
     }
 
@@ -382,13 +514,15 @@ impl Api {
         page_token: String,
     ) -> Result<Page<Notification>, ApiError> {
         self.answer(
-            self.admin()
-                .list_notifications(pb::ListNotificationsRequest {
+            self.call::<_, pb::ListNotificationsResponse>(
+                "/jitroles.v1.AdminService/ListNotifications",
+                pb::ListNotificationsRequest {
                     state: state.into(),
                     page_size: 50,
                     page_token,
-                })
-                .await,
+                },
+            )
+            .await,
         )
         .map(|a| Page::new(a.notifications, a.next_page_token))
     }
@@ -396,22 +530,26 @@ impl Api {
     /// A failed notification sent again; the notification as it is now (pending).
     pub async fn retry_notification(&self, id: String) -> Result<Notification, ApiError> {
         self.answer(
-            self.admin()
-                .retry_notification(pb::RetryNotificationRequest {
+            self.call::<_, pb::Notification>(
+                "/jitroles.v1.AdminService/RetryNotification",
+                pb::RetryNotificationRequest {
                     notification_id: id,
-                })
-                .await,
+                },
+            )
+            .await,
         )
     }
 
     pub async fn my_grants(&self, page_token: String) -> Result<Page<Grant>, ApiError> {
         self.answer(
-            self.roles()
-                .list_my_grants(pb::ListMyGrantsRequest {
+            self.call::<_, pb::ListGrantsResponse>(
+                "/jitroles.v1.RoleService/ListMyGrants",
+                pb::ListMyGrantsRequest {
                     page_size: 50,
                     page_token,
-                })
-                .await,
+                },
+            )
+            .await,
         )
         .map(|a| Page::new(a.grants, a.next_page_token))
     }

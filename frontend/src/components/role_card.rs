@@ -11,7 +11,8 @@ use crate::{
 
 /// A role the person may request: what it is, and the request form (duration pre-filled with
 /// the default and capped at the maximum; justification as the rule asks). Emits
-/// `(rule id, seconds, justification)`; shows the server's answer it is given.
+/// `(rule id, seconds, justification)`; shows the server's answer it is given. While requests
+/// of the role are frozen it says by whom and why, and Request is disabled.
 #[component]
 pub fn RoleCard(
     role: Role,
@@ -38,6 +39,11 @@ pub fn RoleCard(
     let why_id = StoredValue::new(field_id("why"));
     let title_id = field_id("role");
     let labelled_by = title_id.clone();
+    let frozen = role
+        .frozen
+        .as_ref()
+        .map(|f| format!("Requests are frozen by {}: {}", f.frozen_by, f.reason));
+    let is_frozen = frozen.is_some();
 
     let submit = {
         let rule_id = role.rule_id.clone();
@@ -85,6 +91,7 @@ pub fn RoleCard(
                     format::duration(max_secs),
                 )}
             </p>
+            {frozen.map(|f| view! { <p class="role-card__frozen" role="note">{f}</p> })}
             <Show
                 when=move || !held.get()
                 fallback=|| view! { <p class="role-card__held">"You have this role now (see My access)."</p> }
@@ -112,7 +119,7 @@ pub fn RoleCard(
                             error=Signal::derive(why_problem)
                         />
                     </Show>
-                    <button type="submit" disabled=move || busy.get()>
+                    <button type="submit" disabled=move || is_frozen || busy.get()>
                         {move || if busy.get() { "Requesting…" } else { "Request" }}
                     </button>
                     {move || other_problem().map(|p| view! { <p class="field-error" role="alert">{p}</p> })}

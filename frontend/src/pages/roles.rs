@@ -29,7 +29,7 @@ fn secs(d: Option<&prost_types::Duration>) -> i64 {
 
 /// What keeps a role card: a reload that changes none of these keeps the card (and what is
 /// typed in it).
-type CardKey = (String, String, String, String, i64, i64, bool, i32);
+type CardKey = (String, String, String, String, i64, i64, bool, i32, String);
 
 fn card_key(r: &Role) -> CardKey {
     (
@@ -41,6 +41,10 @@ fn card_key(r: &Role) -> CardKey {
         secs(r.max_duration.as_ref()),
         r.allow_extension,
         r.justification,
+        r.frozen
+            .as_ref()
+            .map(|f| f.reason.clone())
+            .unwrap_or_default(),
     )
 }
 
@@ -204,6 +208,22 @@ pub fn RolesPage() -> impl IntoView {
         })
     });
     let held = move |rule_id: &str| live_rules.with(|r| r.contains(rule_id));
+    // a freeze of every role is on each role: said once, above them
+    let all_frozen = move || {
+        roles.with(|r| {
+            r.as_ref()?.as_ref().ok()?.iter().find_map(|role| {
+                role.frozen
+                    .as_ref()
+                    .filter(|f| f.rule_id.is_empty())
+                    .map(|f| {
+                        format!(
+                            "Requests for all roles are frozen by {}: {}",
+                            f.frozen_by, f.reason
+                        )
+                    })
+            })
+        })
+    };
 
     view! {
         <section class="roles-page" aria-labelledby="roles-title">
@@ -228,7 +248,8 @@ pub fn RolesPage() -> impl IntoView {
                                         let rule_id = g.rule_id.clone();
                                         // the roles may answer after the grants: follows them
                                         let extension = Memo::new(move |_| {
-                                            role_of(&rule_id).filter(|r| r.allow_extension).map(|r| {
+                                            // a frozen role is not extended either
+                                            role_of(&rule_id).filter(|r| r.allow_extension && r.frozen.is_none()).map(|r| {
                                                 (secs(r.default_duration.as_ref()), secs(r.max_duration.as_ref()))
                                             })
                                         });
@@ -251,6 +272,7 @@ pub fn RolesPage() -> impl IntoView {
             />
 
             <h2>"Roles you can request"</h2>
+            {move || all_frozen().map(|f| view! { <p class="notice notice--frozen" role="status">{f}</p> })}
             <Loaded
                 data=roles
                 loading="Loading roles…"

@@ -70,12 +70,14 @@ pub fn AdminRulesPage() -> impl IntoView {
                                 <th scope="col">"Default"</th>
                                 <th scope="col">"Maximum"</th>
                                 <th scope="col">"Live grants"</th>
+                                <th scope="col">"Requests"</th>
                             </tr>
                         </thead>
                         <tbody>
-                            <For each=move || list.get() key=|r| (r.id.clone(), r.version, r.live_grants) let:r>
+                            <For each=move || list.get() key=|r| (r.id.clone(), r.version, r.live_grants, r.frozen.clone()) let:r>
                                 {
                                     let spec = r.spec.clone().unwrap_or_default();
+                                    let grants_label = format!("{} live grants of {}", r.live_grants, spec.name);
                                     view! {
                                         <tr>
                                             <td><A href=format!("/admin/rules/{}", r.id)>{spec.name.clone()}</A></td>
@@ -83,7 +85,10 @@ pub fn AdminRulesPage() -> impl IntoView {
                                             <td>{if spec.enabled { "yes" } else { "no" }}</td>
                                             <td>{duration_of(spec.default_duration)}</td>
                                             <td>{duration_of(spec.max_duration)}</td>
-                                            <td>{r.live_grants}</td>
+                                            // the grants page filtered by the rule: its emergency controls
+                                            <td><A href=format!("/admin/grants?rule={}", r.id)
+                                                attr:title=grants_label>{r.live_grants}</A></td>
+                                            <td>{r.frozen.map_or_else(|| "open".to_owned(), |f| format!("frozen by {}: {}", f.frozen_by, f.reason))}</td>
                                         </tr>
                                     }
                                 }

@@ -28,6 +28,14 @@ pub enum AuditAction {
     ChannelTested,
     /// A failed notification sent again.
     NotificationRetried,
+    /// Every live grant of a person revoked in one call (the summary; each grant has its own
+    /// `Revoked`).
+    RevokedAllOfPerson,
+    /// Every live grant of a rule revoked in one call (the summary).
+    RevokedAllOfRule,
+    /// New requests and extensions of a rule, or of every rule, frozen.
+    RequestsFrozen,
+    RequestsUnfrozen,
     /// A request or extension refused: not allowed, the rule closed or expired, a permanent
     /// member, a disabled account.
     RequestRefused,
@@ -62,6 +70,10 @@ impl AuditAction {
             Self::ChannelDeleted => "channel_deleted",
             Self::ChannelTested => "channel_tested",
             Self::NotificationRetried => "notification_retried",
+            Self::RevokedAllOfPerson => "revoked_all_of_person",
+            Self::RevokedAllOfRule => "revoked_all_of_rule",
+            Self::RequestsFrozen => "requests_frozen",
+            Self::RequestsUnfrozen => "requests_unfrozen",
             Self::RequestRefused => "request_refused",
             Self::CallRefused => "call_refused",
             Self::SignedIn => "signed_in",
@@ -71,7 +83,7 @@ impl AuditAction {
         }
     }
 
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 27] = [
         Self::Requested,
         Self::Granted,
         Self::Failed,
@@ -89,6 +101,10 @@ impl AuditAction {
         Self::ChannelDeleted,
         Self::ChannelTested,
         Self::NotificationRetried,
+        Self::RevokedAllOfPerson,
+        Self::RevokedAllOfRule,
+        Self::RequestsFrozen,
+        Self::RequestsUnfrozen,
         Self::RequestRefused,
         Self::CallRefused,
         Self::SignedIn,

@@ -15,7 +15,7 @@ use crate::{
 pub(super) const DAVE: &str = "S-1-5-21-1-2-3-1106";
 const ONCALL: &str = "S-1-5-21-1-2-3-1104";
 
-pub(super) fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-27T09:00:00Z")
         .unwrap()
         .to_utc()
@@ -44,7 +44,7 @@ fn spec(policy: JustificationPolicy) -> ValidSpec {
     .unwrap()
 }
 
-pub(super) fn rule(policy: JustificationPolicy) -> RoleRule {
+pub(crate) fn rule(policy: JustificationPolicy) -> RoleRule {
     RoleRule {
         id: "rule-1".into(),
         spec: spec(policy),
@@ -109,14 +109,14 @@ pub(super) fn lease(holder: &str, until: DateTime<Utc>) -> Lease {
     }
 }
 
-pub(super) fn active(r: &RoleRule) -> Grant {
+pub(crate) fn active(r: &RoleRule) -> Grant {
     Grant {
         state: GrantState::Active,
         ..request(r, ask(None, ""), t0()).unwrap()
     }
 }
 
-pub(super) fn person(n: u32) -> Subject {
+pub(crate) fn person(n: u32) -> Subject {
     Subject {
         sid: format!("S-1-5-21-1-2-3-{n}").parse().unwrap(),
         dn: format!("CN=P{n}"),

@@ -23,15 +23,17 @@ use crate::{
 };
 
 mod admission;
+mod bulk;
 mod ending;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod reconcile;
 mod request;
 
 pub use admission::{
     Admission, RequestCase, add_may_have_happened, admit, after_add, link_ttl, member_outside,
 };
+pub use bulk::{Revocable, Revocations, STILL_ACTIVATING, revocable};
 pub use ending::{
     EndingPlan, Kept, begin_end, finish_end, noting_end, plan_endings, revoke_reason,
     still_covered, take_over,

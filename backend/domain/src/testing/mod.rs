@@ -26,6 +26,7 @@ use crate::{
         Capabilities, Directory, DirectoryGroup, DirectoryObject, DirectoryUser, GroupRef, Member,
         MembershipChange, SearchPage, SearchScope, Sid, UserLookup, WriteAccess, choose_mechanism,
     },
+    freeze::{Freeze, FreezeScope, not_frozen},
     grant::{Grant, GrantState},
     grant_filter::GrantFilter,
     notify::{self, Channel, DeliveryState, NewNotification, Notification},

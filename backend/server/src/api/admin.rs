@@ -22,7 +22,7 @@ use super::{
 use crate::{
     audit_trail::{AuditTrail, Event},
     auth::{caller::Authenticator, error::AuthError},
-    grants::Engine,
+    grants::{Engine, rules::RuleView},
     notify::channels::Channels,
 };
 
@@ -127,7 +127,11 @@ impl AdminService for AdminApi {
             .create(&right, &who, spec, &target)
             .await
             .map_err(status)?;
-        Ok(Response::new(convert::rule(rule, 0)))
+        Ok(Response::new(convert::rule(RuleView {
+            rule,
+            live_grants: 0,
+            frozen: None,
+        })))
     }
 
     async fn get_rule(
@@ -135,13 +139,13 @@ impl AdminService for AdminApi {
         request: Request<pb::GetRuleRequest>,
     ) -> Result<Response<pb::Rule>, Status> {
         let (right, _) = self.admin(&request).await?;
-        let (rule, live) = self
+        let view = self
             .engine()?
             .rules
             .get(&right, &request.get_ref().rule_id)
             .await
             .map_err(status)?;
-        Ok(Response::new(convert::rule(rule, live)))
+        Ok(Response::new(convert::rule(view)))
     }
 
     async fn update_rule(
@@ -157,8 +161,8 @@ impl AdminService for AdminApi {
             .update(&right, &who, &ask.rule_id, spec, &target, ask.version)
             .await
             .map_err(status)?;
-        let (_, live) = engine.rules.get(&right, &rule.id).await.map_err(status)?;
-        Ok(Response::new(convert::rule(rule, live)))
+        let view = engine.rules.get(&right, &rule.id).await.map_err(status)?;
+        Ok(Response::new(convert::rule(view)))
     }
 
     async fn delete_rule(
@@ -187,10 +191,7 @@ impl AdminService for AdminApi {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ListRulesResponse {
-            rules: rules
-                .into_iter()
-                .map(|(r, live)| convert::rule(r, live))
-                .collect(),
+            rules: rules.into_iter().map(convert::rule).collect(),
         }))
     }
 
@@ -226,6 +227,88 @@ impl AdminService for AdminApi {
             .await
             .map_err(status)?;
         Ok(Response::new(convert::grant(grant)))
+    }
+
+    async fn revoke_grants_of_person(
+        &self,
+        request: Request<pb::RevokeGrantsOfPersonRequest>,
+    ) -> Result<Response<pb::RevokeGrantsResponse>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let done = self
+            .engine()?
+            .emergency
+            .revoke_person(&right, &who, &ask.person, &ask.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::revocations(done)))
+    }
+
+    async fn revoke_grants_of_rule(
+        &self,
+        request: Request<pb::RevokeGrantsOfRuleRequest>,
+    ) -> Result<Response<pb::RevokeGrantsResponse>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let done = self
+            .engine()?
+            .emergency
+            .revoke_rule(&right, &who, &ask.rule_id, &ask.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::revocations(done)))
+    }
+
+    async fn freeze_requests(
+        &self,
+        request: Request<pb::FreezeRequestsRequest>,
+    ) -> Result<Response<pb::Freeze>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let scope = convert::freeze_scope(ask.scope.as_ref()).map_err(status)?;
+        let frozen = self
+            .engine()?
+            .emergency
+            .freeze(&right, &who, scope, &ask.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::freeze(
+            frozen.freeze,
+            frozen.rule_name,
+        )))
+    }
+
+    async fn unfreeze_requests(
+        &self,
+        request: Request<pb::UnfreezeRequestsRequest>,
+    ) -> Result<Response<pb::UnfreezeRequestsResponse>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let scope = convert::unfreeze_scope(request.get_ref().scope.as_ref()).map_err(status)?;
+        self.engine()?
+            .emergency
+            .unfreeze(&right, &who, scope)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::UnfreezeRequestsResponse {}))
+    }
+
+    async fn list_freezes(
+        &self,
+        request: Request<pb::ListFreezesRequest>,
+    ) -> Result<Response<pb::ListFreezesResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let freezes = self
+            .engine()?
+            .emergency
+            .freezes(&right)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListFreezesResponse {
+            freezes: freezes
+                .into_iter()
+                .map(|f| convert::freeze(f.freeze, f.rule_name))
+                .collect(),
+        }))
     }
 
     async fn list_audit_events(

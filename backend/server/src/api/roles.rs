@@ -124,17 +124,15 @@ impl RoleService for RoleApi {
         request: Request<pb::ListRolesRequest>,
     ) -> Result<Response<pb::ListRolesResponse>, Status> {
         let who = caller(&request)?;
-        let roles = self
+        let offer = self
             .engine()?
             .requests
             .roles_for(&who.caller)
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ListRolesResponse {
-            roles: roles
-                .into_iter()
-                .map(|r| convert::role(r.rule, r.live))
-                .collect(),
+            roles: offer.roles.into_iter().map(convert::role).collect(),
+            all_frozen: offer.all_frozen.map(|f| convert::freeze(f, String::new())),
         }))
     }
 

@@ -36,10 +36,6 @@ impl Endings {
         reason: &str,
     ) -> Result<Grant, DomainError> {
         let reason = grant::revoke_reason(reason)?;
-        // kept on the grant for the person to read, and in the audit event's detail
-        let g = grant::noting_end(self.0.grant(id).await?, reason.clone());
-        self.0
-            .end(g, EndReason::Revoked, &actor.account_name, reason)
-            .await
+        self.0.revoke(actor, id, &reason).await
     }
 }

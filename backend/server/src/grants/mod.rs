@@ -8,12 +8,15 @@
 //!   directory);
 //! - [`request::Requests`]: what requesters do: roles they may request, request, extend;
 //! - [`ending::Endings`]: release and revoke;
+//! - [`emergency::Emergency`]: an admin's emergency controls: revoke every live grant of a
+//!   person or a rule, freeze requests of a rule or of every rule;
 //! - [`expiry::Expiry`]: the scheduler's work: due grants, left-over `ending` ones, recovery
 //!   of unconfirmed grants;
 //! - [`reconcile::Reconciler`]: role groups against live grants;
 //! - [`reports::Reports`]: grant and audit listings, the directory report;
 //! - [`scheduler`]: the loops that drive expiry and reconciliation.
 
+pub mod emergency;
 pub mod ending;
 pub mod expiry;
 pub mod reconcile;
@@ -68,6 +71,7 @@ pub struct Engine {
     pub rules: rules::Rules,
     pub requests: request::Requests,
     pub endings: ending::Endings,
+    pub emergency: emergency::Emergency,
     pub expiry: expiry::Expiry,
     pub reconciler: reconcile::Reconciler,
     pub reports: reports::Reports,
@@ -92,6 +96,7 @@ impl Engine {
             rules: rules::Rules::new(shared.clone()),
             requests: request::Requests::new(shared.clone()),
             endings: ending::Endings::new(shared.clone()),
+            emergency: emergency::Emergency::new(shared.clone()),
             expiry: expiry::Expiry::new(shared.clone()),
             reconciler: reconcile::Reconciler::new(shared.clone()),
             reports: reports::Reports::new(shared.clone()),

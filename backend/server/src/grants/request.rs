@@ -10,6 +10,7 @@ use jitroles_domain::{
     access::{Caller, authorize_request},
     audit::{AuditAction, SYSTEM_ACTOR},
     directory::{Mechanism, MembershipChange},
+    freeze::{self, Asking, Freeze},
     grant::{self, Ask, Grant, GrantState, RequestCase, Subject},
     notify,
     rule::RoleRule,
@@ -27,6 +28,14 @@ pub struct Requests(Arc<Shared>);
 pub struct RequestableRole {
     pub rule: RoleRule,
     pub live: Option<Grant>,
+    /// The freeze that stops requests and extensions of it now (of every role, or its own).
+    pub frozen: Option<Freeze>,
+}
+
+/// What a requester is offered: the roles they may request, and the freeze of every role.
+pub struct Offer {
+    pub roles: Vec<RequestableRole>,
+    pub all_frozen: Option<Freeze>,
 }
 
 impl Requests {
@@ -34,9 +43,11 @@ impl Requests {
         Self(shared)
     }
 
-    /// The roles `caller` may request now, with their live grant of each.
-    pub async fn roles_for(&self, caller: &Caller) -> Result<Vec<RequestableRole>, DomainError> {
+    /// The roles `caller` may request now, with their live grant of each and the freezes
+    /// that hold (a frozen role is offered, with its freeze, so the person sees why).
+    pub async fn roles_for(&self, caller: &Caller) -> Result<Offer, DomainError> {
         let now = self.0.now();
+        let freezes = self.0.live_freezes().await?;
         let mut roles = Vec::new();
         for rule in self.0.live_rules().await?.iter() {
             if rule.check_open(now).is_err()
@@ -51,11 +62,16 @@ impl Requests {
                 .live_grant(&rule.id, &caller.sid)
                 .await?;
             roles.push(RequestableRole {
+                frozen: freeze::freeze_on(&freezes, &rule.id).cloned(),
                 rule: rule.clone(),
                 live,
             });
         }
-        Ok(roles)
+        let all_frozen = freezes
+            .iter()
+            .find(|f| f.scope == freeze::FreezeScope::All)
+            .cloned();
+        Ok(Offer { roles, all_frozen })
     }
 
     /// Adds `caller` to the role's group until the grant expires. A refusal (not allowed,
@@ -85,12 +101,19 @@ impl Requests {
         // costs no directory or database work
         let now = shared.now();
         let allowed = match authorize_request(caller, &rule.id, &rule.spec.acl) {
-            // the group may have become privileged since the rule was saved
-            Ok(right) => shared
-                .targets
-                .verdict(&shared.ports, &rule.target)
-                .await?
-                .map(|()| right),
+            // only someone who may request the role reads why it is frozen
+            Ok(right) => {
+                match freeze::check_unfrozen(&shared.live_freezes().await?, &rule, Asking::Request)
+                {
+                    // the group may have become privileged since the rule was saved
+                    Ok(()) => shared
+                        .targets
+                        .verdict(&shared.ports, &rule.target)
+                        .await?
+                        .map(|()| right),
+                    Err(why) => Err(why),
+                }
+            }
             Err(why) => Err(why),
         };
         let opened = match allowed {
@@ -208,6 +231,7 @@ impl Requests {
         }?;
         // the ACL may have changed since the request, and the group may have become privileged
         authorize_request(caller, &rule.id, &rule.spec.acl)?;
+        freeze::check_unfrozen(&shared.live_freezes().await?, &rule, Asking::Extension)?;
         let now = shared.now();
         rule.check_open(now)?;
         shared

@@ -12,10 +12,33 @@ use jitroles_domain::{
     access::{AclEntry, AdminRight, Caller, PrincipalKind},
     audit::AuditAction,
     directory::{GroupRef, UserLookup, find_group},
+    freeze::{Freeze, FreezeScope},
     rule::{RoleRule, RuleChannels, RuleSpec, TargetGroup, check_acl_size, check_text},
 };
 
 use super::shared::{Shared, rule_audit};
+
+/// A rule as admins see it: with its number of live grants and its own freeze (a freeze of
+/// every role is listed by `Emergency::freezes`).
+pub struct RuleView {
+    pub rule: RoleRule,
+    pub live_grants: u32,
+    pub frozen: Option<Freeze>,
+}
+
+impl RuleView {
+    fn of(rule: RoleRule, live: &HashMap<String, u32>, freezes: &[Freeze]) -> Self {
+        let frozen = freezes
+            .iter()
+            .find(|f| f.scope == FreezeScope::Rule(rule.id.clone()))
+            .cloned();
+        Self {
+            live_grants: live.get(&rule.id).copied().unwrap_or(0),
+            rule,
+            frozen,
+        }
+    }
+}
 
 pub struct Rules(Arc<Shared>);
 
@@ -111,23 +134,21 @@ impl Rules {
         Ok(())
     }
 
-    /// A rule with its number of live grants.
-    pub async fn get(&self, _: &AdminRight, id: &str) -> Result<(RoleRule, u32), DomainError> {
+    /// A rule with its number of live grants and its own freeze.
+    pub async fn get(&self, _: &AdminRight, id: &str) -> Result<RuleView, DomainError> {
         let rule = self.0.stored_rule(id).await?;
         let live = self.0.ports.rules.live_grant_counts().await?;
-        let n = live.get(id).copied().unwrap_or(0);
-        Ok((rule, n))
+        let freezes = self.0.ports.rules.freezes().await?;
+        Ok(RuleView::of(rule, &live, &freezes))
     }
 
-    /// Rules whose name contains `query` (any case), each with its number of live grants.
-    pub async fn list(
-        &self,
-        _: &AdminRight,
-        query: &str,
-    ) -> Result<Vec<(RoleRule, u32)>, DomainError> {
+    /// Rules whose name contains `query` (any case), each with its number of live grants and
+    /// its own freeze.
+    pub async fn list(&self, _: &AdminRight, query: &str) -> Result<Vec<RuleView>, DomainError> {
         check_text("query", query, 256, false)?;
         let query = query.to_lowercase();
         let live: HashMap<String, u32> = self.0.ports.rules.live_grant_counts().await?;
+        let freezes = self.0.ports.rules.freezes().await?;
         Ok(self
             .0
             .ports
@@ -136,10 +157,7 @@ impl Rules {
             .await?
             .into_iter()
             .filter(|r| r.spec.name.to_lowercase().contains(&query))
-            .map(|r| {
-                let n = live.get(&r.id).copied().unwrap_or(0);
-                (r, n)
-            })
+            .map(|r| RuleView::of(r, &live, &freezes))
             .collect())
     }
 

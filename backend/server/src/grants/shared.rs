@@ -9,7 +9,8 @@ use jitroles_domain::{
     access::Caller,
     audit::{AuditAction, NewAudit},
     directory::{Mechanism, Sid},
-    grant::{Grant, Lease},
+    freeze::Freeze,
+    grant::{self, EndReason, Grant, Lease},
     ports::GrantStore,
     rule::RoleRule,
 };
@@ -20,9 +21,9 @@ use super::{
     targets::{TargetSettings, Targets},
 };
 
-/// How long a rule read for a request is reused. Edits on this instance take effect at once
-/// (they drop the copy); edits on another instance within this long (a new deny entry must
-/// hold on every instance within 5 s).
+/// How long a rule (or freeze) read for a request is reused. Edits on this instance take
+/// effect at once (they drop the copy); edits on another instance within this long (a new deny
+/// entry, or a freeze, must hold on every instance within 5 s).
 const RULES_FRESH: Duration = Duration::from_secs(3);
 
 /// How long the mechanism (PAM on or off) is reused before the directory is asked again. PAM
@@ -48,6 +49,8 @@ pub(super) struct Shared {
 #[derive(Default)]
 struct RuleCopy {
     held: Option<(Arc<Vec<RoleRule>>, tokio::time::Instant)>,
+    /// The freezes in force, read and dropped as the rules are.
+    freezes: Option<(Arc<Vec<Freeze>>, tokio::time::Instant)>,
     edits: u64,
 }
 
@@ -125,6 +128,27 @@ impl Shared {
         Ok(rules)
     }
 
+    /// The freezes in force, as read at most [`RULES_FRESH`] ago (a freeze on this instance
+    /// drops the copy, as a rule edit does).
+    pub async fn live_freezes(&self) -> Result<Arc<Vec<Freeze>>, DomainError> {
+        let (held, edits) = {
+            let copy = self.rule_copy();
+            (copy.freezes.clone(), copy.edits)
+        };
+        if let Some((freezes, at)) = held
+            && at.elapsed() < RULES_FRESH
+        {
+            return Ok(freezes);
+        }
+        let at = tokio::time::Instant::now();
+        let freezes = Arc::new(self.ports.rules.freezes().await?);
+        let mut copy = self.rule_copy();
+        if copy.edits == edits {
+            copy.freezes = Some((freezes.clone(), at));
+        }
+        Ok(freezes)
+    }
+
     /// A live rule for a request, or NOT_FOUND naming it as a role. A rule made since the
     /// copy was read (on another instance) is read from the store, alone.
     pub async fn requested_rule(&self, id: &str) -> Result<RoleRule, DomainError> {
@@ -146,6 +170,7 @@ impl Shared {
     pub fn rules_changed(&self) {
         let mut copy = self.rule_copy();
         copy.held = None;
+        copy.freezes = None;
         copy.edits += 1;
     }
 
@@ -162,6 +187,25 @@ impl Shared {
             .grant(id)
             .await?
             .ok_or_else(|| not_found(format!("grant {id}")))
+    }
+
+    /// An admin ends grant `id` now, saying why: the one way a revoke ends a grant, alone or
+    /// among many. The reason is checked by the caller ([`grant::revoke_reason`]).
+    pub async fn revoke(
+        &self,
+        actor: &Caller,
+        id: &str,
+        reason: &str,
+    ) -> Result<Grant, DomainError> {
+        // kept on the grant for the person to read, and in the audit event's detail
+        let g = grant::noting_end(self.grant(id).await?, reason.to_owned());
+        self.end(
+            g,
+            EndReason::Revoked,
+            &actor.account_name,
+            reason.to_owned(),
+        )
+        .await
     }
 
     /// A live rule as stored now, or NOT_FOUND.

@@ -16,6 +16,7 @@ use jitroles_domain::{
 
 use super::{Engine, Leases, Ports, Unobserved};
 
+mod emergency;
 mod recovery;
 mod rules;
 mod targets;
@@ -538,7 +539,7 @@ async fn a_group_renamed_and_moved_in_ad_keeps_working_and_its_rules_take_the_ne
         .await
         .unwrap();
     assert_eq!(w.engine.reconciler.reconcile().await.unwrap(), 0);
-    let (followed, _) = w.engine.rules.get(&w.admin, &rule.id).await.unwrap();
+    let followed = w.engine.rules.get(&w.admin, &rule.id).await.unwrap().rule;
     assert_eq!(
         (followed.target.name.as_str(), followed.target.dn.as_str()),
         ("jit-role-dba-renamed", moved)

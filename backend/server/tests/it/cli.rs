@@ -242,8 +242,14 @@ fn doctor_passes_a_working_installation_and_names_the_uris_to_register() {
     let checks = checks(&out);
     assert_eq!(out.status.code(), Some(0), "{checks:#?}");
     assert!(
-        checks[1]["said"].as_str().unwrap().contains("migrations current")
-            && checks[3]["said"].as_str().unwrap().contains("every rule's group"),
+        checks[1]["said"]
+            .as_str()
+            .unwrap()
+            .contains("migrations current")
+            && checks[3]["said"]
+                .as_str()
+                .unwrap()
+                .contains("every rule's group"),
         "{checks:#?}"
     );
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();

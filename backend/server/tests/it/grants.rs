@@ -2,8 +2,9 @@
 //! from the test provider's key, memberships checked in the real Samba DC.
 //!
 //! Tests in this binary run in parallel against one DC, so each test owns a (person, group)
-//! pair: dave and svc-ci on jit-role-dba and on jit-role-web, alice on jit-role-web; carol and
-//! bob are only ever refused.
+//! pair: dave and svc-ci on jit-role-dba and on jit-role-web, alice on jit-role-web (and on
+//! jit-role-dba in `emergency.rs`), bob on both when allowed by hand; carol is only ever
+//! refused.
 
 use std::{
     sync::Arc,
@@ -28,14 +29,14 @@ use crate::{
     stack::{as_, oncall_rule, secs},
 };
 
-struct Stack {
+pub(crate) struct Stack {
     running: Running,
     op: Provider,
     ad: ActiveDirectory,
     _dir: tempfile::TempDir,
 }
 
-async fn stack() -> Option<Stack> {
+pub(crate) async fn stack() -> Option<Stack> {
     let dir = tempfile::tempdir().unwrap();
     let (config, op) = directory_and_provider(dir.path())?;
     let ad = ActiveDirectory::new(config.directory.as_ref().unwrap().adapter_config()).unwrap();
@@ -53,7 +54,7 @@ fn group_dn(name: &str) -> String {
 }
 
 impl Stack {
-    async fn channel(&self) -> Channel {
+    pub(crate) async fn channel(&self) -> Channel {
         Channel::from_shared(format!("http://{}", self.running.addr()))
             .unwrap()
             .connect()
@@ -61,20 +62,20 @@ impl Stack {
             .unwrap()
     }
 
-    fn as_<T>(&self, account: &str, message: T) -> Request<T> {
+    pub(crate) fn as_<T>(&self, account: &str, message: T) -> Request<T> {
         as_(&self.op, account, message)
     }
 
-    async fn roles(&self) -> RoleServiceClient<Channel> {
+    pub(crate) async fn roles(&self) -> RoleServiceClient<Channel> {
         RoleServiceClient::new(self.channel().await)
     }
 
-    async fn admin(&self) -> AdminServiceClient<Channel> {
+    pub(crate) async fn admin(&self) -> AdminServiceClient<Channel> {
         AdminServiceClient::new(self.channel().await)
     }
 
     /// A rule made by alice on `group` whose ACL allows dba-oncall; justification required.
-    async fn rule(&self, name: &str, group: &str, default_secs: i64) -> pb::Rule {
+    pub(crate) async fn rule(&self, name: &str, group: &str, default_secs: i64) -> pb::Rule {
         oncall_rule(
             self.channel().await,
             &self.op,
@@ -86,7 +87,7 @@ impl Stack {
     }
 
     /// The rule with `account` added to its ACL (allow), as alice saves it.
-    async fn allow(&self, rule: &pb::Rule, account: &str) -> pb::Rule {
+    pub(crate) async fn allow(&self, rule: &pb::Rule, account: &str) -> pb::Rule {
         let sid = self.user(account).await.sid.to_string();
         let mut spec = rule.spec.clone().unwrap();
         spec.acl.push(pb::AclEntry {
@@ -110,7 +111,7 @@ impl Stack {
             .into_inner()
     }
 
-    async fn request(
+    pub(crate) async fn request(
         &self,
         account: &str,
         rule: &pb::Rule,
@@ -132,7 +133,7 @@ impl Stack {
     }
 
     /// A person of the test population as the DC knows them.
-    async fn user(&self, account: &str) -> DirectoryUser {
+    pub(crate) async fn user(&self, account: &str) -> DirectoryUser {
         self.ad
             .find_user(&UserLookup::SamAccountName(account.into()))
             .await
@@ -140,7 +141,7 @@ impl Stack {
             .unwrap()
     }
 
-    async fn is_member(&self, account: &str, group: &str) -> bool {
+    pub(crate) async fn is_member(&self, account: &str, group: &str) -> bool {
         let dn = self.user(account).await.dn;
         self.ad
             .members(&group_dn(group))
@@ -151,12 +152,12 @@ impl Stack {
     }
 
     /// Leaves `account` out of `group`, whatever an earlier failed run left behind.
-    async fn clear(&self, account: &str, group: &str) {
+    pub(crate) async fn clear(&self, account: &str, group: &str) {
         let sid = self.user(account).await.sid;
         self.ad.remove_member(&group_dn(group), &sid).await.unwrap();
     }
 
-    async fn audit_actions(&self, grant_id: &str) -> Vec<String> {
+    pub(crate) async fn audit_actions(&self, grant_id: &str) -> Vec<String> {
         let events = self
             .admin()
             .await
@@ -174,7 +175,7 @@ impl Stack {
         actions
     }
 
-    async fn my_grant(&self, account: &str, id: &str) -> pb::Grant {
+    pub(crate) async fn my_grant(&self, account: &str, id: &str) -> pb::Grant {
         self.roles()
             .await
             .list_my_grants(self.as_(account, pb::ListMyGrantsRequest::default()))

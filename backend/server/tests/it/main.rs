@@ -6,6 +6,7 @@ mod accountability;
 mod bearer;
 mod cli;
 mod crash;
+mod emergency;
 mod grants;
 mod instances;
 mod notify;

@@ -2,6 +2,7 @@
 
 pub mod audit_event;
 pub mod channel;
+pub mod freeze;
 pub mod grant;
 pub mod installation;
 pub mod membership_lease;

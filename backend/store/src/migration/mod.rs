@@ -13,6 +13,7 @@ mod m20261129_232000_add_grant_end_notes;
 mod m20261129_233000_create_rule_channels;
 mod m20261201_220000_add_sign_in_key;
 mod m20261201_223000_drop_sign_ins;
+mod m20261202_090000_create_freezes;
 mod m20261202_100000_add_audit_source;
 mod m20261202_110000_create_membership_leases;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_233000_create_rule_channels::Migration),
             Box::new(m20261201_220000_add_sign_in_key::Migration),
             Box::new(m20261201_223000_drop_sign_ins::Migration),
+            Box::new(m20261202_090000_create_freezes::Migration),
             Box::new(m20261202_100000_add_audit_source::Migration),
             Box::new(m20261202_110000_create_membership_leases::Migration),
         ]

@@ -52,6 +52,7 @@ macro_rules! on_all {
 
 mod audit;
 mod databases;
+mod freezes;
 mod grants;
 mod migrations;
 mod notifications;

@@ -279,6 +279,11 @@ impl GrantStore for MemoryStore {
         Ok(expiry.chain(lease_end).min())
     }
 
+    async fn record_audit(&self, audit: NewAudit) -> Result<(), DomainError> {
+        lock(&self.0).record(audit);
+        Ok(())
+    }
+
     async fn audit_events(
         &self,
         filter: &AuditFilter,

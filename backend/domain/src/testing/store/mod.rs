@@ -42,6 +42,8 @@ struct Tables {
     rules: BTreeMap<String, (RoleRule, Option<DateTime<Utc>>)>,
     grants: BTreeMap<String, Grant>,
     audit: Vec<AuditEvent>,
+    /// By scope key (see [`FreezeScope::key`]).
+    freezes: BTreeMap<String, Freeze>,
     channels: BTreeMap<String, Channel>,
     outbox: Vec<Notification>,
     dedupe: HashSet<String>,

@@ -93,6 +93,7 @@ impl RuleStore for MemoryStore {
             ..stored
         };
         t.rules.insert(id.to_owned(), (deleted, Some(audit.at)));
+        t.freezes.remove(id);
         t.record(audit);
         Ok(())
     }
@@ -106,5 +107,28 @@ impl RuleStore for MemoryStore {
             }
         }
         Ok(counts)
+    }
+
+    async fn freezes(&self) -> Result<Vec<Freeze>, DomainError> {
+        let mut all: Vec<Freeze> = lock(&self.0).freezes.values().cloned().collect();
+        all.sort_by(|a, b| a.scope.cmp(&b.scope));
+        Ok(all)
+    }
+
+    async fn freeze(&self, freeze: &Freeze, audit: NewAudit) -> Result<(), DomainError> {
+        let mut t = lock(&self.0);
+        t.freezes
+            .insert(freeze.scope.key().to_owned(), freeze.clone());
+        t.record(audit);
+        Ok(())
+    }
+
+    async fn unfreeze(&self, scope: &FreezeScope, audit: NewAudit) -> Result<(), DomainError> {
+        let mut t = lock(&self.0);
+        if t.freezes.remove(scope.key()).is_none() {
+            return Err(not_frozen(scope));
+        }
+        t.record(audit);
+        Ok(())
     }
 }

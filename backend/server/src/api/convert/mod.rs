@@ -56,23 +56,26 @@ pub fn search_page(page: jitroles_domain::directory::SearchPage) -> pb::SearchDi
 
 // ---- rules, grants, audit ----
 
+mod emergency;
 mod notifications;
 #[cfg(test)]
 mod properties;
 
+pub use emergency::{freeze, freeze_scope, revocations, unfreeze_scope};
 pub use notifications::{channel, channel_spec, delivery_state, notification};
 
 use std::time::Duration;
 
-use crate::grants::reports::DirectoryReport;
+use crate::grants::{reports::DirectoryReport, request::RequestableRole, rules::RuleView};
 use jitroles_domain::{
     DomainError,
     access::{AclEntry, Effect, PrincipalKind},
     audit::{AuditAction, AuditEvent},
     directory::Mechanism,
+    freeze::FreezeScope,
     grant::{EndReason, Grant, GrantState},
     grant_filter::{GrantFilter, Person},
-    rule::{JustificationPolicy, RoleRule, RuleChannels, RuleSpec, TargetGroup, check_text},
+    rule::{JustificationPolicy, RuleChannels, RuleSpec, TargetGroup, check_text},
 };
 
 /// A duration from a request; `None` when absent.
@@ -260,7 +263,13 @@ fn target(t: &TargetGroup) -> pb::TargetGroup {
     }
 }
 
-pub fn rule(r: RoleRule, live_grants: u32) -> pb::Rule {
+/// A rule as admins see it, with its live grants and its own freeze.
+pub fn rule(view: RuleView) -> pb::Rule {
+    let RuleView {
+        rule: r,
+        live_grants,
+        frozen,
+    } = view;
     let s = &r.spec;
     pb::Rule {
         id: r.id.clone(),
@@ -301,11 +310,26 @@ pub fn rule(r: RoleRule, live_grants: u32) -> pb::Rule {
         created_at: Some(timestamp(r.created_at)),
         updated_at: Some(timestamp(r.updated_at)),
         live_grants,
+        frozen: frozen.map(|f| freeze(f, s.name.clone())),
     }
 }
 
-pub fn role(r: RoleRule, live: Option<Grant>) -> pb::Role {
+/// A role a requester is offered, with their live grant and the freeze that holds for it.
+pub fn role(offered: RequestableRole) -> pb::Role {
+    let RequestableRole {
+        rule: r,
+        live,
+        frozen,
+    } = offered;
+    let frozen = frozen.map(|f| {
+        let name = match f.scope {
+            FreezeScope::All => String::new(),
+            FreezeScope::Rule(_) => r.spec.name.clone(),
+        };
+        freeze(f, name)
+    });
     pb::Role {
+        frozen,
         rule_id: r.id,
         name: r.spec.name,
         description: r.spec.description,
@@ -384,6 +408,10 @@ pub fn audit_action(action: AuditAction) -> pb::AuditAction {
         A::ChannelDeleted => P::ChannelDeleted,
         A::ChannelTested => P::ChannelTested,
         A::NotificationRetried => P::NotificationRetried,
+        A::RevokedAllOfPerson => P::RevokedAllOfPerson,
+        A::RevokedAllOfRule => P::RevokedAllOfRule,
+        A::RequestsFrozen => P::RequestsFrozen,
+        A::RequestsUnfrozen => P::RequestsUnfrozen,
         A::RequestRefused => P::RequestRefused,
         A::CallRefused => P::CallRefused,
         A::SignedIn => P::SignedIn,

@@ -67,7 +67,7 @@ async fn a_rule_changed_on_another_instance_holds_here_within_three_seconds() {
     let a = world_named("a");
     let b = engine_on(&a.store, &a.directory, &a.clock, "b");
     let rule = a.rule("DBA").await;
-    let offered = |roles: Vec<crate::grants::request::RequestableRole>| roles.len();
+    let offered = |offer: crate::grants::request::Offer| offer.roles.len();
     assert_eq!(offered(b.requests.roles_for(&a.dave).await.unwrap()), 1);
     let mut denied = spec("DBA");
     denied.acl.push(AclEntry {
@@ -106,7 +106,7 @@ async fn a_rule_made_on_another_instance_can_be_requested_here_at_once() {
     let a = world_named("a");
     let b = engine_on(&a.store, &a.directory, &a.clock, "b");
     let first = a.rule("DBA").await;
-    assert_eq!(b.requests.roles_for(&a.dave).await.unwrap().len(), 1);
+    assert_eq!(b.requests.roles_for(&a.dave).await.unwrap().roles.len(), 1);
     let second = a.rule("DBA two").await;
     b.requests
         .request(&a.dave, &second.id, Ask::default())
@@ -121,7 +121,7 @@ async fn a_rule_deleted_on_another_instance_gains_no_grant_from_a_stale_copy() {
     let b = engine_on(&a.store, &a.directory, &a.clock, "b");
     let rule = a.rule("DBA").await;
     assert_eq!(
-        b.requests.roles_for(&a.dave).await.unwrap().len(),
+        b.requests.roles_for(&a.dave).await.unwrap().roles.len(),
         1,
         "b holds a copy"
     );
