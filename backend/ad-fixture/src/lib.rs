@@ -22,6 +22,7 @@
 //! without waiting. It speaks plain LDAP on loopback (no TLS) and accepts one account: the
 //! service account, which may write `member` of the groups in `OU=JIT Roles` only.
 
+pub mod fault_proxy;
 pub mod proxy;
 
 use std::{
