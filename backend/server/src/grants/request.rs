@@ -19,7 +19,7 @@ use super::{
     shared::{Shared, audit},
     transitions::Undo,
 };
-use crate::failpoint;
+use crate::{deadline, failpoint};
 
 pub struct Requests(Arc<Shared>);
 
@@ -59,8 +59,19 @@ impl Requests {
     }
 
     /// Adds `caller` to the role's group until the grant expires. A refusal (not allowed,
-    /// the rule closed, a permanent member) goes to the rule's failure channels once.
+    /// the rule closed, a permanent member) goes to the rule's failure channels once. Runs
+    /// to its end even if the caller is answered first (see [`deadline`]).
     pub async fn request(
+        &self,
+        caller: &Caller,
+        rule_id: &str,
+        ask: Ask,
+    ) -> Result<Grant, DomainError> {
+        let (this, caller, rule_id) = (Self(self.0.clone()), caller.clone(), rule_id.to_owned());
+        deadline::detached(async move { this.request_now(&caller, &rule_id, ask).await }).await
+    }
+
+    async fn request_now(
         &self,
         caller: &Caller,
         rule_id: &str,
@@ -152,7 +163,9 @@ impl Requests {
         };
         let fresh = admitted.grant;
 
-        // write-ahead: the grant exists before the directory changes
+        // write-ahead: the grant exists before the directory changes (and nothing is
+        // written once the caller's time is up)
+        deadline::check()?;
         grants
             .insert_grant(
                 &fresh,
@@ -186,9 +199,23 @@ impl Requests {
                 }
             }
             Err(e) => {
-                shared.fail(&fresh, &e, Undo::Remove).await;
+                // no answer (a hung DC, a cut connection): the add may still land
+                let undo = if matches!(e, DomainError::Unavailable(_)) {
+                    Undo::RemoveUnsure
+                } else {
+                    Undo::Remove
+                };
+                shared.fail(&fresh, &e, undo).await;
                 return Err(e);
             }
+        }
+        if deadline::answered() {
+            // the caller was told it failed: the membership must go
+            let late = DomainError::Unavailable(
+                "the caller was answered before the grant was confirmed".into(),
+            );
+            shared.fail(&fresh, &late, Undo::Remove).await;
+            return Err(late);
         }
         let active = Grant {
             state: GrantState::Active,
@@ -227,6 +254,16 @@ impl Requests {
     /// Moves the caller's grant `id` to a later expiry (`duration` from now, default the
     /// rule's), as the rule's caps allow.
     pub async fn extend(
+        &self,
+        caller: &Caller,
+        id: &str,
+        duration: Option<Duration>,
+    ) -> Result<Grant, DomainError> {
+        let (this, caller, id) = (Self(self.0.clone()), caller.clone(), id.to_owned());
+        deadline::detached(async move { this.extend_now(&caller, &id, duration).await }).await
+    }
+
+    async fn extend_now(
         &self,
         caller: &Caller,
         id: &str,

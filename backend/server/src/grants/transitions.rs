@@ -19,7 +19,7 @@ use jitroles_domain::{
 };
 
 use super::shared::{Shared, audit};
-use crate::failpoint;
+use crate::{deadline, failpoint};
 
 /// Most members removed from one group in one directory write.
 const REMOVE_BATCH: usize = 250;
@@ -28,13 +28,18 @@ const REMOVE_BATCH: usize = 250;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Undo {
     Remove,
+    /// The write got no answer (a hung or unreachable DC): it may still land later, so it is
+    /// undone now and the grant stays `activating` for recovery to undo it again, once a write
+    /// the DC held would have landed (`scheduler.unconfirmed_after_seconds`), and fail it.
+    RemoveUnsure,
     /// The member was there before us: leave it.
     Keep,
 }
 
 impl Shared {
     /// Ends an unconfirmed grant `failed`, removing the membership it may have written
-    /// (`Undo::Remove`). Whatever cannot be done now is left `activating` for recovery.
+    /// (`Undo::Remove`). Whatever cannot be done now (or not for sure: `Undo::RemoveUnsure`)
+    /// is left `activating` for recovery.
     pub async fn fail(&self, activating: &Grant, why: &DomainError, undo: Undo) {
         let covered = undo == Undo::Keep
             || match self
@@ -49,14 +54,20 @@ impl Shared {
                     return;
                 }
             };
+        // undone even when the call's deadline has passed: the add's outcome is unknown
         if !covered
-            && let Err(e) = self
-                .ports
-                .directory
-                .remove_member(&activating.group.dn, &activating.subject.sid)
-                .await
+            && let Err(e) = deadline::lifted(
+                self.ports
+                    .directory
+                    .remove_member(&activating.group.dn, &activating.subject.sid),
+            )
+            .await
         {
             tracing::warn!(grant = %activating.id, error = %e, "cannot undo the membership of a failed grant; recovery will retry");
+            return;
+        }
+        if undo == Undo::RemoveUnsure {
+            tracing::info!(grant = %activating.id, error = %why, "a directory write got no answer; undone, and recovery undoes it again before the grant is recorded failed");
             return;
         }
         if let DomainError::Internal(_) = why {

@@ -7,6 +7,7 @@ mod bearer;
 mod cli;
 mod crash;
 mod grants;
+mod hung;
 mod instances;
 mod notify;
 mod oidc;
