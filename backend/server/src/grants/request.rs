@@ -132,7 +132,7 @@ impl Requests {
         // group is always read.
         let maybe_member =
             caller.groups.contains(&rule.target.sid) || fresh.mechanism == Mechanism::Ttl;
-        let _membership = shared.memberships.lock(&rule.target.sid, &caller.sid).await;
+        let membership = shared.memberships.lock(&rule.target.sid, &caller.sid).await;
         let (live, covering, member) = tokio::join!(
             grants.live_grant(&rule.id, &caller.sid),
             grants.covering(&rule.target.sid, &caller.sid),
@@ -198,14 +198,19 @@ impl Requests {
                     return Err(refused);
                 }
             }
+            Err(e @ DomainError::Unavailable(_)) => {
+                // no answer (a hung DC, a cut connection): the add may still land, so the grant
+                // stays `activating` for recovery whatever the undo does now; the caller need
+                // not wait for it (the undo keeps the membership's lock)
+                let (shared, fresh, why) = (self.0.clone(), fresh.clone(), e.clone());
+                tokio::spawn(async move {
+                    shared.fail(&fresh, &why, Undo::RemoveUnsure).await;
+                    drop(membership);
+                });
+                return Err(e);
+            }
             Err(e) => {
-                // no answer (a hung DC, a cut connection): the add may still land
-                let undo = if matches!(e, DomainError::Unavailable(_)) {
-                    Undo::RemoveUnsure
-                } else {
-                    Undo::Remove
-                };
-                shared.fail(&fresh, &e, undo).await;
+                shared.fail(&fresh, &e, Undo::Remove).await;
                 return Err(e);
             }
         }
