@@ -21,7 +21,12 @@
 //! It keeps its own clock (seconds, moved by [`Fixture::advance`]) so tests see links expire
 //! without waiting. It speaks plain LDAP on loopback (no TLS) and accepts one account: the
 //! service account, which may write `member` of the groups in `OU=JIT Roles` only.
+//!
+//! The crate also holds the outage tests' proxies, for Samba or the fixture: [`proxy`] cuts
+//! and restores the TCP connection; [`fault_proxy`] reads plain LDAP and holds or drops the
+//! reply to a chosen operation, or hangs the directory.
 
+pub mod fault_proxy;
 pub mod proxy;
 
 use std::{

@@ -87,7 +87,7 @@ impl ActiveDirectory {
             self.root().await?.config_nc
         );
         self.pool
-            .run(|mut ldap| {
+            .write(|mut ldap| {
                 let value = value.clone();
                 async move {
                     ldap.modify(
@@ -244,7 +244,7 @@ impl ActiveDirectory {
     ) -> Result<u32, DirectoryError> {
         let result = self
             .pool
-            .run(|mut ldap| {
+            .write(|mut ldap| {
                 let (dn, change) = (group_dn.to_owned(), clone_mod(&change));
                 async move { ldap.modify(&dn, vec![change]).await }
             })

@@ -1,6 +1,6 @@
 //! Connections to the directory: TLS, bind as the service account, a small set of multiplexed
 //! connections re-established when they break, a timeout on every operation and retries with
-//! backoff for transient failures.
+//! backoff for transient failures (a write only until it has been sent).
 
 use std::{
     future::Future,
@@ -37,7 +37,8 @@ pub struct DirectoryConfig {
     pub timeout: Duration,
     /// Connections kept open; each carries many operations at once.
     pub pool_size: usize,
-    /// Extra attempts for transient failures, with exponential backoff from 100 ms.
+    /// Extra attempts for transient failures, with exponential backoff from 100 ms (a write
+    /// only while it has not been sent).
     pub retries: u32,
     /// Use jitroles' scheduler even when the forest offers TTL links.
     pub force_scheduler: bool,
@@ -84,6 +85,13 @@ impl DirectoryConfig {
     }
 }
 
+/// Whether an operation may be sent again after it may have reached the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    Yes,
+    No,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Ldaps,
@@ -122,9 +130,29 @@ impl Pool {
         &self.config
     }
 
-    /// Runs one LDAP operation with the timeout, on a pooled connection, retrying transient
-    /// failures on a fresh connection.
+    /// Runs one reading LDAP operation with the timeout, on a pooled connection, retrying
+    /// transient failures on a fresh connection.
     pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, DirectoryError>
+    where
+        F: Fn(Ldap) -> Fut,
+        Fut: Future<Output = Result<T, LdapError>>,
+    {
+        self.attempt(Resend::Yes, op).await
+    }
+
+    /// Runs one write like [`Self::run`], but sends it at most once: once it may have reached
+    /// the directory, a failure is final (only failures to connect are retried). A write
+    /// whose reply never came may have been applied; sent again, it would find its own
+    /// effect ("already a member") and take it for someone else's.
+    pub async fn write<T, F, Fut>(&self, op: F) -> Result<T, DirectoryError>
+    where
+        F: Fn(Ldap) -> Fut,
+        Fut: Future<Output = Result<T, LdapError>>,
+    {
+        self.attempt(Resend::No, op).await
+    }
+
+    async fn attempt<T, F, Fut>(&self, resend: Resend, op: F) -> Result<T, DirectoryError>
     where
         F: Fn(Ldap) -> Fut,
         Fut: Future<Output = Result<T, LdapError>>,
@@ -132,12 +160,12 @@ impl Pool {
         let mut attempt = 0;
         loop {
             let slot = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
-            let result = match self.handle(slot).await {
+            let (result, sent) = match self.handle(slot).await {
                 Ok(mut ldap) => {
                     ldap.with_timeout(self.config.timeout);
-                    op(ldap).await.map_err(|e| self.classify(e))
+                    (op(ldap).await.map_err(|e| self.classify(e)), true)
                 }
-                Err(e) => Err(e),
+                Err(e) => (Err(e), false),
             };
             match result {
                 Ok(value) => return Ok(value),
@@ -145,7 +173,10 @@ impl Pool {
                     if e.breaks_connection() {
                         *self.slots[slot].lock().await = None;
                     }
-                    if !e.is_transient() || attempt >= self.config.retries {
+                    if !e.is_transient()
+                        || attempt >= self.config.retries
+                        || (sent && resend == Resend::No)
+                    {
                         return Err(e);
                     }
                     tracing::debug!(error = %e, attempt, "directory operation failed; retrying");

@@ -9,6 +9,7 @@ pub mod audit_trail;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod deadline;
 pub mod directory_cli;
 pub mod doctor;
 pub mod failpoint;
@@ -284,6 +285,14 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
             .register_encoded_file_descriptor_set(jitroles_proto::v1::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
+    // one deadline per call that changes grants: the directory's timeout
+    let directory_timeout = Duration::from_secs(
+        config
+            .directory
+            .as_ref()
+            .map_or(10, |d| d.timeout_seconds)
+            .max(1),
+    );
     let grpc = Routes::new(SystemServiceServer::new(system))
         .add_service(RoleServiceServer::new(RoleApi::new(
             auth.clone(),
@@ -307,6 +316,10 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         .route_layer(axum::middleware::from_fn_with_state(
             gate,
             api::layer::authenticate,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            directory_timeout,
+            api::layer::deadline,
         ))
         .route_layer(axum::middleware::from_fn_with_state(
             metrics.clone(),

@@ -252,7 +252,8 @@ pub async fn rpc(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
     response
 }
 
-/// The directory, with every operation timed and its failures counted.
+/// The directory, with every operation timed and its failures counted, and ended at the
+/// deadline of the call it is made for ([`crate::deadline`]).
 pub struct MeteredDirectory {
     inner: Arc<dyn Directory>,
     metrics: Arc<Metrics>,
@@ -269,7 +270,8 @@ impl MeteredDirectory {
         call: impl Future<Output = Result<T, DomainError>>,
     ) -> Result<T, DomainError> {
         let started = Instant::now();
-        let result = call.await;
+        // every directory call of the server passes here: it ends at the call's deadline
+        let result = crate::deadline::bounded(call).await;
         self.metrics
             .directory_op(op, started.elapsed(), result.is_err());
         result

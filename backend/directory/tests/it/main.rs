@@ -8,6 +8,7 @@
 mod access;
 mod connection;
 mod contract;
+mod faults;
 mod membership;
 mod outage;
 mod people;

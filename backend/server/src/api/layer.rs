@@ -1,6 +1,10 @@
 //! The auth layer in front of the gRPC services: runs [`Gate::identify`] (async: JWKS,
 //! database, directory, hence a layer, not an interceptor), keeps what it found in the
 //! request's extensions for the RPC, or ends the call with the status `error.rs` chooses.
+//! Outside it, the deadline layer gives each call that changes grants one deadline
+//! ([`crate::deadline`]), authentication included.
+
+use std::time::Duration;
 
 use axum::{
     extract::{Request, State},
@@ -17,8 +21,32 @@ use crate::{
         error::AuthError,
         gate::{self, Gate},
     },
+    deadline::{self, Deadline},
     net::ClientAddress,
 };
+
+/// The calls that change grants: each has one deadline, `directory` (the directory's timeout)
+/// or the caller's `grpc-timeout` when sooner.
+const WITH_DEADLINE: &[&str] = &[
+    "/jitroles.v1.RoleService/RequestRole",
+    "/jitroles.v1.RoleService/ExtendGrant",
+    "/jitroles.v1.RoleService/ReleaseGrant",
+    "/jitroles.v1.AdminService/RevokeGrant",
+];
+
+pub async fn deadline(State(directory): State<Duration>, request: Request, next: Next) -> Response {
+    if !WITH_DEADLINE.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    let caller = request
+        .headers()
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(deadline::parse_grpc_timeout);
+    let by = Deadline::of_call(tokio::time::Instant::now(), directory, caller);
+    let answered = deadline::answer_within(by, async { Ok(next.run(request).await) }).await;
+    answered.unwrap_or_else(|missed| error::status(missed).into_http())
+}
 
 pub async fn authenticate(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
     match gate.identify(request.headers()).await {

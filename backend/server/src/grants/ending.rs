@@ -10,6 +10,7 @@ use jitroles_domain::{
 };
 
 use super::shared::Shared;
+use crate::deadline;
 
 pub struct Endings(Arc<Shared>);
 
@@ -20,11 +21,16 @@ impl Endings {
 
     /// The caller gives their own grant back.
     pub async fn release(&self, caller: &Caller, id: &str) -> Result<Grant, DomainError> {
-        let g = self.0.grant(id).await?;
-        grant::check_own(&g, &caller.sid)?;
-        self.0
-            .end(g, EndReason::Released, &caller.account_name, String::new())
-            .await
+        let (shared, caller, id) = (self.0.clone(), caller.clone(), id.to_owned());
+        // to its end even if the caller is answered first (see `deadline`)
+        deadline::detached(async move {
+            let g = shared.grant(&id).await?;
+            grant::check_own(&g, &caller.sid)?;
+            shared
+                .end(g, EndReason::Released, &caller.account_name, String::new())
+                .await
+        })
+        .await
     }
 
     /// An admin ends anyone's grant, saying why.
@@ -36,6 +42,8 @@ impl Endings {
         reason: &str,
     ) -> Result<Grant, DomainError> {
         let reason = grant::revoke_reason(reason)?;
-        self.0.revoke(actor, id, &reason).await
+        let (shared, actor, id) = (self.0.clone(), actor.clone(), id.to_owned());
+        // to its end even if the caller is answered first (see `deadline`)
+        deadline::detached(async move { shared.revoke(&actor, &id, &reason).await }).await
     }
 }

@@ -20,7 +20,7 @@ use super::{
     shared::{MembershipHold, Shared, audit},
     transitions::Undo,
 };
-use crate::failpoint;
+use crate::{deadline, failpoint};
 
 pub struct Requests(Arc<Shared>);
 
@@ -75,8 +75,19 @@ impl Requests {
     }
 
     /// Adds `caller` to the role's group until the grant expires. A refusal (not allowed,
-    /// the rule closed, a permanent member) goes to the rule's failure channels once.
+    /// the rule closed, a permanent member) goes to the rule's failure channels once. Runs
+    /// to its end even if the caller is answered first (see [`deadline`]).
     pub async fn request(
+        &self,
+        caller: &Caller,
+        rule_id: &str,
+        ask: Ask,
+    ) -> Result<Grant, DomainError> {
+        let (this, caller, rule_id) = (Self(self.0.clone()), caller.clone(), rule_id.to_owned());
+        deadline::detached(async move { this.request_now(&caller, &rule_id, ask).await }).await
+    }
+
+    async fn request_now(
         &self,
         caller: &Caller,
         rule_id: &str,
@@ -181,7 +192,9 @@ impl Requests {
         };
         let fresh = admitted.grant;
 
-        // write-ahead: the grant exists before the directory changes
+        // write-ahead: the grant exists before the directory changes (and nothing is
+        // written once the caller's time is up)
+        deadline::check()?;
         grants
             .insert_grant(
                 &fresh,
@@ -197,24 +210,29 @@ impl Requests {
                 ),
             )
             .await?;
-        // from here on the work is the grant's, not the caller's: it finishes in a task of its
-        // own even if the caller gives up (its call is dropped) or its deadline passes
-        let covered_by_others = !covering.is_empty();
-        let confirm = tokio::spawn(confirm(
+        confirm(
             shared.clone(),
             fresh,
             admitted.ttl,
-            covered_by_others,
+            !covering.is_empty(),
             membership,
-        ));
-        confirm.await.map_err(|e| {
-            DomainError::Internal(format!("the request's task ended unexpectedly: {e}"))
-        })?
+        )
+        .await
     }
 
     /// Moves the caller's grant `id` to a later expiry (`duration` from now, default the
     /// rule's), as the rule's caps allow.
     pub async fn extend(
+        &self,
+        caller: &Caller,
+        id: &str,
+        duration: Option<Duration>,
+    ) -> Result<Grant, DomainError> {
+        let (this, caller, id) = (Self(self.0.clone()), caller.clone(), id.to_owned());
+        deadline::detached(async move { this.extend_now(&caller, &id, duration).await }).await
+    }
+
+    async fn extend_now(
         &self,
         caller: &Caller,
         id: &str,
@@ -302,14 +320,14 @@ impl Requests {
 }
 
 /// The directory write of a request committed `activating`, and its confirmation: `active`,
-/// or `failed` with what it may have written undone (now, or as soon as the directory
-/// answers again: [`Shared::fail`]). Holds the membership until done.
+/// or `failed` with what it may have written undone ([`Shared::fail`]). Holds the membership
+/// until done.
 async fn confirm(
     shared: Arc<Shared>,
     fresh: Grant,
     ttl: Option<Duration>,
     covered_by_others: bool,
-    _membership: MembershipHold,
+    membership: MembershipHold,
 ) -> Result<Grant, DomainError> {
     failpoint::point(failpoint::AFTER_ACTIVATING_COMMIT);
     let added = shared
@@ -328,7 +346,19 @@ async fn confirm(
                 return Err(refused);
             }
         }
+        Err(e @ DomainError::Unavailable(_)) => {
+            // no answer (a hung DC, a cut connection): the add may still land, so it is undone
+            // now and once more after a grace period before the grant is recorded failed; the
+            // caller need not wait for that (the undo keeps the membership's lock)
+            let (shared, fresh, why) = (shared.clone(), fresh.clone(), e.clone());
+            tokio::spawn(async move {
+                shared.fail(&fresh, &why, Undo::RemoveUnsure).await;
+                drop(membership);
+            });
+            return Err(e);
+        }
         Err(e) => {
+            // a refused add wrote nothing; anything else may have
             let undo = if grant::add_may_have_happened(&e) {
                 Undo::Remove
             } else {
@@ -337,6 +367,14 @@ async fn confirm(
             shared.fail(&fresh, &e, undo).await;
             return Err(e);
         }
+    }
+    if deadline::answered() {
+        // the caller was told it failed: the membership must go
+        let late = DomainError::Unavailable(
+            "the caller was answered before the grant was confirmed".into(),
+        );
+        shared.fail(&fresh, &late, Undo::Remove).await;
+        return Err(late);
     }
     let active = Grant {
         state: GrantState::Active,

@@ -19,17 +19,23 @@ use jitroles_domain::{
 };
 
 use super::shared::{Shared, audit};
-use crate::failpoint;
+use crate::{deadline, failpoint};
 
 /// Most members removed from one group in one directory write.
 const REMOVE_BATCH: usize = 250;
 /// Times a failed grant's undo is tried again in the background before recovery takes over.
 const SETTLE_ATTEMPTS: usize = 20;
+/// How long after undoing an add that got no answer it is undone again: a write a hung DC
+/// held is applied within moments of it answering again, on whichever connection.
+const UNSURE_GRACE: Duration = Duration::from_secs(2);
 
 /// What a failed grant does with the membership it may have written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Undo {
     Remove,
+    /// The write got no answer (a hung or unreachable DC): it may still land later, so it is
+    /// undone now and again after [`UNSURE_GRACE`], then the grant is recorded failed.
+    RemoveUnsure,
     /// The member was there before us: leave it.
     Keep,
     /// The directory refused the add: nothing was written.
@@ -38,12 +44,14 @@ pub(super) enum Undo {
 
 impl Shared {
     /// Ends an unconfirmed grant `failed`, removing the membership it may have written
-    /// (`Undo::Remove`). What the directory or the database cannot do now is tried again in a
-    /// task of its own, after 1 s and then twice as long each time (at most 30 s, 20 times),
-    /// so an add whose outcome was unknown is settled as soon as the DC answers again;
-    /// recovery finishes what is left after that.
+    /// (`Undo::Remove`). An add that got no answer (`Undo::RemoveUnsure`) may still land
+    /// after the undo, so it is undone, and undone again after [`UNSURE_GRACE`] before the
+    /// grant is recorded failed. What the directory or the database cannot do now is tried
+    /// again in a task of its own, after 1 s and then twice as long each time (at most 30 s,
+    /// 20 times), so the grant is settled as soon as the DC answers again; recovery finishes
+    /// what is left after that.
     pub async fn fail(self: &Arc<Self>, activating: &Grant, why: &DomainError, undo: Undo) {
-        if self.try_fail(activating, why, undo).await {
+        if self.settle(activating, why, undo).await {
             return;
         }
         let (shared, grant, why) = (self.clone(), activating.clone(), why.clone());
@@ -64,16 +72,29 @@ impl Shared {
                 else {
                     continue;
                 };
-                if shared.try_fail(&grant, &why, undo).await {
+                if shared.settle(&grant, &why, undo).await {
                     return;
                 }
             }
         });
     }
 
-    /// [`Shared::fail`] once; whether the grant is `failed` now.
+    /// One attempt of [`Shared::fail`]; whether the grant is `failed` now.
+    async fn settle(&self, activating: &Grant, why: &DomainError, undo: Undo) -> bool {
+        if undo == Undo::RemoveUnsure {
+            if !self.try_fail(activating, why, Undo::RemoveUnsure).await {
+                return false;
+            }
+            tokio::time::sleep(UNSURE_GRACE).await;
+            return self.try_fail(activating, why, Undo::Remove).await;
+        }
+        self.try_fail(activating, why, undo).await
+    }
+
+    /// [`Shared::fail`] once; whether the grant is `failed` now (with `Undo::RemoveUnsure`:
+    /// whether the undo went through, without recording anything).
     async fn try_fail(&self, activating: &Grant, why: &DomainError, undo: Undo) -> bool {
-        let covered = undo != Undo::Remove
+        let covered = !matches!(undo, Undo::Remove | Undo::RemoveUnsure)
             || match self
                 .ports
                 .grants
@@ -86,15 +107,21 @@ impl Shared {
                     return false;
                 }
             };
+        // undone even when the call's deadline has passed: the add's outcome is unknown
         if !covered
-            && let Err(e) = self
-                .ports
-                .directory
-                .remove_member(&activating.group.address(), &activating.subject.sid)
-                .await
+            && let Err(e) = deadline::lifted(
+                self.ports
+                    .directory
+                    .remove_member(&activating.group.address(), &activating.subject.sid),
+            )
+            .await
         {
             tracing::warn!(grant = %activating.id, error = %e, "cannot undo the membership of a failed grant; tried again shortly");
             return false;
+        }
+        if undo == Undo::RemoveUnsure {
+            tracing::info!(grant = %activating.id, error = %why, "a directory write got no answer; undone, and undone again shortly before the grant is recorded failed");
+            return true;
         }
         if let DomainError::Internal(_) = why {
             tracing::error!(grant = %activating.id, error = %why, "grant failed");

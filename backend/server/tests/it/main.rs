@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod emergency;
 mod grants;
+mod hung;
 mod instances;
 mod notify;
 mod oidc;
