@@ -128,6 +128,9 @@ pub trait GrantStore: Send + Sync {
         subject: &Sid,
         holder: &str,
     ) -> Result<(), DomainError>;
+    /// Gives back every membership lease of `instance` (holders named `<instance>#…`): on a
+    /// clean stop, and at start for what the same instance left when it died.
+    async fn release_memberships_of(&self, instance: &str) -> Result<(), DomainError>;
     /// The subject's grants, live first, then newest first.
     async fn grants_of(&self, subject: &Sid, page: PageRequest)
     -> Result<Page<Grant>, DomainError>;

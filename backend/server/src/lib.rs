@@ -25,7 +25,11 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use jitroles_directory::ActiveDirectory;
 use jitroles_domain::{
-    Clock, directory::Directory, ports::Store, system::DatabaseKind, target::TargetPolicy,
+    Clock,
+    directory::Directory,
+    ports::{GrantStore, Store},
+    system::DatabaseKind,
+    target::TargetPolicy,
 };
 use jitroles_proto::v1::{
     admin_service_server::AdminServiceServer, role_service_server::RoleServiceServer,
@@ -70,6 +74,8 @@ pub struct Running {
     scheduler: Option<Arc<tokio::sync::Notify>>,
     /// Its open windows of repeated refusals are summed up on shutdown.
     trail: Arc<AuditTrail>,
+    /// This instance's name on its leases.
+    instance: String,
 }
 
 impl Running {
@@ -94,6 +100,10 @@ impl Running {
             task.abort();
         }
         self.trail.close_all().await;
+        // holds that ended just now give their leases back in tasks that may not have run
+        if let Err(e) = GrantStore::release_memberships_of(&self.database, &self.instance).await {
+            tracing::warn!(error = %e, "membership leases not given back; they run out");
+        }
         self.database.close().await;
         served.context("server failed")
     }
@@ -179,6 +189,11 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         "scheduler.lease_seconds must be at least 1"
     );
     let outbound = notify::send::Outbound::new(&config.notifications)?;
+    // membership leases this instance (same host and address) left when it last died
+    let instance = instance_name(addr);
+    GrantStore::release_memberships_of(&database, &instance)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot give back this instance's old leases: {e}"))?;
     // the grant engine and the notifications, when there is a directory to grant in
     let (engine, channels) = match directory {
         Some(directory) => {
@@ -220,7 +235,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                     clock: clock.clone(),
                 },
                 grants::Leases {
-                    holder: instance_name(addr),
+                    holder: instance.clone(),
                     length: Duration::from_secs(config.scheduler.lease_seconds),
                 },
                 metrics.clone(),
@@ -363,6 +378,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         database,
         scheduler,
         trail,
+        instance,
     })
 }
 

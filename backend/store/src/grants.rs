@@ -288,6 +288,28 @@ impl GrantStore for Database {
         Ok(())
     }
 
+    async fn release_memberships_of(&self, instance: &str) -> Result<(), DomainError> {
+        use membership_lease::Column as C;
+        // holder names are `<instance>#<hex>`; `%` and `_` in an instance name are taken
+        // literally by checking the prefix exactly as well
+        let prefix = format!("{instance}#");
+        let held = membership_lease::Entity::find()
+            .filter(C::Holder.starts_with(&prefix))
+            .all(&self.conn)
+            .await
+            .map_err(db_error)?;
+        for row in held.into_iter().filter(|r| r.holder.starts_with(&prefix)) {
+            membership_lease::Entity::delete_many()
+                .filter(C::GroupSid.eq(row.group_sid))
+                .filter(C::SubjectSid.eq(row.subject_sid))
+                .filter(C::Holder.eq(row.holder))
+                .exec(&self.conn)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
+    }
+
     async fn grants_of(
         &self,
         subject: &Sid,

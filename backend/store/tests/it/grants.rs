@@ -507,6 +507,26 @@ async fn a_membership_lease_is_one_holders_until_released_or_run_out(store: Arc<
             .unwrap(),
         "another person's membership is another lease"
     );
+    // an instance gives back every lease of its own (holders `<instance>#…`), no one else's
+    assert!(
+        store
+            .take_membership(&group, &dave, "host/10.0.0.1:8080#1", at(70), at(100))
+            .await
+            .unwrap()
+    );
+    store
+        .release_memberships_of("host/10.0.0.1:80")
+        .await
+        .unwrap();
+    assert!(
+        !take("b", 71).await,
+        "another instance's name that starts alike"
+    );
+    store
+        .release_memberships_of("host/10.0.0.1:8080")
+        .await
+        .unwrap();
+    assert!(take("b", 72).await, "given back by its instance");
 }
 
 /// A group's live grants come a page at a time by id, of every rule and person on the group,

@@ -166,6 +166,14 @@ impl GrantStore for MemoryStore {
         Ok(())
     }
 
+    async fn release_memberships_of(&self, instance: &str) -> Result<(), DomainError> {
+        let prefix = format!("{instance}#");
+        lock(&self.0)
+            .memberships
+            .retain(|_, (holder, _)| !holder.starts_with(&prefix));
+        Ok(())
+    }
+
     async fn grants_of(
         &self,
         subject: &Sid,
