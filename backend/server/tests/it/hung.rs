@@ -225,9 +225,10 @@ async fn an_add_applied_but_never_answered_is_undone() {
         return;
     };
     let dave = hung.samba.dn_of("dave").to_lowercase();
-    // the DC applies every modify, but its answers are held
-    hung.proxy
-        .hold_replies(Matcher::ModifyOf(hung.group.name.clone()));
+    // the DC applies every modify of the group (addressed as <GUID=…>), but its answers are
+    // held
+    let group = hung.rule.target.as_ref().unwrap().guid.clone();
+    hung.proxy.hold_replies(Matcher::ModifyOf(group.clone()));
 
     let (refused, took) = hung.request("dave", None).await;
     assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
@@ -235,9 +236,7 @@ async fn an_add_applied_but_never_answered_is_undone() {
         took <= Duration::from_millis(TIMEOUT_SECONDS * 1000 + 1300),
         "{took:?}"
     );
-    let adds = hung
-        .proxy
-        .forwarded(&Matcher::ModifyOf(hung.group.name.clone()));
+    let adds = hung.proxy.forwarded(&Matcher::ModifyOf(group));
     assert!(!adds.is_empty(), "the add reached the DC");
 
     hung.proxy.release();
