@@ -92,7 +92,6 @@ pub fn AuditPage() -> impl IntoView {
                                     <th scope="col">"Person"</th>
                                     <th scope="col">"Role"</th>
                                     <th scope="col">"Detail"</th>
-                                    <th scope="col">"From"</th>
                                 </tr>
                             </thead>
                             <tbody>
@@ -106,8 +105,12 @@ pub fn AuditPage() -> impl IntoView {
                                                 <td>{e.actor}</td>
                                                 <td>{e.subject_account}</td>
                                                 <td>{move || rule_name(&rule)}</td>
-                                                <td>{e.detail}</td>
-                                                <td>{e.source}</td>
+                                                <td>
+                                                    {e.detail}
+                                                    {(!e.source.is_empty()).then(|| view! {
+                                                        <span class="audit-log__source">" from " {e.source}</span>
+                                                    })}
+                                                </td>
                                             </tr>
                                         }
                                     }

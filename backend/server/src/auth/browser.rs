@@ -282,7 +282,7 @@ async fn callback(
     let trail = &browser.trail;
     match ended {
         Ended::In(account) => {
-            let detail = format!("signed in through {}", browser.settings.issuer);
+            let detail = "signed in".to_owned();
             trail
                 .record(sign_in_event(
                     AuditAction::SignedIn,
