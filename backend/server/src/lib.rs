@@ -237,6 +237,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                 grants::Leases {
                     holder: instance.clone(),
                     length: Duration::from_secs(config.scheduler.lease_seconds),
+                    shared_database: database.kind() == DatabaseKind::Postgres,
                 },
                 metrics.clone(),
                 grants::targets::TargetSettings {

@@ -225,6 +225,10 @@ pub struct Leases {
     /// their work at once); another instance waits until they run out.
     pub holder: String,
     pub length: Duration,
+    /// Whether other instances may share the database (PostgreSQL): only then are membership
+    /// holds also taken as lease rows. SQLite serves one instance, whose mutex suffices, and
+    /// two more commits per hold would only compete for its one writer.
+    pub shared_database: bool,
 }
 
 /// One lock per (group, person): "is another grant covering it?" and the directory write that
@@ -290,6 +294,12 @@ impl Shared {
         subject: &Sid,
     ) -> Result<MembershipHold, DomainError> {
         let local = self.memberships.lock(group, subject).await;
+        if !self.leases.shared_database {
+            return Ok(MembershipHold {
+                _local: local,
+                lease: None,
+            });
+        }
         let holder = format!("{}#{}", self.leases.holder, uuid::Uuid::new_v4().simple());
         let length = TimeDelta::from_std(self.leases.length).unwrap_or(TimeDelta::MAX);
         let started = tokio::time::Instant::now();

@@ -142,6 +142,7 @@ fn engine_on(
         Leases {
             holder: holder.to_owned(),
             length: Duration::from_secs(30),
+            shared_database: true,
         },
         Arc::new(Unobserved),
     )

@@ -21,6 +21,7 @@ fn configured(w: &World, settings: TargetSettings) -> Engine {
         Leases {
             holder: "t".into(),
             length: Duration::from_secs(30),
+            shared_database: true,
         },
         Arc::new(Unobserved),
         settings,
