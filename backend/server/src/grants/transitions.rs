@@ -190,19 +190,33 @@ impl Shared {
         actor: &str,
         detail: String,
     ) -> Result<Grant, DomainError> {
-        let ending = if g.state == GrantState::Ending {
+        let mut ending = if g.state == GrantState::Ending {
             g
         } else {
             self.begin(&g, reason, actor, detail).await?
         };
-        let finished = self
-            .finish_all(std::slice::from_ref(&ending))
-            .await
-            .and_then(|mut ended| {
-                ended.pop().ok_or_else(|| {
-                    DomainError::Internal("finishing a grant returned nothing".into())
-                })
-            });
+        let mut finished;
+        let mut turns = 0;
+        loop {
+            finished = self
+                .finish_all(std::slice::from_ref(&ending))
+                .await
+                .and_then(|mut ended| {
+                    ended.pop().ok_or_else(|| {
+                        DomainError::Internal("finishing a grant returned nothing".into())
+                    })
+                });
+            // still ending: the scheduler took this grant's ending over meanwhile (it finishes
+            // this instance's own ending grants); finish it after the scheduler's hold, so
+            // the caller is answered with the grant ended
+            match &finished {
+                Ok(current) if current.state == GrantState::Ending && turns < 3 => {
+                    ending = current.clone();
+                    turns += 1;
+                }
+                _ => break,
+            }
+        }
         match finished {
             Ok(ended) => Ok(ended),
             Err(e) => {
