@@ -31,9 +31,6 @@ pub trait Store: Send + Sync {
 
     /// Cheap round trip for health checks.
     async fn ping(&self) -> Result<(), DomainError>;
-
-    /// Appends an audit event that no rule or grant change carries: a sign-in, a refusal.
-    async fn audit(&self, audit: NewAudit) -> Result<(), DomainError>;
 }
 
 /// Role rules. Each change stores its audit event in the same transaction.
@@ -156,7 +153,8 @@ pub trait GrantStore: Send + Sync {
     /// When the scheduler next has work: the earliest expiry of an active grant or end of an
     /// `ending` grant's lease.
     async fn next_expiry(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
-    /// An audit event that goes with no single grant's change (a bulk revoke's summary).
+    /// An audit event that goes with no single grant's change: a bulk revoke's summary, a
+    /// sign-in, a refusal.
     async fn record_audit(&self, audit: NewAudit) -> Result<(), DomainError>;
     async fn audit_events(
         &self,

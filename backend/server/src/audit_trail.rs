@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 use jitroles_domain::{
     Clock, DomainError,
     audit::{AuditAction, NewAudit, repeats::Repeats},
-    ports::Store,
+    ports::GrantStore,
 };
 
 /// How long repeats of one refusal fold into one event (as refusal notices do).
@@ -29,13 +29,13 @@ pub struct Event<'a> {
 }
 
 pub struct AuditTrail {
-    store: Arc<dyn Store>,
+    store: Arc<dyn GrantStore>,
     clock: Arc<dyn Clock>,
     repeats: Mutex<Repeats>,
 }
 
 impl AuditTrail {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(store: Arc<dyn GrantStore>, clock: Arc<dyn Clock>) -> Self {
         Self {
             store,
             clock,
@@ -91,7 +91,7 @@ impl AuditTrail {
     async fn write(&self, events: Vec<NewAudit>) {
         for event in events {
             let action = event.action.as_str();
-            if let Err(e) = self.store.audit(event).await {
+            if let Err(e) = self.store.record_audit(event).await {
                 log_lost(action, &e);
             }
         }

@@ -263,7 +263,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         None => (None, None),
     };
     let scheduler = engine.as_ref().map(|e| e.wake_signal());
-    let trail = Arc::new(AuditTrail::new(store.clone(), clock.clone()));
+    let trail = Arc::new(AuditTrail::new(Arc::new(database.clone()), clock.clone()));
     background.push(tokio::spawn(audit_trail::run(trail.clone())));
     let trusted_proxies = config
         .server

@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jitroles_domain::{
     DomainError,
-    audit::NewAudit,
     ports::Store,
     secret::Secret,
     system::{DatabaseKind, Installation},
@@ -186,10 +185,6 @@ impl Store for Database {
 
     async fn ping(&self) -> Result<(), DomainError> {
         self.conn.ping().await.map_err(db_error)
-    }
-
-    async fn audit(&self, audit: NewAudit) -> Result<(), DomainError> {
-        crate::records::insert_audit(&self.conn, audit).await
     }
 }
 

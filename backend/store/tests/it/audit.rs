@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 use jitroles_domain::{
     audit::{AuditAction, AuditFilter, NewAudit},
     page::PageRequest,
-    ports::{GrantStore, Store},
+    ports::GrantStore,
 };
 use jitroles_store::Database;
 
@@ -24,11 +24,11 @@ async fn a_sign_in_refusal_keeps_its_source_address_and_is_listed_by_action(db: 
         source: source.map(Into::into),
     };
     store
-        .audit(event(AuditAction::SignInRefused, Some("2001:db8::7")))
+        .record_audit(event(AuditAction::SignInRefused, Some("2001:db8::7")))
         .await
         .unwrap();
     store
-        .audit(event(AuditAction::SignedIn, None))
+        .record_audit(event(AuditAction::SignedIn, None))
         .await
         .unwrap();
     let filter = AuditFilter {
