@@ -40,6 +40,7 @@ use super::{
     caller::{Authenticated, Authenticator},
     error::AuthError,
     gate::{Identified, NoSession},
+    outcome::{Ended, not_in},
     pages::{internal, page, provider_unavailable, redirect, refused},
     provider::Providers,
     seal::SignInSeal,
@@ -279,62 +280,11 @@ async fn callback(
 ) -> Response {
     let clear_sign_in = browser.cookie_header(browser.sign_in_cookie, "", 0);
     let (mut response, ended) = finish_sign_in(&browser, &headers, &uri).await;
-    let trail = &browser.trail;
-    match ended {
-        Ended::In(account) => {
-            let detail = "signed in".to_owned();
-            trail
-                .record(sign_in_event(
-                    AuditAction::SignedIn,
-                    &account,
-                    detail,
-                    &source,
-                ))
-                .await;
-        }
-        Ended::Refused { reason, account } => {
-            let actor = account.as_deref().unwrap_or("unknown");
-            let detail = format!("sign-in refused: {reason}");
-            let event = sign_in_event(AuditAction::SignInRefused, actor, detail, &source);
-            trail.refusal(event, reason).await;
-        }
-    }
+    ended.record(&browser.trail, &source).await;
     response
         .headers_mut()
         .append(header::SET_COOKIE, clear_sign_in);
     response
-}
-
-fn sign_in_event<'a>(
-    action: AuditAction,
-    actor: &'a str,
-    detail: String,
-    source: &'a ClientAddress,
-) -> Event<'a> {
-    Event {
-        action,
-        actor,
-        rule_id: None,
-        detail,
-        source: &source.0,
-    }
-}
-
-/// How a sign-in ended, for the audit trail: a session for the account, or refused for a
-/// reason (a short, stable name), with the account when it was known by then.
-enum Ended {
-    In(String),
-    Refused {
-        reason: &'static str,
-        account: Option<String>,
-    },
-}
-
-fn not_in(reason: &'static str) -> Ended {
-    Ended::Refused {
-        reason,
-        account: None,
-    }
 }
 
 async fn finish_sign_in(browser: &Browser, headers: &HeaderMap, uri: &Uri) -> (Response, Ended) {

@@ -8,6 +8,7 @@ pub mod caller;
 pub mod error;
 pub mod gate;
 pub mod jwt;
+mod outcome;
 mod pages;
 mod provider;
 pub mod seal;
