@@ -56,12 +56,16 @@ struct RootDse {
     default_nc: String,
     config_nc: String,
     forest_level: u32,
+    /// This DC's `nTDSDSA` object.
+    ds_service_name: Option<String>,
 }
 
 pub struct ActiveDirectory {
     pool: Pool,
     root: OnceCell<RootDse>,
     pam: RwLock<Option<bool>>,
+    /// What this DC does with a TTL add over a TTL link, once seen.
+    readd: ttl::Learned,
 }
 
 impl ActiveDirectory {
@@ -71,39 +75,13 @@ impl ActiveDirectory {
             pool: Pool::new(config)?,
             root: OnceCell::new(),
             pam: RwLock::new(None),
+            readd: ttl::Learned::default(),
         })
     }
 
     /// The naming context users and groups are searched in.
     pub async fn base_dn(&self) -> Result<String, DirectoryError> {
         Ok(self.root().await?.default_nc.clone())
-    }
-
-    /// Turns the PAM optional feature on for the whole forest. Irreversible: callers must have
-    /// the operator's explicit consent.
-    pub async fn enable_pam(&self) -> Result<(), DirectoryError> {
-        let value = format!(
-            "CN=Partitions,{}:{PAM_FEATURE_GUID}",
-            self.root().await?.config_nc
-        );
-        self.pool
-            .write(|mut ldap| {
-                let value = value.clone();
-                async move {
-                    ldap.modify(
-                        "",
-                        vec![Mod::Add(
-                            "enableOptionalFeature".to_owned(),
-                            HashSet::from([value]),
-                        )],
-                    )
-                    .await?
-                    .success()
-                }
-            })
-            .await?;
-        *self.pam.write().await = Some(true);
-        Ok(())
     }
 
     async fn root(&self) -> Result<&RootDse, DirectoryError> {
@@ -118,6 +96,7 @@ impl ActiveDirectory {
                             "defaultNamingContext",
                             "configurationNamingContext",
                             "forestFunctionality",
+                            "dsServiceName",
                         ],
                         None,
                         false,
@@ -136,6 +115,7 @@ impl ActiveDirectory {
                     forest_level: text(e, "forestFunctionality")
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(0),
+                    ds_service_name: text(e, "dsServiceName"),
                 })
             })
             .await
@@ -235,21 +215,6 @@ impl ActiveDirectory {
             Err(DirectoryError::NoSuchObject(_)) => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    async fn modify_member(
-        &self,
-        group_dn: &str,
-        change: Mod<String>,
-    ) -> Result<u32, DirectoryError> {
-        let result = self
-            .pool
-            .write(|mut ldap| {
-                let (dn, change) = (group_dn.to_owned(), clone_mod(&change));
-                async move { ldap.modify(&dn, vec![change]).await }
-            })
-            .await?;
-        Ok(result.rc)
     }
 }
 
@@ -392,9 +357,15 @@ impl Directory for ActiveDirectory {
         member: &Sid,
         ttl: Option<Duration>,
     ) -> Result<MembershipChange, DomainError> {
-        let value = wire::member_value(member, ttl);
+        if let Some(ttl) = ttl {
+            return self.add_ttl_link(group_dn, member, ttl).await;
+        }
+        let value = wire::member_value(member, None);
         let rc = self
-            .modify_member(group_dn, Mod::Add("member".into(), HashSet::from([value])))
+            .modify_members(
+                group_dn,
+                vec![Mod::Add("member".into(), HashSet::from([value]))],
+            )
             .await?;
         match rc {
             0 => Ok(MembershipChange::Changed),
@@ -410,9 +381,9 @@ impl Directory for ActiveDirectory {
     ) -> Result<MembershipChange, DomainError> {
         let value = wire::member_value(member, None);
         let rc = self
-            .modify_member(
+            .modify_members(
                 group_dn,
-                Mod::Delete("member".into(), HashSet::from([value])),
+                vec![Mod::Delete("member".into(), HashSet::from([value]))],
             )
             .await?;
         match rc {
@@ -437,7 +408,7 @@ impl Directory for ActiveDirectory {
                 .map(|m| wire::member_value(m, None))
                 .collect();
             let rc = self
-                .modify_member(group_dn, Mod::Delete("member".into(), values))
+                .modify_members(group_dn, vec![Mod::Delete("member".into(), values)])
                 .await?;
             match rc {
                 0 => return Ok(vec![MembershipChange::Changed; members.len()]),
@@ -532,15 +503,6 @@ impl ActiveDirectory {
             },
             other => other,
         }
-    }
-}
-
-fn clone_mod(m: &Mod<String>) -> Mod<String> {
-    match m {
-        Mod::Add(a, v) => Mod::Add(a.clone(), v.clone()),
-        Mod::Delete(a, v) => Mod::Delete(a.clone(), v.clone()),
-        Mod::Replace(a, v) => Mod::Replace(a.clone(), v.clone()),
-        Mod::Increment(a, v) => Mod::Increment(a.clone(), v.clone()),
     }
 }
 
@@ -654,5 +616,12 @@ fn common_name(dn: &str) -> &str {
     first.split_once('=').map_or(first, |(_, v)| v)
 }
 
+mod pam;
+mod probe;
 #[cfg(test)]
 mod properties;
+mod ttl;
+
+pub use pam::PamEnabled;
+pub use probe::{ProbeReport, ProbeStep};
+pub use ttl::{Link, ReAdd, TTL_TOLERANCE};

@@ -29,6 +29,14 @@ pub enum DirectoryError {
     Refused { rc: u32, detail: String },
     #[error("directory configuration: {0}")]
     Config(String),
+    #[error(
+        "the directory did not keep the time-to-live set on {group}'s link (asked {asked} s, it holds {held}), not even when the link was written again"
+    )]
+    TtlNotKept {
+        group: String,
+        asked: u64,
+        held: String,
+    },
 }
 
 impl DirectoryError {
@@ -147,6 +155,11 @@ impl DirectoryError {
                 format!("the directory refused the request (result {rc}, error {id})")
             }
             Self::Config(_) => format!("the directory settings are wrong (error {id})"),
+            Self::TtlNotKept { group, asked, .. } => format!(
+                "the directory did not keep the {asked} s time-to-live set on the membership of \
+                 {group}; nothing was changed. `jitroles directory check --probe-ttl` shows what \
+                 this DC does with TTL links (error {id})"
+            ),
         }
     }
 }
@@ -163,9 +176,9 @@ impl From<DirectoryError> for DomainError {
             | DirectoryError::Timeout { .. }
             | DirectoryError::BadCredentials { .. }
             | DirectoryError::Busy(_) => DomainError::Unavailable(summary),
-            DirectoryError::InsufficientRights { .. } | DirectoryError::Refused { .. } => {
-                DomainError::FailedPrecondition(summary)
-            }
+            DirectoryError::InsufficientRights { .. }
+            | DirectoryError::Refused { .. }
+            | DirectoryError::TtlNotKept { .. } => DomainError::FailedPrecondition(summary),
             DirectoryError::NoSuchObject(_) => DomainError::NotFound { what: summary },
             DirectoryError::Invalid(_) => DomainError::invalid("directory", summary),
             DirectoryError::Config(_) => DomainError::Internal(summary),

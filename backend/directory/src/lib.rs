@@ -4,7 +4,9 @@
 //! - `pool`: TLS, bind, a few multiplexed connections re-established when they break, a timeout
 //!   on every operation and retries with backoff for transient failures.
 //! - `error`: every LDAP/TLS failure becomes a message a person understands, in one place.
-//! - `ad`: the port's operations (users, token groups, search, groups, membership, capabilities).
+//! - `ad`: the port's operations (users, token groups, search, groups, membership, capabilities);
+//!   `ad/ttl.rs` the checked TTL-link write, `ad/pam.rs` enabling the PAM feature on the
+//!   Domain Naming Master, `ad/probe.rs` the TTL probe an admin runs on their DC.
 //! - `wire`: pure parsing and formatting of AD's values (binary SIDs and GUIDs, ranged
 //!   attributes, TTL-prefixed DNs, filters).
 
@@ -13,6 +15,6 @@ mod error;
 mod pool;
 pub mod wire;
 
-pub use ad::ActiveDirectory;
+pub use ad::{ActiveDirectory, Link, PamEnabled, ProbeReport, ProbeStep, ReAdd, TTL_TOLERANCE};
 pub use error::DirectoryError;
 pub use pool::{DirectoryConfig, Transport};

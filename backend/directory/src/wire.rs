@@ -103,12 +103,53 @@ pub fn containing_groups_filter(dn: &str) -> String {
     )
 }
 
+/// `url` with its host replaced by `host`, keeping the scheme, port and path:
+/// `ldaps://dc1.example.com:636` with `dc2.example.com` → `ldaps://dc2.example.com:636`.
+pub fn with_host(url: &str, host: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let port = match authority.rfind(':') {
+        // a port after the host, not a colon inside a bracketed IPv6 address
+        Some(i) if !authority[i..].contains(']') => &authority[i..],
+        _ => "",
+    };
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    };
+    (!host.is_empty() && !host.contains(['/', '@']))
+        .then(|| format!("{scheme}://{host}{port}{path}"))
+}
+
 #[cfg(test)]
 pub(crate) mod properties;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_dc_is_reached_with_the_configured_scheme_and_port() {
+        assert_eq!(
+            with_host("ldaps://dc1.example.com:636", "dc2.example.com").as_deref(),
+            Some("ldaps://dc2.example.com:636")
+        );
+        assert_eq!(
+            with_host("ldap://127.0.0.1:3890", "127.0.0.2").as_deref(),
+            Some("ldap://127.0.0.2:3890")
+        );
+        assert_eq!(
+            with_host("ldaps://dc1.example.com", "dc2.example.com").as_deref(),
+            Some("ldaps://dc2.example.com")
+        );
+        assert_eq!(
+            with_host("ldaps://[::1]:636", "::2").as_deref(),
+            Some("ldaps://[::2]:636")
+        );
+        assert_eq!(with_host("ldaps://dc1", "evil/x"), None);
+        assert_eq!(with_host("dc1.example.com", "dc2"), None);
+    }
 
     #[test]
     fn binary_sids_convert_to_string_form() {

@@ -119,6 +119,9 @@ pub enum MembershipChange {
     Changed,
     /// It already was as asked (already a member / not a member): nothing to do.
     AlreadySo,
+    /// A time-to-live add found the person a permanent member (a link without a TTL): that
+    /// link is left exactly as it is, never turned into one that expires.
+    KeptPermanent,
 }
 
 /// Who removes a member when the time is up.
@@ -236,7 +239,9 @@ pub trait Directory: Send + Sync {
     /// Every group the group `group_dn` is nested in, directly or through other groups.
     async fn groups_containing(&self, group_dn: &str) -> Result<Vec<DirectoryGroup>, DomainError>;
 
-    /// Adds `member` to the group; with `ttl`, as a time-to-live link (PAM only).
+    /// Adds `member` to the group; with `ttl`, as a time-to-live link (PAM only) that holds
+    /// exactly `ttl` once this returns, whether the person held a TTL link before or not
+    /// (`Changed`). A permanent member is never given a TTL (`KeptPermanent`).
     async fn add_member(
         &self,
         group_dn: &str,

@@ -38,8 +38,8 @@ fn status(pid: u32, field: &str) -> String {
 #[tokio::main]
 async fn main() {
     let fixture = Fixture::start(Options {
-        forest_level: 7,
         pam_enabled: false,
+        ..Options::default()
     })
     .await
     .unwrap();

@@ -1,6 +1,6 @@
 //! `jitroles directory …`: what an AD admin runs to see whether jitroles can do its job
-//! (seed step 2: may the service account write `member` of each role's group?), and the one
-//! deliberate, irreversible step of turning on the PAM feature.
+//! (seed step 2: may the service account write `member` of each role's group?). Turning on
+//! the PAM feature and the TTL probe are in `directory_pam`.
 
 use std::fmt::Write;
 
@@ -102,41 +102,4 @@ fn forest_level_name(level: u32) -> &'static str {
         10 => "Windows Server 2025",
         _ => "unknown",
     }
-}
-
-pub const ENABLE_PAM_EXPLANATION: &str = "\
-Enabling the Privileged Access Management optional feature lets AD remove group members itself
-when their time-to-live runs out, so a membership ends on time even if jitroles is down.
-
-It is IRREVERSIBLE: once on, it cannot be turned off for the forest. It needs forest functional
-level Windows Server 2016 (7) or later, and rights to modify the rootDSE (Enterprise Admins);
-jitroles' service account normally has neither, so run this with an admin's account in the
-config, or run the PowerShell equivalent on a DC:
-
-    Enable-ADOptionalFeature 'Privileged Access Management Feature' -Scope ForestOrConfigurationSet -Target <forest>
-
-To let jitroles do it, run again with --i-understand-this-is-irreversible.";
-
-/// Performs the rootDSE `enableOptionalFeature` operation.
-pub async fn enable_pam(section: &DirectorySection) -> anyhow::Result<String> {
-    let dir = ActiveDirectory::new(section.adapter_config())?;
-    let caps = dir
-        .capabilities()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if caps.pam_enabled {
-        return Ok("The PAM feature is already enabled in this forest; nothing to do.".into());
-    }
-    if caps.forest_functional_level < 7 {
-        anyhow::bail!(
-            "the forest functional level is {} ({}); the PAM feature needs Windows Server 2016 (7) or later. \
-             Nothing was changed.",
-            caps.forest_functional_level,
-            forest_level_name(caps.forest_functional_level)
-        );
-    }
-    dir.enable_pam().await.map_err(|e| {
-        anyhow::anyhow!("the directory did not enable the PAM feature: {e}. Nothing was changed.")
-    })?;
-    Ok("The PAM feature is now enabled: jitroles will add members with a time-to-live.".into())
 }

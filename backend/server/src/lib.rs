@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod deadline;
 pub mod directory_cli;
+pub mod directory_pam;
 pub mod doctor;
 pub mod failpoint;
 pub mod grants;

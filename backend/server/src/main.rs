@@ -46,8 +46,22 @@ enum Command {
 enum DirectoryCommand {
     /// Connect, bind, print the forest's capabilities and the mechanism jitroles will use, and
     /// whether the service account may write the members of each GROUP (DN, SID, GUID or name).
-    /// Exits 1 if any named group is not writable.
-    Check { groups: Vec<String> },
+    /// Exits 1 if any named group is not writable (or, with --probe-ttl, if jitroles'
+    /// assumptions about TTL links do not hold on this DC).
+    Check {
+        groups: Vec<String>,
+        /// With the PAM feature on: add, re-add and remove TTL links of PROBE_ACCOUNT in
+        /// PROBE_GROUP and report what this DC does with each (about a second; leaves both
+        /// as they were).
+        #[arg(long, requires_all = ["probe_account", "probe_group"])]
+        probe_ttl: bool,
+        /// An account that is not a member of the probe group (sAMAccountName or UPN).
+        #[arg(long, requires = "probe_ttl")]
+        probe_account: Option<String>,
+        /// A scratch group the service account may write (DN, SID, GUID or name).
+        #[arg(long, requires = "probe_ttl")]
+        probe_group: Option<String>,
+    },
     /// Turn on AD's Privileged Access Management feature (TTL links). Irreversible.
     EnablePam {
         /// Required: the feature cannot be turned off again.
@@ -122,30 +136,52 @@ async fn serve(config: &Config, started: Instant) -> anyhow::Result<()> {
 }
 
 async fn directory(config: &Config, command: DirectoryCommand) -> anyhow::Result<()> {
-    use jitroles_server::directory_cli;
+    use jitroles_server::{directory_cli, directory_pam};
     let section = config.directory.as_ref().context(
         "no [directory] section in the configuration (or JITROLES_DIRECTORY_* variables)",
     )?;
     match command {
-        DirectoryCommand::Check { groups } => {
+        DirectoryCommand::Check {
+            groups,
+            probe_ttl,
+            probe_account,
+            probe_group,
+        } => {
             let mut report = String::new();
             let all_writable = directory_cli::check(section, &groups, &mut report).await?;
             print!("{report}");
+            let probe_holds = match (probe_ttl, probe_account, probe_group) {
+                (true, Some(account), Some(group)) => {
+                    let mut report = String::new();
+                    let holds =
+                        directory_pam::probe(section, &account, &group, &mut report).await?;
+                    print!("{report}");
+                    holds
+                }
+                _ => true,
+            };
             anyhow::ensure!(
                 all_writable,
                 "the service account cannot write the members of every group named"
+            );
+            anyhow::ensure!(
+                probe_holds,
+                "jitroles' assumptions about TTL links do not hold on this DC"
             );
         }
         DirectoryCommand::EnablePam {
             i_understand_this_is_irreversible: false,
         } => {
-            println!("{}", directory_cli::ENABLE_PAM_EXPLANATION);
+            println!(
+                "{}",
+                directory_pam::explain_enable_pam(config, section).await
+            );
             anyhow::bail!("not enabled: --i-understand-this-is-irreversible was not given");
         }
         DirectoryCommand::EnablePam {
             i_understand_this_is_irreversible: true,
         } => {
-            println!("{}", directory_cli::enable_pam(section).await?);
+            println!("{}", directory_pam::enable_pam(section).await?);
         }
     }
     Ok(())

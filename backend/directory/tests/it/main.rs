@@ -11,6 +11,7 @@ mod contract;
 mod faults;
 mod membership;
 mod outage;
+mod pam;
 mod people;
 #[path = "../../../test-support/service.rs"]
 mod service;

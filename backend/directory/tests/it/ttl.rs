@@ -3,27 +3,33 @@
 
 use std::time::Duration;
 
-use jitroles_ad_fixture::{Fixture, Options, ROLE_OU, SVC_DN, SVC_PASSWORD};
+use jitroles_ad_fixture::{Fixture, Options, ROLE_OU, ReAdd, SVC_DN, SVC_PASSWORD};
 use jitroles_directory::{ActiveDirectory, DirectoryConfig};
-use jitroles_domain::directory::{Directory, GroupRef, Mechanism, MembershipChange, UserLookup};
+use jitroles_domain::{
+    DomainError,
+    directory::{Directory, GroupRef, Mechanism, MembershipChange, UserLookup},
+};
 
 const LINK_TTL_CONTROL: &str = "1.2.840.113556.1.4.2309";
 
-fn adapter(fixture: &Fixture, force_scheduler: bool) -> ActiveDirectory {
+pub fn adapter(fixture: &Fixture, force_scheduler: bool) -> ActiveDirectory {
     let mut config = DirectoryConfig::new(fixture.url(), SVC_DN, SVC_PASSWORD);
     config.allow_plain = true; // the fixture speaks plain LDAP on loopback
     config.force_scheduler = force_scheduler;
     ActiveDirectory::new(config).unwrap()
 }
 
-async fn user(dir: &ActiveDirectory, account: &str) -> jitroles_domain::directory::DirectoryUser {
+pub async fn user(
+    dir: &ActiveDirectory,
+    account: &str,
+) -> jitroles_domain::directory::DirectoryUser {
     dir.find_user(&UserLookup::SamAccountName(account.into()))
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("{account} is in the fixture's population"))
 }
 
-fn role(name: &str) -> String {
+pub fn role(name: &str) -> String {
     format!("CN={name},{ROLE_OU}")
 }
 
@@ -47,8 +53,8 @@ async fn pam_is_detected_and_ttl_links_become_the_mechanism() {
 #[tokio::test]
 async fn without_pam_the_link_ttl_control_is_never_sent() {
     let fixture = Fixture::start(Options {
-        forest_level: 7,
         pam_enabled: false,
+        ..Options::default()
     })
     .await
     .unwrap();
@@ -110,25 +116,106 @@ async fn a_ttl_member_is_listed_with_its_remaining_time_and_vanishes_when_due() 
 }
 
 #[tokio::test]
-async fn re_adding_with_a_new_ttl_replaces_the_ttl() {
-    let fixture = Fixture::start(Options::default()).await.unwrap();
+async fn an_extension_holds_the_new_ttl_whatever_the_dc_does_with_a_re_add() {
+    for readd in ReAdd::ALL {
+        let fixture = Fixture::start(Options {
+            readd,
+            ..Options::default()
+        })
+        .await
+        .unwrap();
+        let dir = adapter(&fixture, false);
+        let bob = user(&dir, "bob").await;
+        let group = role("jit-role-web");
+
+        dir.add_member(&group, &bob.sid, Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        let extended = dir
+            .add_member(&group, &bob.sid, Some(Duration::from_secs(7200)))
+            .await
+            .unwrap();
+        assert_eq!(extended, MembershipChange::Changed, "{readd:?}");
+        let learned = if readd == ReAdd::ReplaceTtl {
+            jitroles_directory::ReAdd::SetsTtl
+        } else {
+            jitroles_directory::ReAdd::NeedsRewrite
+        };
+        assert_eq!(dir.observed_readd(), learned, "{readd:?}");
+        // the next extension goes straight to the write that works, and holds too
+        dir.add_member(&group, &bob.sid, Some(Duration::from_secs(9000)))
+            .await
+            .unwrap();
+        fixture.advance(120);
+
+        let links = fixture.links("jit-role-web");
+        assert_eq!(links.len(), 1, "one link, not two ({readd:?})");
+        assert_eq!(links[0].1, Some(8880), "{readd:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_permanent_member_is_never_given_a_ttl() {
+    for readd in ReAdd::ALL {
+        let fixture = Fixture::start(Options {
+            readd,
+            ..Options::default()
+        })
+        .await
+        .unwrap();
+        let dir = adapter(&fixture, false);
+        let bob = user(&dir, "bob").await;
+        fixture.add_permanent_member("jit-role-web", "bob");
+
+        let added = dir
+            .add_member(
+                &role("jit-role-web"),
+                &bob.sid,
+                Some(Duration::from_secs(60)),
+            )
+            .await
+            .unwrap();
+
+        assert_eq!(added, MembershipChange::KeptPermanent, "{readd:?}");
+        assert_eq!(
+            fixture.links("jit-role-web"),
+            vec![(bob.dn.clone(), None)],
+            "still permanent ({readd:?})"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_ttl_the_dc_does_not_keep_fails_the_add_and_leaves_no_link() {
+    let fixture = Fixture::start(Options {
+        max_ttl: Some(600),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
     let dir = adapter(&fixture, false);
     let bob = user(&dir, "bob").await;
-    let group = role("jit-role-web");
 
-    dir.add_member(&group, &bob.sid, Some(Duration::from_secs(60)))
+    let refused = dir
+        .add_member(
+            &role("jit-role-web"),
+            &bob.sid,
+            Some(Duration::from_secs(3600)),
+        )
         .await
-        .unwrap();
-    let extended = dir
-        .add_member(&group, &bob.sid, Some(Duration::from_secs(7200)))
-        .await
-        .unwrap();
-    assert_eq!(extended, MembershipChange::Changed);
-    fixture.advance(120);
+        .unwrap_err();
 
-    let members = dir.members(&group).await.unwrap();
-    assert_eq!(members.len(), 1, "one link, not two");
-    assert_eq!(members[0].ttl, Some(Duration::from_secs(7080)));
+    let text = refused.to_string();
+    assert!(
+        matches!(refused, DomainError::FailedPrecondition(_))
+            && text.contains("did not keep the 3600 s time-to-live")
+            && text.contains("--probe-ttl"),
+        "{text}"
+    );
+    assert!(
+        fixture.links("jit-role-web").is_empty(),
+        "the link this add made went again"
+    );
 }
 
 #[tokio::test]
@@ -223,22 +310,4 @@ async fn users_groups_and_token_groups_read_as_the_grant_engine_needs() {
     let admins = format!("CN=Domain Admins,CN=Users,{}", jitroles_ad_fixture::BASE_DN);
     let on_admins = dir.write_access(&admins).await.unwrap();
     assert!(!on_admins.can_write_members && on_admins.protected);
-}
-
-#[tokio::test]
-async fn enable_pam_turns_the_feature_on_in_a_2016_forest() {
-    let fixture = Fixture::start(Options {
-        forest_level: 7,
-        pam_enabled: false,
-    })
-    .await
-    .unwrap();
-    let dir = adapter(&fixture, false);
-    assert!(!dir.capabilities().await.unwrap().pam_enabled);
-
-    dir.enable_pam().await.unwrap();
-
-    let caps = dir.capabilities().await.unwrap();
-    assert!(caps.pam_enabled);
-    assert_eq!(caps.mechanism, Mechanism::Ttl);
 }

@@ -73,9 +73,10 @@ pub fn admit(case: RequestCase<'_>) -> Result<Admission, DomainError> {
     Ok(Admission { grant: fresh, ttl })
 }
 
-/// What the directory's answer to a request's add means. "Already a member" with no grant of
-/// ours covering the person is a membership made outside jitroles meanwhile: refused, and that
-/// membership is left alone.
+/// What the directory's answer to a request's add (or an extension's TTL rewrite) means.
+/// "Already a member" with no grant of ours covering the person is a membership made outside
+/// jitroles meanwhile, and a permanent link is one always: refused, and that membership is
+/// left alone.
 pub fn after_add(
     admitted: &Grant,
     change: MembershipChange,
@@ -83,6 +84,10 @@ pub fn after_add(
 ) -> Result<(), DomainError> {
     match change {
         MembershipChange::AlreadySo if !covered_by_others => Err(member_outside(
+            &admitted.subject.account,
+            &admitted.group.name,
+        )),
+        MembershipChange::KeptPermanent => Err(member_outside(
             &admitted.subject.account,
             &admitted.group.name,
         )),
@@ -212,5 +217,9 @@ mod tests {
             member_outside("dave", "jit-role-dba")
         );
         assert!(after_add(&g, MembershipChange::AlreadySo, true).is_ok());
+        assert!(
+            after_add(&g, MembershipChange::KeptPermanent, true).is_err(),
+            "a permanent link is outside jitroles even where a grant of ours covers the person"
+        );
     }
 }

@@ -386,8 +386,12 @@ impl Directory for FakeDirectory {
         let until = ttl.map(|t| now + TimeDelta::from_std(t).unwrap_or(TimeDelta::MAX));
         g.links.retain(|l| l.until.is_none_or(|u| u > now));
         match g.links.iter_mut().find(|l| &l.member == member) {
-            // AD answers a TTL add of a member with a new TTL (the link's expiry is replaced);
-            // a plain add of a member is "entry exists" (68)
+            // a TTL add leaves a permanent link alone and sets a TTL link's expiry (the adapter
+            // reads it back and rewrites it if the DC did not); a plain add of a member is
+            // "entry exists" (68)
+            Some(link) if until.is_some() && link.until.is_none() => {
+                Ok(MembershipChange::KeptPermanent)
+            }
             Some(link) if until.is_some() => {
                 link.until = until;
                 Ok(MembershipChange::Changed)

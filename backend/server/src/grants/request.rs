@@ -268,7 +268,7 @@ impl Requests {
                 .await?;
             let mut all: Vec<&Grant> = covering.iter().filter(|c| c.id != g.id).collect();
             all.push(&longer);
-            shared
+            let change = shared
                 .ports
                 .directory
                 .add_member(
@@ -277,6 +277,9 @@ impl Requests {
                     Some(grant::link_ttl(&all, now)),
                 )
                 .await?;
+            // made a permanent member outside jitroles since: that membership is not ours to
+            // extend (a covering grant of ours is, by definition, this one)
+            grant::after_add(&g, change, true)?;
         }
         let stored = shared
             .ports

@@ -260,18 +260,23 @@ impl Shared {
         let plan = grant::plan_endings(endings, &live, self.now());
         let mut details: HashMap<String, String> = HashMap::new();
         for kept in plan.kept {
-            if let Some(ttl) = kept.ttl {
-                self.ports
-                    .directory
-                    .add_member(&group.address(), &kept.subject, Some(ttl))
-                    .await?;
-            }
+            let change = match kept.ttl {
+                Some(ttl) => Some(
+                    self.ports
+                        .directory
+                        .add_member(&group.address(), &kept.subject, Some(ttl))
+                        .await?,
+                ),
+                None => None,
+            };
+            let why = if change == Some(MembershipChange::KeptPermanent) {
+                "a permanent membership made outside jitroles, left as it is"
+            } else {
+                "another live grant covers it"
+            };
             details.insert(
                 kept.grant_id,
-                format!(
-                    "still a member of {}: another live grant covers it",
-                    group.name
-                ),
+                format!("still a member of {}: {why}", group.name),
             );
         }
         if !plan.remove.is_empty() {

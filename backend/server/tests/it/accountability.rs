@@ -33,12 +33,7 @@ struct Stack {
 /// `X-Forwarded-For` from loopback (as behind a proxy on the same host).
 async fn stack() -> Option<Stack> {
     let op = provider()?;
-    let fixture = Fixture::start(Options {
-        forest_level: 7,
-        pam_enabled: true,
-    })
-    .await
-    .unwrap();
+    let fixture = Fixture::start(Options::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = on_fixture(dir.path(), fixture.url(), &op);
     let oidc = config.oidc.as_mut().unwrap();

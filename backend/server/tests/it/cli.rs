@@ -6,9 +6,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_jitroles");
+pub const BIN: &str = env!("CARGO_BIN_EXE_jitroles");
 
-fn jitroles(dir: &std::path::Path) -> Command {
+pub fn jitroles(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .env("JITROLES_DATA_DIR", dir.join("data"))

@@ -34,8 +34,8 @@ async fn on_postgres() -> Option<(Provider, Fixture, tempfile::TempDir, Config)>
     let op = provider()?;
     let url = postgres_database().await?;
     let fixture = Fixture::start(Options {
-        forest_level: 7,
         pam_enabled: false,
+        ..Options::default()
     })
     .await
     .unwrap();

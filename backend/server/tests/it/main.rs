@@ -13,6 +13,7 @@ mod instances;
 mod notify;
 mod oidc;
 mod outage;
+mod pam;
 mod rename;
 mod samba;
 #[path = "../../../test-support/service.rs"]

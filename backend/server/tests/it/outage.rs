@@ -27,8 +27,8 @@ fn member(fixture: &Fixture, cn: &str) -> bool {
 async fn an_outage_loses_nothing_and_overdue_removals_follow_the_directory_back() {
     let Some(op) = provider() else { return };
     let fixture = Fixture::start(Options {
-        forest_level: 7,
         pam_enabled: false,
+        ..Options::default()
     })
     .await
     .unwrap();

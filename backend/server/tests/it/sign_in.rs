@@ -90,12 +90,7 @@ pub async fn sign_in(server: &str, account: &str) -> String {
 async fn with_browser_sign_in(
     op: &Provider,
 ) -> (jitroles_server::Running, Fixture, tempfile::TempDir) {
-    let fixture = Fixture::start(Options {
-        forest_level: 7,
-        pam_enabled: true,
-    })
-    .await
-    .unwrap();
+    let fixture = Fixture::start(Options::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = on_fixture(dir.path(), fixture.url(), op);
     let oidc = config.oidc.as_mut().unwrap();
@@ -385,12 +380,7 @@ async fn sign_in_with_key(server: &str, op: &RotatingProvider, kid: &str) -> Sta
 async fn browser_sign_in_reads_the_providers_keys_again_when_an_id_token_names_a_new_one() {
     let Some(op) = provider() else { return };
     let rotating = RotatingProvider::start(&op).await;
-    let fixture = Fixture::start(Options {
-        forest_level: 7,
-        pam_enabled: true,
-    })
-    .await
-    .unwrap();
+    let fixture = Fixture::start(Options::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = on_fixture(dir.path(), fixture.url(), &op);
     let oidc = config.oidc.as_mut().unwrap();
