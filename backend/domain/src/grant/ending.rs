@@ -103,13 +103,35 @@ pub struct Kept {
     pub subject: Sid,
     /// The TTL to write again (TTL links only).
     pub ttl: Option<Duration>,
+    /// The person is a permanent member now (made so outside jitroles): left as it is.
+    pub permanent: bool,
 }
 
 /// Which memberships ending `endings` removes and which another grant keeps; `live` are the
 /// live grants on the group covering any of their people (the endings themselves included).
-pub fn plan_endings(endings: &[Grant], live: &[Grant], now: DateTime<Utc>) -> EndingPlan {
+/// `permanent_dns` are the group's members by a permanent link, which only TTL links tell
+/// apart from ours: such a member's TTL grant ends without touching the membership.
+pub fn plan_endings(
+    endings: &[Grant],
+    live: &[Grant],
+    permanent_dns: &[String],
+    now: DateTime<Utc>,
+) -> EndingPlan {
     let mut plan = EndingPlan::default();
     for ending in endings {
+        let permanent = ending.mechanism == Mechanism::Ttl
+            && permanent_dns
+                .iter()
+                .any(|dn| dn.eq_ignore_ascii_case(&ending.subject.dn));
+        if permanent {
+            plan.kept.push(Kept {
+                grant_id: ending.id.clone(),
+                subject: ending.subject.sid.clone(),
+                ttl: None,
+                permanent,
+            });
+            continue;
+        }
         let covering: Vec<&Grant> = live
             .iter()
             .filter(|g| g.subject.sid == ending.subject.sid)
@@ -128,6 +150,7 @@ pub fn plan_endings(endings: &[Grant], live: &[Grant], now: DateTime<Utc>) -> En
                 grant_id: ending.id.clone(),
                 subject: ending.subject.sid.clone(),
                 ttl,
+                permanent,
             });
         } else if !plan.remove.contains(&ending.subject.sid) {
             plan.remove.push(ending.subject.sid.clone());
@@ -225,18 +248,20 @@ mod tests {
         let plan = plan_endings(
             &[a.clone(), b.clone(), b2.clone()],
             &[a.clone(), b.clone(), b2.clone()],
+            &[],
             t0(),
         );
         assert_eq!(plan.remove, vec![person(1).sid, person(2).sid]);
         assert!(plan.kept.is_empty());
-        let plan = plan_endings(&[a, b.clone()], &[b, covering_b], t0());
+        let plan = plan_endings(&[a, b.clone()], &[b, covering_b], &[], t0());
         assert_eq!(plan.remove, vec![person(1).sid]);
         assert_eq!(
             plan.kept,
             vec![Kept {
                 grant_id: "b".into(),
                 subject: person(2).sid,
-                ttl: None
+                ttl: None,
+                permanent: false,
             }]
         );
     }
@@ -260,10 +285,43 @@ mod tests {
         let plan = plan_endings(
             std::slice::from_ref(&ending),
             &[ending.clone(), other],
+            &[],
             t0(),
         );
         assert_eq!(plan.kept[0].ttl, Some(Duration::from_secs(1200)));
         assert!(plan.remove.is_empty());
+    }
+
+    #[test]
+    fn a_ttl_grant_whose_person_became_a_permanent_member_ends_without_touching_it() {
+        let r = rule(JustificationPolicy::Optional);
+        let ending = Grant {
+            mechanism: Mechanism::Ttl,
+            state: GrantState::Ending,
+            ..active(&r)
+        };
+        let permanent = vec![ending.subject.dn.to_uppercase()];
+        let plan = plan_endings(
+            std::slice::from_ref(&ending),
+            std::slice::from_ref(&ending),
+            &permanent,
+            t0(),
+        );
+        assert!(plan.remove.is_empty());
+        assert!(plan.kept[0].permanent && plan.kept[0].ttl.is_none());
+
+        // the scheduler's memberships are all plain links: there, nothing tells them apart
+        let scheduled = Grant {
+            mechanism: Mechanism::Scheduled,
+            ..ending
+        };
+        let plan = plan_endings(
+            std::slice::from_ref(&scheduled),
+            std::slice::from_ref(&scheduled),
+            &permanent,
+            t0(),
+        );
+        assert_eq!(plan.remove, vec![scheduled.subject.sid]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use jitroles_domain::{
     DomainError,
     audit::{AuditAction, SYSTEM_ACTOR},
-    directory::{MembershipChange, Sid},
+    directory::{Mechanism, MembershipChange, Sid},
     grant::{self, EndReason, Grant, GrantState},
 };
 
@@ -257,10 +257,23 @@ impl Shared {
             .grants
             .covering_any(&group.sid, &subjects)
             .await?;
-        let plan = grant::plan_endings(endings, &live, self.now());
+        // under TTL links a permanent member is told apart from ours, and never removed
+        let permanent_dns: Vec<String> = if endings.iter().any(|g| g.mechanism == Mechanism::Ttl) {
+            self.ports
+                .directory
+                .members(&group.address())
+                .await?
+                .into_iter()
+                .filter(|m| m.ttl.is_none())
+                .map(|m| m.dn)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let plan = grant::plan_endings(endings, &live, &permanent_dns, self.now());
         let mut details: HashMap<String, String> = HashMap::new();
         for kept in plan.kept {
-            let change = match kept.ttl {
+            let change = match kept.ttl.filter(|_| !kept.permanent) {
                 Some(ttl) => Some(
                     self.ports
                         .directory
@@ -269,7 +282,7 @@ impl Shared {
                 ),
                 None => None,
             };
-            let why = if change == Some(MembershipChange::KeptPermanent) {
+            let why = if kept.permanent || change == Some(MembershipChange::KeptPermanent) {
                 "a permanent membership made outside jitroles, left as it is"
             } else {
                 "another live grant covers it"
