@@ -42,4 +42,12 @@ export class RolesPage {
   releaseButton(role) {
     return this.page.getByRole('button', { name: `Release ${role}` });
   }
+
+  /** How long Kerberos tickets may outlast the live grant of `role` (the scheduler only). */
+  kerberosNote(role) {
+    return this.page
+      .getByRole('listitem')
+      .filter({ has: this.countdown(role) })
+      .getByText(/Access through Kerberos tickets issued before the end may last until/);
+  }
 }

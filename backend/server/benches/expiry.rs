@@ -61,6 +61,7 @@ async fn main() {
         allow_plain_ldap: false,
         timeout_seconds: 10,
         force_scheduler: false,
+        max_ticket_lifetime_hours: 10,
     };
     let ad = ActiveDirectory::new(directory.adapter_config()).unwrap();
     let group = ad

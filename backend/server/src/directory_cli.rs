@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use jitroles_directory::ActiveDirectory;
-use jitroles_domain::directory::{Directory, Mechanism, find_group};
+use jitroles_domain::directory::{Capabilities, Directory, Mechanism, find_group};
 
 use crate::config::DirectorySection;
 
@@ -52,6 +52,9 @@ pub async fn check(
             "                  `jitroles directory enable-pam` explains how to turn on TTL links"
         )?;
     }
+    if caps.mechanism == Mechanism::Scheduled {
+        kerberos_advice(section, &caps, out)?;
+    }
 
     let mut all_writable = true;
     for name in groups {
@@ -87,6 +90,39 @@ pub async fn check(
         }
     }
     Ok(all_writable)
+}
+
+/// Under the scheduler a removed member keeps the Kerberos tickets they hold: says how long,
+/// and what shortens it where that matters.
+fn kerberos_advice(
+    section: &DirectorySection,
+    caps: &Capabilities,
+    out: &mut String,
+) -> std::fmt::Result {
+    let hours = section.max_ticket_lifetime_hours;
+    let ttl_links = if caps.pam_enabled {
+        "drop directory.force_scheduler"
+    } else if caps.forest_functional_level >= 7 {
+        "turn on the PAM feature"
+    } else {
+        "raise the forest to Windows Server 2016 and turn on the PAM feature"
+    };
+    let lines = [
+        format!(
+            "removing a member does not end the tickets they hold: access may last up to {hours} h"
+        ),
+        "after a grant ends (directory.max_ticket_lifetime_hours). Where that matters:".into(),
+        format!("- {ttl_links}:"),
+        "  TTL links cap ticket lifetimes at the grant's end;".into(),
+        "- or shorten the tickets of the role groups' members: an AD authentication policy".into(),
+        "  with a short TGT lifetime, or a shorter \"Maximum lifetime for user ticket\"".into(),
+        "  (then set directory.max_ticket_lifetime_hours to match).".into(),
+    ];
+    for (i, line) in lines.iter().enumerate() {
+        let label = if i == 0 { "kerberos:" } else { "" };
+        writeln!(out, "{label:<18}{line}")?;
+    }
+    Ok(())
 }
 
 fn forest_level_name(level: u32) -> &'static str {

@@ -310,17 +310,25 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
             .map_or(10, |d| d.timeout_seconds)
             .max(1),
     );
+    // what each grant says about Kerberos tickets; without a directory there is no engine, so
+    // no grant to say it of
+    let max_ticket_lifetime = config
+        .directory
+        .as_ref()
+        .map_or(Duration::ZERO, |d| d.max_ticket_lifetime());
     let grpc = Routes::new(SystemServiceServer::new(system))
         .add_service(RoleServiceServer::new(RoleApi::new(
             auth.clone(),
             engine.clone(),
             trail.clone(),
+            max_ticket_lifetime,
         )))
         .add_service(AdminServiceServer::new(AdminApi::new(
             auth.clone(),
             engine.clone(),
             channels,
             trail.clone(),
+            max_ticket_lifetime,
         )))
         .add_service(health_service)
         .add_service(reflection().build_v1().context("gRPC reflection (v1)")?)

@@ -2,13 +2,26 @@ use leptos::prelude::*;
 
 use super::duration_input::{DurationInput, seconds, split};
 use crate::{
-    api::{EndReason, Grant, GrantState},
+    api::{EndReason, Grant, GrantState, Mechanism},
     format,
 };
 
+/// How long access through Kerberos tickets may outlast `g`, in one sentence, under jitroles'
+/// scheduler only: with TTL links AD caps a ticket's lifetime at the link's TTL, so tickets end
+/// with the grant, whose end the row already shows.
+fn kerberos_note(g: &Grant) -> Option<(String, String)> {
+    if g.mechanism() != Mechanism::Scheduled {
+        return None;
+    }
+    let (until, end) = (g.tickets_may_last_until.as_ref()?, g.expires_at.as_ref()?);
+    let lifetime = format::duration(until.seconds - end.seconds);
+    Some((format::local_time(Some(until)), lifetime))
+}
+
 /// A live grant: role, expiry in the person's time zone, a live countdown, Extend (when the
 /// rule allows it) by a duration the person chooses (the rule's default at first, at most its
-/// maximum; the server also keeps it within the rule's total-lifetime cap) and Release.
+/// maximum; the server also keeps it within the rule's total-lifetime cap), Release, and how
+/// long Kerberos tickets may carry the group after it ends.
 #[component]
 pub fn LiveGrant(
     grant: Grant,
@@ -26,6 +39,18 @@ pub fn LiveGrant(
     let title = grant.rule_name.clone();
     let release_label = format!("Release {}", grant.rule_name);
     let rule = grant.rule_name.clone();
+    let kerberos = kerberos_note(&grant).map(|(until, lifetime)| {
+        view! {
+            <p class="live-grant__kerberos">
+                {format!(
+                    "Access through Kerberos tickets issued before the end may last until {until} \
+                     (tickets live up to {lifetime}): sign out and back in, or run "
+                )}
+                <code>"klist purge"</code>
+                ", to drop it sooner."
+            </p>
+        }
+    });
     view! {
         <li class="live-grant">
             <div class="live-grant__what">
@@ -50,6 +75,7 @@ pub fn LiveGrant(
                     {release_label}
                 </button>
             </div>
+            {kerberos}
             {move || problem.get().map(|p| view! { <p class="field-error" role="alert">{p}</p> })}
         </li>
     }

@@ -10,8 +10,9 @@
 //! The decisions sit in submodules by stage and are re-exported here, so callers write
 //! `grant::admit`: `request` (a request's ask, extensions, whose grant it is), `admission`
 //! (whether a request may go ahead, what the directory's answer to the add means), `ending`
-//! (ending grants, who stays covered, taking over another instance's work) and `reconcile`
-//! (grants and members the directory disagrees with).
+//! (ending grants, who stays covered, taking over another instance's work), `reconcile`
+//! (grants and members the directory disagrees with) and `tickets` (how long Kerberos tickets
+//! may carry a grant's group after it ends).
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ mod ending;
 pub(crate) mod fixtures;
 mod reconcile;
 mod request;
+mod tickets;
 
 pub use admission::{
     Admission, RequestCase, add_may_have_happened, admit, after_add, link_ttl, member_outside,
@@ -40,6 +42,7 @@ pub use ending::{
 };
 pub use reconcile::{unexplained, vanished};
 pub use request::{check_own, extend, human, open};
+pub use tickets::tickets_may_last_until;
 
 pub const MAX_JUSTIFICATION_CHARS: usize = 1_000;
 pub const MAX_CLIENT_REQUEST_ID_CHARS: usize = 100;

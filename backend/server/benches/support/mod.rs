@@ -55,6 +55,7 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
             allow_plain_ldap: false,
             timeout_seconds: 10,
             force_scheduler: false,
+            max_ticket_lifetime_hours: 10,
         }),
         oidc: Some(OidcSection {
             issuer: env("OIDC_ISSUER"),

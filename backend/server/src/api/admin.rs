@@ -1,7 +1,7 @@
 //! AdminService: what administrators do. Every RPC first turns the caller into an
 //! [`AdminRight`], which the engine's admin operations require.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use jitroles_domain::{
     DomainError,
@@ -31,6 +31,8 @@ pub struct AdminApi {
     engine: Option<Arc<Engine>>,
     channels: Option<Arc<Channels>>,
     trail: Arc<AuditTrail>,
+    /// For each grant's `tickets_may_last_until` (`directory.max_ticket_lifetime_hours`).
+    max_ticket_lifetime: Duration,
 }
 
 impl AdminApi {
@@ -39,12 +41,14 @@ impl AdminApi {
         engine: Option<Arc<Engine>>,
         channels: Option<Arc<Channels>>,
         trail: Arc<AuditTrail>,
+        max_ticket_lifetime: Duration,
     ) -> Self {
         Self {
             auth,
             engine,
             channels,
             trail,
+            max_ticket_lifetime,
         }
     }
 
@@ -209,7 +213,11 @@ impl AdminService for AdminApi {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ListGrantsResponse {
-            grants: found.items.into_iter().map(convert::grant).collect(),
+            grants: found
+                .items
+                .into_iter()
+                .map(|g| convert::grant(g, self.max_ticket_lifetime))
+                .collect(),
             next_page_token: found.next.unwrap_or_default(),
         }))
     }
@@ -226,7 +234,10 @@ impl AdminService for AdminApi {
             .revoke(&right, &who, &ask.grant_id, &ask.reason)
             .await
             .map_err(status)?;
-        Ok(Response::new(convert::grant(grant)))
+        Ok(Response::new(convert::grant(
+            grant,
+            self.max_ticket_lifetime,
+        )))
     }
 
     async fn revoke_grants_of_person(
@@ -241,7 +252,10 @@ impl AdminService for AdminApi {
             .revoke_person(&right, &who, &ask.person, &ask.reason)
             .await
             .map_err(status)?;
-        Ok(Response::new(convert::revocations(done)))
+        Ok(Response::new(convert::revocations(
+            done,
+            self.max_ticket_lifetime,
+        )))
     }
 
     async fn revoke_grants_of_rule(
@@ -256,7 +270,10 @@ impl AdminService for AdminApi {
             .revoke_rule(&right, &who, &ask.rule_id, &ask.reason)
             .await
             .map_err(status)?;
-        Ok(Response::new(convert::revocations(done)))
+        Ok(Response::new(convert::revocations(
+            done,
+            self.max_ticket_lifetime,
+        )))
     }
 
     async fn freeze_requests(

@@ -1,6 +1,6 @@
 //! RoleService: what requesters do. Authenticate, translate, one engine call, translate back.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use jitroles_domain::{
     DomainError, access::authorize_admin, audit::AuditAction, grant::Ask, notify, page::PageRequest,
@@ -26,6 +26,8 @@ pub struct RoleApi {
     auth: Option<Arc<Authenticator>>,
     engine: Option<Arc<Engine>>,
     trail: Arc<AuditTrail>,
+    /// For each grant's `tickets_may_last_until` (`directory.max_ticket_lifetime_hours`).
+    max_ticket_lifetime: Duration,
 }
 
 impl RoleApi {
@@ -33,12 +35,18 @@ impl RoleApi {
         auth: Option<Arc<Authenticator>>,
         engine: Option<Arc<Engine>>,
         trail: Arc<AuditTrail>,
+        max_ticket_lifetime: Duration,
     ) -> Self {
         Self {
             auth,
             engine,
             trail,
+            max_ticket_lifetime,
         }
+    }
+
+    fn grant(&self, grant: jitroles_domain::grant::Grant) -> pb::Grant {
+        convert::grant(grant, self.max_ticket_lifetime)
     }
 
     fn engine(&self) -> Result<&Engine, Status> {
@@ -131,7 +139,11 @@ impl RoleService for RoleApi {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ListRolesResponse {
-            roles: offer.roles.into_iter().map(convert::role).collect(),
+            roles: offer
+                .roles
+                .into_iter()
+                .map(|r| convert::role(r, self.max_ticket_lifetime))
+                .collect(),
             all_frozen: offer.all_frozen.map(|f| convert::freeze(f, String::new())),
         }))
     }
@@ -161,7 +173,7 @@ impl RoleService for RoleApi {
         let what = format!("a request for rule {}", ask.rule_id);
         self.audit_refusal(&request, &who, Some(&ask.rule_id), what, &outcome)
             .await;
-        Ok(Response::new(convert::grant(outcome.map_err(status)?)))
+        Ok(Response::new(self.grant(outcome.map_err(status)?)))
     }
 
     async fn extend_grant(
@@ -179,7 +191,7 @@ impl RoleService for RoleApi {
         let what = format!("an extension of grant {}", ask.grant_id);
         self.audit_refusal(&request, &who, None, what, &outcome)
             .await;
-        Ok(Response::new(convert::grant(outcome.map_err(status)?)))
+        Ok(Response::new(self.grant(outcome.map_err(status)?)))
     }
 
     async fn release_grant(
@@ -193,7 +205,7 @@ impl RoleService for RoleApi {
             .release(&who.caller, &request.get_ref().grant_id)
             .await
             .map_err(status)?;
-        Ok(Response::new(convert::grant(grant)))
+        Ok(Response::new(self.grant(grant)))
     }
 
     async fn list_my_grants(
@@ -210,7 +222,7 @@ impl RoleService for RoleApi {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::ListGrantsResponse {
-            grants: found.items.into_iter().map(convert::grant).collect(),
+            grants: found.items.into_iter().map(|g| self.grant(g)).collect(),
             next_page_token: found.next.unwrap_or_default(),
         }))
     }

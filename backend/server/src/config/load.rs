@@ -69,6 +69,11 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
         "directory.force_scheduler",
         Kind::Bool,
     ),
+    (
+        "JITROLES_DIRECTORY_MAX_TICKET_LIFETIME_HOURS",
+        "directory.max_ticket_lifetime_hours",
+        Kind::Int,
+    ),
     ("JITROLES_OIDC_ISSUER", "oidc.issuer", Kind::Str),
     ("JITROLES_OIDC_AUDIENCE", "oidc.audience", Kind::Str),
     ("JITROLES_OIDC_JWKS_URL", "oidc.jwks_url", Kind::Str),
@@ -408,6 +413,44 @@ mod tests {
             !format!("{d:?}").contains("123456"),
             "the password must not reach logs"
         );
+    }
+
+    #[test]
+    fn the_ticket_lifetime_defaults_to_ads_ten_hours_and_comes_from_the_environment() {
+        let base = [
+            ("JITROLES_DIRECTORY_URL", "ldaps://dc"),
+            ("JITROLES_DIRECTORY_BIND_DN", "CN=jit-svc"),
+            ("JITROLES_DIRECTORY_BIND_PASSWORD", "123456"),
+        ];
+        let d = load(None, env_of(&base)).unwrap().directory.unwrap();
+        assert_eq!(d.max_ticket_lifetime_hours, 10);
+        assert_eq!(d.max_ticket_lifetime().as_secs(), 36_000);
+        let mut set = base.to_vec();
+        set.push(("JITROLES_DIRECTORY_MAX_TICKET_LIFETIME_HOURS", "4"));
+        let d = load(None, env_of(&set)).unwrap().directory.unwrap();
+        assert_eq!(d.max_ticket_lifetime_hours, 4);
+    }
+
+    #[test]
+    fn a_ticket_lifetime_outside_one_to_168_hours_is_refused_with_the_setting_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for hours in ["0", "169", "-1"] {
+            let file = write(
+                dir.path(),
+                "c.toml",
+                &format!(
+                    "[directory]\nurl = \"ldaps://dc\"\nbind_dn = \"CN=jit-svc\"\n\
+                     bind_password = \"123456\"\nmax_ticket_lifetime_hours = {hours}\n"
+                ),
+            );
+            let err = load(Some(&file), env_of(&[])).unwrap_err().to_string();
+            assert!(
+                err.contains("directory.max_ticket_lifetime_hours must be from 1 to 168 hours")
+                    && err.contains(&format!("got {hours}"))
+                    && err.contains("c.toml"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -220,6 +220,30 @@ pub struct DirectorySection {
     /// Remove members with jitroles' scheduler even when the forest offers TTL links.
     #[serde(default)]
     pub force_scheduler: bool,
+    /// The domain's "Maximum lifetime for user ticket" (AD's default: 10 h). Under jitroles'
+    /// scheduler a removed member keeps the tickets they hold, so access may outlast a grant by
+    /// this much: the Roles page and `directory check` say so. 1 to 168.
+    #[serde(
+        default = "defaults::max_ticket_lifetime_hours",
+        deserialize_with = "ticket_hours"
+    )]
+    pub max_ticket_lifetime_hours: u64,
+}
+
+/// A ticket lifetime of whole hours from 1 to 168 (a week): AD takes 0 for "never expires",
+/// which would make every grant's end meaningless, and a lifetime over a week is a typo more
+/// likely than a policy.
+fn ticket_hours<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let hours = i64::deserialize(d)?;
+    u64::try_from(hours)
+        .ok()
+        .filter(|h| (1..=168).contains(h))
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "directory.max_ticket_lifetime_hours must be from 1 to 168 hours, got {hours}: \
+                 give the domain's \"Maximum lifetime for user ticket\" (AD's default is 10)"
+            ))
+        })
 }
 
 impl DirectorySection {
@@ -235,6 +259,11 @@ impl DirectorySection {
         c.timeout = std::time::Duration::from_secs(self.timeout_seconds.max(1));
         c.force_scheduler = self.force_scheduler;
         c
+    }
+
+    /// How long a Kerberos ticket may live (see `max_ticket_lifetime_hours`).
+    pub fn max_ticket_lifetime(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.max_ticket_lifetime_hours * 3600)
     }
 }
 
@@ -294,6 +323,10 @@ mod defaults {
         PathBuf::from("dist")
     }
     pub fn directory_timeout() -> u64 {
+        10
+    }
+    /// AD's default "Maximum lifetime for user ticket".
+    pub fn max_ticket_lifetime_hours() -> u64 {
         10
     }
     pub fn log_level() -> String {

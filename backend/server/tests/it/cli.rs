@@ -137,6 +137,13 @@ fn directory_check_reports_the_mechanism_and_which_groups_are_writable() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("mechanism:        scheduled"), "{stdout}");
     assert!(
+        stdout.contains("access may last up to 10 h")
+            && stdout.contains("turn on the PAM feature:")
+            && stdout.contains("TTL links cap ticket lifetimes at the grant's end")
+            && stdout.contains("AD authentication policy"),
+        "the scheduler's Kerberos caveat and what shortens it: {stdout}"
+    );
+    assert!(
         stdout.contains("group jit-role-dba: the service account can write its members"),
         "{stdout}"
     );

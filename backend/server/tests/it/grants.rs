@@ -217,6 +217,15 @@ async fn dave_gets_the_role_through_dba_oncall_is_a_member_at_once_and_is_remove
         pb::Mechanism::Scheduled,
         "Samba has no PAM"
     );
+    let (expires, tickets) = (
+        grant.expires_at.unwrap(),
+        grant.tickets_may_last_until.unwrap(),
+    );
+    assert_eq!(
+        (tickets.seconds - expires.seconds, tickets.nanos),
+        (10 * 3600, expires.nanos),
+        "under the scheduler, tickets may outlast the grant by the ticket lifetime"
+    );
     assert!(
         s.is_member("dave", "jit-role-dba").await,
         "a member at once"

@@ -57,6 +57,7 @@ async fn hung(group: &str) -> Option<Hung> {
         allow_plain_ldap: true, // the test DC allows simple binds on 389
         timeout_seconds: TIMEOUT_SECONDS,
         force_scheduler: false,
+        max_ticket_lifetime_hours: 10,
     });
     config.oidc = Some(oidc(&op));
     config.access = AccessSection {

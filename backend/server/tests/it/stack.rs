@@ -60,6 +60,7 @@ pub fn on_fixture(dir: &Path, ldap_url: String, op: &Provider) -> Config {
         allow_plain_ldap: true, // the fixture speaks plain LDAP on loopback
         timeout_seconds: 2,
         force_scheduler: false,
+        max_ticket_lifetime_hours: 10,
     });
     config.oidc = Some(oidc(op));
     config.access = AccessSection {
@@ -142,6 +143,7 @@ pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider
         allow_plain_ldap: false,
         timeout_seconds: 5,
         force_scheduler: false,
+        max_ticket_lifetime_hours: 10,
     });
     config.oidc = Some(OidcSection {
         service_accounts: [("ci-bot".to_owned(), "svc-ci".to_owned())].into(),

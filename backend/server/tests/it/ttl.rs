@@ -114,6 +114,10 @@ async fn with_pam_the_directory_removes_the_member_and_the_grant_ends_on_time() 
             .unwrap()
             .into_inner();
         assert_eq!(grant.mechanism(), pb::Mechanism::Ttl);
+        assert_eq!(
+            grant.tickets_may_last_until, grant.expires_at,
+            "AD caps tickets at the link's TTL"
+        );
         assert!(s.dave_is_member(), "a TTL link was added");
 
         s.fixture.advance(3);

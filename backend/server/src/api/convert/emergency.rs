@@ -1,5 +1,7 @@
 //! The emergency controls (freezes, bulk revokes), between the wire and the domain.
 
+use std::time::Duration;
+
 use jitroles_domain::{
     DomainError,
     freeze::{Freeze, FreezeScope},
@@ -58,14 +60,18 @@ fn no_scope() -> DomainError {
     DomainError::invalid("scope", "say which requests: all (true) or a rule_id")
 }
 
-pub fn revocations(done: Revocations) -> pb::RevokeGrantsResponse {
+pub fn revocations(done: Revocations, max_ticket_lifetime: Duration) -> pb::RevokeGrantsResponse {
     pb::RevokeGrantsResponse {
-        revoked: done.revoked.into_iter().map(grant).collect(),
+        revoked: done
+            .revoked
+            .into_iter()
+            .map(|g| grant(g, max_ticket_lifetime))
+            .collect(),
         failed: done
             .failed
             .into_iter()
             .map(|(g, error)| pb::GrantNotRevoked {
-                grant: Some(grant(g)),
+                grant: Some(grant(g, max_ticket_lifetime)),
                 error,
             })
             .collect(),

@@ -73,7 +73,7 @@ use jitroles_domain::{
     audit::{AuditAction, AuditEvent},
     directory::Mechanism,
     freeze::FreezeScope,
-    grant::{EndReason, Grant, GrantState},
+    grant::{EndReason, Grant, GrantState, tickets_may_last_until},
     grant_filter::{GrantFilter, Person},
     rule::{JustificationPolicy, RuleChannels, RuleSpec, TargetGroup, check_text},
 };
@@ -315,7 +315,7 @@ pub fn rule(view: RuleView) -> pb::Rule {
 }
 
 /// A role a requester is offered, with their live grant and the freeze that holds for it.
-pub fn role(offered: RequestableRole) -> pb::Role {
+pub fn role(offered: RequestableRole, max_ticket_lifetime: Duration) -> pb::Role {
     let RequestableRole {
         rule: r,
         live,
@@ -338,7 +338,7 @@ pub fn role(offered: RequestableRole) -> pb::Role {
         max_duration: Some(proto_duration(r.spec.max_duration)),
         allow_extension: r.spec.allow_extension,
         justification: justification(r.spec.justification).into(),
-        live_grant: live.map(grant),
+        live_grant: live.map(|g| grant(g, max_ticket_lifetime)),
     }
 }
 
@@ -349,8 +349,11 @@ pub fn mechanism(m: Mechanism) -> pb::Mechanism {
     }
 }
 
-pub fn grant(g: Grant) -> pb::Grant {
+/// A grant, with until when Kerberos tickets may carry its group given the domain's
+/// `max_ticket_lifetime` (`directory.max_ticket_lifetime_hours`).
+pub fn grant(g: Grant, max_ticket_lifetime: Duration) -> pb::Grant {
     pb::Grant {
+        tickets_may_last_until: Some(timestamp(tickets_may_last_until(&g, max_ticket_lifetime))),
         id: g.id,
         rule_id: g.rule_id,
         rule_name: g.rule_name,
