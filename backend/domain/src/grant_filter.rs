@@ -123,6 +123,7 @@ mod tests {
             client_request_id: None,
             lease: None,
             version: 1,
+            deferred: None,
         }
     }
 

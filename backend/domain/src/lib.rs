@@ -4,6 +4,7 @@
 //! depends on none of them, nor on tonic, prost, sea-orm, sqlx, ldap3 or openidconnect.
 
 pub mod access;
+pub mod approval;
 pub mod audit;
 pub mod clock;
 pub mod directory;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use crate::{
     DomainError,
+    approval::Decision,
     audit::{AuditEvent, AuditFilter, NewAudit},
     directory::Sid,
     freeze::{Freeze, FreezeScope},
@@ -89,8 +90,8 @@ pub trait GrantStore: Send + Sync {
         subject: &Sid,
         client_request_id: &str,
     ) -> Result<Option<Grant>, DomainError>;
-    /// The subject's live grant of a rule.
-    async fn live_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError>;
+    /// The subject's open request (pending, scheduled) or live grant of a rule: at most one.
+    async fn open_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError>;
     /// Live grants on a group, of any rule and person, by id, a page at a time: those with an
     /// id after `after` (all when `None`), at most `limit`.
     async fn live_on_group(
@@ -217,4 +218,41 @@ pub trait NotificationStore: Send + Sync {
         state: Option<DeliveryState>,
         page: PageRequest,
     ) -> Result<Page<Notification>, DomainError>;
+}
+
+/// Requests that wait: the approvers' decisions, the approvals list, and what falls due.
+#[async_trait]
+pub trait ApprovalStore: Send + Sync {
+    /// Records one decision and the request's change (`after`, if the stored version is still
+    /// `before`'s) with its audit events (the decision's, and the change it made: scheduled,
+    /// failed, lapsed), all in one transaction: `FailedPrecondition` when the approver
+    /// decided this request already, `Conflict` when it changed meanwhile (nothing is written
+    /// then).
+    async fn decide(
+        &self,
+        before: &Grant,
+        decision: &Decision,
+        after: &Grant,
+        audits: Vec<NewAudit>,
+    ) -> Result<Grant, DomainError>;
+    /// The decisions on one request, oldest first.
+    async fn decisions(&self, grant_id: &str) -> Result<Vec<Decision>, DomainError>;
+    /// The decisions on several requests (a page of the approvals list), oldest first.
+    async fn decisions_of(&self, grant_ids: &[String]) -> Result<Vec<Decision>, DomainError>;
+    /// What the approvers of `rules` have to look at: pending requests (oldest first), then
+    /// break-glass grants nobody acknowledged yet (oldest first), none of `except`'s own; a
+    /// page at a time.
+    async fn awaiting(
+        &self,
+        rules: &[String],
+        except: &Sid,
+        page: PageRequest,
+    ) -> Result<Page<Grant>, DomainError>;
+    /// Pending requests of `rules` not decided by `approver` (the navigation's count).
+    async fn awaiting_count(&self, rules: &[String], approver: &Sid) -> Result<u64, DomainError>;
+    /// Requests whose time has come at `now`: pending ones past their window and scheduled
+    /// ones whose start is due; at most `limit`, earliest first.
+    async fn due_waiting(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Grant>, DomainError>;
+    /// When the next waiting request falls due (a window ends or a start comes).
+    async fn next_waiting(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
 }

@@ -8,7 +8,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::{DomainError, access::AclEntry, directory::Sid};
+use crate::{
+    DomainError,
+    access::AclEntry,
+    approval::{ApprovalPolicy, ApprovalSpec, validate_lead},
+    directory::Sid,
+};
 
 /// Longest grant any rule may allow: a year and a day. Longer is not "just in time".
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
@@ -81,6 +86,10 @@ pub struct RuleSpec {
     pub expires_at: Option<DateTime<Utc>>,
     /// Notification channel ids (see [`crate::notify::route`]).
     pub channels: RuleChannels,
+    /// Requests wait for approvals (`None`: they never do, as before).
+    pub approval: Option<ApprovalSpec>,
+    /// A request may name a start time at most this far ahead (`None`: it may not).
+    pub max_lead: Option<Duration>,
 }
 
 /// The channels a rule notifies: success (granted, extended) and failure (refused, directory
@@ -108,6 +117,8 @@ pub struct ValidSpec {
     pub expires_at: Option<DateTime<Utc>>,
     /// Notification channel ids (see [`crate::notify::route`]).
     pub channels: RuleChannels,
+    pub approval: Option<ApprovalPolicy>,
+    pub max_lead: Option<Duration>,
 }
 
 /// One version of a rule, whole: every setting the API returns (its channels included), the
@@ -271,6 +282,8 @@ impl RuleSpec {
             enabled: self.enabled,
             expires_at: self.expires_at,
             channels,
+            approval: self.approval.map(ApprovalSpec::validate).transpose()?,
+            max_lead: self.max_lead.map(validate_lead).transpose()?,
         })
     }
 }
@@ -304,6 +317,8 @@ mod tests {
             enabled: true,
             expires_at: None,
             channels: RuleChannels::default(),
+            approval: None,
+            max_lead: None,
         }
     }
 

@@ -232,6 +232,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                     rules: Arc::new(database.clone()),
                     grants: Arc::new(database.clone()),
                     notifications: Arc::new(database.clone()),
+                    approvals: Arc::new(database.clone()),
                     directory,
                     clock: clock.clone(),
                 },

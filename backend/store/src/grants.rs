@@ -4,13 +4,16 @@
 use crate::{
     entity::{audit_event, grant, membership_lease, rule},
     notifications::outbox,
-    records::{corrupt, insert_audit, live_states, unique_or},
+    records::{corrupt, insert_audit, live_states, open_states, unique_or},
     store::{Database, db_error},
 };
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use jitroles_domain::{
     DomainError,
+    approval::{Acknowledgement, BreakGlass, Deferred},
     audit::{AuditAction, AuditEvent, AuditFilter, NewAudit},
     directory::{Mechanism, Sid},
     grant::{EndReason, Grant, GrantState, Lease, Subject},
@@ -25,7 +28,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, OnConflict},
 };
 
-fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
+pub(crate) fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
     Ok(Grant {
         id: g.id,
         rule_id: g.rule_id,
@@ -65,10 +68,41 @@ fn to_grant(g: grant::Model) -> Result<Grant, DomainError> {
             .zip(g.lease_until)
             .map(|(holder, until)| Lease { holder, until }),
         version: g.version,
+        deferred: g
+            .duration_secs
+            .map(|secs| -> Result<Deferred, DomainError> {
+                let acknowledged = match (g.acknowledged_by_sid, g.acknowledged_at) {
+                    (Some(sid), Some(at)) => Some(Acknowledgement {
+                        by: sid.parse().map_err(|e| corrupt("acknowledging SID", e))?,
+                        by_account: g.acknowledged_by.unwrap_or_default(),
+                        comment: g.acknowledgement.unwrap_or_default(),
+                        at,
+                    }),
+                    _ => None,
+                };
+                Ok(Deferred {
+                    duration: Duration::from_secs(u64::try_from(secs).unwrap_or(0)),
+                    starts_at: g.starts_at,
+                    required: g
+                        .required_approvals
+                        .and_then(|n| u8::try_from(n).ok())
+                        .unwrap_or(0),
+                    lapses_at: g.lapses_at,
+                    activated_at: g.activated_at,
+                    break_glass: g.break_glass_reason.map(|reason| BreakGlass {
+                        reason,
+                        acknowledged,
+                    }),
+                })
+            })
+            .transpose()?,
     })
 }
 
-fn grant_row(g: &Grant) -> grant::ActiveModel {
+pub(crate) fn grant_row(g: &Grant) -> grant::ActiveModel {
+    let d = g.deferred.as_ref();
+    let glass = d.and_then(|d| d.break_glass.as_ref());
+    let ack = glass.and_then(|b| b.acknowledged.as_ref());
     grant::ActiveModel {
         id: Set(g.id.clone()),
         rule_id: Set(g.rule_id.clone()),
@@ -96,6 +130,16 @@ fn grant_row(g: &Grant) -> grant::ActiveModel {
         lease_holder: Set(g.lease.as_ref().map(|l| l.holder.clone())),
         lease_until: Set(g.lease.as_ref().map(|l| l.until)),
         version: Set(g.version),
+        duration_secs: Set(d.map(|d| i64::try_from(d.duration.as_secs()).unwrap_or(i64::MAX))),
+        starts_at: Set(d.and_then(|d| d.starts_at)),
+        required_approvals: Set(d.map(|d| i32::from(d.required))),
+        lapses_at: Set(d.and_then(|d| d.lapses_at)),
+        activated_at: Set(d.and_then(|d| d.activated_at)),
+        break_glass_reason: Set(glass.map(|b| b.reason.clone())),
+        acknowledged_by_sid: Set(ack.map(|a| a.by.to_string())),
+        acknowledged_by: Set(ack.map(|a| a.by_account.clone())),
+        acknowledgement: Set(ack.map(|a| a.comment.clone())),
+        acknowledged_at: Set(ack.map(|a| a.at)),
     }
 }
 
@@ -129,7 +173,7 @@ impl GrantStore for Database {
             .map_err(|e| {
                 unique_or(e, || {
                     DomainError::AlreadyExists(format!(
-                        "{} already has a live grant of {}; extend it instead",
+                        "{} already has a live grant or an open request of {}",
                         g.subject.account, g.rule_name
                     ))
                 })
@@ -194,11 +238,11 @@ impl GrantStore for Database {
             .transpose()
     }
 
-    async fn live_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError> {
+    async fn open_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError> {
         grant::Entity::find()
             .filter(grant::Column::RuleId.eq(rule_id))
             .filter(grant::Column::SubjectSid.eq(subject.as_str()))
-            .filter(grant::Column::State.is_in(live_states()))
+            .filter(grant::Column::State.is_in(open_states()))
             .one(&self.conn)
             .await
             .map_err(db_error)?

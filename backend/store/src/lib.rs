@@ -3,6 +3,7 @@
 //!
 //! Entities stay private to this crate; callers see domain types only.
 
+mod approvals;
 mod channel_record;
 mod entity;
 mod grants;

@@ -10,6 +10,11 @@ pub(crate) fn live_states() -> Vec<&'static str> {
     GrantState::LIVE.iter().map(|s| s.as_str()).collect()
 }
 
+/// A live grant or a request that waits: what "one per (rule, person)" counts.
+pub(crate) fn open_states() -> Vec<&'static str> {
+    GrantState::OPEN.iter().map(|s| s.as_str()).collect()
+}
+
 pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> DomainError {
     DomainError::Internal(format!("stored {what} cannot be read: {detail}"))
 }

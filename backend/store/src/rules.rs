@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use jitroles_domain::{
     DomainError,
     access::{AclEntry, Effect, PrincipalKind},
+    approval::ApprovalPolicy,
     audit::NewAudit,
     freeze::{Freeze, FreezeScope, not_frozen},
     ports::RuleStore,
@@ -26,7 +27,7 @@ use crate::{
     store::{Database, db_error},
 };
 
-/// An ACL entry as stored in the rule's JSON column.
+/// An ACL entry as stored in the rule's JSON columns (the ACL and the approvers).
 #[derive(Serialize, Deserialize)]
 struct StoredAce {
     sid: String,
@@ -35,10 +36,18 @@ struct StoredAce {
     deny: bool,
 }
 
-fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainError> {
-    let aces: Vec<StoredAce> = serde_json::from_str(&r.acl).map_err(|e| corrupt("rule ACL", e))?;
-    let acl = aces
-        .into_iter()
+/// The approval policy as stored in the rule's `approval` JSON column (the store's own layout).
+#[derive(Serialize, Deserialize)]
+struct StoredApproval {
+    approvers: Vec<StoredAce>,
+    required: u8,
+    pending_window_secs: u64,
+    break_glass: bool,
+    service_approvers: bool,
+}
+
+fn to_acl(aces: Vec<StoredAce>) -> Result<Vec<AclEntry>, DomainError> {
+    aces.into_iter()
         .map(|a| {
             Ok(AclEntry {
                 principal: a.sid.parse().map_err(|e| corrupt("ACL SID", e))?,
@@ -51,7 +60,46 @@ fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainErr
                 effect: if a.deny { Effect::Deny } else { Effect::Allow },
             })
         })
-        .collect::<Result<Vec<_>, DomainError>>()?;
+        .collect()
+}
+
+fn stored_acl(acl: &[AclEntry]) -> Vec<StoredAce> {
+    acl.iter()
+        .map(|a| StoredAce {
+            sid: a.principal.to_string(),
+            name: a.display_name.clone(),
+            group: a.kind == PrincipalKind::Group,
+            deny: a.effect == Effect::Deny,
+        })
+        .collect()
+}
+
+fn to_approval(json: &str) -> Result<ApprovalPolicy, DomainError> {
+    let stored: StoredApproval =
+        serde_json::from_str(json).map_err(|e| corrupt("approval policy", e))?;
+    Ok(ApprovalPolicy {
+        approvers: to_acl(stored.approvers)?,
+        required: stored.required,
+        pending_window: Duration::from_secs(stored.pending_window_secs),
+        break_glass: stored.break_glass,
+        service_approvers: stored.service_approvers,
+    })
+}
+
+fn stored_approval(p: &ApprovalPolicy) -> String {
+    let stored = StoredApproval {
+        approvers: stored_acl(&p.approvers),
+        required: p.required,
+        pending_window_secs: p.pending_window.as_secs(),
+        break_glass: p.break_glass,
+        service_approvers: p.service_approvers,
+    };
+    serde_json::to_string(&stored).unwrap_or_else(|_| "{}".into())
+}
+
+fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainError> {
+    let aces: Vec<StoredAce> = serde_json::from_str(&r.acl).map_err(|e| corrupt("rule ACL", e))?;
+    let acl = to_acl(aces)?;
     let secs = |n: i64| Duration::from_secs(u64::try_from(n).unwrap_or(0));
     Ok(RoleRule {
         id: r.id,
@@ -68,6 +116,8 @@ fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainErr
             enabled: r.enabled,
             expires_at: r.expires_at,
             channels,
+            approval: r.approval.as_deref().map(to_approval).transpose()?,
+            max_lead: r.max_lead_secs.map(secs),
         },
         target: TargetGroup {
             sid: r.target_sid.parse().map_err(|e| corrupt("group SID", e))?,
@@ -82,17 +132,7 @@ fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainErr
 }
 
 fn rule_row(r: &RoleRule) -> rule::ActiveModel {
-    let aces: Vec<StoredAce> = r
-        .spec
-        .acl
-        .iter()
-        .map(|a| StoredAce {
-            sid: a.principal.to_string(),
-            name: a.display_name.clone(),
-            group: a.kind == PrincipalKind::Group,
-            deny: a.effect == Effect::Deny,
-        })
-        .collect();
+    let aces = stored_acl(&r.spec.acl);
     let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     rule::ActiveModel {
         id: Set(r.id.clone()),
@@ -111,6 +151,8 @@ fn rule_row(r: &RoleRule) -> rule::ActiveModel {
         justification: Set(r.spec.justification.as_str().to_owned()),
         enabled: Set(r.spec.enabled),
         expires_at: Set(r.spec.expires_at),
+        approval: Set(r.spec.approval.as_ref().map(stored_approval)),
+        max_lead_secs: Set(r.spec.max_lead.map(secs)),
         version: Set(r.version),
         created_at: Set(r.created_at),
         updated_at: Set(r.updated_at),

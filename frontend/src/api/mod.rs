@@ -187,7 +187,7 @@ impl Api {
                     rule_id,
                     duration: Some(seconds(duration_secs)),
                     justification,
-                    client_request_id: String::new(),
+                    ..Default::default()
                 },
             )
             .await,

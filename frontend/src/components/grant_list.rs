@@ -139,6 +139,11 @@ pub fn outcome(g: &Grant) -> String {
         GrantState::Ending => "ending".into(),
         GrantState::Activating => "starting".into(),
         GrantState::Active => "active".into(),
+        GrantState::Pending => "waiting for approval".into(),
+        GrantState::Scheduled => "scheduled".into(),
+        GrantState::Rejected => format!("rejected: {}", g.end_note),
+        GrantState::Cancelled => "cancelled".into(),
+        GrantState::Lapsed => "lapsed".into(),
         GrantState::Unspecified => "unknown".into(),
     }
 }

@@ -130,6 +130,9 @@ pub fn RuleEditorPage() -> impl IntoView {
     let problems = FormProblems::default();
     let success_channels = RwSignal::new(Vec::<String>::new());
     let failure_channels = RwSignal::new(Vec::<String>::new());
+    // the approval settings, kept as loaded until the editor has its own section for them
+    let approval = RwSignal::new(None::<jitroles_proto::v1::ApprovalPolicy>);
+    let max_lead = RwSignal::new(None::<prost_types::Duration>);
 
     let fill = move |r: Rule| {
         let spec = r.spec.unwrap_or_default();
@@ -158,6 +161,8 @@ pub fn RuleEditorPage() -> impl IntoView {
         expires.set(format::to_local_input(spec.expires_at.as_ref()));
         success_channels.set(spec.success_channels);
         failure_channels.set(spec.failure_channels);
+        approval.set(spec.approval);
+        max_lead.set(spec.max_lead);
     };
     // the rule as saved (a new rule: an empty one), filled into the form once it arrives
     let loaded = {
@@ -338,6 +343,8 @@ pub fn RuleEditorPage() -> impl IntoView {
             expires_at: expires_at.map(format::timestamp),
             success_channels: success_channels.get_untracked(),
             failure_channels: failure_channels.get_untracked(),
+            approval: approval.get_untracked(),
+            max_lead: max_lead.get_untracked(),
         });
     };
     let saving = save.pending();

@@ -48,6 +48,22 @@ pub enum AuditAction {
     SignInRefused,
     /// How many more times an event repeated within its window (written when it closes).
     Repeated,
+    /// A request that waits for approvals was made.
+    ApprovalRequested,
+    /// One approver approved.
+    Approved,
+    /// An approver rejected a request.
+    Rejected,
+    /// The requester cancelled a pending or scheduled request.
+    Cancelled,
+    /// A request lapsed (undecided in its window, or its scheduled window passed).
+    Lapsed,
+    /// Access taken through break-glass.
+    BreakGlassUsed,
+    /// An approver reviewed a break-glass grant.
+    BreakGlassAcknowledged,
+    /// A request waits for its start time.
+    Scheduled,
 }
 
 impl AuditAction {
@@ -80,10 +96,18 @@ impl AuditAction {
             Self::SignedOut => "signed_out",
             Self::SignInRefused => "sign_in_refused",
             Self::Repeated => "repeated",
+            Self::ApprovalRequested => "approval_requested",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+            Self::Lapsed => "lapsed",
+            Self::BreakGlassUsed => "break_glass_used",
+            Self::BreakGlassAcknowledged => "break_glass_acknowledged",
+            Self::Scheduled => "scheduled",
         }
     }
 
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 35] = [
         Self::Requested,
         Self::Granted,
         Self::Failed,
@@ -111,6 +135,14 @@ impl AuditAction {
         Self::SignedOut,
         Self::SignInRefused,
         Self::Repeated,
+        Self::ApprovalRequested,
+        Self::Approved,
+        Self::Rejected,
+        Self::Cancelled,
+        Self::Lapsed,
+        Self::BreakGlassUsed,
+        Self::BreakGlassAcknowledged,
+        Self::Scheduled,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::Grant;
+use super::{Grant, GrantState};
 use crate::{
     DomainError,
     directory::{Mechanism, MembershipChange},
@@ -57,10 +57,17 @@ pub fn admit(case: RequestCase<'_>) -> Result<Admission, DomainError> {
         now,
     } = case;
     if let Some(live) = live {
-        return Err(DomainError::AlreadyExists(format!(
-            "{} already has this role until {}; extend that grant instead",
-            fresh.subject.account, live.expires_at
-        )));
+        return Err(DomainError::AlreadyExists(match live.state {
+            GrantState::Pending | GrantState::Scheduled => format!(
+                "{} already has a {} request for this role; cancel it to ask again",
+                fresh.subject.account,
+                live.state.as_str()
+            ),
+            _ => format!(
+                "{} already has this role until {}; extend that grant instead",
+                fresh.subject.account, live.expires_at
+            ),
+        }));
     }
     if covering.is_empty() && member {
         return Err(member_outside(&fresh.subject.account, &fresh.group.name));

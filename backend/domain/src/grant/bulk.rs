@@ -12,7 +12,7 @@ pub enum Revocable {
     /// Its request is still writing the membership: revoke it once that is done (the request
     /// holds the membership's lock until it is `active` or `failed`).
     AfterActivation,
-    /// Ended or failed: nothing to revoke.
+    /// Ended, failed, or a request without access: nothing to revoke.
     No,
 }
 
@@ -20,7 +20,14 @@ pub fn revocable(grant: &Grant) -> Revocable {
     match grant.state {
         GrantState::Active | GrantState::Ending => Revocable::Now,
         GrantState::Activating => Revocable::AfterActivation,
-        GrantState::Ended | GrantState::Failed => Revocable::No,
+        // a request that waits holds no membership (the engine cancels it instead)
+        GrantState::Pending
+        | GrantState::Scheduled
+        | GrantState::Ended
+        | GrantState::Failed
+        | GrantState::Rejected
+        | GrantState::Cancelled
+        | GrantState::Lapsed => Revocable::No,
     }
 }
 

@@ -21,7 +21,7 @@ pub(crate) fn t0() -> DateTime<Utc> {
         .to_utc()
 }
 
-fn spec(policy: JustificationPolicy) -> ValidSpec {
+pub(crate) fn spec(policy: JustificationPolicy) -> ValidSpec {
     RuleSpec {
         name: "DBA".into(),
         description: String::new(),
@@ -39,6 +39,8 @@ fn spec(policy: JustificationPolicy) -> ValidSpec {
         enabled: true,
         expires_at: None,
         channels: Default::default(),
+        approval: None,
+        max_lead: None,
     }
     .validate(t0())
     .unwrap()
@@ -60,7 +62,7 @@ pub(crate) fn rule(policy: JustificationPolicy) -> RoleRule {
     }
 }
 
-fn dave() -> Caller {
+pub(crate) fn dave() -> Caller {
     Caller {
         sid: DAVE.parse().unwrap(),
         dn: "CN=Dave Dba".into(),
@@ -80,7 +82,7 @@ fn subject() -> Subject {
     }
 }
 
-pub(super) fn request(rule: &RoleRule, ask: Ask, now: DateTime<Utc>) -> Result<Grant, DomainError> {
+pub(crate) fn request(rule: &RoleRule, ask: Ask, now: DateTime<Utc>) -> Result<Grant, DomainError> {
     let right = authorize_request(&dave(), &rule.id, &rule.spec.acl).unwrap();
     open(
         right,
@@ -94,11 +96,11 @@ pub(super) fn request(rule: &RoleRule, ask: Ask, now: DateTime<Utc>) -> Result<G
     )
 }
 
-pub(super) fn ask(secs: Option<u64>, why: &str) -> Ask {
+pub(crate) fn ask(secs: Option<u64>, why: &str) -> Ask {
     Ask {
         duration: secs.map(Duration::from_secs),
         justification: why.into(),
-        client_request_id: None,
+        ..Ask::default()
     }
 }
 

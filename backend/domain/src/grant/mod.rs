@@ -2,7 +2,9 @@
 //!
 //! States: `activating → active → ending → ended`, and `activating → failed`. `activating` is
 //! committed before the directory write (write-ahead); `ending` before the removal. Every
-//! transition is stored together with an [`AuditEvent`](crate::audit::NewAudit).
+//! transition is stored together with an [`AuditEvent`](crate::audit::NewAudit). A request
+//! that waits starts earlier: `pending` (approvals) and `scheduled` (its start), or ends
+//! `rejected`, `cancelled` or `lapsed` without access (see [`crate::approval`]).
 //!
 //! Membership is the union of live grants: several grants (two rules on one group) may cover
 //! one (group, person); the person stays a member while any of them is live.
@@ -19,6 +21,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::{
+    approval::Deferred,
     directory::{Mechanism, Sid},
     rule::TargetGroup,
 };
@@ -50,38 +53,76 @@ pub const MAX_END_NOTE_CHARS: usize = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GrantState {
+    /// Waits for approvals.
+    Pending,
+    /// Approved (or needing none), waits for its start.
+    Scheduled,
     Activating,
     Active,
     Ending,
     Ended,
     Failed,
+    /// An approver rejected it.
+    Rejected,
+    /// The requester took it back before it started.
+    Cancelled,
+    /// Undecided when its window passed, or its scheduled window was over before it started.
+    Lapsed,
 }
 
 impl GrantState {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Pending => "pending",
+            Self::Scheduled => "scheduled",
             Self::Activating => "activating",
             Self::Active => "active",
             Self::Ending => "ending",
             Self::Ended => "ended",
             Self::Failed => "failed",
+            Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+            Self::Lapsed => "lapsed",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
+            "pending" => Self::Pending,
+            "scheduled" => Self::Scheduled,
             "activating" => Self::Activating,
             "active" => Self::Active,
             "ending" => Self::Ending,
             "ended" => Self::Ended,
             "failed" => Self::Failed,
+            "rejected" => Self::Rejected,
+            "cancelled" => Self::Cancelled,
+            "lapsed" => Self::Lapsed,
             _ => return None,
         })
     }
 
-    /// The states that count for "one live grant per (rule, subject)" (the database's unique
-    /// index lists the same).
+    /// A request that waits or ended without ever giving access.
+    pub fn never_had_access(self) -> bool {
+        matches!(
+            self,
+            Self::Pending | Self::Scheduled | Self::Rejected | Self::Cancelled | Self::Lapsed
+        )
+    }
+
+    /// The states of a grant that holds (or is about to hold, or still holds) the membership:
+    /// the union of these is who should be in the group.
     pub const LIVE: [GrantState; 3] = [Self::Activating, Self::Active, Self::Ending];
+
+    /// The states that count for "one open request or live grant per (rule, subject)" (the
+    /// database's unique index lists the same).
+    pub const OPEN: [GrantState; 5] = [
+        Self::Pending,
+        Self::Scheduled,
+        Self::Activating,
+        Self::Active,
+        Self::Ending,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +191,9 @@ pub struct Grant {
     pub lease: Option<Lease>,
     /// Bumped by every stored change: a change based on a stale copy is refused.
     pub version: i64,
+    /// A request that waited (approvals, a scheduled start) or came through break-glass;
+    /// `None` for a grant made at once.
+    pub deferred: Option<Deferred>,
 }
 
 /// An instance's claim on finishing an `ending` grant.
@@ -173,4 +217,6 @@ pub struct Ask {
     pub duration: Option<Duration>,
     pub justification: String,
     pub client_request_id: Option<String>,
+    /// A start time and break-glass (see [`crate::approval::opening`]).
+    pub timing: crate::approval::RequestTiming,
 }

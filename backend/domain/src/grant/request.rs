@@ -95,6 +95,7 @@ pub fn open(
         client_request_id: ask.client_request_id,
         lease: None,
         version: 1,
+        deferred: None,
     })
 }
 

@@ -21,6 +21,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{
     Clock, DomainError,
+    approval::Decision,
     audit::{AuditEvent, AuditFilter, NewAudit},
     directory::{
         Capabilities, Directory, DirectoryGroup, DirectoryObject, DirectoryUser, GroupRef, Member,
@@ -31,7 +32,7 @@ use crate::{
     grant_filter::GrantFilter,
     notify::{self, Channel, DeliveryState, NewNotification, Notification},
     page::{Page, PageRequest},
-    ports::{GrantStore, NotificationStore, RuleStore},
+    ports::{ApprovalStore, GrantStore, NotificationStore, RuleStore},
     rule::RoleRule,
 };
 

@@ -264,6 +264,8 @@ pub async fn seed(
             enabled: true,
             expires_at: None,
             channels: Default::default(),
+            approval: None,
+            max_lead: None,
         }
         .validate(now)
         .unwrap(),
@@ -306,6 +308,7 @@ pub async fn seed(
             client_request_id: None,
             lease: None,
             version: 1,
+            deferred: None,
         };
         db.insert_grant(&grant, audit(AuditAction::Granted))
             .await

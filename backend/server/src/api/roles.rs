@@ -3,7 +3,8 @@
 use std::{sync::Arc, time::Duration};
 
 use jitroles_domain::{
-    DomainError, access::authorize_admin, audit::AuditAction, grant::Ask, notify, page::PageRequest,
+    DomainError, access::authorize_admin, approval::RequestTiming, audit::AuditAction, grant::Ask,
+    notify, page::PageRequest,
 };
 use jitroles_proto::v1::{self as pb, role_service_server::RoleService};
 use tonic::{Request, Response, Status};
@@ -47,6 +48,14 @@ impl RoleApi {
 
     fn grant(&self, grant: jitroles_domain::grant::Grant) -> pb::Grant {
         convert::grant(grant, self.max_ticket_lifetime)
+    }
+
+    /// A request with the decisions made on it.
+    fn with_decisions(&self, found: crate::grants::approvals::Decisions) -> pb::Grant {
+        pb::Grant {
+            decisions: found.decisions.into_iter().map(convert::decision).collect(),
+            ..self.grant(found.request)
+        }
     }
 
     fn engine(&self) -> Result<&Engine, Status> {
@@ -167,6 +176,12 @@ impl RoleService for RoleApi {
                     duration,
                     justification: ask.justification.clone(),
                     client_request_id,
+                    timing: RequestTiming {
+                        starts_at: convert::time("start_time", ask.start_time.as_ref())
+                            .map_err(status)?,
+                        break_glass_reason: (!ask.break_glass_reason.is_empty())
+                            .then(|| ask.break_glass_reason.clone()),
+                    },
                 },
             )
             .await;
@@ -225,5 +240,103 @@ impl RoleService for RoleApi {
             grants: found.items.into_iter().map(|g| self.grant(g)).collect(),
             next_page_token: found.next.unwrap_or_default(),
         }))
+    }
+
+    async fn list_approvals(
+        &self,
+        request: Request<pb::ListApprovalsRequest>,
+    ) -> Result<Response<pb::ListApprovalsResponse>, Status> {
+        let who = caller(&request)?;
+        let ask = request.get_ref();
+        let page = PageRequest::parse(ask.page_size, &ask.page_token).map_err(status)?;
+        let found = self
+            .engine()?
+            .approvals
+            .list(&who.caller, who.service, page)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListApprovalsResponse {
+            requests: found
+                .page
+                .items
+                .into_iter()
+                .map(|d| self.with_decisions(d))
+                .collect(),
+            next_page_token: found.page.next.unwrap_or_default(),
+            pending_count: u32::try_from(found.pending).unwrap_or(u32::MAX),
+        }))
+    }
+
+    async fn get_request(
+        &self,
+        request: Request<pb::GetRequestRequest>,
+    ) -> Result<Response<pb::Grant>, Status> {
+        let who = caller(&request)?;
+        let found = self
+            .engine()?
+            .approvals
+            .get(&who.caller, who.service, &request.get_ref().grant_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(self.with_decisions(found)))
+    }
+
+    async fn approve_request(
+        &self,
+        request: Request<pb::ApproveRequestRequest>,
+    ) -> Result<Response<pb::Grant>, Status> {
+        let who = caller(&request)?;
+        let ask = request.get_ref();
+        let grant = self
+            .engine()?
+            .approvals
+            .approve(&who.caller, who.service, &ask.grant_id, &ask.comment)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(self.grant(grant)))
+    }
+
+    async fn reject_request(
+        &self,
+        request: Request<pb::RejectRequestRequest>,
+    ) -> Result<Response<pb::Grant>, Status> {
+        let who = caller(&request)?;
+        let ask = request.get_ref();
+        let grant = self
+            .engine()?
+            .approvals
+            .reject(&who.caller, who.service, &ask.grant_id, &ask.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(self.grant(grant)))
+    }
+
+    async fn cancel_request(
+        &self,
+        request: Request<pb::CancelRequestRequest>,
+    ) -> Result<Response<pb::Grant>, Status> {
+        let who = caller(&request)?;
+        let grant = self
+            .engine()?
+            .approvals
+            .cancel(&who.caller, &request.get_ref().grant_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(self.grant(grant)))
+    }
+
+    async fn acknowledge_break_glass(
+        &self,
+        request: Request<pb::AcknowledgeBreakGlassRequest>,
+    ) -> Result<Response<pb::Grant>, Status> {
+        let who = caller(&request)?;
+        let ask = request.get_ref();
+        let grant = self
+            .engine()?
+            .approvals
+            .acknowledge(&who.caller, who.service, &ask.grant_id, &ask.comment)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(self.grant(grant)))
     }
 }

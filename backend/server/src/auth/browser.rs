@@ -185,6 +185,7 @@ impl Browser {
         Ok(Identified::Caller(Authenticated {
             caller,
             by: "session".into(),
+            service: false,
         }))
     }
 

@@ -64,6 +64,8 @@ impl IdentityMapping {
 pub struct Authenticated {
     pub caller: Caller,
     pub by: String,
+    /// A service (a client-credentials token of a client mapped to an account), not a person.
+    pub service: bool,
 }
 
 pub struct Authenticator {
@@ -145,15 +147,17 @@ impl Authenticator {
                 }
                 e => AuthError::Unauthenticated(e.to_string()),
             })?;
-        let (lookup, by) = self.identity(&claims)?;
+        let (lookup, by, service) = self.identity(&claims)?;
         Ok(Authenticated {
             caller: self.enabled_caller(&lookup).await?,
             by,
+            service,
         })
     }
 
-    /// Whom a verified token speaks for, if its client may speak for them.
-    fn identity(&self, claims: &AccessClaims) -> Result<(UserLookup, String), AuthError> {
+    /// Whom a verified token speaks for (and whether it is a service), if its client may speak
+    /// for them.
+    fn identity(&self, claims: &AccessClaims) -> Result<(UserLookup, String, bool), AuthError> {
         let claim = self.mapping.claim.as_str();
         // RFC 9068 `client_id`; OIDC providers that do not follow it name the client in `azp`
         let client = claims.client_id.as_deref().or_else(|| claims.claim("azp"));
@@ -179,10 +183,11 @@ impl Authenticator {
                 Ok((
                     UserLookup::SamAccountName(account),
                     format!("bearer token of client {client}"),
+                    true,
                 ))
             }
             (false, Some(person), Some(client)) if self.clients.may_name_person(client) => {
-                Ok((self.mapping.lookup(person)?, "bearer token".to_owned()))
+                Ok((self.mapping.lookup(person)?, "bearer token".to_owned(), false))
             }
             (false, Some(_), Some(client)) => Err(AuthError::Unauthenticated(format!(
                 "tokens issued to client {client} are not accepted for people (oidc.allowed_clients)"

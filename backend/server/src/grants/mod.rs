@@ -7,6 +7,8 @@
 //! - [`rules::Rules`]: rule edits by admins (targets and ACL principals resolved in the
 //!   directory);
 //! - [`request::Requests`]: what requesters do: roles they may request, request, extend;
+//! - [`approvals::Approvals`]: requests that wait: approve, reject, cancel, acknowledge
+//!   break-glass, the approvals list; pending windows and scheduled starts falling due;
 //! - [`ending::Endings`]: release and revoke;
 //! - [`emergency::Emergency`]: an admin's emergency controls: revoke every live grant of a
 //!   person or a rule, freeze requests of a rule or of every rule;
@@ -16,6 +18,8 @@
 //! - [`reports::Reports`]: grant and audit listings, the directory report;
 //! - [`scheduler`]: the loops that drive expiry and reconciliation.
 
+mod activation;
+pub mod approvals;
 pub mod emergency;
 pub mod ending;
 pub mod expiry;
@@ -35,7 +39,7 @@ use std::{sync::Arc, time::Duration};
 use jitroles_domain::{
     Clock,
     directory::Directory,
-    ports::{GrantStore, NotificationStore, RuleStore},
+    ports::{ApprovalStore, GrantStore, NotificationStore, RuleStore},
 };
 use tokio::sync::Notify;
 
@@ -49,6 +53,8 @@ pub struct Ports {
     /// Rules may only name existing channels; refused requests are announced in its outbox
     /// (grant transitions announce themselves in the grant store's transaction).
     pub notifications: Arc<dyn NotificationStore>,
+    /// Approvers' decisions, the approvals list, waiting requests that fall due.
+    pub approvals: Arc<dyn ApprovalStore>,
     pub directory: Arc<dyn Directory>,
     pub clock: Arc<dyn Clock>,
 }
@@ -70,6 +76,7 @@ impl Observer for Unobserved {
 pub struct Engine {
     pub rules: rules::Rules,
     pub requests: request::Requests,
+    pub approvals: approvals::Approvals,
     pub endings: ending::Endings,
     pub emergency: emergency::Emergency,
     pub expiry: expiry::Expiry,
@@ -95,6 +102,7 @@ impl Engine {
         Self {
             rules: rules::Rules::new(shared.clone()),
             requests: request::Requests::new(shared.clone()),
+            approvals: approvals::Approvals::new(shared.clone()),
             endings: ending::Endings::new(shared.clone()),
             emergency: emergency::Emergency::new(shared.clone()),
             expiry: expiry::Expiry::new(shared.clone()),

@@ -8,8 +8,9 @@ use std::{sync::Arc, time::Duration};
 use jitroles_domain::{
     DomainError,
     access::{Caller, authorize_request},
-    audit::{AuditAction, SYSTEM_ACTOR},
-    directory::{Mechanism, MembershipChange},
+    approval,
+    audit::AuditAction,
+    directory::Mechanism,
     freeze::{self, Asking, Freeze},
     grant::{self, Ask, Grant, GrantState, RequestCase, Subject},
     notify,
@@ -17,10 +18,10 @@ use jitroles_domain::{
 };
 
 use super::{
-    shared::{MembershipHold, Shared, audit},
-    transitions::Undo,
+    activation::confirm,
+    shared::{Shared, audit},
 };
-use crate::{deadline, failpoint};
+use crate::deadline;
 
 pub struct Requests(Arc<Shared>);
 
@@ -59,7 +60,7 @@ impl Requests {
                 .0
                 .ports
                 .grants
-                .live_grant(&rule.id, &caller.sid)
+                .open_grant(&rule.id, &caller.sid)
                 .await?;
             roles.push(RequestableRole {
                 frozen: freeze::freeze_on(&freezes, &rule.id).cloned(),
@@ -127,6 +128,7 @@ impl Requests {
             }
             Err(why) => Err(why),
         };
+        let timing = ask.timing.clone();
         let opened = match allowed {
             Ok(right) => {
                 let mechanism = shared.mechanism().await?;
@@ -147,6 +149,12 @@ impl Requests {
             Ok(fresh) => fresh,
             Err(why) => return Err(self.refuse(&rule, caller, why).await),
         };
+        // under an approval policy, or with a start time, the request waits
+        let asked = (fresh.expires_at - now).to_std().unwrap_or_default();
+        let fresh = approval::waiting(fresh, approval::opening(&rule, &timing, asked, now)?);
+        if matches!(fresh.state, GrantState::Pending | GrantState::Scheduled) {
+            return self.wait(caller, &rule, fresh).await;
+        }
         // Token groups include every direct membership, so only a caller whose token groups
         // list the group can be a member already: only then is the group read. (They may be
         // up to a minute old; a membership added since shows up as "already there" when adding
@@ -159,7 +167,7 @@ impl Requests {
             .hold_membership(&rule.target.sid, &caller.sid)
             .await?;
         let (live, covering, member) = tokio::join!(
-            grants.live_grant(&rule.id, &caller.sid),
+            grants.open_grant(&rule.id, &caller.sid),
             grants.covering(&rule.target.sid, &caller.sid),
             async {
                 if maybe_member {
@@ -195,19 +203,27 @@ impl Requests {
         // write-ahead: the grant exists before the directory changes (and nothing is
         // written once the caller's time is up)
         deadline::check()?;
+        let glass = fresh.deferred.as_ref().and_then(|d| d.break_glass.as_ref());
+        let (action, detail) = match glass {
+            Some(glass) => (
+                AuditAction::BreakGlassUsed,
+                format!(
+                    "{} until {} without approval: {}",
+                    rule.spec.name, fresh.expires_at, glass.reason
+                ),
+            ),
+            None => (
+                AuditAction::Requested,
+                format!(
+                    "{} until {}: {}",
+                    rule.spec.name, fresh.expires_at, fresh.justification
+                ),
+            ),
+        };
         grants
             .insert_grant(
                 &fresh,
-                audit(
-                    AuditAction::Requested,
-                    &caller.account_name,
-                    &fresh,
-                    format!(
-                        "{} until {}: {}",
-                        rule.spec.name, fresh.expires_at, fresh.justification
-                    ),
-                    now,
-                ),
+                audit(action, &caller.account_name, &fresh, detail, now),
             )
             .await?;
         confirm(
@@ -218,6 +234,74 @@ impl Requests {
             membership,
         )
         .await
+    }
+
+    /// Records a request that waits (for approvals, or for its start): no directory work
+    /// until it activates, when everything is checked again.
+    async fn wait(
+        &self,
+        caller: &Caller,
+        rule: &RoleRule,
+        waiting: Grant,
+    ) -> Result<Grant, DomainError> {
+        let shared = &self.0;
+        if let Some(open) = shared
+            .ports
+            .grants
+            .open_grant(&rule.id, &caller.sid)
+            .await?
+        {
+            // the same refusal as for a request that would be granted at once
+            return grant::admit(RequestCase {
+                fresh: waiting,
+                live: Some(&open),
+                covering: &[],
+                member: false,
+                now: shared.now(),
+            })
+            .map(|a| a.grant);
+        }
+        let deferred = waiting.deferred.as_ref();
+        let duration = deferred
+            .map(|d| grant::human(d.duration))
+            .unwrap_or_default();
+        let start = deferred
+            .and_then(|d| d.starts_at)
+            .map(|at| format!(" from {at}"))
+            .unwrap_or_default();
+        let (action, detail) = if waiting.state == GrantState::Pending {
+            let required = deferred.map_or(1, |d| d.required);
+            let lapses = deferred
+                .and_then(|d| d.lapses_at)
+                .map(|at| format!(", by {at}"))
+                .unwrap_or_default();
+            (
+                AuditAction::ApprovalRequested,
+                format!(
+                    "{} for {duration}{start}; needs {required} approval(s){lapses}: {}",
+                    rule.spec.name, waiting.justification
+                ),
+            )
+        } else {
+            (
+                AuditAction::Scheduled,
+                format!(
+                    "{} for {duration}{start}: {}",
+                    rule.spec.name, waiting.justification
+                ),
+            )
+        };
+        deadline::check()?;
+        shared
+            .ports
+            .grants
+            .insert_grant(
+                &waiting,
+                audit(action, &caller.account_name, &waiting, detail, shared.now()),
+            )
+            .await?;
+        shared.wake.notify_one();
+        Ok(waiting)
     }
 
     /// Moves the caller's grant `id` to a later expiry (`duration` from now, default the
@@ -319,99 +403,6 @@ impl Requests {
             }
         }
         why
-    }
-}
-
-/// The directory write of a request committed `activating`, and its confirmation: `active`,
-/// or `failed` with what it may have written undone ([`Shared::fail`]). Holds the membership
-/// until done.
-async fn confirm(
-    shared: Arc<Shared>,
-    fresh: Grant,
-    ttl: Option<Duration>,
-    covered_by_others: bool,
-    membership: MembershipHold,
-) -> Result<Grant, DomainError> {
-    failpoint::point(failpoint::AFTER_ACTIVATING_COMMIT);
-    let added = shared
-        .ports
-        .directory
-        .add_member(&fresh.group.address(), &fresh.subject.sid, ttl)
-        .await;
-    match added {
-        Ok(change) => {
-            if change == MembershipChange::Changed {
-                failpoint::point(failpoint::AFTER_DIRECTORY_ADD);
-            }
-            if let Err(refused) = grant::after_add(&fresh, change, covered_by_others) {
-                // a member already, and not through us: never touch that membership
-                shared.fail(&fresh, &refused, Undo::Keep).await;
-                return Err(refused);
-            }
-        }
-        Err(e @ DomainError::Unavailable(_)) => {
-            // no answer (a hung DC, a cut connection): the add may still land, so it is undone
-            // now and once more after a grace period before the grant is recorded failed; the
-            // caller need not wait for that (the undo keeps the membership's lock)
-            let (shared, fresh, why) = (shared.clone(), fresh.clone(), e.clone());
-            tokio::spawn(async move {
-                shared.fail(&fresh, &why, Undo::RemoveUnsure).await;
-                drop(membership);
-            });
-            return Err(e);
-        }
-        Err(e) => {
-            // a refused add wrote nothing; anything else may have
-            let undo = if grant::add_may_have_happened(&e) {
-                Undo::Remove
-            } else {
-                Undo::Nothing
-            };
-            shared.fail(&fresh, &e, undo).await;
-            return Err(e);
-        }
-    }
-    if deadline::answered() {
-        // the caller was told it failed: the membership must go
-        let late = DomainError::Unavailable(
-            "the caller was answered before the grant was confirmed".into(),
-        );
-        shared.fail(&fresh, &late, Undo::Remove).await;
-        return Err(late);
-    }
-    let active = Grant {
-        state: GrantState::Active,
-        ..fresh.clone()
-    };
-    let detail = format!(
-        "member of {} until {} ({})",
-        fresh.group.name, fresh.expires_at, fresh.mechanism
-    );
-    match shared
-        .ports
-        .grants
-        .update_grant(
-            &fresh,
-            &active,
-            Some(audit(
-                AuditAction::Granted,
-                SYSTEM_ACTOR,
-                &active,
-                detail,
-                shared.now(),
-            )),
-        )
-        .await
-    {
-        Ok(stored) => {
-            shared.wake.notify_one();
-            Ok(stored)
-        }
-        Err(e) => {
-            // not confirmed: the caller is told it failed, so the membership must go
-            shared.fail(&fresh, &e, Undo::Remove).await;
-            Err(e)
-        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The expiry scheduler (and the periodic reconciliation): sleeps until the next grant falls due (no polling), is woken when a
+//! The expiry scheduler (and the periodic reconciliation): sleeps until the next grant falls
+//! due, or a waiting request's window ends or its start comes (no polling), is woken when a
 //! nearer expiry may have appeared, ends what is due, and backs off while the directory or the
 //! database does not answer. On start it first finishes what a previous run left: unconfirmed
 //! (`activating`) grants fail and lose their membership; overdue grants end, oldest first.
@@ -54,7 +55,27 @@ pub async fn run(engine: Arc<Engine>, clock: Arc<dyn Clock>, wake: Arc<Notify>) 
                 continue;
             }
         }
-        let sleep = match engine.expiry.next_expiry().await {
+        match engine.approvals.run_waiting().await {
+            Ok(n) if n > 0 => tracing::info!(requests = n, "waiting requests started or lapsed"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "waiting requests postponed");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = wake.notified() => {}
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        }
+        let next = match (
+            engine.expiry.next_expiry().await,
+            engine.approvals.next_waiting().await,
+        ) {
+            (Ok(expiry), Ok(waiting)) => Ok(expiry.into_iter().chain(waiting).min()),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        let sleep = match next {
             Ok(Some(at)) => (at - clock.now()).to_std().unwrap_or(Duration::ZERO),
             Ok(None) => IDLE_SLEEP,
             Err(e) => {

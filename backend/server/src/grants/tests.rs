@@ -137,6 +137,7 @@ fn engine_on(
             rules: store.clone(),
             grants: store.clone(),
             notifications: store.clone(),
+            approvals: store.clone(),
             directory: directory.clone(),
             clock: clock.clone(),
         },
@@ -167,6 +168,8 @@ fn spec(name: &str) -> RuleSpec {
         enabled: true,
         expires_at: None,
         channels: Default::default(),
+        approval: None,
+        max_lead: None,
     }
 }
 

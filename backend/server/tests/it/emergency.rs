@@ -298,6 +298,8 @@ async fn a_frozen_rule_refuses_requests_over_grpc_with_the_reason_until_unfrozen
                 duration: None,
                 justification: String::new(),
                 client_request_id: String::new(),
+                break_glass_reason: Default::default(),
+                start_time: Default::default(),
             },
         ))
         .await

@@ -126,6 +126,8 @@ impl Stack {
                     duration: duration.map(secs),
                     justification: "ticket OPS-1234".into(),
                     client_request_id: String::new(),
+                    break_glass_reason: Default::default(),
+                    start_time: Default::default(),
                 },
             ))
             .await
@@ -552,6 +554,8 @@ async fn bad_input_gets_the_right_status_and_a_message_a_person_understands() {
         duration: duration.map(secs),
         justification: why.into(),
         client_request_id: String::new(),
+        break_glass_reason: Default::default(),
+        start_time: Default::default(),
     };
     let request = |message: pb::RequestRoleRequest| async {
         s.roles()
@@ -678,6 +682,8 @@ async fn a_retried_request_returns_the_same_grant_and_a_second_one_is_refused() 
         duration: None,
         justification: "retry".into(),
         client_request_id: id.into(),
+        break_glass_reason: Default::default(),
+        start_time: Default::default(),
     };
     let s = &s;
     let retried = &retried;

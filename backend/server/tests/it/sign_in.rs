@@ -193,6 +193,8 @@ async fn a_sign_in_flood_writes_nothing_while_a_person_signs_in_and_requests_a_r
         duration: None,
         justification: "during the flood".into(),
         client_request_id: String::new(),
+        break_glass_reason: Default::default(),
+        start_time: Default::default(),
     });
     ask.metadata_mut().insert(
         "cookie",

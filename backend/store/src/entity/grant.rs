@@ -31,6 +31,17 @@ pub struct Model {
     pub lease_holder: Option<String>,
     pub lease_until: Option<ChronoDateTimeUtc>,
     pub version: i64,
+    /// A request that waited or came through break-glass (all `None` otherwise).
+    pub duration_secs: Option<i64>,
+    pub starts_at: Option<ChronoDateTimeUtc>,
+    pub required_approvals: Option<i32>,
+    pub lapses_at: Option<ChronoDateTimeUtc>,
+    pub activated_at: Option<ChronoDateTimeUtc>,
+    pub break_glass_reason: Option<String>,
+    pub acknowledged_by_sid: Option<String>,
+    pub acknowledged_by: Option<String>,
+    pub acknowledgement: Option<String>,
+    pub acknowledged_at: Option<ChronoDateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

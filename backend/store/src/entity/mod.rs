@@ -1,5 +1,6 @@
 //! sea-orm entities: private to the store; converted to domain types in `store.rs`.
 
+pub mod approval_decision;
 pub mod audit_event;
 pub mod channel;
 pub mod freeze;

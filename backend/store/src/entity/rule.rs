@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// A role rule; `acl` is a JSON array; `deleted_at` marks a soft delete. Its notification
+/// A role rule; `acl` is a JSON array, `approval` a JSON object; `deleted_at` marks a soft delete. Its notification
 /// channels are rows of `rule_channels`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "rules")]
@@ -22,6 +22,9 @@ pub struct Model {
     pub justification: String,
     pub enabled: bool,
     pub expires_at: Option<ChronoDateTimeUtc>,
+    /// The approval policy as JSON; `None`: requests never wait for approvals.
+    pub approval: Option<String>,
+    pub max_lead_secs: Option<i64>,
     pub version: i64,
     pub created_at: ChronoDateTimeUtc,
     pub updated_at: ChronoDateTimeUtc,

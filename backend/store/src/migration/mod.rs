@@ -16,6 +16,7 @@ mod m20261201_223000_drop_sign_ins;
 mod m20261202_090000_create_freezes;
 mod m20261202_100000_add_audit_source;
 mod m20261202_110000_create_membership_leases;
+mod m20261203_090000_add_approvals;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_090000_create_freezes::Migration),
             Box::new(m20261202_100000_add_audit_source::Migration),
             Box::new(m20261202_110000_create_membership_leases::Migration),
+            Box::new(m20261203_090000_add_approvals::Migration),
         ]
     }
 }

@@ -43,6 +43,8 @@ pub fn rule(id: &str, name: &str, group_rid: u32) -> RoleRule {
             enabled: true,
             expires_at: None,
             channels: Default::default(),
+            approval: None,
+            max_lead: None,
         }
         .validate(t0())
         .unwrap(),
@@ -91,6 +93,7 @@ pub fn grant(id: &str, r: &RoleRule, minutes: i64) -> Grant {
         client_request_id: None,
         lease: None,
         version: 1,
+        deferred: None,
     }
 }
 
@@ -227,7 +230,7 @@ async fn one_live_grant_per_rule_and_subject(store: Arc<dyn Stores>) {
         .unwrap();
     assert_eq!(
         store
-            .live_grant("r1", &second.subject.sid)
+            .open_grant("r1", &second.subject.sid)
             .await
             .unwrap()
             .unwrap()

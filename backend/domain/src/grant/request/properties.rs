@@ -88,7 +88,7 @@ proptest! {
     ) {
         let mut r = rule(JustificationPolicy::Optional);
         r.spec.max_duration = max;
-        let ask = Ask { duration: Some(asked), justification: String::new(), client_request_id: None };
+        let ask = Ask { duration: Some(asked), justification: String::new(), client_request_id: None, ..Ask::default() };
         match request(&r, ask, t0()) {
             Ok(g) => {
                 prop_assert!(asked >= Duration::from_secs(1) && asked <= max, "{:?} granted", asked);

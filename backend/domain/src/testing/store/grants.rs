@@ -14,16 +14,17 @@ impl GrantStore for MemoryStore {
         {
             return Err(rule_moved());
         }
-        // the database's partial unique index: one live grant per (rule, person)
-        let taken = GrantState::LIVE.contains(&grant.state)
+        // the database's partial unique index: one open request or live grant per (rule,
+        // person)
+        let taken = GrantState::OPEN.contains(&grant.state)
             && t.grants.values().any(|g| {
                 g.rule_id == grant.rule_id
                     && g.subject.sid == grant.subject.sid
-                    && GrantState::LIVE.contains(&g.state)
+                    && GrantState::OPEN.contains(&g.state)
             });
         if taken {
             return Err(DomainError::AlreadyExists(format!(
-                "{} already has a live grant of {}; extend it instead",
+                "{} already has a live grant or an open request of {}",
                 grant.subject.account, grant.rule_name
             )));
         }
@@ -84,7 +85,7 @@ impl GrantStore for MemoryStore {
             .cloned())
     }
 
-    async fn live_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError> {
+    async fn open_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError> {
         turn().await;
         let mut t = lock(&self.0);
         t.fault(StoreOp::ReadGrants)?;
@@ -93,7 +94,7 @@ impl GrantStore for MemoryStore {
             .find(|g| {
                 g.rule_id == rule_id
                     && &g.subject.sid == subject
-                    && GrantState::LIVE.contains(&g.state)
+                    && GrantState::OPEN.contains(&g.state)
             })
             .cloned())
     }

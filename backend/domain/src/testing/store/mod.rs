@@ -3,10 +3,12 @@
 //! This module holds the tables and what every port shares (faults, audit records, the
 //! outbox, paging, the version-check errors); each port's implementation is in its own file:
 //! `rules.rs` ([`RuleStore`]), `grants.rs` ([`GrantStore`]: grants and the audit log) and
-//! `notifications.rs` ([`NotificationStore`]: channels and the outbox).
+//! `notifications.rs` ([`NotificationStore`]: channels and the outbox) and `approvals.rs`
+//! ([`ApprovalStore`]: decisions, the approvals list, waiting requests that fall due).
 
 use super::*;
 
+mod approvals;
 mod grants;
 mod notifications;
 mod rules;
@@ -41,6 +43,8 @@ struct Tables {
     /// By id; deleted rules are kept with their deletion time, like the real soft delete.
     rules: BTreeMap<String, (RoleRule, Option<DateTime<Utc>>)>,
     grants: BTreeMap<String, Grant>,
+    /// Approvers' decisions, in the order made.
+    decisions: Vec<Decision>,
     audit: Vec<AuditEvent>,
     /// By scope key (see [`FreezeScope::key`]).
     freezes: BTreeMap<String, Freeze>,

@@ -56,11 +56,13 @@ pub fn search_page(page: jitroles_domain::directory::SearchPage) -> pb::SearchDi
 
 // ---- rules, grants, audit ----
 
+mod approvals;
 mod emergency;
 mod notifications;
 #[cfg(test)]
 mod properties;
 
+pub use approvals::decision;
 pub use emergency::{freeze, freeze_scope, revocations, unfreeze_scope};
 pub use notifications::{channel, channel_spec, delivery_state, notification};
 
@@ -184,17 +186,19 @@ fn unknown_state(name: &str) -> DomainError {
         })
 }
 
-/// The spec and the target group's name from a request.
-pub fn rule_spec(spec: Option<&pb::RuleSpec>) -> Result<(RuleSpec, String), DomainError> {
-    let spec = spec.ok_or_else(|| DomainError::invalid("spec", "is required"))?;
-    let acl = spec
-        .acl
+/// ACL entries from the wire, each checked; `field` names the list in errors (`acl`,
+/// `approval.approvers`).
+pub(super) fn acl_entries(
+    field: &str,
+    entries: &[pb::AclEntry],
+) -> Result<Vec<AclEntry>, DomainError> {
+    entries
         .iter()
         .enumerate()
         .map(|(i, e)| {
             Ok(AclEntry {
                 principal: e.principal_sid.parse().map_err(|_| {
-                    DomainError::invalid(format!("acl[{i}].principal_sid"), "is not a SID")
+                    DomainError::invalid(format!("{field}[{i}].principal_sid"), "is not a SID")
                 })?,
                 display_name: e.display_name.clone(),
                 kind: match e.kind() {
@@ -202,7 +206,7 @@ pub fn rule_spec(spec: Option<&pb::RuleSpec>) -> Result<(RuleSpec, String), Doma
                     pb::PrincipalKind::Group => PrincipalKind::Group,
                     pb::PrincipalKind::Unspecified => {
                         return Err(DomainError::invalid(
-                            format!("acl[{i}].kind"),
+                            format!("{field}[{i}].kind"),
                             "must be user or group",
                         ));
                     }
@@ -212,14 +216,39 @@ pub fn rule_spec(spec: Option<&pb::RuleSpec>) -> Result<(RuleSpec, String), Doma
                     pb::Effect::Deny => Effect::Deny,
                     pb::Effect::Unspecified => {
                         return Err(DomainError::invalid(
-                            format!("acl[{i}].effect"),
+                            format!("{field}[{i}].effect"),
                             "must be allow or deny",
                         ));
                     }
                 },
             })
         })
-        .collect::<Result<Vec<_>, DomainError>>()?;
+        .collect()
+}
+
+pub(super) fn pb_acl(acl: &[AclEntry]) -> Vec<pb::AclEntry> {
+    acl.iter()
+        .map(|e| pb::AclEntry {
+            principal_sid: e.principal.to_string(),
+            display_name: e.display_name.clone(),
+            kind: match e.kind {
+                PrincipalKind::User => pb::PrincipalKind::User,
+                PrincipalKind::Group => pb::PrincipalKind::Group,
+            }
+            .into(),
+            effect: match e.effect {
+                Effect::Allow => pb::Effect::Allow,
+                Effect::Deny => pb::Effect::Deny,
+            }
+            .into(),
+        })
+        .collect()
+}
+
+/// The spec and the target group's name from a request.
+pub fn rule_spec(spec: Option<&pb::RuleSpec>) -> Result<(RuleSpec, String), DomainError> {
+    let spec = spec.ok_or_else(|| DomainError::invalid("spec", "is required"))?;
+    let acl = acl_entries("acl", &spec.acl)?;
     Ok((
         RuleSpec {
             name: spec.name.clone(),
@@ -241,6 +270,12 @@ pub fn rule_spec(spec: Option<&pb::RuleSpec>) -> Result<(RuleSpec, String), Doma
                 success: spec.success_channels.clone(),
                 failure: spec.failure_channels.clone(),
             },
+            approval: spec
+                .approval
+                .as_ref()
+                .map(approvals::approval_spec)
+                .transpose()?,
+            max_lead: duration("max_lead", spec.max_lead.as_ref())?,
         },
         spec.target_group.clone(),
     ))
@@ -277,24 +312,7 @@ pub fn rule(view: RuleView) -> pb::Rule {
             name: s.name.clone(),
             description: s.description.clone(),
             target_group: r.target.sid.to_string(),
-            acl: s
-                .acl
-                .iter()
-                .map(|e| pb::AclEntry {
-                    principal_sid: e.principal.to_string(),
-                    display_name: e.display_name.clone(),
-                    kind: match e.kind {
-                        PrincipalKind::User => pb::PrincipalKind::User,
-                        PrincipalKind::Group => pb::PrincipalKind::Group,
-                    }
-                    .into(),
-                    effect: match e.effect {
-                        Effect::Allow => pb::Effect::Allow,
-                        Effect::Deny => pb::Effect::Deny,
-                    }
-                    .into(),
-                })
-                .collect(),
+            acl: pb_acl(&s.acl),
             max_duration: Some(proto_duration(s.max_duration)),
             default_duration: Some(proto_duration(s.default_duration)),
             allow_extension: s.allow_extension,
@@ -304,6 +322,8 @@ pub fn rule(view: RuleView) -> pb::Rule {
             expires_at: s.expires_at.map(timestamp),
             success_channels: s.channels.success.clone(),
             failure_channels: s.channels.failure.clone(),
+            approval: s.approval.as_ref().map(approvals::approval_policy),
+            max_lead: s.max_lead.map(proto_duration),
         }),
         target: Some(target(&r.target)),
         version: r.version,
@@ -338,6 +358,13 @@ pub fn role(offered: RequestableRole, max_ticket_lifetime: Duration) -> pb::Role
         max_duration: Some(proto_duration(r.spec.max_duration)),
         allow_extension: r.spec.allow_extension,
         justification: justification(r.spec.justification).into(),
+        required_approvals: r
+            .spec
+            .approval
+            .as_ref()
+            .map_or(0, |p| u32::from(p.required)),
+        break_glass: r.spec.approval.as_ref().is_some_and(|p| p.break_glass),
+        max_lead: r.spec.max_lead.map(proto_duration),
         live_grant: live.map(|g| grant(g, max_ticket_lifetime)),
     }
 }
@@ -353,7 +380,8 @@ pub fn mechanism(m: Mechanism) -> pb::Mechanism {
 /// `max_ticket_lifetime` (`directory.max_ticket_lifetime_hours`).
 pub fn grant(g: Grant, max_ticket_lifetime: Duration) -> pb::Grant {
     pb::Grant {
-        tickets_may_last_until: Some(timestamp(tickets_may_last_until(&g, max_ticket_lifetime))),
+        tickets_may_last_until: (!g.state.never_had_access())
+            .then(|| timestamp(tickets_may_last_until(&g, max_ticket_lifetime))),
         id: g.id,
         rule_id: g.rule_id,
         rule_name: g.rule_name,
@@ -365,14 +393,7 @@ pub fn grant(g: Grant, max_ticket_lifetime: Duration) -> pb::Grant {
         justification: g.justification,
         requested_at: Some(timestamp(g.requested_at)),
         expires_at: Some(timestamp(g.expires_at)),
-        state: match g.state {
-            GrantState::Activating => pb::GrantState::Activating,
-            GrantState::Active => pb::GrantState::Active,
-            GrantState::Ending => pb::GrantState::Ending,
-            GrantState::Ended => pb::GrantState::Ended,
-            GrantState::Failed => pb::GrantState::Failed,
-        }
-        .into(),
+        state: grant_state(g.state).into(),
         mechanism: mechanism(g.mechanism).into(),
         extension_count: g.extension_count,
         ended_at: g.ended_at.map(timestamp),
@@ -387,6 +408,22 @@ pub fn grant(g: Grant, max_ticket_lifetime: Duration) -> pb::Grant {
         last_error: g.last_error.unwrap_or_default(),
         end_note: g.end_note.unwrap_or_default(),
         client_request_id: g.client_request_id.unwrap_or_default(),
+        ..approvals::deferred(g.deferred.as_ref())
+    }
+}
+
+pub fn grant_state(s: GrantState) -> pb::GrantState {
+    match s {
+        GrantState::Pending => pb::GrantState::Pending,
+        GrantState::Scheduled => pb::GrantState::Scheduled,
+        GrantState::Activating => pb::GrantState::Activating,
+        GrantState::Active => pb::GrantState::Active,
+        GrantState::Ending => pb::GrantState::Ending,
+        GrantState::Ended => pb::GrantState::Ended,
+        GrantState::Failed => pb::GrantState::Failed,
+        GrantState::Rejected => pb::GrantState::Rejected,
+        GrantState::Cancelled => pb::GrantState::Cancelled,
+        GrantState::Lapsed => pb::GrantState::Lapsed,
     }
 }
 
@@ -421,6 +458,14 @@ pub fn audit_action(action: AuditAction) -> pb::AuditAction {
         A::SignedOut => P::SignedOut,
         A::SignInRefused => P::SignInRefused,
         A::Repeated => P::Repeated,
+        A::ApprovalRequested => P::ApprovalRequested,
+        A::Approved => P::Approved,
+        A::Rejected => P::Rejected,
+        A::Cancelled => P::Cancelled,
+        A::Lapsed => P::Lapsed,
+        A::BreakGlassUsed => P::BreakGlassUsed,
+        A::BreakGlassAcknowledged => P::BreakGlassAcknowledged,
+        A::Scheduled => P::Scheduled,
     }
 }
 

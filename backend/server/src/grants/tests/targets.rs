@@ -15,6 +15,7 @@ fn configured(w: &World, settings: TargetSettings) -> Engine {
             rules: w.store.clone(),
             grants: w.store.clone(),
             notifications: w.store.clone(),
+            approvals: w.store.clone(),
             directory: w.directory.clone(),
             clock: w.clock.clone(),
         },
