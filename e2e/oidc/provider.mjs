@@ -30,6 +30,8 @@ const ACCOUNTS = {
   dave: { name: 'Dave Dba' },
   erin: { name: 'Erin Disabled' },
   'svc-ci': { name: 'CI Service' },
+  frank: { name: 'Frank Approver' },
+  grace: { name: 'Grace Approver' },
 };
 
 // One RSA signing key, made once and kept, so `kid` is stable across restarts and tests can
