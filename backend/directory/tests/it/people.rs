@@ -144,7 +144,7 @@ async fn search_finds_users_and_groups_by_name_prefix() {
             DirectoryObject::User(u) => panic!("a user in a group search: {}", u.account_name),
         })
         .collect();
-    assert_eq!(names, ["dba-oncall", "dba-team"]);
+    assert_eq!(names, ["dba-approvers", "dba-oncall", "dba-team"]);
     assert!(!page.more);
 
     // display name prefix, users only

@@ -270,7 +270,7 @@ async fn an_admin_searches_the_directory_for_the_pickers() {
         .iter()
         .map(|e| e.account_name.as_str())
         .collect();
-    assert_eq!(names, ["dba-oncall", "dba-team"]);
+    assert_eq!(names, ["dba-approvers", "dba-oncall", "dba-team"]);
     assert!(
         groups
             .entries
