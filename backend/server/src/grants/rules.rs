@@ -55,7 +55,7 @@ impl Rules {
         target: &str,
     ) -> Result<RoleRule, DomainError> {
         let now = self.0.now();
-        self.resolve_acl(&mut spec.acl).await?;
+        self.resolve_principals(&mut spec).await?;
         let spec = spec.validate(now)?;
         self.check_channels(&spec.channels).await?;
         let rule = RoleRule {
@@ -89,7 +89,7 @@ impl Rules {
     ) -> Result<RoleRule, DomainError> {
         let now = self.0.now();
         let stored = self.0.stored_rule(id).await?;
-        self.resolve_acl(&mut spec.acl).await?;
+        self.resolve_principals(&mut spec).await?;
         let spec = spec.validate(now)?;
         self.check_channels(&spec.channels).await?;
         let rule = RoleRule {
@@ -206,8 +206,19 @@ impl Rules {
         })
     }
 
-    /// Every ACL principal must exist in the directory; display names are taken from it.
-    async fn resolve_acl(&self, acl: &mut [AclEntry]) -> Result<(), DomainError> {
+    /// The rule's ACL and its approvers, each principal resolved in the directory.
+    async fn resolve_principals(&self, spec: &mut RuleSpec) -> Result<(), DomainError> {
+        self.resolve_acl("acl", &mut spec.acl).await?;
+        if let Some(approval) = spec.approval.as_mut() {
+            self.resolve_acl("approval.approvers", &mut approval.approvers)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Every principal of `acl` (the list `field`) must exist in the directory; display names
+    /// are taken from it.
+    async fn resolve_acl(&self, field: &str, acl: &mut [AclEntry]) -> Result<(), DomainError> {
         check_acl_size(acl)?;
         let directory = &self.0.ports.directory;
         for (i, entry) in acl.iter_mut().enumerate() {
@@ -223,7 +234,7 @@ impl Rules {
             };
             entry.display_name = name.ok_or_else(|| {
                 DomainError::invalid(
-                    format!("acl[{i}]"),
+                    format!("{field}[{i}]"),
                     format!(
                         "the directory has no {} with SID {}",
                         match entry.kind {

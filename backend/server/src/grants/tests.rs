@@ -16,6 +16,7 @@ use jitroles_domain::{
 
 use super::{Engine, Leases, Ports, Unobserved};
 
+mod approvals;
 mod emergency;
 mod reconcile;
 mod recovery;
@@ -36,6 +37,9 @@ const CAROL: u32 = 1107;
 const SVC: u32 = 1108;
 const ONCALL: u32 = 1104;
 const ADMINS: u32 = 2003;
+const APPROVERS: u32 = 2004;
+const FRANK: u32 = 1110;
+const GRACE: u32 = 1111;
 const DBA_GROUP: u32 = 2000;
 
 fn t0() -> DateTime<Utc> {
@@ -78,6 +82,9 @@ struct World {
     dave: Caller,
     carol: Caller,
     svc: Caller,
+    /// frank and grace approve dba rules (dba-approvers).
+    frank: Caller,
+    grace: Caller,
 }
 
 /// The test population in a fake forest: dave and svc-ci in dba-oncall, carol a permanent
@@ -102,10 +109,15 @@ fn world_named(holder: &str) -> World {
         directory.add_user(user(rid, name), groups.clone());
         callers.push(Caller::new(user(rid, name), groups));
     }
+    let [frank, grace] = [(FRANK, "frank"), (GRACE, "grace")].map(|(rid, name)| {
+        directory.add_user(user(rid, name), vec![sid(APPROVERS)]);
+        Caller::new(user(rid, name), vec![sid(APPROVERS)])
+    });
     for (rid, name) in [
         (DBA_GROUP, "jit-role-dba"),
         (ONCALL, "dba-oncall"),
         (ADMINS, "jitroles-admins"),
+        (APPROVERS, "dba-approvers"),
     ] {
         directory.add_group(group(rid, name), true);
     }
@@ -123,6 +135,8 @@ fn world_named(holder: &str) -> World {
         dave,
         carol,
         svc,
+        frank,
+        grace,
     }
 }
 
