@@ -11,7 +11,7 @@ use jitroles_domain::{
     grant::{EndReason, Grant, GrantState, Lease, Subject, begin_end, finish_end, noting_end},
     grant_filter::{GrantFilter, Person},
     page::PageRequest,
-    ports::{GrantStore, NotificationStore, RuleStore},
+    ports::{ApprovalStore, GrantStore, NotificationStore, RuleStore},
     rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
 };
 use jitroles_store::Database;
@@ -112,8 +112,8 @@ pub fn audit(action: AuditAction, g: Option<&Grant>) -> NewAudit {
 
 /// The stores the grant engine uses, as one value: the SQL database or the in-memory stand-in.
 /// Every store the engine uses, as `on_all!` tests get them.
-pub trait Stores: RuleStore + GrantStore + NotificationStore {}
-impl<T: RuleStore + GrantStore + NotificationStore> Stores for T {}
+pub trait Stores: RuleStore + GrantStore + NotificationStore + ApprovalStore {}
+impl<T: RuleStore + GrantStore + NotificationStore + ApprovalStore> Stores for T {}
 
 pub async fn open(db: &TestDb) -> Database {
     let store = Database::connect(&db.url).await.unwrap();

@@ -50,6 +50,7 @@ macro_rules! on_all {
     };
 }
 
+mod approvals;
 mod audit;
 mod databases;
 mod freezes;
