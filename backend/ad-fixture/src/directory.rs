@@ -143,6 +143,8 @@ impl State {
             ("svc-ci", "CI Service", false),
             ("jit-svc", "jit-svc", false),
             ("Administrator", "Administrator", false),
+            ("frank", "Frank Approver", false),
+            ("grace", "Grace Approver", false),
         ] {
             let dn = match account {
                 "jit-svc" => SVC_DN.to_owned(),
@@ -174,6 +176,7 @@ impl State {
             ("dba-oncall", users.clone()),
             ("jit-role-dba", ROLE_OU.to_owned()),
             ("jit-role-web", ROLE_OU.to_owned()),
+            ("dba-approvers", users.clone()),
         ] {
             let rid = s.next_rid();
             s.add(
@@ -197,6 +200,8 @@ impl State {
         link(&mut s, "dba-oncall", "dba-team");
         link(&mut s, "dba-oncall", "svc-ci");
         link(&mut s, "jit-role-dba", "carol");
+        link(&mut s, "dba-approvers", "frank");
+        link(&mut s, "dba-approvers", "grace");
         if s.pam_enabled {
             s.enable_pam();
         }

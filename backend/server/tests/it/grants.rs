@@ -66,6 +66,11 @@ impl Stack {
         as_(&self.op, account, message)
     }
 
+    /// ci-bot's client-credentials token (a service: svc-ci).
+    pub(crate) async fn service_token(&self) -> String {
+        self.op.ci_bot_token().await
+    }
+
     pub(crate) async fn roles(&self) -> RoleServiceClient<Channel> {
         RoleServiceClient::new(self.channel().await)
     }

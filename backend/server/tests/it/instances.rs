@@ -373,3 +373,149 @@ async fn on_postgres_an_instance_never_removes_a_membership_another_instance_jus
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }
+
+/// Two approvers give the last two approvals of one request at the same moment, each on an
+/// instance of its own: the request activates exactly once (one directory write, one
+/// `granted`), and both decisions are kept. Several rounds, so the two really overlap.
+#[tokio::test]
+async fn on_postgres_two_last_approvals_at_once_activate_a_request_exactly_once() {
+    let Some((op, fixture, _dir, config)) = on_postgres().await else {
+        return;
+    };
+    let a = jitroles_server::start(&config).await.unwrap();
+    let b = jitroles_server::start(&config).await.unwrap();
+    let rule = oncall_rule(
+        channel(&a).await,
+        &op,
+        ("DBA (two approvers)", "jit-role-dba"),
+        600,
+        pb::JustificationPolicy::Optional,
+    )
+    .await;
+    let mut admin = AdminServiceClient::new(channel(&a).await);
+    let approvers = admin
+        .search_directory(as_(
+            &op,
+            "alice",
+            pb::SearchDirectoryRequest {
+                query: "dba-approvers".into(),
+                kind: pb::DirectoryObjectKind::Group.into(),
+                page_size: 5,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .remove(0)
+        .sid;
+    let mut spec = rule.spec.clone().unwrap();
+    spec.approval = Some(pb::ApprovalPolicy {
+        approvers: vec![pb::AclEntry {
+            principal_sid: approvers,
+            display_name: String::new(),
+            kind: pb::PrincipalKind::Group.into(),
+            effect: pb::Effect::Allow.into(),
+        }],
+        required_approvals: 2,
+        ..Default::default()
+    });
+    admin
+        .update_rule(as_(
+            &op,
+            "alice",
+            pb::UpdateRuleRequest {
+                rule_id: rule.id.clone(),
+                spec: Some(spec),
+                version: rule.version,
+            },
+        ))
+        .await
+        .unwrap();
+    let (mut on_a, mut on_b) = (
+        RoleServiceClient::new(channel(&a).await),
+        RoleServiceClient::new(channel(&b).await),
+    );
+
+    for round in 0..5 {
+        let pending = on_a
+            .request_role(as_(
+                &op,
+                "dave",
+                pb::RequestRoleRequest {
+                    rule_id: rule.id.clone(),
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        let approve = |account: &str| {
+            as_(
+                &op,
+                account,
+                pb::ApproveRequestRequest {
+                    grant_id: pending.id.clone(),
+                    comment: String::new(),
+                },
+            )
+        };
+        let (mut first, mut second) = (on_a.clone(), on_b.clone());
+        let (frank, grace) = tokio::join!(
+            first.approve_request(approve("frank")),
+            second.approve_request(approve("grace")),
+        );
+        let mut states = [
+            frank.unwrap().into_inner().state(),
+            grace.unwrap().into_inner().state(),
+        ];
+        states.sort_by_key(|s| *s as i32);
+        assert_eq!(
+            states,
+            [pb::GrantState::Active, pb::GrantState::Pending],
+            "round {round}: one approval first, the other last"
+        );
+        let members = fixture.member_dns("jit-role-dba");
+        assert_eq!(members.len(), 2, "round {round}: carol and dave once");
+        let seen = on_b
+            .get_request(as_(
+                &op,
+                "dave",
+                pb::GetRequestRequest {
+                    grant_id: pending.id.clone(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(seen.decisions.len(), 2, "round {round}");
+        let granted = admin
+            .list_audit_events(as_(
+                &op,
+                "alice",
+                pb::ListAuditEventsRequest {
+                    page_size: 200,
+                    ..Default::default()
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .events
+            .into_iter()
+            .filter(|e| e.grant_id == pending.id && e.action() == pb::AuditAction::Granted)
+            .count();
+        assert_eq!(granted, 1, "round {round}");
+        on_b.release_grant(as_(
+            &op,
+            "dave",
+            pb::ReleaseGrantRequest {
+                grant_id: pending.id.clone(),
+            },
+        ))
+        .await
+        .unwrap();
+    }
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a panic in a test is its failure report
 
 mod accountability;
+mod approvals;
 mod bearer;
 mod cli;
 mod crash;
