@@ -98,6 +98,8 @@ pub struct RuleSpec {
 pub struct RuleChannels {
     pub success: Vec<String>,
     pub failure: Vec<String>,
+    /// The approval events: channels that reach the rule's approvers.
+    pub approval: Vec<String>,
 }
 
 pub const MAX_RULE_CHANNELS: usize = 20;
@@ -260,6 +262,7 @@ impl RuleSpec {
         for (field, ids) in [
             ("success_channels", &mut channels.success),
             ("failure_channels", &mut channels.failure),
+            ("approval_channels", &mut channels.approval),
         ] {
             ids.sort();
             ids.dedup();
@@ -269,6 +272,12 @@ impl RuleSpec {
                     format!("at most {MAX_RULE_CHANNELS}"),
                 ));
             }
+        }
+        if self.approval.as_ref().is_some_and(|a| a.break_glass) && channels.approval.is_empty() {
+            return Err(DomainError::invalid(
+                "approval_channels",
+                "break-glass tells every approver at once: name a channel that reaches them",
+            ));
         }
         Ok(ValidSpec {
             name,

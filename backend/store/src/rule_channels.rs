@@ -12,6 +12,7 @@ use crate::{entity::rule_channel, store::db_error};
 
 const SUCCESS: &str = "success";
 const FAILURE: &str = "failure";
+const APPROVAL: &str = "approval";
 
 /// A write refused because a channel it names is gone (deleted meanwhile).
 pub(crate) fn channel_gone_or(e: DbErr) -> DomainError {
@@ -30,6 +31,7 @@ fn add(lists: &mut HashMap<String, RuleChannels>, row: rule_channel::Model) {
     match row.kind.as_str() {
         SUCCESS => list.success.push(row.channel_id),
         FAILURE => list.failure.push(row.channel_id),
+        APPROVAL => list.approval.push(row.channel_id),
         // written by this module only; an unknown kind routes nothing
         other => tracing::error!(kind = other, "rule channel of unknown kind left out"),
     }
@@ -79,7 +81,11 @@ pub(crate) async fn replace(
         .await
         .map_err(db_error)?;
     let mut rows = Vec::new();
-    for (kind, ids) in [(SUCCESS, &channels.success), (FAILURE, &channels.failure)] {
+    for (kind, ids) in [
+        (SUCCESS, &channels.success),
+        (FAILURE, &channels.failure),
+        (APPROVAL, &channels.approval),
+    ] {
         let mut seen: Vec<&String> = Vec::new();
         for id in ids {
             // the key is (rule, kind, channel): a channel listed twice is kept once

@@ -133,6 +133,7 @@ pub fn RuleEditorPage() -> impl IntoView {
     // the approval settings, kept as loaded until the editor has its own section for them
     let approval = RwSignal::new(None::<jitroles_proto::v1::ApprovalPolicy>);
     let max_lead = RwSignal::new(None::<prost_types::Duration>);
+    let approval_channels = RwSignal::new(Vec::<String>::new());
 
     let fill = move |r: Rule| {
         let spec = r.spec.unwrap_or_default();
@@ -163,6 +164,7 @@ pub fn RuleEditorPage() -> impl IntoView {
         failure_channels.set(spec.failure_channels);
         approval.set(spec.approval);
         max_lead.set(spec.max_lead);
+        approval_channels.set(spec.approval_channels);
     };
     // the rule as saved (a new rule: an empty one), filled into the form once it arrives
     let loaded = {
@@ -345,6 +347,7 @@ pub fn RuleEditorPage() -> impl IntoView {
             failure_channels: failure_channels.get_untracked(),
             approval: approval.get_untracked(),
             max_lead: max_lead.get_untracked(),
+            approval_channels: approval_channels.get_untracked(),
         });
     };
     let saving = save.pending();

@@ -47,9 +47,28 @@ pub enum Event {
     Expired,
     Released,
     Revoked,
+    /// A request waits for approvers.
+    ApprovalRequested,
+    /// One approver approved (the others are told).
+    Approved,
+    /// One approver rejected.
+    Rejected,
+    Cancelled,
+    Lapsed,
+    BreakGlassUsed,
 }
 
 impl Event {
+    /// The events a rule's approval channels get.
+    pub const APPROVAL: [Event; 6] = [
+        Event::ApprovalRequested,
+        Event::Approved,
+        Event::Rejected,
+        Event::Cancelled,
+        Event::Lapsed,
+        Event::BreakGlassUsed,
+    ];
+
     pub const LIFECYCLE: [Event; 4] = [
         Event::ExpiringSoon,
         Event::Expired,
@@ -66,6 +85,12 @@ impl Event {
             Self::Expired => "expired",
             Self::Released => "released",
             Self::Revoked => "revoked",
+            Self::ApprovalRequested => "approval_requested",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+            Self::Lapsed => "lapsed",
+            Self::BreakGlassUsed => "break_glass_used",
         }
     }
 
@@ -78,6 +103,12 @@ impl Event {
             "expired" => Self::Expired,
             "released" => Self::Released,
             "revoked" => Self::Revoked,
+            "approval_requested" => Self::ApprovalRequested,
+            "approved" => Self::Approved,
+            "rejected" => Self::Rejected,
+            "cancelled" => Self::Cancelled,
+            "lapsed" => Self::Lapsed,
+            "break_glass_used" => Self::BreakGlassUsed,
             _ => return None,
         })
     }
@@ -92,6 +123,12 @@ impl Event {
             AuditAction::Expired => Self::Expired,
             AuditAction::Released => Self::Released,
             AuditAction::Revoked => Self::Revoked,
+            AuditAction::ApprovalRequested => Self::ApprovalRequested,
+            AuditAction::Approved => Self::Approved,
+            AuditAction::Rejected => Self::Rejected,
+            AuditAction::Cancelled => Self::Cancelled,
+            AuditAction::Lapsed => Self::Lapsed,
+            AuditAction::BreakGlassUsed => Self::BreakGlassUsed,
             _ => return None,
         })
     }
@@ -100,6 +137,8 @@ impl Event {
     pub fn human(self) -> &'static str {
         match self {
             Self::ExpiringSoon => "expiring soon",
+            Self::ApprovalRequested => "approval requested",
+            Self::BreakGlassUsed => "break-glass used",
             other => other.as_str(),
         }
     }

@@ -7,20 +7,17 @@ use super::{Channel, Event, Facts};
 use crate::{DomainError, access::Caller, grant::Grant, rule::RoleRule};
 
 /// Which channel ids an event about a grant of a rule goes to: the rule's success channels for
-/// granted and extended, its failure channels for failed, and the channels that subscribe to a
-/// lifecycle event. Disabled channels get nothing; each channel at most once.
-pub fn route(
-    event: Event,
-    success: &[String],
-    failure: &[String],
-    channels: &[Channel],
-) -> Vec<String> {
+/// granted and extended, its failure channels for failed, its approval channels for the
+/// approval events, and the channels that subscribe to a lifecycle event. Disabled channels
+/// get nothing; each channel at most once.
+pub fn route(event: Event, rule: &crate::rule::RuleChannels, channels: &[Channel]) -> Vec<String> {
     let mut to: Vec<String> = channels
         .iter()
         .filter(|c| c.spec.enabled)
         .filter(|c| match event {
-            Event::Granted | Event::Extended => success.contains(&c.id),
-            Event::Failed => failure.contains(&c.id),
+            Event::Granted | Event::Extended => rule.success.contains(&c.id),
+            Event::Failed => rule.failure.contains(&c.id),
+            e if Event::APPROVAL.contains(&e) => rule.approval.contains(&c.id),
             _ => c.spec.lifecycle.contains(&event),
         })
         .map(|c| c.id.clone())
@@ -108,7 +105,7 @@ pub fn of_transition(
         return Vec::new();
     };
     let facts = Facts::of(g, &audit.actor, &audit.detail);
-    let mut notes: Vec<NewNotification> = route(event, &rule.success, &rule.failure, channels)
+    let mut notes: Vec<NewNotification> = route(event, rule, channels)
         .into_iter()
         .map(|channel_id| NewNotification {
             id: new_id(),
@@ -157,7 +154,11 @@ pub fn refusal(
         detail: why.said(),
         ..Facts::default()
     };
-    route(Event::Failed, &[], &rule.spec.channels.failure, channels)
+    let failure_only = crate::rule::RuleChannels {
+        failure: rule.spec.channels.failure.clone(),
+        ..Default::default()
+    };
+    route(Event::Failed, &failure_only, channels)
         .into_iter()
         .map(|channel_id| NewNotification {
             id: new_id(),
@@ -246,21 +247,27 @@ mod tests {
             channel("fail", email()),
             channel("off", off),
         ];
-        let (success, failure) = (
-            vec!["ok".to_owned(), "off".to_owned()],
-            vec!["fail".to_owned()],
-        );
-        assert_eq!(route(Event::Granted, &success, &failure, &channels), ["ok"]);
+        let rule = crate::rule::RuleChannels {
+            success: vec!["ok".to_owned(), "off".to_owned()],
+            failure: vec!["fail".to_owned()],
+            approval: vec!["approvers".to_owned()],
+        };
+        assert_eq!(route(Event::Granted, &rule, &channels), ["ok"]);
+        assert_eq!(route(Event::Failed, &rule, &channels), ["fail"]);
         assert_eq!(
-            route(Event::Failed, &success, &failure, &channels),
-            ["fail"]
-        );
-        assert_eq!(
-            route(Event::Expired, &success, &failure, &channels),
+            route(Event::Expired, &rule, &channels),
             ["fail", "ok"],
             "every enabled subscriber"
         );
-        assert!(route(Event::Revoked, &success, &failure, &channels).is_empty());
+        assert!(route(Event::Revoked, &rule, &channels).is_empty());
+        let with_approvers = [channel("approvers", email()), channel("ok", email())];
+        for event in Event::APPROVAL {
+            assert_eq!(
+                route(event, &rule, &with_approvers),
+                ["approvers"],
+                "{event:?} goes to the approval channels only"
+            );
+        }
     }
 
     #[test]

@@ -175,6 +175,7 @@ impl Rules {
         for (field, ids) in [
             ("success_channels", &channels.success),
             ("failure_channels", &channels.failure),
+            ("approval_channels", &channels.approval),
         ] {
             if let Some(id) = ids.iter().find(|id| !known.contains(*id)) {
                 return Err(DomainError::invalid(

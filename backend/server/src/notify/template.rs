@@ -121,6 +121,24 @@ fn summary(event: Event, f: &Facts, until: &str) -> String {
         Event::Expired => format!("{who}'s grant of {role} expired."),
         Event::Released => format!("{who} released {role}."),
         Event::Revoked => format!("{} revoked {who}'s grant of {role}.", f.actor),
+        Event::ApprovalRequested => format!(
+            "{who} asks for {role}: {}. Approve or reject it on the Approvals page of jitroles.",
+            f.detail
+        ),
+        Event::Approved => format!(
+            "{} approved {who}'s request for {role} ({}).",
+            f.actor, f.detail
+        ),
+        Event::Rejected => format!(
+            "{} rejected {who}'s request for {role} ({}).",
+            f.actor, f.detail
+        ),
+        Event::Cancelled => format!("{who} cancelled the request for {role}."),
+        Event::Lapsed => format!("{who}'s request for {role} lapsed: {}.", f.detail),
+        Event::BreakGlassUsed => format!(
+            "{who} took {role} through break-glass, without approval, until {until}: {}. An approver must review it.",
+            f.detail
+        ),
     }
 }
 

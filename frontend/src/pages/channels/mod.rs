@@ -33,6 +33,12 @@ pub fn event_label(event: NotificationEvent) -> &'static str {
         NotificationEvent::Expired => "Expired",
         NotificationEvent::Released => "Released",
         NotificationEvent::Revoked => "Revoked",
+        NotificationEvent::ApprovalRequested => "Approval requested",
+        NotificationEvent::Approved => "Approved",
+        NotificationEvent::Rejected => "Rejected",
+        NotificationEvent::Cancelled => "Cancelled",
+        NotificationEvent::Lapsed => "Lapsed",
+        NotificationEvent::BreakGlassUsed => "Break-glass used",
         NotificationEvent::Unspecified => "Unknown",
     }
 }

@@ -269,6 +269,7 @@ pub fn rule_spec(spec: Option<&pb::RuleSpec>) -> Result<(RuleSpec, String), Doma
             channels: RuleChannels {
                 success: spec.success_channels.clone(),
                 failure: spec.failure_channels.clone(),
+                approval: spec.approval_channels.clone(),
             },
             approval: spec
                 .approval
@@ -322,6 +323,7 @@ pub fn rule(view: RuleView) -> pb::Rule {
             expires_at: s.expires_at.map(timestamp),
             success_channels: s.channels.success.clone(),
             failure_channels: s.channels.failure.clone(),
+            approval_channels: s.channels.approval.clone(),
             approval: s.approval.as_ref().map(approvals::approval_policy),
             max_lead: s.max_lead.map(proto_duration),
         }),

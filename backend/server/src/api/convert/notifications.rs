@@ -20,6 +20,12 @@ fn event_to_proto(e: Event) -> pb::NotificationEvent {
         Event::Expired => pb::NotificationEvent::Expired,
         Event::Released => pb::NotificationEvent::Released,
         Event::Revoked => pb::NotificationEvent::Revoked,
+        Event::ApprovalRequested => pb::NotificationEvent::ApprovalRequested,
+        Event::Approved => pb::NotificationEvent::Approved,
+        Event::Rejected => pb::NotificationEvent::Rejected,
+        Event::Cancelled => pb::NotificationEvent::Cancelled,
+        Event::Lapsed => pb::NotificationEvent::Lapsed,
+        Event::BreakGlassUsed => pb::NotificationEvent::BreakGlassUsed,
     }
 }
 
@@ -98,6 +104,12 @@ pub fn channel_spec(spec: Option<&pb::ChannelSpec>) -> Result<ChannelSpec, Domai
             pb::NotificationEvent::Expired => Ok(Event::Expired),
             pb::NotificationEvent::Released => Ok(Event::Released),
             pb::NotificationEvent::Revoked => Ok(Event::Revoked),
+            pb::NotificationEvent::ApprovalRequested => Ok(Event::ApprovalRequested),
+            pb::NotificationEvent::Approved => Ok(Event::Approved),
+            pb::NotificationEvent::Rejected => Ok(Event::Rejected),
+            pb::NotificationEvent::Cancelled => Ok(Event::Cancelled),
+            pb::NotificationEvent::Lapsed => Ok(Event::Lapsed),
+            pb::NotificationEvent::BreakGlassUsed => Ok(Event::BreakGlassUsed),
             pb::NotificationEvent::Unspecified => Err(DomainError::invalid(
                 "lifecycle_events",
                 "an event is unspecified",

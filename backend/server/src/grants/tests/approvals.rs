@@ -5,8 +5,38 @@
 use super::*;
 use jitroles_domain::{
     approval::{ApprovalSpec, RequestTiming},
+    notify::{Channel, ChannelSpec, Email, Event, SmtpTls, Transport},
     page::PageRequest,
 };
+
+/// A mail channel to the approvers, stored as it is.
+fn approvers_mail(w: &World) -> String {
+    w.store.put_channel(Channel {
+        id: "approvers-mail".into(),
+        spec: ChannelSpec {
+            name: "Approvers".into(),
+            transport: Transport::Email(Email {
+                host: "smtp.example.com".into(),
+                port: 587,
+                tls: SmtpTls::StartTls,
+                username: String::new(),
+                password: None,
+                sender: "jitroles <jitroles@example.com>".into(),
+                recipients: vec!["dba-approvers@example.com".into()],
+                to_requester: false,
+                subject_template: String::new(),
+                body_template: String::new(),
+            }),
+            lifecycle: Vec::new(),
+            expiring_lead: None,
+            enabled: true,
+        },
+        version: 1,
+        created_at: t0(),
+        updated_at: t0(),
+    });
+    "approvers-mail".into()
+}
 
 fn approvers() -> AclEntry {
     AclEntry {
@@ -374,13 +404,72 @@ async fn an_approved_request_with_a_later_start_waits_for_it() {
 }
 
 #[tokio::test]
+async fn break_glass_needs_a_channel_that_reaches_the_approvers() {
+    let w = world();
+    let mut s = spec("DBA");
+    let mut a = approval(1);
+    a.break_glass = true;
+    s.approval = Some(a);
+
+    let refused = w
+        .engine
+        .rules
+        .create(&w.admin, &w.alice, s, "jit-role-dba")
+        .await
+        .unwrap_err();
+
+    assert!(
+        matches!(&refused, DomainError::Invalid { field, .. } if field == "approval_channels"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn approvers_are_told_of_each_request_and_each_decision() {
+    let w = world();
+    let mail = approvers_mail(&w);
+    let rule = w
+        .rule_with("DBA", |s| {
+            s.approval = Some(approval(2));
+            s.channels.approval = vec![mail.clone()];
+        })
+        .await;
+    let g = w.request(&w.dave, &rule).await.unwrap();
+    w.approve(&w.frank, &g).await.unwrap();
+    w.engine
+        .approvals
+        .reject(&w.grace, false, &g.id, "not today")
+        .await
+        .unwrap();
+
+    let told: Vec<(Event, String)> = w
+        .store
+        .outbox()
+        .into_iter()
+        .filter(|n| n.grant_id == g.id)
+        .map(|n| (n.event, n.channel_id))
+        .collect();
+    assert_eq!(
+        told,
+        [
+            (Event::ApprovalRequested, mail.clone()),
+            (Event::Approved, mail.clone()),
+            (Event::Rejected, mail)
+        ],
+        "when one approver decides, the others hear of it"
+    );
+}
+
+#[tokio::test]
 async fn break_glass_grants_at_once_and_waits_for_an_approvers_review() {
     let w = world();
+    let mail = approvers_mail(&w);
     let rule = w
         .rule_with("DBA", |s| {
             let mut a = approval(2);
             a.break_glass = true;
             s.approval = Some(a);
+            s.channels.approval = vec![mail.clone()];
         })
         .await;
     let short = RequestTiming {
@@ -401,6 +490,13 @@ async fn break_glass_grants_at_once_and_waits_for_an_approvers_review() {
     assert_eq!(g.state, GrantState::Active);
     assert_eq!(w.members(), vec![sid(DAVE), sid(CAROL)]);
     assert_eq!(w.trail(&g.id)[0], AuditAction::BreakGlassUsed);
+    assert!(
+        w.store
+            .outbox()
+            .iter()
+            .any(|n| n.grant_id == g.id && n.event == Event::BreakGlassUsed),
+        "every approver is told at once"
+    );
     assert_eq!(
         w.pending_for(&w.frank).await.0,
         vec![g.id.clone()],
