@@ -1,7 +1,8 @@
 //! An admin's emergency controls: revoke every live grant of a person or of a rule in one
 //! call, and freeze new requests (and extensions) of a rule or of every rule until unfrozen.
 //!
-//! Each grant of a bulk revoke ends exactly as a single revoke ends it (`Shared::revoke`:
+//! A bulk revoke also cancels the requests that wait (pending or scheduled), which would give
+//! access later. Each grant of a bulk revoke ends exactly as a single revoke ends it (`Shared::revoke`:
 //! directory removal, notifications, its own audit event), one after another; a grant that
 //! cannot be revoked is reported and the others go on. One summary event records the call.
 //! Freezes are stored with their audit events; requests read them as they read rules (see
@@ -15,13 +16,13 @@ use jitroles_domain::{
     access::{AdminRight, Caller},
     audit::{AuditAction, NewAudit},
     freeze::{self, Freeze, FreezeScope},
-    grant::{self, Revocable, Revocations},
+    grant::{self, Grant, GrantState, Revocable, Revocations},
     grant_filter::{GrantFilter, Person},
     page::{MAX_PAGE_SIZE, PageRequest},
     rule::check_text,
 };
 
-use super::shared::Shared;
+use super::shared::{Shared, audit};
 
 /// Longest person text (a SID or an account name), as in grant listings.
 const MAX_PERSON_CHARS: usize = 256;
@@ -61,6 +62,7 @@ impl Emergency {
         }
         let filter = GrantFilter {
             person: Some(Person::parse(person)),
+            states: GrantState::OPEN.to_vec(),
             ..GrantFilter::live()
         };
         let done = self.revoke_matching(&filter, actor, &reason).await?;
@@ -88,6 +90,7 @@ impl Emergency {
         let rule = self.0.stored_rule(rule_id).await?;
         let filter = GrantFilter {
             rule_id: Some(rule.id.clone()),
+            states: GrantState::OPEN.to_vec(),
             ..GrantFilter::live()
         };
         let done = self.revoke_matching(&filter, actor, &reason).await?;
@@ -128,6 +131,14 @@ impl Emergency {
         }
         let mut done = Revocations::default();
         for g in live {
+            if matches!(g.state, GrantState::Pending | GrantState::Scheduled) {
+                // a request that waits would give access later: it is cancelled instead
+                match self.cancel_waiting(actor, &g, reason).await {
+                    Ok(stored) => done.revoked.push(stored),
+                    Err(e) => done.failed.push((g, e.said())),
+                }
+                continue;
+            }
             let g = match grant::revocable(&g) {
                 Revocable::Now => g,
                 Revocable::No => continue,
@@ -161,6 +172,34 @@ impl Emergency {
             }
         }
         Ok(done)
+    }
+
+    /// A pending or scheduled request of a bulk revoke, cancelled with the admin's reason.
+    async fn cancel_waiting(
+        &self,
+        actor: &Caller,
+        waiting: &Grant,
+        reason: &str,
+    ) -> Result<Grant, DomainError> {
+        let now = self.0.now();
+        let cancelled = Grant {
+            state: GrantState::Cancelled,
+            ended_at: Some(now),
+            end_note: Some(reason.to_owned()),
+            ..waiting.clone()
+        };
+        let event = audit(
+            AuditAction::Cancelled,
+            &actor.account_name,
+            waiting,
+            format!("cancelled by an emergency revoke: {reason}"),
+            now,
+        );
+        self.0
+            .ports
+            .grants
+            .update_grant(waiting, &cancelled, Some(event))
+            .await
     }
 
     /// The call's summary event. The grants' own events are stored already, so a failure

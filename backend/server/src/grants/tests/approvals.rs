@@ -579,3 +579,33 @@ async fn an_approval_racing_a_cancel_ends_in_exactly_one_of_them() {
         other => panic!("both or neither won: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_emergency_revoke_of_a_person_also_cancels_their_waiting_requests() {
+    let w = world();
+    let scheduled_rule = w
+        .rule_with("DBA later", |s| {
+            s.max_lead = Some(Duration::from_secs(86_400))
+        })
+        .await;
+    let approval_rule = w.approval_rule("DBA approvals", 1).await;
+    let scheduled = w.ask(&w.dave, &scheduled_rule, in_hours(2)).await.unwrap();
+    let pending = w.request(&w.dave, &approval_rule).await.unwrap();
+
+    let done = w
+        .engine
+        .emergency
+        .revoke_person(&w.admin, &w.alice, "dave", "laptop stolen")
+        .await
+        .unwrap();
+
+    assert_eq!(done.revoked.len(), 2);
+    for id in [&scheduled.id, &pending.id] {
+        let g = w.stored(id);
+        assert_eq!(g.state, GrantState::Cancelled);
+        assert_eq!(g.end_note.as_deref(), Some("laptop stolen"));
+    }
+    w.advance(3 * 3600);
+    w.engine.approvals.run_waiting().await.unwrap();
+    assert_eq!(w.members(), vec![sid(CAROL)], "nothing starts later");
+}
