@@ -503,3 +503,119 @@ async fn kills_at_seeded_random_moments_lose_no_grant_and_leave_no_stray_member(
         );
     }
 }
+
+/// One crash at `point` while frank's approval makes dave's pending request access, then a
+/// clean restart: the request ends `failed` with nothing left in the group, never lost, never
+/// an unexplained member. Returns its audit trail.
+async fn crash_at_approval(point: &str, group: &str) -> Option<Vec<String>> {
+    let samba = Samba::up()?;
+    let op = provider()?;
+    let group = samba.role_group(group);
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(dir.path(), &op, point).await;
+    let rule = oncall_rule(
+        server.channel().await,
+        &op,
+        ("DBA (approved)", &group.name),
+        60,
+        pb::JustificationPolicy::Optional,
+    )
+    .await;
+    let mut admin = AdminServiceClient::new(server.channel().await);
+    let approvers = admin
+        .search_directory(as_(
+            &op,
+            "alice",
+            pb::SearchDirectoryRequest {
+                query: "dba-approvers".into(),
+                kind: pb::DirectoryObjectKind::Group.into(),
+                page_size: 5,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .into_iter()
+        .find(|e| e.account_name == "dba-approvers")
+        .unwrap()
+        .sid;
+    let mut spec = rule.spec.clone().unwrap();
+    spec.approval = Some(pb::ApprovalPolicy {
+        approvers: vec![pb::AclEntry {
+            principal_sid: approvers,
+            display_name: String::new(),
+            kind: pb::PrincipalKind::Group.into(),
+            effect: pb::Effect::Allow.into(),
+        }],
+        required_approvals: 1,
+        ..Default::default()
+    });
+    admin
+        .update_rule(as_(
+            &op,
+            "alice",
+            pb::UpdateRuleRequest {
+                rule_id: rule.id.clone(),
+                spec: Some(spec),
+                version: rule.version,
+            },
+        ))
+        .await
+        .unwrap();
+    let mut roles = RoleServiceClient::new(server.channel().await);
+    let pending = roles
+        .request_role(as_(
+            &op,
+            "dave",
+            pb::RequestRoleRequest {
+                rule_id: rule.id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pending.state(), pb::GrantState::Pending);
+    let answer = roles
+        .approve_request(as_(
+            &op,
+            "frank",
+            pb::ApproveRequestRequest {
+                grant_id: pending.id.clone(),
+                comment: String::new(),
+            },
+        ))
+        .await;
+    assert!(
+        answer.is_err(),
+        "the server died before answering: {answer:?}"
+    );
+    server.crashed().await;
+    drop(server);
+
+    let server = start(dir.path(), &op, "").await;
+    settles(&samba, &group, &server, &op, 20).await;
+    let history = grants(&server, &op, true).await;
+    assert_eq!(history.len(), 1, "the request is not lost: {history:?}");
+    assert_eq!(history[0].state(), pb::GrantState::Failed);
+    trails(&server, &op).await.remove(&history[0].id)
+}
+
+#[tokio::test]
+async fn a_crash_between_the_last_approval_and_the_directory_write_fails_the_request_cleanly() {
+    if let Some(trail) =
+        crash_at_approval(failpoint::AFTER_ACTIVATING_COMMIT, "jit-crash-approval-1").await
+    {
+        assert_eq!(trail, ["approval_requested", "approved", "failed"]);
+    }
+}
+
+#[tokio::test]
+async fn a_crash_after_an_approvals_directory_write_removes_the_member_and_fails_the_request() {
+    if let Some(trail) =
+        crash_at_approval(failpoint::AFTER_DIRECTORY_ADD, "jit-crash-approval-2").await
+    {
+        assert_eq!(trail, ["approval_requested", "approved", "failed"]);
+    }
+}
