@@ -215,22 +215,8 @@ pub fn percentiles(values: &mut [f64]) -> (f64, f64, f64) {
     (pct(0.5), pct(0.99), values[values.len() - 1])
 }
 
-/// A fresh SQLite database in `data`, migrated, holding what the server would have written for
-/// one rule on `group` and an `active`, scheduled grant of it for each (SID, DN, expiry) in
-/// `grants`. Returns the open database.
-pub async fn seed(
-    data: &std::path::Path,
-    group: &jitroles_domain::directory::DirectoryGroup,
-    grants: impl Iterator<Item = (String, String, chrono::DateTime<chrono::Utc>)>,
-) -> jitroles_store::Database {
-    use jitroles_domain::{
-        audit::{AuditAction, NewAudit},
-        directory::Mechanism,
-        grant::{Grant, GrantState, Subject},
-        ports::{GrantStore, RuleStore},
-        rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
-    };
-
+/// A fresh SQLite database in `data`, migrated.
+pub async fn fresh_database(data: &std::path::Path) -> jitroles_store::Database {
     std::fs::create_dir_all(data).unwrap();
     let db = jitroles_store::Database::connect(&format!(
         "sqlite://{}",
@@ -239,9 +225,15 @@ pub async fn seed(
     .await
     .unwrap();
     db.migrate().await.unwrap();
-    let now = chrono::Utc::now();
-    let audit = |action| NewAudit {
-        at: now,
+    db
+}
+
+/// An audit event the benchmark's set-up writes.
+pub fn bench_audit(
+    action: jitroles_domain::audit::AuditAction,
+) -> jitroles_domain::audit::NewAudit {
+    jitroles_domain::audit::NewAudit {
+        at: chrono::Utc::now(),
         action,
         actor: "bench".into(),
         rule_id: None,
@@ -249,26 +241,41 @@ pub async fn seed(
         subject_account: None,
         detail: String::new(),
         source: None,
+    }
+}
+
+/// A rule "bench" on `group`, as the server would have stored it, with `shape` applied to its
+/// settings (an ACL, an approval policy).
+pub async fn seed_rule(
+    db: &jitroles_store::Database,
+    group: &jitroles_domain::directory::DirectoryGroup,
+    shape: impl FnOnce(&mut jitroles_domain::rule::RuleSpec),
+) -> jitroles_domain::rule::RoleRule {
+    use jitroles_domain::{
+        audit::AuditAction,
+        ports::RuleStore,
+        rule::{JustificationPolicy, RoleRule, RuleSpec, TargetGroup},
     };
+    let now = chrono::Utc::now();
+    let mut spec = RuleSpec {
+        name: "bench".into(),
+        description: String::new(),
+        acl: Vec::new(),
+        max_duration: Some(std::time::Duration::from_secs(2 * 86_400)),
+        default_duration: None,
+        allow_extension: false,
+        max_total_duration: None,
+        justification: Some(JustificationPolicy::Optional),
+        enabled: true,
+        expires_at: None,
+        channels: Default::default(),
+        approval: None,
+        max_lead: None,
+    };
+    shape(&mut spec);
     let rule = RoleRule {
         id: uuid::Uuid::new_v4().to_string(),
-        spec: RuleSpec {
-            name: "bench".into(),
-            description: String::new(),
-            acl: Vec::new(),
-            max_duration: Some(std::time::Duration::from_secs(2 * 86_400)),
-            default_duration: None,
-            allow_extension: false,
-            max_total_duration: None,
-            justification: Some(JustificationPolicy::Optional),
-            enabled: true,
-            expires_at: None,
-            channels: Default::default(),
-            approval: None,
-            max_lead: None,
-        }
-        .validate(now)
-        .unwrap(),
+        spec: spec.validate(now).unwrap(),
         target: TargetGroup {
             sid: group.sid.clone(),
             guid: group.guid.clone(),
@@ -279,38 +286,67 @@ pub async fn seed(
         created_at: now,
         updated_at: now,
     };
-    db.create_rule(&rule, audit(AuditAction::RuleCreated))
+    db.create_rule(&rule, bench_audit(AuditAction::RuleCreated))
         .await
         .unwrap();
+    rule
+}
+
+/// Person `i` (`sid`, `dn`)'s `active` grant of `rule` until `expires_at`, scheduler
+/// mechanism, as the server would have stored it.
+pub fn bench_grant(
+    rule: &jitroles_domain::rule::RoleRule,
+    i: usize,
+    (sid, dn): (String, String),
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> jitroles_domain::grant::Grant {
+    use jitroles_domain::{
+        directory::Mechanism,
+        grant::{Grant, GrantState, Subject},
+    };
+    Grant {
+        id: uuid::Uuid::new_v4().to_string(),
+        rule_id: rule.id.clone(),
+        rule_name: rule.spec.name.clone(),
+        group: rule.target.clone(),
+        subject: Subject {
+            sid: sid.parse().unwrap(),
+            dn,
+            account: format!("bench-{i}"),
+            display_name: format!("bench {i}"),
+        },
+        requested_by: "bench".into(),
+        justification: String::new(),
+        requested_at: chrono::Utc::now(),
+        expires_at,
+        state: GrantState::Active,
+        mechanism: Mechanism::Scheduled,
+        extension_count: 0,
+        ended_at: None,
+        end_reason: None,
+        end_note: None,
+        last_error: None,
+        client_request_id: None,
+        lease: None,
+        version: 1,
+        deferred: None,
+    }
+}
+
+/// A fresh SQLite database in `data`, migrated, holding what the server would have written for
+/// one rule on `group` and an `active`, scheduled grant of it for each (SID, DN, expiry) in
+/// `grants`. Returns the open database.
+pub async fn seed(
+    data: &std::path::Path,
+    group: &jitroles_domain::directory::DirectoryGroup,
+    grants: impl Iterator<Item = (String, String, chrono::DateTime<chrono::Utc>)>,
+) -> jitroles_store::Database {
+    use jitroles_domain::{audit::AuditAction, ports::GrantStore};
+    let db = fresh_database(data).await;
+    let rule = seed_rule(&db, group, |_| {}).await;
     for (i, (sid, dn, expires_at)) in grants.enumerate() {
-        let grant = Grant {
-            id: uuid::Uuid::new_v4().to_string(),
-            rule_id: rule.id.clone(),
-            rule_name: "bench".into(),
-            group: rule.target.clone(),
-            subject: Subject {
-                sid: sid.parse().unwrap(),
-                dn,
-                account: format!("bench-{i}"),
-                display_name: format!("bench {i}"),
-            },
-            requested_by: "bench".into(),
-            justification: String::new(),
-            requested_at: now,
-            expires_at,
-            state: GrantState::Active,
-            mechanism: Mechanism::Scheduled,
-            extension_count: 0,
-            ended_at: None,
-            end_reason: None,
-            end_note: None,
-            last_error: None,
-            client_request_id: None,
-            lease: None,
-            version: 1,
-            deferred: None,
-        };
-        db.insert_grant(&grant, audit(AuditAction::Granted))
+        let grant = bench_grant(&rule, i, (sid, dn), expires_at);
+        db.insert_grant(&grant, bench_audit(AuditAction::Granted))
             .await
             .unwrap();
     }
