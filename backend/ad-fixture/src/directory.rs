@@ -208,7 +208,7 @@ impl State {
         s
     }
 
-    fn next_rid(&mut self) -> u32 {
+    pub(crate) fn next_rid(&mut self) -> u32 {
         self.next_rid += 1;
         self.next_rid
     }

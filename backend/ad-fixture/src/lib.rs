@@ -209,6 +209,44 @@ impl Fixture {
             .extend(dns.into_iter().map(|dn| Link { dn, expires: None }));
     }
 
+    /// Adds `count` enabled users `person-N` (for load tests), each a member of the group with
+    /// the account name `group`; returns each one's SID and DN.
+    pub fn add_people(&self, group: &str, count: usize) -> Vec<(String, String)> {
+        let mut s = lock(&self.state);
+        let group_dn = s
+            .find_by_account(group)
+            .expect("the group exists")
+            .dn
+            .clone();
+        let mut people = Vec::with_capacity(count);
+        for i in 0..count {
+            let account = format!("person-{i:05}");
+            let dn = format!("CN={account},CN=Users,{BASE_DN}");
+            let rid = s.next_rid();
+            let upn = format!("{account}@fixture.test");
+            s.add(
+                &dn,
+                &["top", "person", "organizationalPerson", "user"],
+                Some(rid),
+                &[
+                    ("sAMAccountName", &account),
+                    ("displayName", &account),
+                    ("userPrincipalName", &upn),
+                    ("userAccountControl", "512"),
+                ],
+            );
+            let person = s.find_mut(&dn).expect("just added");
+            person.primary_group_rid = Some(513);
+            let sid = person.sid().expect("a user has a SID");
+            people.push((sid, dn.clone()));
+            s.find_mut(&group_dn)
+                .expect("the group exists")
+                .links
+                .push(Link { dn, expires: None });
+        }
+        people
+    }
+
     /// Makes the account a permanent member of the role group, as an AD admin would.
     pub fn add_permanent_member(&self, group_cn: &str, account: &str) {
         let mut s = lock(&self.state);
