@@ -290,6 +290,13 @@ fn matches(s: &State, o: &Obj, f: &LdapFilter) -> bool {
             "msds-optionalfeatureguid" => {
                 o.is("msDS-OptionalFeature") && v.as_bytes() == PAM_GUID_PLACEHOLDER
             }
+            // the back link of `member`: o is directly in the group named
+            "memberof" => s
+                .find(v)
+                .is_some_and(|g| g.links.iter().any(|l| l.dn.eq_ignore_ascii_case(&o.dn))),
+            "primarygroupid" => o
+                .primary_group_rid
+                .is_some_and(|rid| v.parse::<u32>().is_ok_and(|want| want == rid)),
             other => o
                 .attrs
                 .get(other)

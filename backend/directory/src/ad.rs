@@ -351,6 +351,14 @@ impl Directory for ActiveDirectory {
         entries.iter().map(to_group).collect()
     }
 
+    async fn direct_members(
+        &self,
+        group: &DirectoryGroup,
+        limit: usize,
+    ) -> Result<SearchPage, DomainError> {
+        self.members_of(group, limit).await
+    }
+
     async fn add_member(
         &self,
         group_dn: &str,
@@ -616,6 +624,7 @@ fn common_name(dn: &str) -> &str {
     first.split_once('=').map_or(first, |(_, v)| v)
 }
 
+mod members;
 mod pam;
 mod probe;
 #[cfg(test)]

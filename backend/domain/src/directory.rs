@@ -239,6 +239,14 @@ pub trait Directory: Send + Sync {
     /// Every group the group `group_dn` is nested in, directly or through other groups.
     async fn groups_containing(&self, group_dn: &str) -> Result<Vec<DirectoryGroup>, DomainError>;
 
+    /// The users and groups directly in `group` (its `member` values, and the users whose
+    /// primary group it is), at most `limit`; `more` when there are others.
+    async fn direct_members(
+        &self,
+        group: &DirectoryGroup,
+        limit: usize,
+    ) -> Result<SearchPage, DomainError>;
+
     /// Adds `member` to the group; with `ttl`, as a time-to-live link (PAM only) that holds
     /// exactly `ttl` once this returns, whether the person held a TTL link before or not
     /// (`Changed`). A permanent member is never given a TTL (`KeptPermanent`).

@@ -15,6 +15,7 @@ pub mod grant_filter;
 pub mod notify;
 pub mod page;
 pub mod ports;
+pub mod reach;
 pub mod rule;
 pub mod secret;
 pub mod session;

@@ -308,6 +308,15 @@ impl Directory for MeteredDirectory {
             .await
     }
 
+    async fn direct_members(
+        &self,
+        group: &DirectoryGroup,
+        limit: usize,
+    ) -> Result<SearchPage, DomainError> {
+        self.timed("direct_members", self.inner.direct_members(group, limit))
+            .await
+    }
+
     async fn add_member(
         &self,
         group_dn: &str,

@@ -66,3 +66,61 @@ async fn acls_and_admin_rights_hold_against_the_real_directory() {
     assert!(authorize_admin(&alice, std::slice::from_ref(&admins.sid)).is_ok());
     assert!(authorize_admin(&bob, std::slice::from_ref(&admins.sid)).is_err());
 }
+
+/// Every person of the test population is reached by an ACL exactly when the evaluator
+/// admits them by their token groups, for several ACLs (nesting, a deny, a user entry).
+#[tokio::test]
+async fn an_acl_reaches_exactly_the_people_the_evaluator_admits() {
+    let Some(ad) = ad() else { return };
+    let dir = ad.directory();
+    let oncall = ad.group_named("dba-oncall").await;
+    let team = ad.group_named("dba-team").await;
+    let approvers = ad.group_named("dba-approvers").await;
+    let bob = ad.user("bob").await;
+    let population = [
+        "alice", "bob", "carol", "dave", "erin", "svc-ci", "frank", "grace",
+    ];
+    let acls = [
+        vec![entry(&oncall, Effect::Allow)],
+        vec![entry(&oncall, Effect::Allow), entry(&team, Effect::Deny)],
+        vec![
+            entry(&approvers, Effect::Allow),
+            AclEntry {
+                principal: bob.sid.clone(),
+                display_name: "bob".into(),
+                kind: PrincipalKind::User,
+                effect: Effect::Allow,
+            },
+        ],
+    ];
+    for acl in &acls {
+        let reached = jitroles_domain::reach::reach(&dir, acl, 100).await.unwrap();
+        assert!(!reached.truncated);
+        let names: Vec<&str> = reached
+            .people
+            .iter()
+            .map(|r| r.user.account_name.as_str())
+            .collect();
+        for account in population {
+            let admitted = authorize_request(&caller(&ad, account).await, "r", acl).is_ok();
+            assert_eq!(
+                names.contains(&account),
+                admitted,
+                "{account} with {acl:?}: reached {names:?}"
+            );
+        }
+    }
+    let nested = jitroles_domain::reach::reach(&dir, &acls[0], 100)
+        .await
+        .unwrap();
+    let dave = nested
+        .people
+        .iter()
+        .find(|r| r.user.account_name == "dave")
+        .unwrap();
+    assert_eq!(dave.path_text(), "dave ← dba-team ← dba-oncall");
+    let capped = jitroles_domain::reach::reach(&dir, &acls[0], 1)
+        .await
+        .unwrap();
+    assert!(capped.truncated && capped.people.len() <= 1);
+}

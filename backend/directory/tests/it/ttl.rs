@@ -311,3 +311,34 @@ async fn users_groups_and_token_groups_read_as_the_grant_engine_needs() {
     let on_admins = dir.write_access(&admins).await.unwrap();
     assert!(!on_admins.can_write_members && on_admins.protected);
 }
+
+#[tokio::test]
+async fn the_fixture_answers_direct_member_searches_as_ad_does() {
+    let fixture = Fixture::start(Options::default()).await.unwrap();
+    let dir = adapter(&fixture, false);
+    let oncall = dir
+        .group(&GroupRef::Dn(format!(
+            "CN=dba-oncall,CN=Users,{}",
+            jitroles_ad_fixture::BASE_DN
+        )))
+        .await
+        .unwrap()
+        .unwrap();
+    let acl = [jitroles_domain::access::AclEntry {
+        principal: oncall.sid.clone(),
+        display_name: "dba-oncall".into(),
+        kind: jitroles_domain::access::PrincipalKind::Group,
+        effect: jitroles_domain::access::Effect::Allow,
+    }];
+
+    let reached = jitroles_domain::reach::reach(&dir, &acl, 100)
+        .await
+        .unwrap();
+
+    let paths: Vec<String> = reached.people.iter().map(|r| r.path_text()).collect();
+    assert_eq!(
+        paths,
+        ["dave ← dba-team ← dba-oncall", "svc-ci ← dba-oncall"],
+        "erin is disabled"
+    );
+}

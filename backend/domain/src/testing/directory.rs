@@ -363,6 +363,38 @@ impl Directory for FakeDirectory {
         Ok(found)
     }
 
+    async fn direct_members(
+        &self,
+        group: &DirectoryGroup,
+        limit: usize,
+    ) -> Result<SearchPage, DomainError> {
+        let now = self.clock.now();
+        let f = self.read()?;
+        let Some(g) = f.groups.iter().find(|g| g.group.sid == group.sid) else {
+            return Ok(SearchPage::default());
+        };
+        let mut objects: Vec<DirectoryObject> = g
+            .links
+            .iter()
+            .filter(|l| l.until.is_none_or(|u| u > now))
+            .filter_map(|l| {
+                f.users
+                    .iter()
+                    .find(|u| u.sid == l.member)
+                    .map(|u| DirectoryObject::User(u.clone()))
+                    .or_else(|| {
+                        f.groups
+                            .iter()
+                            .find(|h| h.group.sid == l.member)
+                            .map(|h| DirectoryObject::Group(h.group.clone()))
+                    })
+            })
+            .collect();
+        let more = objects.len() > limit;
+        objects.truncate(limit);
+        Ok(SearchPage { objects, more })
+    }
+
     async fn add_member(
         &self,
         group_dn: &str,
