@@ -89,6 +89,15 @@ impl Directory for Counting {
         self.inner.groups_containing(group_dn).await
     }
 
+    async fn direct_members(
+        &self,
+        group: &DirectoryGroup,
+        limit: usize,
+    ) -> Result<jitroles_domain::directory::SearchPage, DomainError> {
+        self.note("direct_members");
+        self.inner.direct_members(group, limit).await
+    }
+
     async fn add_member(
         &self,
         group_dn: &str,
