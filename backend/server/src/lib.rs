@@ -206,6 +206,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
             let sender = Arc::new(notify::Sender::new(
                 outbound,
                 directory.clone(),
+                Arc::new(database.clone()),
                 notify::render::Renderer::new(render_program),
             )?);
             let delivery = Arc::new(notify::delivery::Delivery::new(

@@ -22,6 +22,9 @@ struct EmailRecord {
     sender: String,
     recipients: Vec<String>,
     to_requester: bool,
+    /// Added with approvals; absent in older rows.
+    #[serde(default)]
+    to_approvers: bool,
     subject_template: String,
     body_template: String,
 }
@@ -90,6 +93,7 @@ impl From<&Transport> for TransportRecord {
                 sender: e.sender.clone(),
                 recipients: e.recipients.clone(),
                 to_requester: e.to_requester,
+                to_approvers: e.to_approvers,
                 subject_template: e.subject_template.clone(),
                 body_template: e.body_template.clone(),
             }),
@@ -124,6 +128,7 @@ impl From<TransportRecord> for Transport {
                 sender: e.sender,
                 recipients: e.recipients,
                 to_requester: e.to_requester,
+                to_approvers: e.to_approvers,
                 subject_template: e.subject_template,
                 body_template: e.body_template,
             }),

@@ -33,6 +33,9 @@ pub enum SecretSource {
     Env(String),
 }
 
+/// Most approvers one message goes to.
+pub const MAX_APPROVER_RECIPIENTS: usize = 100;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email {
     pub host: String,
@@ -43,6 +46,9 @@ pub struct Email {
     pub sender: String,
     pub recipients: Vec<String>,
     pub to_requester: bool,
+    /// Also each approver of the grant's rule, from the directory (see
+    /// [`crate::reach::reach`]); at most [`MAX_APPROVER_RECIPIENTS`].
+    pub to_approvers: bool,
     pub subject_template: String,
     pub body_template: String,
 }
@@ -227,10 +233,10 @@ impl ChannelSpec {
                     check_len("email.recipients", r, MAX_SETTING_CHARS)?;
                 }
                 check_address("email.sender", &e.sender)?;
-                if e.recipients.is_empty() && !e.to_requester {
+                if e.recipients.is_empty() && !e.to_requester && !e.to_approvers {
                     return Err(DomainError::invalid(
                         "email.recipients",
-                        "at least one recipient (or the requester)",
+                        "at least one recipient (or the requester, or the approvers)",
                     ));
                 }
                 if e.recipients.len() > MAX_RECIPIENTS {

@@ -16,6 +16,7 @@ pub(super) fn email() -> ChannelSpec {
             to_requester: false,
             subject_template: String::new(),
             body_template: String::new(),
+            to_approvers: false,
         }),
         lifecycle: vec![Event::Expired],
         expiring_lead: None,

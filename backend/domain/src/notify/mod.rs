@@ -23,9 +23,9 @@ mod fixtures;
 mod routing;
 
 pub use channel::{
-    Channel, ChannelSpec, DEFAULT_LEAD, Email, MAX_CHANNEL_NAME_CHARS, MAX_HEADERS, MAX_LEAD,
-    MAX_RECIPIENTS, MAX_SETTING_CHARS, MAX_TEMPLATE_CHARS, MAX_URL_CHARS, MIN_LEAD, Preset,
-    SecretSource, SmtpTls, Transport, Webhook,
+    Channel, ChannelSpec, DEFAULT_LEAD, Email, MAX_APPROVER_RECIPIENTS, MAX_CHANNEL_NAME_CHARS,
+    MAX_HEADERS, MAX_LEAD, MAX_RECIPIENTS, MAX_SETTING_CHARS, MAX_TEMPLATE_CHARS, MAX_URL_CHARS,
+    MIN_LEAD, Preset, SecretSource, SmtpTls, Transport, Webhook,
 };
 pub use delivery::{
     DeliveryState, MAX_ATTEMPTS, Notification, attempt_failed, failed_for_good, retry, retry_after,
@@ -148,6 +148,10 @@ impl Event {
 /// grant or rule does not rewrite it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Facts {
+    /// The rule's id (to find its approvers when a message goes to them); empty in notices
+    /// written before it was kept.
+    #[serde(default)]
+    pub rule_id: String,
     pub rule_name: String,
     pub group: String,
     pub subject_account: String,
@@ -164,6 +168,7 @@ impl Facts {
     /// The facts of an event about `g`, by `actor`, with the audit's `detail`.
     pub fn of(g: &Grant, actor: &str, detail: &str) -> Self {
         Self {
+            rule_id: g.rule_id.clone(),
             rule_name: g.rule_name.clone(),
             group: g.group.name.clone(),
             subject_account: g.subject.account.clone(),

@@ -22,7 +22,9 @@ use std::sync::Arc;
 
 use jitroles_domain::{
     directory::{Directory, UserLookup},
-    notify::{Event, Facts, Transport},
+    notify::{Event, Facts, MAX_APPROVER_RECIPIENTS, Transport},
+    ports::RuleStore,
+    reach,
 };
 
 use render::Renderer;
@@ -36,6 +38,8 @@ pub struct Sender {
     outbound: Outbound,
     http: reqwest::Client,
     directory: Arc<dyn Directory>,
+    /// For the approvers of a grant's rule (channels that mail them).
+    rules: Arc<dyn RuleStore>,
     renderer: Renderer,
 }
 
@@ -43,12 +47,14 @@ impl Sender {
     pub fn new(
         outbound: Outbound,
         directory: Arc<dyn Directory>,
+        rules: Arc<dyn RuleStore>,
         renderer: Renderer,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             http: outbound.http_client()?,
             outbound,
             directory,
+            rules,
             renderer,
         })
     }
@@ -77,8 +83,16 @@ impl Sender {
                 if e.to_requester {
                     to.extend(self.requester_mail(facts).await?);
                 }
+                if e.to_approvers {
+                    to.extend(self.approvers_mail(facts).await?);
+                }
+                to.sort();
+                to.dedup();
                 if to.is_empty() {
-                    return Err("no recipient: the requester has no mail address".into());
+                    return Err(
+                        "no recipient: neither the requester nor an approver has a mail address"
+                            .into(),
+                    );
                 }
                 send::email(e, &self.outbound, &to, &mail).await
             }
@@ -96,6 +110,38 @@ impl Sender {
             }
             _ => Err("the rendered message does not fit the channel".into()),
         }
+    }
+
+    /// The `mail` of each approver of the grant's rule (the people its approvers ACL reaches in
+    /// the directory now, never the requester), at most [`MAX_APPROVER_RECIPIENTS`].
+    async fn approvers_mail(&self, facts: &Facts) -> Result<Vec<String>, String> {
+        let rule = match self.rules.rule(&facts.rule_id).await {
+            Ok(Some(rule)) => rule,
+            Ok(None) => return Ok(Vec::new()),
+            Err(e) => return Err(format!("the rule's approvers cannot be read: {e}")),
+        };
+        let Some(policy) = &rule.spec.approval else {
+            return Ok(Vec::new());
+        };
+        let found = reach::reach(
+            self.directory.as_ref(),
+            &policy.approvers,
+            MAX_APPROVER_RECIPIENTS,
+        )
+        .await
+        .map_err(|e| format!("the approvers cannot be read from the directory: {e}"))?;
+        if found.truncated {
+            tracing::warn!(
+                rule = %rule.spec.name,
+                "more approvers than one message goes to: the first {MAX_APPROVER_RECIPIENTS} are mailed"
+            );
+        }
+        Ok(found
+            .people
+            .into_iter()
+            .filter(|p| p.user.sid.as_str() != facts.subject_sid)
+            .filter_map(|p| p.user.mail)
+            .collect())
     }
 
     /// The requester's `mail` from the directory (none if the account has none).

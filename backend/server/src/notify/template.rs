@@ -387,6 +387,7 @@ async fn render_all(
 /// Facts for a sample event (TestChannel, and the check on save).
 pub fn sample(person: &str, display_name: &str) -> Facts {
     Facts {
+        rule_id: String::new(),
         rule_name: "Sample role".into(),
         group: "jit-role-sample".into(),
         subject_account: person.into(),
@@ -449,6 +450,7 @@ mod tests {
             to_requester: false,
             subject_template: String::new(),
             body_template: body.into(),
+            to_approvers: false,
         })
     }
 

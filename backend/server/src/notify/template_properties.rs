@@ -97,6 +97,7 @@ fn transport(source: String, webhook: bool) -> Transport {
             to_requester: false,
             subject_template: source.clone(),
             body_template: source,
+            to_approvers: false,
         })
     }
 }

@@ -59,6 +59,11 @@ pub fn EmailSettings(form: ChannelForm, problems: FormProblems) -> impl IntoView
                 "Also send to the requester (their mail address in the directory)"
             </label>
             <FieldNotes id="channel-to-requester".into() error=problem("email.to_requester") />
+            <label class="checkbox">
+                <input type="checkbox" prop:checked=move || form.to_approvers.get() on:change=move |ev| form.to_approvers.set(event_target_checked(&ev)) />
+                "Also send to the approvers of the role (each one's mail address in the directory, at most 100; for a rule's approval channels)"
+            </label>
+            <FieldNotes id="channel-to-approvers".into() error=problem("email.to_approvers") />
             <Field id="channel-subject".into() label="Subject template" value=form.subject_template code=true
                 hint="A MiniJinja template. Empty: the built-in subject."
                 error=problem("email.subject_template") />

@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// The editor's fields, so a server violation can be told apart from one it cannot place.
-pub const FIELDS: [&str; 19] = [
+pub const FIELDS: [&str; 20] = [
     "name",
     "email.host",
     "email.port",
@@ -23,6 +23,7 @@ pub const FIELDS: [&str; 19] = [
     "email.sender",
     "email.recipients",
     "email.to_requester",
+    "email.to_approvers",
     "email.subject_template",
     "email.body_template",
     "webhook.url",
@@ -109,6 +110,7 @@ pub struct ChannelForm {
     pub sender: RwSignal<String>,
     pub recipients: RwSignal<String>,
     pub to_requester: RwSignal<bool>,
+    pub to_approvers: RwSignal<bool>,
     pub subject_template: RwSignal<String>,
     pub body_template: RwSignal<String>,
     pub url: RwSignal<String>,
@@ -139,6 +141,7 @@ impl ChannelForm {
             sender: RwSignal::new(String::new()),
             recipients: RwSignal::new(String::new()),
             to_requester: RwSignal::new(false),
+            to_approvers: RwSignal::new(false),
             subject_template: RwSignal::new(String::new()),
             body_template: RwSignal::new(String::new()),
             url: RwSignal::new(String::new()),
@@ -183,6 +186,7 @@ impl ChannelForm {
                 self.sender.set(e.sender);
                 self.recipients.set(e.recipients.join("\n"));
                 self.to_requester.set(e.to_requester);
+                self.to_approvers.set(e.to_approvers);
                 self.subject_template.set(e.subject_template);
                 self.body_template.set(e.body_template);
             }
@@ -263,6 +267,7 @@ impl ChannelForm {
                 sender: self.sender.get_untracked().trim().to_owned(),
                 recipients: addresses(&self.recipients.get_untracked()),
                 to_requester: self.to_requester.get_untracked(),
+                to_approvers: self.to_approvers.get_untracked(),
                 subject_template: self.subject_template.get_untracked(),
                 body_template: self.body_template.get_untracked(),
             })

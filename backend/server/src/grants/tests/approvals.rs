@@ -26,6 +26,7 @@ fn approvers_mail(w: &World) -> String {
                 to_requester: false,
                 subject_template: String::new(),
                 body_template: String::new(),
+                to_approvers: false,
             }),
             lifecycle: Vec::new(),
             expiring_lead: None,

@@ -33,6 +33,7 @@ use crate::{
     stack::{as_, secs},
 };
 
+mod approvers;
 mod limits;
 
 // ---- a webhook receiver ----
