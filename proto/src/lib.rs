@@ -39,6 +39,10 @@ mod tests {
             "revoked_all_of_person"
         );
         assert_eq!(AuditAction::all().next(), Some(AuditAction::Requested));
-        assert_eq!(AuditAction::all().count(), 27);
+        assert_eq!(
+            AuditAction::BreakGlassAcknowledged.label(),
+            "break_glass_acknowledged"
+        );
+        assert_eq!(AuditAction::all().count(), 35);
     }
 }

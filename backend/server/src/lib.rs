@@ -207,7 +207,8 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                 outbound,
                 directory.clone(),
                 Arc::new(database.clone()),
-                notify::render::Renderer::new(render_program),
+                notify::render::Renderer::new(render_program)
+                    .linking_to(config.server.public_url.clone()),
             )?);
             let delivery = Arc::new(notify::delivery::Delivery::new(
                 Arc::new(database.clone()),

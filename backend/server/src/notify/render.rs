@@ -61,6 +61,8 @@ pub type Outcome = Result<String, Failure>;
 pub struct Renderer {
     program: PathBuf,
     slots: Semaphore,
+    /// `server.public_url`: messages link to the app (a request to decide, one's roles).
+    link_base: Option<String>,
     /// In this process, without limits: unit tests of what templates say, nothing else.
     #[cfg(test)]
     in_process: bool,
@@ -72,8 +74,29 @@ impl Renderer {
         Self {
             program,
             slots: Semaphore::new(PARALLEL),
+            link_base: None,
             #[cfg(test)]
             in_process: false,
+        }
+    }
+
+    /// Messages link to the web app at `public_url` (`server.public_url`).
+    pub fn linking_to(mut self, public_url: Option<String>) -> Self {
+        self.link_base = public_url.map(|u| u.trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Where a message about `grant_id` and `event` points people: the request on the
+    /// Approvals page for the approval events, the Roles page otherwise; empty without a
+    /// public URL.
+    pub fn link(&self, event: jitroles_domain::notify::Event, grant_id: &str) -> String {
+        let Some(base) = &self.link_base else {
+            return String::new();
+        };
+        if jitroles_domain::notify::Event::APPROVAL.contains(&event) {
+            format!("{base}/approvals/?request={grant_id}")
+        } else {
+            format!("{base}/roles")
         }
     }
 

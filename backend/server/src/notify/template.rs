@@ -26,6 +26,8 @@ pub const EMAIL_BODY: &str = r#"<!doctype html>
 {% endif %}{% if detail %}<tr><th align="left">Detail</th><td>{{ detail }}</td></tr>
 {% endif %}<tr><th align="left">By</th><td>{{ actor }}</td></tr>
 </table>
+{% if link %}<p><a href="{{ link }}">Open in jitroles</a></p>
+{% endif %}
 </body></html>
 "#;
 
@@ -38,7 +40,9 @@ Person: {{ person.name }} ({{ person.account }})
 {% endif %}{% if expires_at %}Expires: {{ expires_at_text }}
 {% endif %}{% if detail %}Detail: {{ detail }}
 {% endif %}By: {{ actor }}
-";
+{% if link %}
+Open in jitroles: {{ link }}
+{% endif %}";
 
 pub const GENERIC_JSON: &str = r#"{
   "event": {{ event }},
@@ -51,7 +55,8 @@ pub const GENERIC_JSON: &str = r#"{
   "justification": {{ justification }},
   "expires_at": {{ expires_at }},
   "actor": {{ actor }},
-  "detail": {{ detail }}
+  "detail": {{ detail }},
+  "link": {{ link }}
 }"#;
 
 /// A Slack incoming webhook: mrkdwn text (`slack` escapes `&`, `<` and `>` as Slack asks).
@@ -97,6 +102,8 @@ struct Context<'a> {
     event: &'static str,
     event_title: String,
     summary: String,
+    /// Where in the web app to look (empty without `server.public_url`).
+    link: String,
     grant_id: &'a str,
     rule: &'a str,
     group: &'a str,
@@ -142,7 +149,7 @@ fn summary(event: Event, f: &Facts, until: &str) -> String {
     }
 }
 
-fn context<'a>(event: Event, grant_id: &'a str, f: &'a Facts) -> Context<'a> {
+fn context<'a>(event: Event, grant_id: &'a str, f: &'a Facts, link: String) -> Context<'a> {
     let until = f
         .expires_at
         .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
@@ -155,6 +162,7 @@ fn context<'a>(event: Event, grant_id: &'a str, f: &'a Facts) -> Context<'a> {
         event: event.as_str(),
         event_title: title,
         summary: summary(event, f, &until),
+        link,
         grant_id,
         rule: &f.rule_name,
         group: &f.group,
@@ -255,7 +263,8 @@ async fn render(
     let jobs = cases
         .iter()
         .map(|(event, grant_id, facts)| {
-            let context = serde_json::to_value(context(*event, grant_id, facts))
+            let link = renderer.link(*event, grant_id);
+            let context = serde_json::to_value(context(*event, grant_id, facts, link))
                 .map_err(|e| DomainError::invalid(field, e.to_string()))?;
             Ok(Job {
                 name: name.to_owned(),
@@ -459,6 +468,46 @@ mod tests {
             justification: "<script>alert(\"x\")</script> & \"quoted\"\nline two".into(),
             ..sample("dave", "Dave <Dba>")
         }
+    }
+
+    #[tokio::test]
+    async fn a_message_links_to_the_request_on_the_approvals_page() {
+        let linking = Renderer::in_process().linking_to(Some("https://jit.example.com/".into()));
+        let Rendered::Mail(m) = rendered(
+            &linking,
+            &mail(""),
+            Event::ApprovalRequested,
+            "g1",
+            &hostile(),
+        )
+        .await
+        .unwrap() else {
+            panic!("not a mail")
+        };
+        let link = "https://jit.example.com/approvals/?request=g1";
+        assert!(m.text.contains(link), "{}", m.text);
+        assert!(
+            m.html
+                .contains("https:&#x2f;&#x2f;jit.example.com&#x2f;approvals&#x2f;?request=g1")
+                || m.html.contains(link),
+            "{}",
+            m.html
+        );
+        let Rendered::Mail(unlinked) = rendered(
+            &renderer(),
+            &mail(""),
+            Event::ApprovalRequested,
+            "g1",
+            &hostile(),
+        )
+        .await
+        .unwrap() else {
+            panic!("not a mail")
+        };
+        assert!(
+            !unlinked.text.contains("Open in jitroles"),
+            "no public URL, no link"
+        );
     }
 
     #[tokio::test]
