@@ -32,6 +32,7 @@ pub type TestOutcome = pb::TestChannelResponse;
 pub type Notification = pb::Notification;
 pub type Freeze = pb::Freeze;
 pub type Revoked = pb::RevokeGrantsResponse;
+pub type ApprovalPolicy = pb::ApprovalPolicy;
 pub use pb::{
     AuditAction, DeliveryState, DirectoryObjectKind, Effect, EndReason, GrantState,
     JustificationPolicy, Mechanism, NotificationEvent, PrincipalKind, SmtpTls, WebhookPreset,

@@ -1,5 +1,6 @@
 //! Presentational pieces: props in, callbacks out, no API calls.
 
+mod acl_editor;
 mod channel_choices;
 mod connection_banner;
 mod directory_picker;
@@ -12,6 +13,7 @@ mod secret_source;
 mod server_footer;
 mod site_header;
 
+pub use acl_editor::AclEditor;
 pub use channel_choices::{ChannelChoice, ChannelChoices};
 pub use connection_banner::ConnectionBanner;
 pub use directory_picker::DirectoryPicker;
