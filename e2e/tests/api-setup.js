@@ -1,7 +1,9 @@
 // What a test needs in place before the part it drives in the browser, made through the API
 // (gRPC-web from a signed-in page): alice's rules, dave's grants.
 import { expect } from './fixtures.js';
-import { createRuleRequest, grpcWebFromPage, requestRoleRequest, stringField } from './grpc-web.js';
+import {
+  createMailChannelRequest, createRuleRequest, grpcWebFromPage, requestRoleRequest, stringField,
+} from './grpc-web.js';
 import { sidOf } from './directory.js';
 import { Shell } from './shell-page.js';
 
@@ -13,6 +15,14 @@ export async function aliceMakesRule(page, server, rule, { signIn = true } = {})
   if (signIn) await new Shell(page, server.url).open('/roles', 'alice');
   const made = await grpcWebFromPage(page, server.url, 'jitroles.v1.AdminService/CreateRule', APP,
     createRuleRequest({ allowSid: sidOf('dba-oncall'), ...rule }));
+  expect(made, made.message).toMatchObject({ status: '0' });
+  return stringField(made.reply, 1);
+}
+
+/** alice, signed in on `page`, makes a mail channel `name` to `recipient`; returns its id. */
+export async function aliceMakesMailChannel(page, server, name, recipient) {
+  const made = await grpcWebFromPage(page, server.url, 'jitroles.v1.AdminService/CreateChannel', APP,
+    createMailChannelRequest(name, recipient));
   expect(made, made.message).toMatchObject({ status: '0' });
   return stringField(made.reply, 1);
 }

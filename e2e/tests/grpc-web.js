@@ -20,10 +20,23 @@ const field = {
   message: (no, parts) => field.bytes(no, parts.flat()),
 };
 
-/** CreateRuleRequest for a rule on `group` whose ACL allows the group with `allowSid`. */
-export function createRuleRequest({ name, group, allowSid, defaultSeconds, maxSeconds, allowExtension = true }) {
+/** CreateRuleRequest for a rule on `group` whose ACL allows the group with `allowSid`;
+ *  `approval` ({ approverSid, required, breakGlass, windowSeconds }) makes its requests wait
+ *  for that group's approval, `maxLeadSeconds` lets them name a start time,
+ *  `approvalChannels` (channel ids) get the approval events. */
+export function createRuleRequest({
+  name, group, allowSid, defaultSeconds, maxSeconds, allowExtension = true, approval, maxLeadSeconds,
+  approvalChannels = [],
+}) {
   const duration = (s) => [field.varint(1, s)];
-  const acl = [field.string(1, allowSid), field.varint(3, 2 /* group */), field.varint(4, 1 /* allow */)];
+  const groupEntry = (sid) => [field.string(1, sid), field.varint(3, 2 /* group */), field.varint(4, 1 /* allow */)];
+  const acl = groupEntry(allowSid);
+  const policy = approval && [
+    field.message(1, groupEntry(approval.approverSid)),
+    field.varint(2, approval.required ?? 1),
+    field.message(3, duration(approval.windowSeconds ?? 86_400)),
+    field.varint(4, approval.breakGlass ? 1 : 0),
+  ];
   const spec = [
     field.string(1, name),
     field.string(2, `Just-in-time ${name}`),
@@ -34,7 +47,24 @@ export function createRuleRequest({ name, group, allowSid, defaultSeconds, maxSe
     field.varint(7, allowExtension ? 1 : 0),
     field.varint(9, 2 /* justification optional */),
     field.varint(10, 1 /* enabled */),
+    ...(policy ? [field.message(14, policy)] : []),
+    ...(maxLeadSeconds ? [field.message(15, duration(maxLeadSeconds))] : []),
+    ...approvalChannels.map((id) => field.string(16, id)),
   ];
+  return field.message(1, spec);
+}
+
+/** CreateChannelRequest for an enabled mail channel `name` to `recipient` through the SMTP
+ *  sink on this machine (plain SMTP, port 2525). */
+export function createMailChannelRequest(name, recipient) {
+  const email = [
+    field.string(1, 'localhost'),
+    field.varint(2, 2525),
+    field.varint(3, 1 /* SMTP_TLS_NONE */),
+    field.string(6, 'jitroles <jitroles@example.test>'),
+    field.string(7, recipient),
+  ];
+  const spec = [field.string(1, name), field.message(2, email), field.varint(6, 1 /* enabled */)];
   return field.message(1, spec);
 }
 

@@ -94,12 +94,12 @@ test('dave extends and releases, alice revokes; each shows in the audit log', as
 });
 
 test('every page is accessible and fits a phone and a wide screen', async ({ page, server }) => {
-  // 20 full page loads, the admin ones of the admin app's own wasm, on a shared 2-core machine
+  // 22 full page loads, the admin ones of the admin app's own wasm, on a shared 2-core machine
   test.setTimeout(180_000);
   await new Shell(page, server.url).open('/roles', 'alice');
   const pages = [
     '/roles', '/admin', '/admin/rules', '/admin/rules/new', '/admin/grants', '/admin/audit', '/admin/directory',
-    '/admin/channels', '/admin/channels/new', '/admin/notifications',
+    '/admin/channels', '/admin/channels/new', '/admin/notifications', '/approvals/',
   ];
   for (const [width, height, name] of [
     [390, 844, 'narrow'],

@@ -10,12 +10,29 @@ export class RolesPage {
     return this.page.getByRole('article', { name: role });
   }
 
-  async request(role, { justification = '', amount, unit } = {}) {
+  async request(role, { justification = '', amount, unit, start } = {}) {
     const card = this.card(role);
+    if (start !== undefined) await card.getByLabel('Start (optional)').fill(start);
     if (amount !== undefined) await card.getByLabel('Duration', { exact: true }).fill(String(amount));
     if (unit !== undefined) await card.getByLabel('Duration unit').selectOption({ label: unit });
     if (justification) await card.getByLabel(/Justification/).fill(justification);
     await card.getByRole('button', { name: 'Request' }).click();
+  }
+
+  /** A request of `role` that waits for approval or its start, on My access. */
+  waiting(role) {
+    return this.page.getByRole('list', { name: 'Requests that wait' }).getByRole('listitem').filter({ hasText: role });
+  }
+
+  cancelButton(role) {
+    return this.page.getByRole('button', { name: `Cancel request for ${role}` });
+  }
+
+  /** Break-glass: access now for `reason`, from the role's separate break-glass form. */
+  async breakGlass(role, reason) {
+    const card = this.card(role);
+    await card.getByLabel(/Break-glass reason/).fill(reason);
+    await card.getByRole('button', { name: 'Break glass' }).click();
   }
 
   /** Why requests of the role are frozen (an admin's freeze), on its card. */

@@ -18,6 +18,21 @@ use crate::{
 
 /// How often the shell checks that the server answers, so an outage shows without a click.
 const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Heartbeats between two reads of the approvals count (every 30 s).
+const COUNT_EVERY: u32 = 6;
+
+/// How many pending requests the signed-in person may decide and has not: `None` while they
+/// have nothing to decide or review (then the navigation has no Approvals link). The shell
+/// reads it at start and every 30 s; the Approvals page sets it with every load.
+#[derive(Clone, Copy)]
+pub struct ApprovalCount(pub RwSignal<Option<u32>>);
+
+impl ApprovalCount {
+    /// The count from an answer of ListApprovals: `None` when it listed nothing at all.
+    pub fn show(self, listed: bool, pending: u32) {
+        self.0.set((listed || pending > 0).then_some(pending));
+    }
+}
 
 /// Which of the two apps this is. Links into the other one are full page loads (the server
 /// serves the other app's `index.html` and wasm).
@@ -27,6 +42,8 @@ pub enum Section {
     Roles,
     /// The admin pages, under `/admin`.
     Admin,
+    /// The Approvals page, under `/approvals/`.
+    Approvals,
 }
 
 /// The shell around `children` (the app's pages), shown once the server said who this is.
@@ -39,6 +56,8 @@ pub fn Shell(section: Section, #[prop(into)] nav: ViewFn, children: ChildrenFn) 
     let problem = RwSignal::new(None::<String>);
     let me = RwSignal::new(None::<Me>);
     provide_context(me.read_only());
+    let count = ApprovalCount(RwSignal::new(None));
+    provide_context(count);
 
     match Api::same_origin(sign_in) {
         Ok(api) => {
@@ -55,8 +74,11 @@ pub fn Shell(section: Section, #[prop(into)] nav: ViewFn, children: ChildrenFn) 
                     Err(e) => problem.set(Some(describe(&e))),
                 }
             });
+            let beats = StoredValue::new(0_u32);
             let check = move || {
                 let api = api.clone();
+                let beat = beats.get_value();
+                beats.set_value(beat.wrapping_add(1));
                 spawn_local(async move {
                     match api.server_info().await {
                         Ok(answer) => {
@@ -64,6 +86,12 @@ pub fn Shell(section: Section, #[prop(into)] nav: ViewFn, children: ChildrenFn) 
                             problem.set(None);
                         }
                         Err(e) => problem.set(Some(describe(&e))),
+                    }
+                    // a failed read leaves the count as it was
+                    if beat.is_multiple_of(COUNT_EVERY)
+                        && let Ok(a) = api.list_approvals(1, String::new()).await
+                    {
+                        count.show(!a.page.items.is_empty(), a.pending);
                     }
                 });
             };
@@ -76,7 +104,7 @@ pub fn Shell(section: Section, #[prop(into)] nav: ViewFn, children: ChildrenFn) 
     }
 
     view! {
-        <SiteHeader me=me section=section nav=nav />
+        <SiteHeader me=me section=section nav=nav approvals=count.0 />
         <ConnectionBanner problem=problem />
         <main class="page">
             <Show

@@ -32,10 +32,11 @@ pub type TestOutcome = pb::TestChannelResponse;
 pub type Notification = pb::Notification;
 pub type Freeze = pb::Freeze;
 pub type Revoked = pb::RevokeGrantsResponse;
+pub type ApprovalPolicy = pb::ApprovalPolicy;
 pub use pb::{
     AuditAction, DeliveryState, DirectoryObjectKind, Effect, EndReason, GrantState,
-    JustificationPolicy, Mechanism, NotificationEvent, PrincipalKind, SmtpTls, WebhookPreset,
-    channel_spec::Kind as ChannelKind, secret_source::Source as SecretFrom,
+    JustificationPolicy, Mechanism, NotificationEvent, PrincipalKind, SmtpTls, Verdict,
+    WebhookPreset, channel_spec::Kind as ChannelKind, secret_source::Source as SecretFrom,
 };
 
 /// Which audit events to list (empty fields match all).
@@ -48,6 +49,35 @@ pub struct AuditQuery {
     /// Epoch milliseconds.
     pub since_ms: Option<f64>,
     pub until_ms: Option<f64>,
+}
+
+/// A request for a role, as the request form makes it.
+#[derive(Clone, PartialEq)]
+pub struct Ask {
+    pub rule_id: String,
+    pub secs: i64,
+    pub justification: String,
+    /// A scheduled start, epoch milliseconds (`None`: now).
+    pub start_ms: Option<f64>,
+    /// Non-empty: break-glass access now, for this reason.
+    pub break_glass: String,
+}
+
+/// What an approver does with a request.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Decide {
+    /// With an optional comment.
+    Approve,
+    /// With the reason (required).
+    Reject,
+    /// A break-glass grant reviewed, with a comment (required).
+    Acknowledge,
+}
+
+/// A page of the requests an approver may decide, and how many pending ones they have not.
+pub struct Approvals {
+    pub page: Page<Grant>,
+    pub pending: u32,
 }
 
 /// Which grants to list: newest first; empty fields match all.
@@ -174,21 +204,92 @@ impl Api {
         .map(|r| r.roles)
     }
 
-    pub async fn request_role(
-        &self,
-        rule_id: String,
-        duration_secs: i64,
-        justification: String,
-    ) -> Result<Grant, ApiError> {
+    pub async fn request_role(&self, ask: Ask) -> Result<Grant, ApiError> {
         self.answer(
             self.call::<_, pb::Grant>(
                 "/jitroles.v1.RoleService/RequestRole",
                 pb::RequestRoleRequest {
-                    rule_id,
-                    duration: Some(seconds(duration_secs)),
-                    justification,
+                    rule_id: ask.rule_id,
+                    duration: Some(seconds(ask.secs)),
+                    justification: ask.justification,
+                    start_time: ask.start_ms.map(crate::format::timestamp),
+                    break_glass_reason: ask.break_glass,
                     ..Default::default()
                 },
+            )
+            .await,
+        )
+    }
+
+    /// What the caller may decide (`page_size` at a time), with the count of pending
+    /// requests they have not decided.
+    pub async fn list_approvals(
+        &self,
+        page_size: u32,
+        page_token: String,
+    ) -> Result<Approvals, ApiError> {
+        self.answer(
+            self.call::<_, pb::ListApprovalsResponse>(
+                "/jitroles.v1.RoleService/ListApprovals",
+                pb::ListApprovalsRequest {
+                    page_size,
+                    page_token,
+                },
+            )
+            .await,
+        )
+        .map(|a| Approvals {
+            page: Page::new(a.requests, a.next_page_token),
+            pending: a.pending_count,
+        })
+    }
+
+    /// One request of the caller's (or one they approve) with its decisions.
+    pub async fn get_request(&self, grant_id: String) -> Result<Grant, ApiError> {
+        self.answer(
+            self.call::<_, pb::Grant>(
+                "/jitroles.v1.RoleService/GetRequest",
+                pb::GetRequestRequest { grant_id },
+            )
+            .await,
+        )
+    }
+
+    /// An approver's decision on request `grant_id`, with the comment or reason.
+    pub async fn decide(
+        &self,
+        how: Decide,
+        grant_id: String,
+        comment: String,
+    ) -> Result<Grant, ApiError> {
+        self.answer(match how {
+            Decide::Approve => {
+                let ask = pb::ApproveRequestRequest { grant_id, comment };
+                self.call("/jitroles.v1.RoleService/ApproveRequest", ask)
+                    .await
+            }
+            Decide::Reject => {
+                let ask = pb::RejectRequestRequest {
+                    grant_id,
+                    reason: comment,
+                };
+                self.call("/jitroles.v1.RoleService/RejectRequest", ask)
+                    .await
+            }
+            Decide::Acknowledge => {
+                let ask = pb::AcknowledgeBreakGlassRequest { grant_id, comment };
+                self.call("/jitroles.v1.RoleService/AcknowledgeBreakGlass", ask)
+                    .await
+            }
+        })
+    }
+
+    /// The requester takes back a pending or scheduled request.
+    pub async fn cancel_request(&self, grant_id: String) -> Result<Grant, ApiError> {
+        self.answer(
+            self.call::<_, pb::Grant>(
+                "/jitroles.v1.RoleService/CancelRequest",
+                pb::CancelRequestRequest { grant_id },
             )
             .await,
         )

@@ -1,6 +1,9 @@
 use leptos::prelude::*;
 
-use super::duration_input::{DurationInput, seconds, split};
+use super::{
+    approval_card::{Decisions, approvals},
+    duration_input::{DurationInput, seconds, split},
+};
 use crate::{
     api::{EndReason, Grant, GrantState, Mechanism},
     format,
@@ -51,6 +54,19 @@ pub fn LiveGrant(
             </p>
         }
     });
+    // a request that waited counts from when access started, not from the request
+    let started = grant
+        .activated_at
+        .as_ref()
+        .map(|t| format!(" · started {}", format::local_time(Some(t))));
+    let glass = grant.break_glass.as_ref().map(|b| {
+        let review = if b.acknowledged_by.is_empty() {
+            "the approvers were told and will review it".to_owned()
+        } else {
+            format!("reviewed by {}: {}", b.acknowledged_by, b.acknowledgement)
+        };
+        view! { <p class="live-grant__kerberos">{format!("Break-glass access: {review}.")}</p> }
+    });
     view! {
         <li class="live-grant">
             <div class="live-grant__what">
@@ -64,6 +80,7 @@ pub fn LiveGrant(
                     {move || format::countdown(until, now.get())}
                 </span>
                 <span class="live-grant__expiry">
+                    {started}
                     {format!(" · until {}", format::local_time(grant.expires_at.as_ref()))}
                 </span>
             </div>
@@ -76,6 +93,7 @@ pub fn LiveGrant(
                 </button>
             </div>
             {kerberos}
+            {glass}
             {move || problem.get().map(|p| view! { <p class="field-error" role="alert">{p}</p> })}
         </li>
     }
@@ -125,6 +143,79 @@ fn ExtendForm(
     }
 }
 
+/// What keeps a grant's row on a reload: a change in any of these rebuilds it.
+type RowKey = (String, i32, i32, usize, Option<i64>);
+
+fn row_key(g: &Grant) -> RowKey {
+    (
+        g.id.clone(),
+        g.state,
+        g.end_reason,
+        g.decisions.len(),
+        g.expires_at.map(|t| t.seconds),
+    )
+}
+
+/// Grants as keyed rows, `row` making each. Every list of grants goes through this one
+/// `<For>`: each distinct `<For>` costs ~7 KB of wasm (docs/benchmarks.md, "Web app split").
+#[component]
+pub fn GrantRows(
+    #[prop(into)] grants: Signal<Vec<Grant>>,
+    row: Callback<Grant, AnyView>,
+) -> impl IntoView {
+    view! { <For each=move || grants.get() key=row_key children=move |g| row.run(g) /> }
+}
+
+/// A request that waits, for approvals (how many of how many, the decisions so far where
+/// known, when it lapses) or for its start time, with Cancel.
+#[component]
+pub fn WaitingRequest(
+    grant: Grant,
+    #[prop(into)] problem: Signal<Option<String>>,
+    on_cancel: Callback<String>,
+) -> impl IntoView {
+    let pending = grant.state() == GrantState::Pending;
+    let state = if pending {
+        format!("Waiting for approval: {}", approvals(&grant))
+    } else {
+        "Approved; waiting for its start".to_owned()
+    };
+    let mut when = Vec::new();
+    if let Some(d) = grant.duration {
+        when.push(format!("for {}", format::duration(d.seconds)));
+    }
+    if let Some(t) = grant.starts_at.as_ref() {
+        when.push(format!("starts {}", format::local_time(Some(t))));
+    }
+    if let Some(t) = grant.lapses_at.as_ref().filter(|_| pending) {
+        when.push(format!(
+            "lapses {} if undecided",
+            format::local_time(Some(t))
+        ));
+    }
+    let id = grant.id.clone();
+    let cancel = format!("Cancel request for {}", grant.rule_name);
+    view! {
+        <li class="live-grant waiting-request">
+            <div class="live-grant__what">
+                <strong>{grant.rule_name.clone()}</strong>
+                <span class="live-grant__group">
+                    {format!(" · {}", grant.group.as_ref().map(|g| g.name.clone()).unwrap_or_default())}
+                </span>
+            </div>
+            <div class="waiting-request__state" role="status">{state}</div>
+            <div class="live-grant__expiry">{when.join(" · ")}</div>
+            <div class="live-grant__actions">
+                <button type="button" class="live-grant__release" on:click=move |_| on_cancel.run(id.clone())>
+                    {cancel}
+                </button>
+            </div>
+            <Decisions grant=grant />
+            {move || problem.get().map(|p| view! { <p class="field-error" role="alert">{p}</p> })}
+        </li>
+    }
+}
+
 /// How a grant stands, or how it ended: "active", "expired", "revoked", "failed: …".
 pub fn outcome(g: &Grant) -> String {
     match g.state() {
@@ -141,7 +232,8 @@ pub fn outcome(g: &Grant) -> String {
         GrantState::Active => "active".into(),
         GrantState::Pending => "waiting for approval".into(),
         GrantState::Scheduled => "scheduled".into(),
-        GrantState::Rejected => format!("rejected: {}", g.end_note),
+        // the reason (end_note) shows next to it
+        GrantState::Rejected => "rejected".into(),
         GrantState::Cancelled => "cancelled".into(),
         GrantState::Lapsed => "lapsed".into(),
         GrantState::Unspecified => "unknown".into(),
@@ -168,7 +260,7 @@ pub fn GrantHistory(#[prop(into)] grants: Signal<Vec<Grant>>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    <For each=move || grants.get() key=|g| (g.id.clone(), g.state, g.end_reason) let:g>
+                    <GrantRows grants=grants row=Callback::new(|g: Grant| view! {
                         <tr>
                             <td>{g.rule_name.clone()}</td>
                             <td>{format::local_time(g.requested_at.as_ref())}</td>
@@ -180,7 +272,7 @@ pub fn GrantHistory(#[prop(into)] grants: Signal<Vec<Grant>>) -> impl IntoView {
                                 })}
                             </td>
                         </tr>
-                    </For>
+                    }.into_any()) />
                 </tbody>
             </table>
         </Show>

@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_grants;
+mod approvals;
 mod audit;
 mod channels;
 mod directory_status;
@@ -12,6 +13,7 @@ mod rules;
 
 pub use admin::{AdminPage, AdminsOnly};
 pub use admin_grants::AdminGrantsPage;
+pub use approvals::ApprovalsPage;
 pub use audit::AuditPage;
 pub use channels::{AdminChannelsPage, ChannelEditorPage};
 pub use directory_status::DirectoryStatusPage;

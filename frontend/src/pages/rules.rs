@@ -1,5 +1,6 @@
 //! Role rules for admins: the list, and the editor (seed step 3: settings, access control,
-//! durations, justification, enabled and expiry; the channels notified on success and failure).
+//! durations, justification, enabled and expiry; the channels notified on success and failure;
+//! approvals, break-glass and scheduling).
 
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::{
@@ -9,11 +10,11 @@ use leptos_router::{
 
 use crate::{
     api::{
-        AclEntry, DirectoryEntry, DirectoryObjectKind, Effect, JustificationPolicy, PrincipalKind,
-        Rule, RuleSpec,
+        AclEntry, ApprovalPolicy, DirectoryEntry, DirectoryObjectKind, JustificationPolicy, Rule,
+        RuleSpec,
     },
     components::{
-        ChannelChoice, ChannelChoices, DirectoryPicker, DurationInput, Field, FieldKind,
+        AclEditor, ChannelChoice, ChannelChoices, DirectoryPicker, DurationInput, Field, FieldKind,
         FormProblems, seconds, split,
     },
     data::{Failure, Loaded, use_api},
@@ -23,7 +24,7 @@ use crate::{
 const STALE: &str = "Someone else saved this rule after you opened it. Reload the page to see their version, then make your change again.";
 
 /// The rule editor's fields, so a server violation it cannot place is still shown.
-const RULE_FIELDS: [&str; 10] = [
+const RULE_FIELDS: [&str; 15] = [
     "name",
     "description",
     "target_group",
@@ -34,7 +35,15 @@ const RULE_FIELDS: [&str; 10] = [
     "expires_at",
     "success_channels",
     "failure_channels",
+    "approval_channels",
+    "approval.approvers",
+    "approval.required",
+    "approval.pending_window",
+    "max_lead",
 ];
+
+/// A pending window when the rule has none yet: the server's default, 24 h.
+const DEFAULT_WINDOW_SECS: i64 = 86_400;
 
 /// The rules, searchable by name; the list follows the search as it is typed, and a newer
 /// answer always replaces an older one still in flight.
@@ -124,15 +133,20 @@ pub fn RuleEditorPage() -> impl IntoView {
     let justification = RwSignal::new(JustificationPolicy::Required as i32);
     let enabled = RwSignal::new(true);
     let expires = RwSignal::new(String::new());
-    let deny_next = RwSignal::new(false);
     let group_results = RwSignal::new(Vec::<DirectoryEntry>::new());
     let acl_results = RwSignal::new(Vec::<DirectoryEntry>::new());
     let problems = FormProblems::default();
     let success_channels = RwSignal::new(Vec::<String>::new());
     let failure_channels = RwSignal::new(Vec::<String>::new());
-    // the approval settings, kept as loaded until the editor has its own section for them
-    let approval = RwSignal::new(None::<jitroles_proto::v1::ApprovalPolicy>);
-    let max_lead = RwSignal::new(None::<prost_types::Duration>);
+    let approval_on = RwSignal::new(false);
+    let approvers = RwSignal::new(Vec::<AclEntry>::new());
+    let approver_results = RwSignal::new(Vec::<DirectoryEntry>::new());
+    let required = RwSignal::new("1".to_owned());
+    let (window_amount, window_unit) = (RwSignal::new("24".to_owned()), RwSignal::new(3600));
+    let break_glass = RwSignal::new(false);
+    let service_approvers = RwSignal::new(false);
+    let lead_on = RwSignal::new(false);
+    let lead_days = RwSignal::new("7".to_owned());
     let approval_channels = RwSignal::new(Vec::<String>::new());
 
     let fill = move |r: Rule| {
@@ -162,8 +176,20 @@ pub fn RuleEditorPage() -> impl IntoView {
         expires.set(format::to_local_input(spec.expires_at.as_ref()));
         success_channels.set(spec.success_channels);
         failure_channels.set(spec.failure_channels);
-        approval.set(spec.approval);
-        max_lead.set(spec.max_lead);
+        if let Some(p) = spec.approval {
+            approval_on.set(true);
+            approvers.set(p.approvers);
+            required.set(p.required_approvals.to_string());
+            let (a, u) = split(p.pending_window.map_or(DEFAULT_WINDOW_SECS, |d| d.seconds));
+            window_amount.set(a.to_string());
+            window_unit.set(u);
+            break_glass.set(p.break_glass);
+            service_approvers.set(p.service_approvers);
+        }
+        if let Some(lead) = spec.max_lead {
+            lead_on.set(true);
+            lead_days.set((lead.seconds / 86_400).max(1).to_string());
+        }
         approval_channels.set(spec.approval_channels);
     };
     // the rule as saved (a new rule: an empty one), filled into the form once it arrives
@@ -233,36 +259,10 @@ pub fn RuleEditorPage() -> impl IntoView {
     };
     let search_groups = search(group_results, DirectoryObjectKind::Group);
     let search_principals = search(acl_results, DirectoryObjectKind::Unspecified);
+    let search_approvers = search(approver_results, DirectoryObjectKind::Unspecified);
     let pick_group = Callback::new(move |e: DirectoryEntry| {
         target.set(Some((e.sid.clone(), e.account_name.clone(), e.protected)));
         group_results.set(Vec::new());
-    });
-    let pick_principal = Callback::new(move |e: DirectoryEntry| {
-        let entry = AclEntry {
-            principal_sid: e.sid.clone(),
-            display_name: e.display_name.clone(),
-            kind: if e.kind() == DirectoryObjectKind::Group {
-                PrincipalKind::Group
-            } else {
-                PrincipalKind::User
-            }
-            .into(),
-            effect: if deny_next.get() {
-                Effect::Deny
-            } else {
-                Effect::Allow
-            }
-            .into(),
-        };
-        acl.update(|a| {
-            if !a
-                .iter()
-                .any(|x| x.principal_sid == entry.principal_sid && x.effect == entry.effect)
-            {
-                a.push(entry);
-            }
-        });
-        acl_results.set(Vec::new());
     });
 
     let problem = move |field: &'static str| problems.about(field);
@@ -317,6 +317,35 @@ pub fn RuleEditorPage() -> impl IntoView {
         } else {
             None
         };
+        let window = if approval_on.get_untracked() {
+            secs("approval.pending_window", window_amount, window_unit)
+        } else {
+            None
+        };
+        let mut whole = |field: &str, value: RwSignal<String>, most: i64, what: &str| match value
+            .get_untracked()
+            .trim()
+            .parse::<i64>()
+        {
+            Ok(n) if (1..=most).contains(&n) => Some(n),
+            _ => {
+                found.push((
+                    field.to_owned(),
+                    format!("A whole number of {what}, 1 to {most}."),
+                ));
+                None
+            }
+        };
+        let needed = if approval_on.get_untracked() {
+            whole("approval.required", required, 5, "approvals")
+        } else {
+            None
+        };
+        let lead = if lead_on.get_untracked() {
+            whole("max_lead", lead_days, 90, "days")
+        } else {
+            None
+        };
         let expires_at = format::parse_local(&expires.get_untracked());
         if !expires.get_untracked().trim().is_empty() && expires_at.is_none() {
             found.push(("expires_at".into(), "Not a date and time.".into()));
@@ -345,8 +374,14 @@ pub fn RuleEditorPage() -> impl IntoView {
             expires_at: expires_at.map(format::timestamp),
             success_channels: success_channels.get_untracked(),
             failure_channels: failure_channels.get_untracked(),
-            approval: approval.get_untracked(),
-            max_lead: max_lead.get_untracked(),
+            approval: approval_on.get_untracked().then(|| ApprovalPolicy {
+                approvers: approvers.get_untracked(),
+                required_approvals: needed.map_or(1, |n| n as u32),
+                pending_window: duration(window),
+                break_glass: break_glass.get_untracked(),
+                service_approvers: service_approvers.get_untracked(),
+            }),
+            max_lead: duration(lead.map(|days| days * 86_400)),
             approval_channels: approval_channels.get_untracked(),
         });
     };
@@ -380,31 +415,9 @@ pub fn RuleEditorPage() -> impl IntoView {
 
                 <fieldset>
                     <legend>"Access control"</legend>
-                    <ul class="acl">
-                        <For each=move || acl.get() key=|e| (e.principal_sid.clone(), e.effect) let:e>
-                            {
-                                let deny = e.effect() == Effect::Deny;
-                                let kind = if e.kind() == PrincipalKind::Group { "group" } else { "user" };
-                                let label = format!("Remove {}", e.display_name);
-                                let (sid, effect) = (e.principal_sid.clone(), e.effect);
-                                view! {
-                                    <li class=if deny { "acl__entry acl__entry--deny" } else { "acl__entry" }>
-                                        <span>{format!("{} {} ({kind})", if deny { "Deny" } else { "Allow" }, e.display_name)}</span>
-                                        <button type="button" class="link-button"
-                                            on:click=move |_| acl.update(|a| a.retain(|x| !(x.principal_sid == sid && x.effect == effect)))>{label}</button>
-                                    </li>
-                                }
-                            }
-                        </For>
-                    </ul>
-                    {move || acl.with(Vec::is_empty).then(|| view! { <p class="empty">"Nobody may request this role yet."</p> })}
-                    {move || problem("acl").get().map(|m| view! { <p class="field-error">{m}</p> })}
-                    <label class="checkbox">
-                        <input type="checkbox" prop:checked=move || deny_next.get() on:change=move |ev| deny_next.set(event_target_checked(&ev)) />
-                        "Add the next pick as a deny entry (deny wins over allow)"
-                    </label>
-                    <DirectoryPicker id="acl-search".into() label="Find users and groups to allow or deny".into()
-                        results=acl_results on_search=search_principals on_pick=pick_principal />
+                    <AclEditor entries=acl id="acl-search".into() label="Find users and groups to allow or deny".into()
+                        what="" empty="Nobody may request this role yet." results=acl_results
+                        on_search=search_principals problem=problem("acl") />
                 </fieldset>
 
                 <fieldset>
@@ -443,6 +456,44 @@ pub fn RuleEditorPage() -> impl IntoView {
                 </fieldset>
 
                 <fieldset>
+                    <legend>"Approval and scheduling"</legend>
+                    <label class="checkbox">
+                        <input type="checkbox" prop:checked=move || approval_on.get() on:change=move |ev| approval_on.set(event_target_checked(&ev)) />
+                        "Requests need approval"
+                    </label>
+                    <Show when=move || approval_on.get()>
+                        <fieldset class="rule-editor__approvers">
+                            <legend>"Approvers"</legend>
+                            <p class="hint">"Nobody approves their own request, approvers and admins included."</p>
+                            <AclEditor entries=approvers id="approver-search".into() label="Find approvers (users and groups)".into()
+                                what="approver" empty="No approver yet." results=approver_results
+                                on_search=search_approvers problem=problem("approval.approvers") />
+                        </fieldset>
+                        <Field id="approvals-required".into() label="Approvals required (1 to 5)" value=required
+                            kind=FieldKind::Number(1, 5) hint="Distinct approvers; any one rejection ends the request."
+                            error=problem("approval.required") />
+                        <DurationInput id="pending-window".into() label="Pending window" amount=window_amount unit=window_unit
+                            hint="An undecided request lapses after this: 5 minutes to 7 days." problem=problem("approval.pending_window") />
+                        <label class="checkbox">
+                            <input type="checkbox" prop:checked=move || break_glass.get() on:change=move |ev| break_glass.set(event_target_checked(&ev)) />
+                            "Break-glass: requesters may take access at once with a reason; approvers are told and review it"
+                        </label>
+                        <label class="checkbox">
+                            <input type="checkbox" prop:checked=move || service_approvers.get() on:change=move |ev| service_approvers.set(event_target_checked(&ev)) />
+                            "Service accounts may approve"
+                        </label>
+                    </Show>
+                    <label class="checkbox">
+                        <input type="checkbox" prop:checked=move || lead_on.get() on:change=move |ev| lead_on.set(event_target_checked(&ev)) />
+                        "Requests may name a start time"
+                    </label>
+                    <Show when=move || lead_on.get()>
+                        <Field id="max-lead".into() label="Maximum lead (days, 1 to 90)" value=lead_days
+                            kind=FieldKind::Number(1, 90) error=problem("max_lead") />
+                    </Show>
+                </fieldset>
+
+                <fieldset>
                     <legend>"Notifications"</legend>
                     {move || channels.with(|c| match c {
                         None => Some(view! { <p class="loading">"Loading the notification channels…"</p> }.into_any()),
@@ -460,6 +511,8 @@ pub fn RuleEditorPage() -> impl IntoView {
                             channels=channel_choices chosen=success_channels problem=problem("success_channels") />
                         <ChannelChoices id="failure-channel".into() legend="Notify on failure (request refused, directory write failed)".into()
                             channels=channel_choices chosen=failure_channels problem=problem("failure_channels") />
+                        <ChannelChoices id="approval-channel".into() legend="Notify the approvers (a request waits, each decision, a cancel, a lapse, break-glass; needed for break-glass)".into()
+                            channels=channel_choices chosen=approval_channels problem=problem("approval_channels") />
                     </Show>
                     <p class="hint">"Expiring soon, expired, released and revoked go to every channel that subscribes to them, in "<A href="/admin/channels">"the channel's settings"</A>"."</p>
                 </fieldset>
