@@ -28,9 +28,9 @@ export async function aliceMakesMailChannel(page, server, name, recipient) {
 }
 
 /** `person`'s page asks for the role `ruleId` through the API; resolves to the gRPC answer. */
-export async function requestThroughApi(personPage, server, ruleId, justification = 'OPS-77') {
+export async function requestThroughApi(personPage, server, ruleId, justification = 'OPS-77', startSeconds) {
   return grpcWebFromPage(personPage, server.url, 'jitroles.v1.RoleService/RequestRole', APP,
-    requestRoleRequest(ruleId, justification));
+    requestRoleRequest(ruleId, justification, startSeconds));
 }
 
 /** dave, in his own browser, holds the role `ruleId` (requested through the API). */

@@ -4,7 +4,7 @@
 // grants every few seconds while a request waits). Memberships are checked in the DC itself.
 import { test, expect } from './fixtures.js';
 import { RuleEditor, expectAccessible } from './admin-pages.js';
-import { aliceMakesMailChannel, aliceMakesRule } from './api-setup.js';
+import { aliceMakesMailChannel, aliceMakesRule, requestThroughApi } from './api-setup.js';
 import { ApprovalsPage } from './approvals-page.js';
 import { isMember, removeMember, sidOf } from './directory.js';
 import { RolesPage } from './roles-page.js';
@@ -235,4 +235,26 @@ test('a start time: checked in the form, then a scheduled request dave can cance
   await expect(roles.waiting('Web later')).toContainText('starts');
   await roles.cancelButton('Web later').click();
   await expect(roles.history).toContainText('cancelled');
+});
+
+test('a scheduled request starts on its own at its start time, in real time', async ({ page, otherBrowser, server }) => {
+  test.setTimeout(60_000);
+  removeMember('jit-role-web', 'dave');
+  const ruleId = await aliceMakesRule(page, server, {
+    name: 'Web soon', group: 'jit-role-web', allowSid: sidOf('dba-oncall'), defaultSeconds: 600, maxSeconds: 3600,
+    maxLeadSeconds: 86_400,
+  });
+  const dave = await signedIn(otherBrowser, server, 'dave');
+  const startSeconds = Math.ceil(Date.now() / 1000) + 8;
+  const asked = await requestThroughApi(dave, server, ruleId, 'deploy window', startSeconds);
+  expect(asked, asked.message).toMatchObject({ status: '0' });
+  const roles = new RolesPage(dave);
+  await dave.reload();
+  await expect(roles.waiting('Web soon')).toContainText('waiting for its start');
+  expect(isMember('jit-role-web', 'dave')).toBe(false);
+
+  // the scheduler starts it at its time; dave's page follows without a reload
+  await expect(roles.countdown('Web soon')).toContainText('left', { timeout: 20_000 });
+  expect(isMember('jit-role-web', 'dave')).toBe(true);
+  removeMember('jit-role-web', 'dave');
 });

@@ -137,6 +137,7 @@ export function stringField(bytes, no) {
 }
 
 /** RequestRoleRequest for `ruleId` with a justification. */
-export function requestRoleRequest(ruleId, justification) {
-  return [...field.string(1, ruleId), ...field.string(3, justification)];
+export function requestRoleRequest(ruleId, justification, startSeconds) {
+  const start = startSeconds ? field.message(5, [field.varint(1, startSeconds)]) : [];
+  return [...field.string(1, ruleId), ...field.string(3, justification), ...start];
 }
