@@ -298,16 +298,7 @@ impl Directory for ActiveDirectory {
         let mut objects = entries
             .iter()
             .take(limit)
-            .map(|e| {
-                let is_group = values(e, "objectClass")
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case("group"));
-                Ok(if is_group {
-                    DirectoryObject::Group(to_group(e)?)
-                } else {
-                    DirectoryObject::User(to_user(e)?)
-                })
-            })
+            .map(to_object)
             .collect::<Result<Vec<_>, DomainError>>()?;
         objects.sort_by_key(|o| match o {
             DirectoryObject::User(u) => u.display_name.to_lowercase(),
@@ -601,6 +592,18 @@ fn to_user(e: &SearchEntry) -> Result<DirectoryUser, DomainError> {
         upn: text(e, "userPrincipalName"),
         mail: text(e, "mail"),
         disabled: uac & ACCOUNT_DISABLED != 0,
+    })
+}
+
+/// A user or a group, by the entry's `objectClass`.
+fn to_object(e: &SearchEntry) -> Result<DirectoryObject, DomainError> {
+    let is_group = values(e, "objectClass")
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case("group"));
+    Ok(if is_group {
+        DirectoryObject::Group(to_group(e)?)
+    } else {
+        DirectoryObject::User(to_user(e)?)
     })
 }
 

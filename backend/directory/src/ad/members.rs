@@ -4,13 +4,11 @@
 
 use jitroles_domain::{
     DomainError,
-    directory::{DirectoryGroup, DirectoryObject, SearchPage},
+    directory::{DirectoryGroup, SearchPage},
 };
 use ldap3::Scope;
 
-use super::{
-    ActiveDirectory, GROUP_ATTRS, GROUP_FILTER, USER_ATTRS, USER_FILTER, to_group, to_user, values,
-};
+use super::{ActiveDirectory, GROUP_ATTRS, GROUP_FILTER, USER_ATTRS, USER_FILTER, to_object};
 
 impl ActiveDirectory {
     pub(super) async fn members_of(
@@ -43,16 +41,7 @@ impl ActiveDirectory {
         let objects = entries
             .iter()
             .take(limit)
-            .map(|e| {
-                let is_group = values(e, "objectClass")
-                    .iter()
-                    .any(|c| c.eq_ignore_ascii_case("group"));
-                Ok(if is_group {
-                    DirectoryObject::Group(to_group(e)?)
-                } else {
-                    DirectoryObject::User(to_user(e)?)
-                })
-            })
+            .map(to_object)
             .collect::<Result<Vec<_>, DomainError>>()?;
         Ok(SearchPage { objects, more })
     }

@@ -10,13 +10,13 @@ use tonic::Code;
 
 use crate::{
     grants::{Stack, stack},
-    stack::secs,
+    stack::{group_sid, secs},
 };
 
 impl Stack {
     /// A rule on `group` that dba-approvers may request and approve, `required` approvals.
     async fn approval_rule(&self, name: &str, group: &str, required: u32) -> pb::Rule {
-        let approvers = self.group_sid("dba-approvers").await;
+        let approvers = group_sid(self.channel().await, self.op(), "dba-approvers").await;
         let entry = pb::AclEntry {
             principal_sid: approvers,
             display_name: String::new(),
@@ -48,27 +48,6 @@ impl Stack {
             .await
             .unwrap()
             .into_inner()
-    }
-
-    async fn group_sid(&self, name: &str) -> String {
-        self.admin()
-            .await
-            .search_directory(self.as_(
-                "alice",
-                pb::SearchDirectoryRequest {
-                    query: name.into(),
-                    kind: pb::DirectoryObjectKind::Group.into(),
-                    page_size: 5,
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .entries
-            .into_iter()
-            .find(|e| e.account_name == name)
-            .unwrap()
-            .sid
     }
 
     async fn reject(

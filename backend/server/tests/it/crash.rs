@@ -28,7 +28,7 @@ use tonic::transport::Channel;
 use crate::{
     oidc::{Provider, provider, real_now},
     samba::{RoleGroup, Samba, env},
-    stack::{as_, oncall_rule, secs},
+    stack::{as_, decided_by_dba_approvers, oncall_rule, secs},
     support::postgres_database,
 };
 
@@ -521,48 +521,7 @@ async fn crash_at_approval(point: &str, group: &str) -> Option<Vec<String>> {
         pb::JustificationPolicy::Optional,
     )
     .await;
-    let mut admin = AdminServiceClient::new(server.channel().await);
-    let approvers = admin
-        .search_directory(as_(
-            &op,
-            "alice",
-            pb::SearchDirectoryRequest {
-                query: "dba-approvers".into(),
-                kind: pb::DirectoryObjectKind::Group.into(),
-                page_size: 5,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries
-        .into_iter()
-        .find(|e| e.account_name == "dba-approvers")
-        .unwrap()
-        .sid;
-    let mut spec = rule.spec.clone().unwrap();
-    spec.approval = Some(pb::ApprovalPolicy {
-        approvers: vec![pb::AclEntry {
-            principal_sid: approvers,
-            display_name: String::new(),
-            kind: pb::PrincipalKind::Group.into(),
-            effect: pb::Effect::Allow.into(),
-        }],
-        required_approvals: 1,
-        ..Default::default()
-    });
-    admin
-        .update_rule(as_(
-            &op,
-            "alice",
-            pb::UpdateRuleRequest {
-                rule_id: rule.id.clone(),
-                spec: Some(spec),
-                version: rule.version,
-            },
-        ))
-        .await
-        .unwrap();
+    decided_by_dba_approvers(server.channel().await, &op, &rule, 1, Vec::new()).await;
     let mut roles = RoleServiceClient::new(server.channel().await);
     let pending = roles
         .request_role(as_(

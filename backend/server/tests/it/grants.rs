@@ -66,6 +66,10 @@ impl Stack {
         as_(&self.op, account, message)
     }
 
+    pub(crate) fn op(&self) -> &Provider {
+        &self.op
+    }
+
     /// ci-bot's client-credentials token (a service: svc-ci).
     pub(crate) async fn service_token(&self) -> String {
         self.op.ci_bot_token().await

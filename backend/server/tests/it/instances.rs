@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 
 use crate::{
     oidc::{Provider, provider},
-    stack::{as_, on_fixture, oncall_rule},
+    stack::{as_, decided_by_dba_approvers, on_fixture, oncall_rule},
     support::postgres_database,
 };
 
@@ -392,46 +392,8 @@ async fn on_postgres_two_last_approvals_at_once_activate_a_request_exactly_once(
         pb::JustificationPolicy::Optional,
     )
     .await;
+    decided_by_dba_approvers(channel(&a).await, &op, &rule, 2, Vec::new()).await;
     let mut admin = AdminServiceClient::new(channel(&a).await);
-    let approvers = admin
-        .search_directory(as_(
-            &op,
-            "alice",
-            pb::SearchDirectoryRequest {
-                query: "dba-approvers".into(),
-                kind: pb::DirectoryObjectKind::Group.into(),
-                page_size: 5,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries
-        .remove(0)
-        .sid;
-    let mut spec = rule.spec.clone().unwrap();
-    spec.approval = Some(pb::ApprovalPolicy {
-        approvers: vec![pb::AclEntry {
-            principal_sid: approvers,
-            display_name: String::new(),
-            kind: pb::PrincipalKind::Group.into(),
-            effect: pb::Effect::Allow.into(),
-        }],
-        required_approvals: 2,
-        ..Default::default()
-    });
-    admin
-        .update_rule(as_(
-            &op,
-            "alice",
-            pb::UpdateRuleRequest {
-                rule_id: rule.id.clone(),
-                spec: Some(spec),
-                version: rule.version,
-            },
-        ))
-        .await
-        .unwrap();
     let (mut on_a, mut on_b) = (
         RoleServiceClient::new(channel(&a).await),
         RoleServiceClient::new(channel(&b).await),

@@ -155,3 +155,62 @@ pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider
     };
     Some((config, op))
 }
+
+/// The SID of the group `name`, as alice's directory search finds it.
+pub async fn group_sid(channel: Channel, op: &Provider, name: &str) -> String {
+    AdminServiceClient::new(channel)
+        .search_directory(as_(
+            op,
+            "alice",
+            pb::SearchDirectoryRequest {
+                query: name.into(),
+                kind: pb::DirectoryObjectKind::Group.into(),
+                page_size: 5,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries
+        .into_iter()
+        .find(|e| e.account_name == name)
+        .unwrap_or_else(|| panic!("the directory has no group {name}"))
+        .sid
+}
+
+/// `rule` with its requests decided by dba-approvers (`required` of them) and the approval
+/// events going to `approval_channels`, as alice saves it.
+pub async fn decided_by_dba_approvers(
+    channel: Channel,
+    op: &Provider,
+    rule: &pb::Rule,
+    required: u32,
+    approval_channels: Vec<String>,
+) -> pb::Rule {
+    let approvers = group_sid(channel.clone(), op, "dba-approvers").await;
+    let mut spec = rule.spec.clone().unwrap();
+    spec.approval = Some(pb::ApprovalPolicy {
+        approvers: vec![pb::AclEntry {
+            principal_sid: approvers,
+            display_name: String::new(),
+            kind: pb::PrincipalKind::Group.into(),
+            effect: pb::Effect::Allow.into(),
+        }],
+        required_approvals: required,
+        ..Default::default()
+    });
+    spec.approval_channels = approval_channels;
+    AdminServiceClient::new(channel)
+        .update_rule(as_(
+            op,
+            "alice",
+            pb::UpdateRuleRequest {
+                rule_id: rule.id.clone(),
+                spec: Some(spec),
+                version: rule.version,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+}

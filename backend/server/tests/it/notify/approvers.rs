@@ -14,7 +14,7 @@ async fn the_approvers_are_mailed_each_request_and_each_others_decision() {
         e.to_approvers = true;
     }
     let mail = create_channel(channel.clone(), &s.op, spec).await.unwrap();
-    let mut rule = crate::stack::oncall_rule(
+    let rule = crate::stack::oncall_rule(
         channel.clone(),
         &s.op,
         ("Approved DBA", &s.group.name),
@@ -22,49 +22,8 @@ async fn the_approvers_are_mailed_each_request_and_each_others_decision() {
         pb::JustificationPolicy::Optional,
     )
     .await;
-    let mut admin = AdminServiceClient::new(channel.clone());
-    let approvers = admin
-        .search_directory(as_(
-            &s.op,
-            "alice",
-            pb::SearchDirectoryRequest {
-                query: "dba-approvers".into(),
-                kind: pb::DirectoryObjectKind::Group.into(),
-                page_size: 5,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .entries
-        .into_iter()
-        .find(|e| e.account_name == "dba-approvers")
-        .unwrap()
-        .sid;
-    let mut edited = rule.spec.take().unwrap();
-    edited.approval = Some(pb::ApprovalPolicy {
-        approvers: vec![pb::AclEntry {
-            principal_sid: approvers,
-            display_name: String::new(),
-            kind: pb::PrincipalKind::Group.into(),
-            effect: pb::Effect::Allow.into(),
-        }],
-        required_approvals: 2,
-        ..Default::default()
-    });
-    edited.approval_channels = vec![mail.id.clone()];
-    admin
-        .update_rule(as_(
-            &s.op,
-            "alice",
-            pb::UpdateRuleRequest {
-                rule_id: rule.id.clone(),
-                spec: Some(edited),
-                version: rule.version,
-            },
-        ))
-        .await
-        .unwrap();
+    crate::stack::decided_by_dba_approvers(channel.clone(), &s.op, &rule, 2, vec![mail.id.clone()])
+        .await;
     let marker = format!(
         "approvers-{}",
         SystemClock.now().timestamp_nanos_opt().unwrap_or_default()
