@@ -34,6 +34,14 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<(), DomainError>;
 }
 
+/// One change of a grant for [`GrantStore::update_grants`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantChange {
+    pub before: Grant,
+    pub after: Grant,
+    pub audit: Option<NewAudit>,
+}
+
 /// Role rules. Each change stores its audit event in the same transaction.
 #[async_trait]
 pub trait RuleStore: Send + Sync {
@@ -84,6 +92,14 @@ pub trait GrantStore: Send + Sync {
         after: &Grant,
         audit: Option<NewAudit>,
     ) -> Result<Grant, DomainError>;
+    /// Many [`update_grant`](Self::update_grant)s in one transaction (one commit for a batch
+    /// of the scheduler's work): each is stored if its version is still the one read, with
+    /// its audit event; one that changed meanwhile is `Conflict` in its place and the others
+    /// are stored all the same.
+    async fn update_grants(
+        &self,
+        changes: Vec<GrantChange>,
+    ) -> Result<Vec<Result<Grant, DomainError>>, DomainError>;
     async fn grant(&self, id: &str) -> Result<Option<Grant>, DomainError>;
     async fn grant_by_request_id(
         &self,

@@ -19,7 +19,7 @@ use jitroles_domain::{
     grant::{EndReason, Grant, GrantState, Lease, Subject},
     grant_filter::{GrantFilter, Person},
     page::{Page, PageRequest},
-    ports::GrantStore,
+    ports::{GrantChange, GrantStore},
     rule::TargetGroup,
 };
 use sea_orm::{
@@ -212,6 +212,40 @@ impl GrantStore for Database {
         }
         tx.commit().await.map_err(db_error)?;
         Ok(stored)
+    }
+
+    async fn update_grants(
+        &self,
+        changes: Vec<GrantChange>,
+    ) -> Result<Vec<Result<Grant, DomainError>>, DomainError> {
+        let tx = self.conn.begin().await.map_err(db_error)?;
+        let mut done = Vec::with_capacity(changes.len());
+        for change in changes {
+            let stored = Grant {
+                version: change.before.version + 1,
+                ..change.after
+            };
+            let updated = grant::Entity::update_many()
+                .set(grant_row(&stored))
+                .filter(grant::Column::Id.eq(change.before.id.clone()))
+                .filter(grant::Column::Version.eq(change.before.version))
+                .exec(&tx)
+                .await
+                .map_err(db_error)?;
+            if updated.rows_affected == 0 {
+                done.push(Err(DomainError::Conflict(
+                    "the grant changed meanwhile; look at it again".into(),
+                )));
+                continue;
+            }
+            if let Some(audit) = change.audit {
+                outbox(&tx, &stored, &audit).await?;
+                insert_audit(&tx, audit).await?;
+            }
+            done.push(Ok(stored));
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(done)
     }
 
     async fn grant(&self, id: &str) -> Result<Option<Grant>, DomainError> {

@@ -11,6 +11,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use futures_util::{StreamExt, stream};
 use jitroles_domain::{
     DomainError,
     access::{Caller, authorize_request},
@@ -18,6 +19,7 @@ use jitroles_domain::{
     directory::{Mechanism, MembershipChange, UserLookup},
     freeze::{self, Asking},
     grant::{self, Grant, GrantState, RequestCase},
+    ports::GrantChange,
 };
 
 use super::{
@@ -154,6 +156,114 @@ pub(super) async fn confirm(
     covered_by_others: bool,
     membership: MembershipHold,
 ) -> Result<Grant, DomainError> {
+    let _membership = write_membership(&shared, &fresh, ttl, covered_by_others, membership).await?;
+    if deadline::answered() {
+        // the caller was told it failed: the membership must go
+        let late = DomainError::Unavailable(
+            "the caller was answered before the grant was confirmed".into(),
+        );
+        shared.fail(&fresh, &late, Undo::Remove).await;
+        return Err(late);
+    }
+    let change = granted(&shared, &fresh);
+    match shared
+        .ports
+        .grants
+        .update_grant(&change.before, &change.after, change.audit)
+        .await
+    {
+        Ok(stored) => {
+            shared.wake.notify_one();
+            Ok(stored)
+        }
+        Err(e) => {
+            // not confirmed: the caller is told it failed, so the membership must go
+            shared.fail(&fresh, &e, Undo::Remove).await;
+            Err(e)
+        }
+    }
+}
+
+/// [`confirm`] for a batch of the scheduler's starts (each stored `activating`, with what its
+/// write needs): the directory writes at most [`PARALLEL_WRITES`] at once, then every `active`
+/// in one commit. Each grant ends as `confirm` would end it alone.
+pub(super) async fn confirm_all(
+    shared: &Arc<Shared>,
+    batch: Vec<(Grant, Prepared)>,
+) -> Vec<Result<Grant, DomainError>> {
+    let written: Vec<(Grant, Result<MembershipHold, DomainError>)> = stream::iter(batch)
+        .map(|(fresh, p)| async move {
+            let held =
+                write_membership(shared, &fresh, p.ttl, p.covered_by_others, p.membership).await;
+            (fresh, held)
+        })
+        .buffer_unordered(PARALLEL_WRITES)
+        .collect()
+        .await;
+    let mut outcomes = Vec::with_capacity(written.len());
+    let mut ok: Vec<(Grant, MembershipHold)> = Vec::new();
+    for (fresh, held) in written {
+        match held {
+            Ok(hold) => ok.push((fresh, hold)),
+            Err(e) => outcomes.push(Err(e)),
+        }
+    }
+    let changes = ok.iter().map(|(fresh, _)| granted(shared, fresh)).collect();
+    match shared.ports.grants.update_grants(changes).await {
+        Ok(stored) => {
+            for ((fresh, _hold), result) in ok.iter().zip(stored) {
+                if let Err(e) = &result {
+                    shared.fail(fresh, e, Undo::Remove).await;
+                }
+                outcomes.push(result);
+            }
+        }
+        Err(e) => {
+            for (fresh, _hold) in &ok {
+                shared.fail(fresh, &e, Undo::Remove).await;
+                outcomes.push(Err(e.clone()));
+            }
+        }
+    }
+    shared.wake.notify_one();
+    outcomes
+}
+
+/// Directory writes of a batch of starts made at once.
+const PARALLEL_WRITES: usize = 16;
+
+/// `fresh` (stored `activating`) as it is recorded once its membership is written.
+fn granted(shared: &Shared, fresh: &Grant) -> GrantChange {
+    let active = Grant {
+        state: GrantState::Active,
+        ..fresh.clone()
+    };
+    let detail = format!(
+        "member of {} until {} ({})",
+        fresh.group.name, fresh.expires_at, fresh.mechanism
+    );
+    GrantChange {
+        before: fresh.clone(),
+        audit: Some(audit(
+            AuditAction::Granted,
+            SYSTEM_ACTOR,
+            &active,
+            detail,
+            shared.now(),
+        )),
+        after: active,
+    }
+}
+
+/// The directory write of `fresh` (stored `activating`): the membership hold back when the
+/// person is a member now, else `failed` is under way with what it may have written undone.
+async fn write_membership(
+    shared: &Arc<Shared>,
+    fresh: &Grant,
+    ttl: Option<Duration>,
+    covered_by_others: bool,
+    membership: MembershipHold,
+) -> Result<MembershipHold, DomainError> {
     failpoint::point(failpoint::AFTER_ACTIVATING_COMMIT);
     let added = shared
         .ports
@@ -165,11 +275,12 @@ pub(super) async fn confirm(
             if change == MembershipChange::Changed {
                 failpoint::point(failpoint::AFTER_DIRECTORY_ADD);
             }
-            if let Err(refused) = grant::after_add(&fresh, change, covered_by_others) {
+            if let Err(refused) = grant::after_add(fresh, change, covered_by_others) {
                 // a member already, and not through us: never touch that membership
-                shared.fail(&fresh, &refused, Undo::Keep).await;
+                shared.fail(fresh, &refused, Undo::Keep).await;
                 return Err(refused);
             }
+            Ok(membership)
         }
         Err(e @ DomainError::Unavailable(_)) => {
             // no answer (a hung DC, a cut connection): the add may still land, so it is undone
@@ -180,7 +291,7 @@ pub(super) async fn confirm(
                 shared.fail(&fresh, &why, Undo::RemoveUnsure).await;
                 drop(membership);
             });
-            return Err(e);
+            Err(e)
         }
         Err(e) => {
             // a refused add wrote nothing; anything else may have
@@ -189,49 +300,7 @@ pub(super) async fn confirm(
             } else {
                 Undo::Nothing
             };
-            shared.fail(&fresh, &e, undo).await;
-            return Err(e);
-        }
-    }
-    if deadline::answered() {
-        // the caller was told it failed: the membership must go
-        let late = DomainError::Unavailable(
-            "the caller was answered before the grant was confirmed".into(),
-        );
-        shared.fail(&fresh, &late, Undo::Remove).await;
-        return Err(late);
-    }
-    let active = Grant {
-        state: GrantState::Active,
-        ..fresh.clone()
-    };
-    let detail = format!(
-        "member of {} until {} ({})",
-        fresh.group.name, fresh.expires_at, fresh.mechanism
-    );
-    match shared
-        .ports
-        .grants
-        .update_grant(
-            &fresh,
-            &active,
-            Some(audit(
-                AuditAction::Granted,
-                SYSTEM_ACTOR,
-                &active,
-                detail,
-                shared.now(),
-            )),
-        )
-        .await
-    {
-        Ok(stored) => {
-            shared.wake.notify_one();
-            Ok(stored)
-        }
-        Err(e) => {
-            // not confirmed: the caller is told it failed, so the membership must go
-            shared.fail(&fresh, &e, Undo::Remove).await;
+            shared.fail(fresh, &e, undo).await;
             Err(e)
         }
     }

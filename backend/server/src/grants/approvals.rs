@@ -15,13 +15,14 @@ use jitroles_domain::{
     access::Caller,
     approval::{self, Activation, Decided, Decision, Verdict},
     audit::{AuditAction, NewAudit, SYSTEM_ACTOR},
-    grant::{Grant, GrantState, human},
+    grant::{Grant, GrantState},
     page::{Page, PageRequest},
+    ports::GrantChange,
     rule::RoleRule,
 };
 
 use super::{
-    activation::{NotNow, confirm, prepare, refused},
+    activation::{NotNow, Prepared, confirm, confirm_all, prepare, refused},
     shared::{Shared, audit},
 };
 use crate::deadline;
@@ -390,9 +391,11 @@ impl Approvals {
         self.0.ports.approvals.next_waiting().await
     }
 
-    /// Lapses pending requests past their window and starts scheduled requests that are due
-    /// (several at once); returns how many were handled. Stops at the first directory or
-    /// database error that decides nothing (the caller backs off).
+    /// Lapses pending requests past their window and starts scheduled requests that are due;
+    /// returns how many were handled. Starts go in batches (as expiries do): each requester is
+    /// read again (several at once), every start of the batch is stored `activating` in one
+    /// commit, the members are written, and every `active` in one more commit. Stops at the
+    /// first directory or database error that decides nothing (the caller backs off).
     pub async fn run_waiting(&self) -> Result<usize, DomainError> {
         let mut done = 0;
         loop {
@@ -401,100 +404,113 @@ impl Approvals {
             if due.is_empty() {
                 return Ok(done);
             }
-            let mut outcomes = stream::iter(due)
-                .map(|request| self.fall_due(request, now))
-                .buffer_unordered(PARALLEL_STARTS);
-            let mut first_error = None;
-            while let Some(outcome) = outcomes.next().await {
-                match outcome {
-                    Ok(()) => done += 1,
-                    Err(e) => {
-                        first_error.get_or_insert(e);
+            let mut starts = Vec::new();
+            for request in due {
+                let lapsed = match request.state {
+                    GrantState::Pending => approval::due_to_lapse(&request, now),
+                    GrantState::Scheduled => match approval::activation(&request, now) {
+                        Activation::Lapsed(lapsed) => Some(lapsed),
+                        Activation::Now(activating) => {
+                            starts.push((request.clone(), activating));
+                            None
+                        }
+                        Activation::Later(_) => None,
+                    },
+                    _ => None,
+                };
+                if let Some(lapsed) = lapsed {
+                    match self.lapse(&request, lapsed, now).await {
+                        Ok(()) | Err(DomainError::Conflict(_)) => done += 1,
+                        Err(e) => return Err(e),
                     }
                 }
             }
-            if let Some(e) = first_error {
-                return Err(e);
-            }
+            done += self.start(starts, now).await?;
         }
     }
 
-    /// One waiting request whose time has come.
-    async fn fall_due(&self, request: Grant, now: DateTime<Utc>) -> Result<(), DomainError> {
-        let shared = &self.0;
-        let grants = &shared.ports.grants;
-        let request = &request;
-        let lapse = |lapsed: Grant| async move {
-            let why = lapsed.end_note.clone().unwrap_or_default();
-            let event = audit(AuditAction::Lapsed, SYSTEM_ACTOR, request, why, now);
-            grants.update_grant(request, &lapsed, Some(event)).await
-        };
-        let outcome = match request.state {
-            GrantState::Pending => match approval::due_to_lapse(request, now) {
-                Some(lapsed) => lapse(lapsed).await.map(drop),
-                None => Ok(()),
-            },
-            GrantState::Scheduled => match approval::activation(request, now) {
-                Activation::Later(_) => Ok(()),
-                Activation::Lapsed(lapsed) => lapse(lapsed).await.map(drop),
-                Activation::Now(activating) => self.start(request, activating, now).await,
-            },
-            _ => Ok(()),
-        };
-        match outcome {
-            // decided or cancelled meanwhile, or another instance took it
-            Err(DomainError::Conflict(_)) => Ok(()),
-            other => other,
-        }
-    }
-
-    /// A scheduled start that is due: checked again, then written as any request.
-    async fn start(
+    /// A waiting request whose time passed, stored `lapsed` with the reason.
+    async fn lapse(
         &self,
-        scheduled: &Grant,
-        activating: Grant,
+        request: &Grant,
+        lapsed: Grant,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
+        let why = lapsed.end_note.clone().unwrap_or_default();
+        let event = audit(AuditAction::Lapsed, SYSTEM_ACTOR, request, why, now);
+        self.0
+            .ports
+            .grants
+            .update_grant(request, &lapsed, Some(event))
+            .await
+            .map(drop)
+    }
+
+    /// Scheduled starts that are due (each with the grant it becomes): checked again, then
+    /// written as any request, in one batch; returns how many were handled.
+    async fn start(
+        &self,
+        starts: Vec<(Grant, Grant)>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, DomainError> {
         let shared = &self.0;
         let grants = &shared.ports.grants;
-        match prepare(shared, activating).await {
-            Err(NotNow::Unanswered(e)) => Err(e),
-            Err(NotNow::Refused(why)) => {
-                let failed = refused(scheduled, &why, now);
-                let event = audit(
-                    AuditAction::Failed,
-                    SYSTEM_ACTOR,
-                    scheduled,
-                    format!("the scheduled access could not start: {why}"),
-                    now,
-                );
-                grants
-                    .update_grant(scheduled, &failed, Some(event))
-                    .await
-                    .map(drop)
+        let checked: Vec<(Grant, Result<Prepared, NotNow>)> = stream::iter(starts)
+            .map(|(scheduled, activating)| async move {
+                let prepared = prepare(shared, activating).await;
+                (scheduled, prepared)
+            })
+            .buffer_unordered(PARALLEL_STARTS)
+            .collect()
+            .await;
+        let mut handled = 0;
+        let mut unanswered = None;
+        let mut ready = Vec::new();
+        for (scheduled, prepared) in checked {
+            match prepared {
+                Ok(prepared) => ready.push((scheduled, prepared)),
+                Err(NotNow::Unanswered(e)) => {
+                    unanswered.get_or_insert(e);
+                }
+                Err(NotNow::Refused(why)) => {
+                    let failed = refused(&scheduled, &why, now);
+                    let event = audit(
+                        AuditAction::Failed,
+                        SYSTEM_ACTOR,
+                        &scheduled,
+                        format!("the scheduled access could not start: {why}"),
+                        now,
+                    );
+                    match grants.update_grant(&scheduled, &failed, Some(event)).await {
+                        Ok(_) | Err(DomainError::Conflict(_)) => handled += 1,
+                        Err(e) => return Err(e),
+                    }
+                }
             }
-            Ok(prepared) => {
-                let duration = scheduled
-                    .deferred
-                    .as_ref()
-                    .map(|d| human(d.duration))
-                    .unwrap_or_default();
-                tracing::debug!(grant = %scheduled.id, %duration, "scheduled access starts");
-                let stored = grants
-                    .update_grant(scheduled, &prepared.grant, None)
-                    .await?;
-                // a start that cannot be written fails the grant cleanly (see `confirm`); the
-                // scheduler goes on with the others
-                let _ = confirm(
-                    shared.clone(),
-                    stored,
-                    prepared.ttl,
-                    prepared.covered_by_others,
-                    prepared.membership,
-                )
-                .await;
-                Ok(())
-            }
+        }
+        // every start of the batch `activating` in one commit (write-ahead), then the writes
+        let changes = ready
+            .iter()
+            .map(|(scheduled, p)| GrantChange {
+                before: scheduled.clone(),
+                after: p.grant.clone(),
+                audit: None,
+            })
+            .collect();
+        let stored = grants.update_grants(changes).await?;
+        let batch: Vec<(Grant, Prepared)> = stored
+            .into_iter()
+            .zip(ready)
+            .filter_map(|(stored, (_, prepared))| match stored {
+                Ok(activating) => Some((activating, prepared)),
+                // cancelled or taken by another instance meanwhile: theirs now
+                Err(_) => None,
+            })
+            .collect();
+        handled += confirm_all(shared, batch).await.len();
+        match unanswered {
+            Some(e) => Err(e),
+            None => Ok(handled),
         }
     }
 }

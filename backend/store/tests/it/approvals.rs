@@ -12,6 +12,7 @@ use jitroles_domain::{
     directory::Sid,
     grant::{Grant, GrantState},
     page::PageRequest,
+    ports::GrantChange,
 };
 
 use crate::{
@@ -276,7 +277,65 @@ async fn waiting_requests_fall_due_in_order_of_their_time(store: Arc<dyn Stores>
     );
 }
 
+async fn a_batch_of_changes_commits_together_and_a_stale_one_is_a_conflict_in_its_place(
+    store: Arc<dyn Stores>,
+) {
+    with_rules(&store, &["r1"]).await;
+    let first = waiting("g1", "r1", GrantState::Scheduled, 0);
+    let second = waiting("g2", "r1", GrantState::Scheduled, 1);
+    for g in [&first, &second] {
+        store
+            .insert_grant(g, audit(AuditAction::Scheduled, Some(g)))
+            .await
+            .unwrap();
+    }
+    let stale = Grant {
+        version: 7,
+        ..second.clone()
+    };
+    let activating = |g: &Grant| Grant {
+        state: GrantState::Activating,
+        ..g.clone()
+    };
+    let done = store
+        .update_grants(vec![
+            GrantChange {
+                before: first.clone(),
+                after: activating(&first),
+                audit: Some(audit(AuditAction::Granted, Some(&first))),
+            },
+            GrantChange {
+                before: stale,
+                after: activating(&second),
+                audit: Some(audit(AuditAction::Granted, Some(&second))),
+            },
+        ])
+        .await
+        .unwrap();
+
+    assert_eq!(done[0].as_ref().unwrap().version, first.version + 1);
+    assert!(matches!(done[1], Err(DomainError::Conflict(_))));
+    assert_eq!(
+        store.grant("g1").await.unwrap().unwrap().state,
+        GrantState::Activating
+    );
+    assert_eq!(
+        store.grant("g2").await.unwrap().unwrap().state,
+        GrantState::Scheduled
+    );
+    let granted = store
+        .audit_events(&AuditFilter::default(), PageRequest::parse(50, "").unwrap())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.event.action == AuditAction::Granted)
+        .count();
+    assert_eq!(granted, 1, "the stale change's event is not written");
+}
+
 on_all!(
+    a_batch_of_changes_commits_together_and_a_stale_one_is_a_conflict_in_its_place,
     a_decision_is_stored_with_the_change_once_per_approver,
     one_open_request_or_live_grant_per_rule_and_person,
     the_approvals_list_shows_pending_first_then_unreviewed_break_glass,

@@ -61,6 +61,35 @@ impl GrantStore for MemoryStore {
         Ok(stored)
     }
 
+    async fn update_grants(
+        &self,
+        changes: Vec<GrantChange>,
+    ) -> Result<Vec<Result<Grant, DomainError>>, DomainError> {
+        turn().await;
+        let mut t = lock(&self.0);
+        t.fault(StoreOp::UpdateGrant)?;
+        let mut done = Vec::with_capacity(changes.len());
+        for change in changes {
+            if t.grants.get(&change.before.id).map(|g| g.version) != Some(change.before.version) {
+                done.push(Err(DomainError::Conflict(
+                    "the grant changed meanwhile; look at it again".into(),
+                )));
+                continue;
+            }
+            let stored = Grant {
+                version: change.before.version + 1,
+                ..change.after
+            };
+            t.grants.insert(stored.id.clone(), stored.clone());
+            if let Some(audit) = change.audit {
+                t.announce(&stored, &audit);
+                t.record(audit);
+            }
+            done.push(Ok(stored));
+        }
+        Ok(done)
+    }
+
     async fn grant(&self, id: &str) -> Result<Option<Grant>, DomainError> {
         turn().await;
         let mut t = lock(&self.0);
