@@ -1,6 +1,6 @@
 //! One deadline per call that changes grants (RequestRole, ExtendGrant, ReleaseGrant,
-//! RevokeGrant), so a hung directory costs a caller `directory.timeout_seconds` once, not once
-//! per directory call and retry:
+//! ApproveRequest, RevokeGrant), so a hung directory costs a caller
+//! `directory.timeout_seconds` once, not once per directory call and retry:
 //!
 //! - the deadline is `directory.timeout_seconds` after the call arrived, or the caller's own
 //!   `grpc-timeout` (less a margin for the reply to travel) when that is sooner;

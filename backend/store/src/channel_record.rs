@@ -22,8 +22,9 @@ struct EmailRecord {
     sender: String,
     recipients: Vec<String>,
     to_requester: bool,
-    /// Added with approvals; absent in older rows.
-    #[serde(default)]
+    /// Added with approvals: absent in older rows, and left out while off, so a row written
+    /// before reads back and writes the same layout.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     to_approvers: bool,
     subject_template: String,
     body_template: String,
@@ -183,6 +184,17 @@ mod tests {
             let transport = transport_of(json).unwrap();
             assert_eq!(transport_json(&transport), json);
         }
+    }
+
+    #[test]
+    fn the_approvers_option_is_stored_when_on() {
+        let on = EMAIL.replace(
+            r#""to_requester":true"#,
+            r#""to_requester":true,"to_approvers":true"#,
+        );
+        let transport = transport_of(&on).unwrap();
+        assert!(matches!(&transport, Transport::Email(e) if e.to_approvers));
+        assert_eq!(transport_json(&transport), on);
     }
 
     #[test]

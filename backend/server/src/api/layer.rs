@@ -31,6 +31,8 @@ const WITH_DEADLINE: &[&str] = &[
     "/jitroles.v1.RoleService/RequestRole",
     "/jitroles.v1.RoleService/ExtendGrant",
     "/jitroles.v1.RoleService/ReleaseGrant",
+    // the last approval writes the member
+    "/jitroles.v1.RoleService/ApproveRequest",
     "/jitroles.v1.AdminService/RevokeGrant",
 ];
 
