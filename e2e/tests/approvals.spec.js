@@ -258,3 +258,27 @@ test('a scheduled request starts on its own at its start time, in real time', as
   expect(isMember('jit-role-web', 'dave')).toBe(true);
   removeMember('jit-role-web', 'dave');
 });
+
+test('an undecided request lapses when its pending window (5 minutes, the shortest) passes', async ({
+  page,
+  otherBrowser,
+  server,
+}) => {
+  // the one test that waits out a window in real time: the shortest is 5 minutes
+  test.setTimeout(420_000);
+  await aliceMakesRule(page, server, dbaRule('DBA lapses', { windowSeconds: 300 }));
+  const dave = await signedIn(otherBrowser, server, 'dave');
+  const roles = new RolesPage(dave);
+  await roles.request('DBA lapses', { justification: 'nobody will answer' });
+  await expect(roles.waiting('DBA lapses')).toBeVisible();
+  const frankPage = await signedIn(otherBrowser, server, 'frank', '/approvals/');
+  const frank = new ApprovalsPage(frankPage, server.url);
+  await expect(frank.request('DBA lapses')).toBeVisible();
+
+  // the scheduler lapses it at the end of the window; dave's page follows without a reload
+  await expect(roles.history).toContainText('lapsed', { timeout: 330_000 });
+  await expect(roles.waiting('DBA lapses')).toHaveCount(0);
+  await frankPage.reload();
+  await expect(frank.request('DBA lapses')).toHaveCount(0);
+  expect(isMember('jit-role-dba', 'dave')).toBe(false);
+});
