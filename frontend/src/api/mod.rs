@@ -4,9 +4,11 @@
 //! with it, and a page on another origin cannot add it without a CORS preflight the server
 //! never grants (docs/security.md).
 
+mod approvals;
 mod error;
 mod raw;
 
+pub use approvals::{Approvals, Decide};
 pub use error::ApiError;
 use jitroles_proto::v1 as pb;
 use tonic::{Request, Status, metadata::MetadataValue, service::interceptor::InterceptedService};
@@ -61,23 +63,6 @@ pub struct Ask {
     pub start_ms: Option<f64>,
     /// Non-empty: break-glass access now, for this reason.
     pub break_glass: String,
-}
-
-/// What an approver does with a request.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Decide {
-    /// With an optional comment.
-    Approve,
-    /// With the reason (required).
-    Reject,
-    /// A break-glass grant reviewed, with a comment (required).
-    Acknowledge,
-}
-
-/// A page of the requests an approver may decide, and how many pending ones they have not.
-pub struct Approvals {
-    pub page: Page<Grant>,
-    pub pending: u32,
 }
 
 /// Which grants to list: newest first; empty fields match all.
@@ -216,80 +201,6 @@ impl Api {
                     break_glass_reason: ask.break_glass,
                     ..Default::default()
                 },
-            )
-            .await,
-        )
-    }
-
-    /// What the caller may decide (`page_size` at a time), with the count of pending
-    /// requests they have not decided.
-    pub async fn list_approvals(
-        &self,
-        page_size: u32,
-        page_token: String,
-    ) -> Result<Approvals, ApiError> {
-        self.answer(
-            self.call::<_, pb::ListApprovalsResponse>(
-                "/jitroles.v1.RoleService/ListApprovals",
-                pb::ListApprovalsRequest {
-                    page_size,
-                    page_token,
-                },
-            )
-            .await,
-        )
-        .map(|a| Approvals {
-            page: Page::new(a.requests, a.next_page_token),
-            pending: a.pending_count,
-        })
-    }
-
-    /// One request of the caller's (or one they approve) with its decisions.
-    pub async fn get_request(&self, grant_id: String) -> Result<Grant, ApiError> {
-        self.answer(
-            self.call::<_, pb::Grant>(
-                "/jitroles.v1.RoleService/GetRequest",
-                pb::GetRequestRequest { grant_id },
-            )
-            .await,
-        )
-    }
-
-    /// An approver's decision on request `grant_id`, with the comment or reason.
-    pub async fn decide(
-        &self,
-        how: Decide,
-        grant_id: String,
-        comment: String,
-    ) -> Result<Grant, ApiError> {
-        self.answer(match how {
-            Decide::Approve => {
-                let ask = pb::ApproveRequestRequest { grant_id, comment };
-                self.call("/jitroles.v1.RoleService/ApproveRequest", ask)
-                    .await
-            }
-            Decide::Reject => {
-                let ask = pb::RejectRequestRequest {
-                    grant_id,
-                    reason: comment,
-                };
-                self.call("/jitroles.v1.RoleService/RejectRequest", ask)
-                    .await
-            }
-            Decide::Acknowledge => {
-                let ask = pb::AcknowledgeBreakGlassRequest { grant_id, comment };
-                self.call("/jitroles.v1.RoleService/AcknowledgeBreakGlass", ask)
-                    .await
-            }
-        })
-    }
-
-    /// The requester takes back a pending or scheduled request.
-    pub async fn cancel_request(&self, grant_id: String) -> Result<Grant, ApiError> {
-        self.answer(
-            self.call::<_, pb::Grant>(
-                "/jitroles.v1.RoleService/CancelRequest",
-                pb::CancelRequestRequest { grant_id },
             )
             .await,
         )
