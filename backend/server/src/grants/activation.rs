@@ -16,7 +16,7 @@ use jitroles_domain::{
     DomainError,
     access::{Caller, authorize_request},
     audit::{AuditAction, SYSTEM_ACTOR},
-    directory::{Mechanism, MembershipChange, UserLookup},
+    directory::{MembershipChange, UserLookup},
     freeze::{self, Asking},
     grant::{self, Grant, GrantState, RequestCase},
     ports::GrantChange,
@@ -108,15 +108,9 @@ pub(super) async fn prepare(shared: &Arc<Shared>, activating: Grant) -> Result<P
         .grants
         .covering(&rule.target.sid, &requester.sid)
         .await?;
-    let member = if requester.groups.contains(&rule.target.sid) || mechanism == Mechanism::Ttl {
-        directory
-            .members(&rule.target.address())
-            .await?
-            .iter()
-            .any(|m| m.dn.eq_ignore_ascii_case(&requester.dn))
-    } else {
-        false
-    };
+    let member = shared
+        .listed_in(&requester, &rule.target, mechanism)
+        .await?;
     let admitted = grant::admit(RequestCase {
         fresh,
         live: None,

@@ -260,7 +260,12 @@ impl Approvals {
         let store = &shared.ports.approvals;
         match approval::activation(&request, now) {
             Activation::Later(scheduled) => {
-                let starts = format!("access starts at {}", scheduled.expires_at);
+                let start = scheduled.deferred.as_ref().and_then(|d| d.starts_at);
+                let starts = format!(
+                    "access from {} until {}",
+                    start.map(|at| at.to_string()).unwrap_or_default(),
+                    scheduled.expires_at
+                );
                 let event = audit(AuditAction::Scheduled, SYSTEM_ACTOR, &request, starts, now);
                 let stored = store
                     .decide(&request, &decision, &scheduled, vec![approved, event])

@@ -155,36 +155,13 @@ impl Requests {
         if matches!(fresh.state, GrantState::Pending | GrantState::Scheduled) {
             return self.wait(caller, &rule, fresh).await;
         }
-        // Token groups include every direct membership, so only a caller whose token groups
-        // list the group can be a member already: only then is the group read. (They may be
-        // up to a minute old; a membership added since shows up as "already there" when adding
-        // below, and is refused then.) A TTL add never answers "already there": it gives an
-        // existing link a TTL, which would make a permanent membership expire, so under PAM the
-        // group is always read.
-        let maybe_member =
-            caller.groups.contains(&rule.target.sid) || fresh.mechanism == Mechanism::Ttl;
         let membership = shared
             .hold_membership(&rule.target.sid, &caller.sid)
             .await?;
         let (live, covering, member) = tokio::join!(
             grants.open_grant(&rule.id, &caller.sid),
             grants.covering(&rule.target.sid, &caller.sid),
-            async {
-                if maybe_member {
-                    let members = shared
-                        .ports
-                        .directory
-                        .members(&rule.target.address())
-                        .await?;
-                    Ok::<_, DomainError>(
-                        members
-                            .iter()
-                            .any(|m| m.dn.eq_ignore_ascii_case(&caller.dn)),
-                    )
-                } else {
-                    Ok(false)
-                }
-            },
+            shared.listed_in(caller, &rule.target, fresh.mechanism),
         );
         let (live, covering) = (live?, covering?);
         let admitted = match grant::admit(RequestCase {

@@ -325,6 +325,28 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Whether `person` is listed in `target` now. Token groups hold every direct membership,
+    /// so only someone whose token groups list the group can be a member already: only then
+    /// is the group read (they may be up to a minute old; a membership added since shows up
+    /// as "already there" when adding, and is refused then). Under TTL links the group is
+    /// always read: a TTL add never answers "already there".
+    pub async fn listed_in(
+        &self,
+        person: &Caller,
+        target: &jitroles_domain::rule::TargetGroup,
+        mechanism: Mechanism,
+    ) -> Result<bool, DomainError> {
+        if !person.groups.contains(&target.sid) && mechanism != Mechanism::Ttl {
+            return Ok(false);
+        }
+        let members = self.ports.directory.members(&target.address()).await?;
+        Ok(members
+            .iter()
+            .any(|m| m.dn.eq_ignore_ascii_case(&person.dn)))
+    }
+}
+
 pub(super) fn not_found(what: String) -> DomainError {
     DomainError::NotFound { what }
 }

@@ -397,6 +397,19 @@ async fn an_approved_request_with_a_later_start_waits_for_it() {
 
     let approved = w.approve(&w.frank, &g).await.unwrap();
     assert_eq!(approved.state, GrantState::Scheduled);
+    let scheduled = w
+        .store
+        .audit_log()
+        .into_iter()
+        .find(|a| a.action == AuditAction::Scheduled)
+        .unwrap();
+    assert!(
+        scheduled
+            .detail
+            .contains(&format!("from {}", t0() + TimeDelta::hours(2))),
+        "{}",
+        scheduled.detail
+    );
     w.advance(2 * 3600);
     w.engine.approvals.run_waiting().await.unwrap();
 
