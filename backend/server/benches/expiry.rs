@@ -146,6 +146,7 @@ async fn main() {
             web_root,
             public_url: None,
             trusted_proxies: Vec::new(),
+            ..ServerConfig::default()
         },
         directory: Some(directory),
         ..Config::default()

@@ -350,19 +350,55 @@ fn public_base(config: &Config) -> String {
         .server
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", config.server.listen))
+        .unwrap_or_else(|| format!("{}://{}", config.server.scheme(), config.server.listen))
         .trim_end_matches('/')
         .to_owned()
 }
 
 fn public_url(config: &Config) -> Check {
     let base = public_base(config);
+    let tls = match config.server.tls_files() {
+        Ok(files) => files,
+        Err(why) => {
+            return fail(
+                "public address",
+                why,
+                "serve TLS in jitroles (both TLS files, server.public_url https://…), or listen on \
+                 127.0.0.1 behind a TLS proxy",
+            );
+        }
+    };
+    if let Some((cert, key)) = tls
+        && let Err(why) = crate::tls::Certificates::load(cert, key)
+    {
+        return fail(
+            "public address",
+            why,
+            "point server.tls_cert_file at the PEM certificate chain and server.tls_key_file at \
+             its key, readable by the jitroles user",
+        );
+    }
     match BrowserSettings::check_public_url(&base, config.session.insecure_localhost_cookie) {
+        Ok((url, true)) if tls.is_some() => pass(
+            "public address",
+            format!(
+                "{url}: https, served by jitroles itself on {}",
+                config.server.listen
+            ),
+        ),
         Ok((url, true)) => pass(
             "public address",
             format!(
                 "{url}: https; serve it through a TLS proxy in front of {}",
                 config.server.listen
+            ),
+        ),
+        Ok((url, false)) if tls.is_some() => fail(
+            "public address",
+            format!("{url} is plain http, but jitroles serves TLS"),
+            format!(
+                "set server.public_url to https://{}",
+                url.trim_start_matches("http://")
             ),
         ),
         Ok((url, false)) => pass(
@@ -374,7 +410,8 @@ fn public_url(config: &Config) -> Check {
         Err(why) => fail(
             "public address",
             why,
-            "set server.public_url to the https:// address people use (a TLS proxy in front)",
+            "set server.public_url to the https:// address people use (TLS in jitroles, or a TLS \
+             proxy in front)",
         ),
     }
 }

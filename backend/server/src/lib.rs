@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod net;
 pub mod notify;
 mod spa;
+pub mod tls;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -145,6 +146,10 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
     if let Some(oidc) = &config.oidc {
         oidc.check().map_err(anyhow::Error::msg)?;
     }
+    let certificates = match config.server.tls_files().map_err(anyhow::Error::msg)? {
+        Some((cert, key)) => Some(tls::Certificates::load(cert, key).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let database = open_database(config).await?;
     let clock = dependencies.clock;
     let store: Arc<dyn Store> = Arc::new(database.clone());
@@ -369,20 +374,29 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
             net::remember_client,
         ));
 
+    // watched before serving, so a SIGHUP never finds the default action (the end)
+    background.push(tokio::spawn(tls::reload_on_hangup(certificates.clone())));
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(
-        tonic::transport::Server::builder()
-            .accept_http1(true)
-            .add_routes(Routes::from(grpc))
-            // no Nagle: small gRPC replies must not wait for the peer's delayed ACK (~40 ms)
-            .serve_with_incoming_shutdown(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                async {
-                    let _ = shutdown_rx.await;
-                },
-            ),
-    );
-    tracing::info!(%addr, database = %database.kind(), "jitroles is serving gRPC, gRPC-web and the web app");
+    let server = tonic::transport::Server::builder()
+        .accept_http1(true)
+        .add_routes(Routes::from(grpc));
+    let stopped = async {
+        let _ = shutdown_rx.await;
+    };
+    let task = match &certificates {
+        Some(certificates) => {
+            let acceptor = certificates.acceptor().map_err(anyhow::Error::msg)?;
+            tokio::spawn(
+                server.serve_with_incoming_shutdown(tls::incoming(listener, acceptor), stopped),
+            )
+        }
+        // no Nagle: small gRPC replies must not wait for the peer's delayed ACK (~40 ms)
+        None => tokio::spawn(server.serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            stopped,
+        )),
+    };
+    tracing::info!(%addr, tls = certificates.is_some(), database = %database.kind(), "jitroles is serving gRPC, gRPC-web and the web app");
     Ok(Running {
         addr,
         shutdown,
@@ -426,7 +440,7 @@ async fn browser(
     let auth = auth.context("browser sign-in needs [directory]: people are found there")?;
     let public_url = match &config.server.public_url {
         Some(url) => url.clone(),
-        None if addr.ip().is_loopback() => format!("http://{addr}"),
+        None if addr.ip().is_loopback() => format!("{}://{addr}", config.server.scheme()),
         None => anyhow::bail!(
             "browser sign-in needs server.public_url (the https:// address people use) when listening on {addr}"
         ),

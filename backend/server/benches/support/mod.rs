@@ -40,6 +40,7 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
             web_root,
             public_url: None,
             trusted_proxies: Vec::new(),
+            ..ServerConfig::default()
         },
         notifications: NotificationsSection {
             render_program: Some(env!("CARGO_BIN_EXE_jitroles").into()),

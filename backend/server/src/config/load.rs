@@ -101,6 +101,21 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
     ("JITROLES_SERVER_PUBLIC_URL", "server.public_url", Kind::Str),
     (
+        "JITROLES_SERVER_TLS_CERT_FILE",
+        "server.tls_cert_file",
+        Kind::Str,
+    ),
+    (
+        "JITROLES_SERVER_TLS_KEY_FILE",
+        "server.tls_key_file",
+        Kind::Str,
+    ),
+    (
+        "JITROLES_SERVER_ALLOW_PLAIN_HTTP",
+        "server.allow_plain_http",
+        Kind::Bool,
+    ),
+    (
         "JITROLES_SERVER_TRUSTED_PROXIES",
         "server.trusted_proxies",
         Kind::List,
@@ -303,6 +318,28 @@ mod tests {
         let config = load(None, env_of(&[])).unwrap();
         assert_eq!(config, Config::default());
         assert_eq!(config.database_url(), "sqlite://data/jitroles.db");
+    }
+
+    #[test]
+    fn tls_files_go_together_and_plain_http_stays_on_loopback_unless_allowed() {
+        let tls = |pairs: &[(&str, &str)]| load(None, env_of(pairs)).unwrap().server;
+        let one = tls(&[("JITROLES_SERVER_TLS_CERT_FILE", "/etc/jitroles/tls.pem")]);
+        assert!(one.tls_files().unwrap_err().contains("go together"));
+        let both = tls(&[
+            ("JITROLES_SERVER_LISTEN", "0.0.0.0:443"),
+            ("JITROLES_SERVER_TLS_CERT_FILE", "/etc/jitroles/tls.pem"),
+            ("JITROLES_SERVER_TLS_KEY_FILE", "/etc/jitroles/tls.key"),
+        ]);
+        assert!(both.tls_files().unwrap().is_some());
+        assert_eq!(both.scheme(), "https");
+        let open = tls(&[("JITROLES_SERVER_LISTEN", "[::]:8080")]);
+        assert!(open.tls_files().unwrap_err().contains("plain HTTP"));
+        let allowed = tls(&[
+            ("JITROLES_SERVER_LISTEN", "[::]:8080"),
+            ("JITROLES_SERVER_ALLOW_PLAIN_HTTP", "true"),
+        ]);
+        assert_eq!(allowed.tls_files(), Ok(None));
+        assert_eq!(tls(&[]).tls_files(), Ok(None), "127.0.0.1 by default");
     }
 
     #[test]

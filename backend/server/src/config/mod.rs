@@ -1,7 +1,10 @@
 //! Configuration: a TOML file, then `JITROLES_*` environment overrides. Every key can also be
 //! given as `JITROLES_…_FILE` naming a file that holds the value (for secrets mounted as files).
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use jitroles_domain::secret::Secret;
 use serde::Deserialize;
@@ -283,6 +286,46 @@ pub struct ServerConfig {
     /// address in the audit log; from anyone else the peer's own address is recorded.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// TLS in the server, for installations without a proxy: the PEM certificate chain and
+    /// its key (both or neither). Re-read on SIGHUP (`systemctl reload jitroles`).
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Serve plain HTTP on an address other than loopback: only behind a TLS proxy on another
+    /// machine, on a network nobody else can reach. Off unless set.
+    #[serde(default)]
+    pub allow_plain_http: bool,
+}
+
+impl ServerConfig {
+    /// `https` with TLS in the server, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls_cert_file.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The TLS certificate and key files, when TLS is on; a fault when only one is set, or
+    /// when plain HTTP would be served where others can reach it.
+    pub fn tls_files(&self) -> Result<Option<(&Path, &Path)>, String> {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (Some(_), None) | (None, Some(_)) => Err(
+                "server.tls_cert_file and server.tls_key_file go together: set both, or neither \
+                 (TLS in a proxy in front)"
+                    .into(),
+            ),
+            (None, None) if self.listen.ip().is_loopback() || self.allow_plain_http => Ok(None),
+            (None, None) => Err(format!(
+                "server.listen {} is reachable from other machines, and plain HTTP there sends \
+                 sessions and tokens unencrypted: set server.tls_cert_file and \
+                 server.tls_key_file, or listen on 127.0.0.1 behind a TLS proxy (or set \
+                 server.allow_plain_http = true when a proxy on another machine terminates TLS)",
+                self.listen
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -381,6 +424,9 @@ impl Default for ServerConfig {
             web_root: defaults::web_root(),
             public_url: None,
             trusted_proxies: Vec::new(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            allow_plain_http: false,
         }
     }
 }

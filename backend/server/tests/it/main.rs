@@ -24,6 +24,7 @@ mod sign_in;
 mod stack;
 mod support;
 mod system;
+mod tls;
 mod tokens;
 mod ttl;
 mod web;

@@ -51,6 +51,7 @@ pub fn config_in(dir: &Path) -> Config {
             web_root,
             public_url: None,
             trusted_proxies: Vec::new(),
+            ..ServerConfig::default()
         },
         notifications: NotificationsSection {
             // templates render in the real binary (the running one is this test harness)
