@@ -143,7 +143,7 @@ async fn main() {
         data_dir: data,
         server: ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            web_root,
+            web_root: Some(web_root),
             public_url: None,
             trusted_proxies: Vec::new(),
             ..ServerConfig::default()

@@ -367,7 +367,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                 .route("/metrics", axum::routing::get(metrics::serve))
                 .with_state((metrics, engine)),
         )
-        .fallback_service(spa::service(&config.server.web_root))
+        .fallback_service(spa::service(config.server.web_root.as_deref()))
         .layer(axum::middleware::from_fn_with_state(hsts, headers::add))
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(trusted_proxies),

@@ -37,7 +37,7 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
         data_dir: dir.join("data"),
         server: ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            web_root,
+            web_root: Some(web_root),
             public_url: None,
             trusted_proxies: Vec::new(),
             ..ServerConfig::default()

@@ -356,7 +356,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.server.listen.to_string(), "0.0.0.0:7000");
-        assert_eq!(config.server.web_root, PathBuf::from("web"));
+        assert_eq!(config.server.web_root, Some(PathBuf::from("web")));
     }
 
     #[test]

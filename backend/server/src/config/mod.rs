@@ -276,9 +276,9 @@ pub struct ServerConfig {
     /// One port carries native gRPC, gRPC-web and the web app.
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
-    /// The built web app (Trunk's `dist/`).
-    #[serde(default = "defaults::web_root")]
-    pub web_root: PathBuf,
+    /// The built web app (`frontend/build`'s `dist/`). Not set: the web app built into the
+    /// binary (the `embedded-web` feature, on in the Debian package), else `dist`.
+    pub web_root: Option<PathBuf>,
     /// The address people use, e.g. `https://jitroles.example.com`: sign-in redirects and the
     /// cross-origin check are built from it. Default: `http://` + the listening address.
     pub public_url: Option<String>,
@@ -362,9 +362,6 @@ mod defaults {
     pub fn listen() -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 8080))
     }
-    pub fn web_root() -> PathBuf {
-        PathBuf::from("dist")
-    }
     pub fn directory_timeout() -> u64 {
         10
     }
@@ -421,7 +418,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: defaults::listen(),
-            web_root: defaults::web_root(),
+            web_root: None,
             public_url: None,
             trusted_proxies: Vec::new(),
             tls_cert_file: None,

@@ -48,7 +48,7 @@ pub fn config_in(dir: &Path) -> Config {
         data_dir: dir.join("data"),
         server: ServerConfig {
             listen: "127.0.0.1:0".parse().expect("addr"),
-            web_root,
+            web_root: Some(web_root),
             public_url: None,
             trusted_proxies: Vec::new(),
             ..ServerConfig::default()
