@@ -55,8 +55,9 @@ const provider = new Provider(ISSUER, {
       token_endpoint_auth_method: 'client_secret_basic',
       grant_types: ['authorization_code'],
       response_types: ['code'],
-      redirect_uris: [`http://127.0.0.1:8080/auth/callback`],
-      post_logout_redirect_uris: [`http://127.0.0.1:8080/auth/signed-out`],
+      // the demo, and the installed package over TLS (scripts/package-test)
+      redirect_uris: [`http://127.0.0.1:8080/auth/callback`, `https://localhost:8443/auth/callback`],
+      post_logout_redirect_uris: [`http://127.0.0.1:8080/auth/signed-out`, `https://localhost:8443/auth/signed-out`],
     },
     {
       client_id: 'ci-bot',

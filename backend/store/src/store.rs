@@ -1,6 +1,6 @@
 //! Connecting, migrating, and the `Store` port implemented over sea-orm.
 
-use std::time::Duration;
+use std::{path::Path, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -11,7 +11,8 @@ use jitroles_domain::{
     system::{DatabaseKind, Installation},
 };
 use sea_orm::{
-    ColumnTrait, ConnectOptions, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    ColumnTrait, ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Set, Statement,
     sea_query::Expr,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
@@ -31,6 +32,8 @@ pub enum StoreError {
     Connect { url: String, source: DbErr },
     #[error("database migration failed: {0}")]
     Migrate(DbErr),
+    #[error("backup failed: {0}")]
+    Backup(String),
 }
 
 /// An open database: SQLite or PostgreSQL, chosen by URL.
@@ -120,6 +123,81 @@ impl Database {
         Migrator::down(&self.conn, None)
             .await
             .map_err(StoreError::Migrate)
+    }
+
+    /// Writes a consistent copy of a running SQLite database to `to` (`VACUUM INTO`: one read
+    /// transaction, so grants being written meanwhile are either in it whole or not at all),
+    /// and marks the copy as a snapshot taken at `taken_at`: a server started on it knows it
+    /// was restored, and from when ([`Self::restored_snapshot`]). `to` must not exist.
+    /// PostgreSQL is backed up with its own tools (`pg_dump`): an error says so.
+    pub async fn backup_to(&self, to: &Path, taken_at: DateTime<Utc>) -> Result<(), StoreError> {
+        let fail = |why: String| StoreError::Backup(format!("{}: {why}", to.display()));
+        if self.kind != DatabaseKind::Sqlite {
+            return Err(StoreError::Backup(
+                "jitroles backs up SQLite only; back PostgreSQL up with pg_dump (README: Backups)"
+                    .into(),
+            ));
+        }
+        if to.exists() {
+            return Err(fail("already exists; name a new file".into()));
+        }
+        let path = to.to_str().ok_or_else(|| fail("not a UTF-8 path".into()))?;
+        self.conn
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "VACUUM INTO ?",
+                [path.into()],
+            ))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let copy = Self::connect(&format!("sqlite://{path}"))
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let marked = copy
+            .conn
+            .execute_unprepared(&format!(
+                "PRAGMA user_version = {}",
+                taken_at.timestamp().max(1)
+            ))
+            .await;
+        copy.close().await;
+        marked.map_err(|e| fail(e.to_string()))?;
+        Ok(())
+    }
+
+    /// When this database is a restored snapshot an admin has not yet reviewed: the time the
+    /// snapshot was taken. SQLite keeps it in its header's `user_version`, which only
+    /// [`Self::backup_to`] sets (in the copy) and [`Self::snapshot_reviewed`] clears.
+    pub async fn restored_snapshot(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
+        if self.kind != DatabaseKind::Sqlite {
+            return Ok(None);
+        }
+        let row = self
+            .conn
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA user_version",
+            ))
+            .await
+            .map_err(db_error)?;
+        let seconds: i64 = match row {
+            Some(row) => row.try_get_by_index(0).map_err(db_error)?,
+            None => 0,
+        };
+        Ok((seconds > 0)
+            .then(|| DateTime::from_timestamp(seconds, 0))
+            .flatten())
+    }
+
+    /// The admin reviewed what a restore forgot: the database is no longer a snapshot.
+    pub async fn snapshot_reviewed(&self) -> Result<(), DomainError> {
+        if self.kind == DatabaseKind::Sqlite {
+            self.conn
+                .execute_unprepared("PRAGMA user_version = 0")
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(())
     }
 
     /// Closes the pool, waiting for connections in use (so SQLite checkpoints its WAL).

@@ -320,6 +320,38 @@ mod tests {
         assert_eq!(config.database_url(), "sqlite://data/jitroles.db");
     }
 
+    /// The Debian package's conffile: it loads as shipped, and lists every setting (each
+    /// key the environment can set, under its section, commented out or set).
+    #[test]
+    fn the_packaged_config_loads_and_lists_every_setting() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/debian/jitroles.toml");
+        let config = load(Some(&path), env_of(&[])).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/jitroles"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut section = String::new();
+        let mut listed = std::collections::HashSet::new();
+        for line in text.lines() {
+            let line = line.trim_start_matches('#');
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_owned();
+            } else if let Some((key, _)) = line.split_once(" = ") {
+                let full = if section.is_empty() {
+                    key.to_owned()
+                } else {
+                    format!("{section}.{key}")
+                };
+                listed.insert(full);
+            }
+        }
+        let missing: Vec<&str> = ENV_KEYS
+            .iter()
+            .map(|(_, key, _)| *key)
+            .filter(|key| !listed.contains(*key))
+            .collect();
+        assert!(missing.is_empty(), "not in {}: {missing:?}", path.display());
+    }
+
     #[test]
     fn tls_files_go_together_and_plain_http_stays_on_loopback_unless_allowed() {
         let tls = |pairs: &[(&str, &str)]| load(None, env_of(pairs)).unwrap().server;

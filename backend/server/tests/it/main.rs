@@ -14,6 +14,7 @@ mod instances;
 mod notify;
 mod oidc;
 mod outage;
+mod package;
 mod pam;
 mod rename;
 mod samba;

@@ -93,6 +93,14 @@ impl Samba {
         }
     }
 
+    /// The role group `name` in OU=JIT Roles as it is (deleted when dropped).
+    pub fn role_group_named(&self, name: &str) -> RoleGroup {
+        RoleGroup {
+            name: name.into(),
+            dn: format!("CN={name},{}", env("AD_ROLE_OU")),
+        }
+    }
+
     /// The lower-cased DNs of `group`'s direct members.
     pub fn members(&self, group: &RoleGroup) -> BTreeSet<String> {
         self.search(&group.dn, "base", "(objectClass=*)", "member")

@@ -148,7 +148,7 @@ async fn connect(addr: SocketAddr, ca: &Path, alpn: &[&[u8]]) -> io::Result<TlsS
 }
 
 /// A native gRPC channel over TLS (HTTP/2 by ALPN), and how many connections it has made.
-async fn grpc_over_tls(addr: SocketAddr, ca: &Path) -> (Channel, Arc<AtomicUsize>) {
+pub async fn grpc_over_tls(addr: SocketAddr, ca: &Path) -> (Channel, Arc<AtomicUsize>) {
     let made = Arc::new(AtomicUsize::new(0));
     let (ca, counter) = (ca.to_owned(), made.clone());
     let channel = Endpoint::from_static("http://localhost")
