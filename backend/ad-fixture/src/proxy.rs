@@ -5,7 +5,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
 };
 
@@ -14,6 +14,7 @@ use tokio::{net::TcpListener, sync::Mutex, task::JoinHandle};
 pub struct Proxy {
     addr: SocketAddr,
     open: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
     links: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -23,9 +24,11 @@ impl Proxy {
         let addr = listener.local_addr()?;
         let open = Arc::new(AtomicBool::new(true));
         let links = Arc::new(Mutex::new(Vec::new()));
-        let (o, l) = (open.clone(), links.clone());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (o, a, l) = (open.clone(), accepted.clone(), links.clone());
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
                 if !o.load(Ordering::SeqCst) {
                     continue; // dropped: the connection is closed at once
                 }
@@ -37,12 +40,22 @@ impl Proxy {
                 l.lock().await.push(link);
             }
         });
-        Ok(Self { addr, open, links })
+        Ok(Self {
+            addr,
+            open,
+            accepted,
+            links,
+        })
     }
 
     /// Where clients connect.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Connections clients opened (or tried to, while cut) since the start.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// Drops every connection and refuses new ones.

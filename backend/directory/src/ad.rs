@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use jitroles_domain::{
     DomainError,
     directory::{
-        Capabilities, Directory, DirectoryGroup, DirectoryObject, DirectoryUser, GroupRef, Member,
-        MembershipChange, SearchPage, SearchScope, Sid, UserLookup, WriteAccess, choose_mechanism,
+        Capabilities, Controller, Directory, DirectoryGroup, DirectoryObject, DirectoryUser,
+        GroupRef, Member, MembershipChange, SearchPage, SearchScope, Sid, UserLookup, WriteAccess,
+        choose_mechanism,
     },
 };
 use ldap3::{Mod, Scope, SearchEntry, SearchOptions, controls::RawControl};
@@ -57,8 +58,6 @@ struct RootDse {
     default_nc: String,
     config_nc: String,
     forest_level: u32,
-    /// This DC's `nTDSDSA` object.
-    ds_service_name: Option<String>,
 }
 
 pub struct ActiveDirectory {
@@ -97,7 +96,6 @@ impl ActiveDirectory {
                             "defaultNamingContext",
                             "configurationNamingContext",
                             "forestFunctionality",
-                            "dsServiceName",
                         ],
                         None,
                         false,
@@ -116,7 +114,6 @@ impl ActiveDirectory {
                     forest_level: text(e, "forestFunctionality")
                         .and_then(|v| v.parse().ok())
                         .unwrap_or(0),
-                    ds_service_name: text(e, "dsServiceName"),
                 })
             })
             .await
@@ -396,8 +393,58 @@ impl Directory for ActiveDirectory {
 
     /// One modify deletes them all (AD and Samba apply it in one transaction, far cheaper than
     /// one modify each on a large group); if the directory refuses the batch because some were
-    /// no longer members, they are removed one by one.
+    /// no longer members, they are removed one by one, on the DC that answered the batch.
     async fn remove_members(
+        &self,
+        group_dn: &str,
+        members: &[Sid],
+    ) -> Result<Vec<MembershipChange>, DomainError> {
+        self.pool
+            .pinned(self.remove_members_on_one_dc(group_dn, members))
+            .await
+    }
+
+    async fn members(&self, group_dn: &str) -> Result<Vec<Member>, DomainError> {
+        // every range from one DC: ranges of different DCs need not line up
+        self.pool.pinned(self.members_on_one_dc(group_dn)).await
+    }
+
+    async fn capabilities(&self) -> Result<Capabilities, DomainError> {
+        *self.pam.write().await = None; // re-read: an admin may have enabled it since
+        let pam_enabled = self.pam_enabled().await?;
+        Ok(Capabilities {
+            forest_functional_level: self.root().await?.forest_level,
+            pam_enabled,
+            mechanism: choose_mechanism(pam_enabled, self.pool.config().force_scheduler),
+        })
+    }
+
+    async fn write_access(&self, group_dn: &str) -> Result<WriteAccess, DomainError> {
+        let entry = self
+            .read(
+                group_dn,
+                "(objectClass=*)",
+                &["allowedAttributesEffective", "adminCount"],
+            )
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("the group {}", common_name(group_dn)),
+            })?;
+        Ok(WriteAccess {
+            can_write_members: values(&entry, "allowedAttributesEffective")
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("member")),
+            protected: text(&entry, "adminCount").as_deref() == Some("1"),
+        })
+    }
+
+    fn controllers(&self) -> Vec<Controller> {
+        self.pool.controllers()
+    }
+}
+
+impl ActiveDirectory {
+    async fn remove_members_on_one_dc(
         &self,
         group_dn: &str,
         members: &[Sid],
@@ -423,7 +470,7 @@ impl Directory for ActiveDirectory {
         Ok(changes)
     }
 
-    async fn members(&self, group_dn: &str) -> Result<Vec<Member>, DomainError> {
+    async fn members_on_one_dc(&self, group_dn: &str) -> Result<Vec<Member>, DomainError> {
         let link_ttls = self.pam_enabled().await?;
         let mut members = Vec::new();
         let mut start = 0;
@@ -463,35 +510,6 @@ impl Directory for ActiveDirectory {
             }
         }
         Ok(members)
-    }
-
-    async fn capabilities(&self) -> Result<Capabilities, DomainError> {
-        *self.pam.write().await = None; // re-read: an admin may have enabled it since
-        let pam_enabled = self.pam_enabled().await?;
-        Ok(Capabilities {
-            forest_functional_level: self.root().await?.forest_level,
-            pam_enabled,
-            mechanism: choose_mechanism(pam_enabled, self.pool.config().force_scheduler),
-        })
-    }
-
-    async fn write_access(&self, group_dn: &str) -> Result<WriteAccess, DomainError> {
-        let entry = self
-            .read(
-                group_dn,
-                "(objectClass=*)",
-                &["allowedAttributesEffective", "adminCount"],
-            )
-            .await?
-            .ok_or_else(|| DomainError::NotFound {
-                what: format!("the group {}", common_name(group_dn)),
-            })?;
-        Ok(WriteAccess {
-            can_write_members: values(&entry, "allowedAttributesEffective")
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case("member")),
-            protected: text(&entry, "adminCount").as_deref() == Some("1"),
-        })
     }
 }
 

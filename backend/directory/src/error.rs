@@ -5,8 +5,6 @@ use jitroles_domain::DomainError;
 use ldap3::LdapError;
 use thiserror::Error;
 
-use crate::DirectoryConfig;
-
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum DirectoryError {
     #[error("the directory at {url} cannot be reached: {detail}")]
@@ -56,13 +54,18 @@ impl DirectoryError {
         )
     }
 
-    /// Classifies an ldap3 error; the config makes messages concrete (URL, bind DN, timeout).
-    pub(crate) fn from_ldap(e: LdapError, config: &DirectoryConfig) -> Self {
-        let (url, bind_dn) = (config.url.as_str(), config.bind_dn.as_str());
+    /// Classifies an ldap3 error on the DC at `url`; the bind DN and the timeout the operation
+    /// had make messages concrete.
+    pub(crate) fn from_ldap(
+        e: LdapError,
+        url: &str,
+        bind_dn: &str,
+        timeout: std::time::Duration,
+    ) -> Self {
         match e {
             LdapError::LdapResult { result } => Self::from_code(result.rc, &result.text, bind_dn),
             LdapError::Timeout { .. } => Self::Timeout {
-                seconds: config.timeout.as_secs(),
+                seconds: (timeout + std::time::Duration::from_millis(500)).as_secs(),
             },
             LdapError::Rustls { source } => Self::Tls {
                 url: url.into(),

@@ -151,6 +151,21 @@ pub struct Capabilities {
     pub mechanism: Mechanism,
 }
 
+/// One domain controller the directory is reached through, as the adapter last found it: for
+/// `directory check`, health and metrics. Several are configured for failover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Controller {
+    pub url: String,
+    /// It answered the last operation sent to it (or none was sent yet).
+    pub up: bool,
+    /// While it is skipped: how long until it is tried again.
+    pub retry_in: Option<Duration>,
+    /// The last failure that made it skipped (for operators: it names the DC).
+    pub last_error: Option<String>,
+    /// Times it was found not answering since the start.
+    pub failures: u64,
+}
+
 /// Whether the service account may manage a group's members.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteAccess {
@@ -284,6 +299,12 @@ pub trait Directory: Send + Sync {
 
     /// Whether the service account may write `member` on the group, and if it is protected.
     async fn write_access(&self, group_dn: &str) -> Result<WriteAccess, DomainError>;
+
+    /// The domain controllers behind this directory and their state, without asking them;
+    /// none for a directory that has no such thing.
+    fn controllers(&self) -> Vec<Controller> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

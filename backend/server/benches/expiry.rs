@@ -53,7 +53,7 @@ async fn main() {
         .unwrap(); // "already exists" on later runs is fine
 
     let directory = DirectorySection {
-        url: env("AD_LDAPS_URL"),
+        urls: vec![env("AD_LDAPS_URL")],
         bind_dn: env("AD_SVC_DN"),
         bind_password: env("AD_SVC_PASS").into(),
         ca_file: Some(env("AD_CA_FILE").into()),

@@ -32,7 +32,7 @@ async fn run(timeout_seconds: u64, caller_deadline: Option<Duration>, samples: u
     let dir = tempfile::tempdir().unwrap();
     let mut config = support::config(dir.path(), None);
     if let Some(d) = config.directory.as_mut() {
-        d.url = proxy.url();
+        d.urls = vec![proxy.url()];
         d.ca_file = None;
         d.allow_plain_ldap = true;
         d.timeout_seconds = timeout_seconds;

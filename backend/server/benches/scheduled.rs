@@ -60,7 +60,7 @@ async fn on_fixture(config: &mut jitroles_server::config::Config) -> Setup {
     .unwrap();
     let people = fixture.add_people("dba-oncall", ON_FIXTURE);
     config.directory = Some(DirectorySection {
-        url: fixture.url(),
+        urls: vec![fixture.url()],
         bind_dn: SVC_DN.into(),
         bind_password: SVC_PASSWORD.into(),
         ca_file: None,

@@ -103,9 +103,14 @@ pub async fn bounded<T>(
     call: impl Future<Output = Result<T, DomainError>>,
 ) -> Result<T, DomainError> {
     match current() {
-        Some(deadline) => tokio::time::timeout_at(deadline.directory_by, call)
-            .await
-            .unwrap_or_else(|_| Err(deadline.missed())),
+        // the adapter shares what is left among the DCs it tries, so the next DC is asked
+        // before the deadline and not after it
+        Some(deadline) => tokio::time::timeout_at(
+            deadline.directory_by,
+            jitroles_directory::within(deadline.directory_by.into_std(), call),
+        )
+        .await
+        .unwrap_or_else(|_| Err(deadline.missed())),
         None => call.await,
     }
 }

@@ -22,7 +22,20 @@ pub async fn check(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let transport = section.adapter_config().transport()?;
-    writeln!(out, "directory:        {} ({transport:?})", section.url)?;
+    writeln!(
+        out,
+        "directory:        {} ({transport:?})",
+        section.urls.join(", ")
+    )?;
+    if section.urls.len() > 1 {
+        writeln!(out, "domain controllers, tried in this order:")?;
+        for (url, state) in each_dc(section).await {
+            match state {
+                Ok(()) => writeln!(out, "    {url}: answers")?,
+                Err(e) => writeln!(out, "    {url}: DOES NOT ANSWER: {e}")?,
+            }
+        }
+    }
     writeln!(out, "bound as:         {}", section.bind_dn)?;
     writeln!(out, "naming context:   {}", dir.base_dn().await?)?;
     writeln!(
@@ -90,6 +103,32 @@ pub async fn check(
         }
     }
     Ok(all_writable)
+}
+
+/// Each configured DC asked on its own (no failover), in configured order: whether it answers
+/// (binds and reads the forest's capabilities), else why not, within `directory.timeout_seconds`.
+pub async fn each_dc(section: &DirectorySection) -> Vec<(String, Result<(), String>)> {
+    let timeout = std::time::Duration::from_secs(section.timeout_seconds.max(1));
+    let mut states = Vec::with_capacity(section.urls.len());
+    for url in &section.urls {
+        let mut config = section.adapter_config();
+        config.urls = vec![url.clone()];
+        let state = match ActiveDirectory::new(config) {
+            Err(e) => Err(e.to_string()),
+            Ok(dc) => match tokio::time::timeout(timeout, dc.capabilities()).await {
+                Ok(Ok(_)) => Ok(()),
+                // the whole error: this is for the operator, at the DC's console
+                Ok(Err(_)) => Err(dc
+                    .controllers()
+                    .pop()
+                    .and_then(|c| c.last_error)
+                    .unwrap_or_else(|| "it refused the request".into())),
+                Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
+            },
+        };
+        states.push((url.clone(), state));
+    }
+    states
 }
 
 /// Under the scheduler a removed member keeps the Kerberos tickets they hold: says how long,

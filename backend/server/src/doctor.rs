@@ -41,6 +41,29 @@ fn fail(name: &'static str, said: impl Into<String>, fix: impl Into<String>) -> 
     }
 }
 
+/// Every configured DC asked on its own: failover hides a DC that is down, so this says it.
+async fn each_dc(section: &crate::config::DirectorySection) -> Check {
+    let states = crate::directory_cli::each_dc(section).await;
+    let down: Vec<String> = states
+        .iter()
+        .filter_map(|(url, state)| state.as_ref().err().map(|e| format!("{url}: {e}")))
+        .collect();
+    if down.is_empty() {
+        pass("domain controllers", format!("all {} answer", states.len()))
+    } else {
+        fail(
+            "domain controllers",
+            format!(
+                "{} of {} do not answer (jitroles fails over to the others): {}",
+                down.len(),
+                states.len(),
+                down.join("; ")
+            ),
+            "check that DC and the network path to it, or take it out of directory.urls",
+        )
+    }
+}
+
 /// How long one network check may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -175,8 +198,8 @@ async fn directory(
         Ok(Err(e)) => {
             checks.push(fail(
                 "directory",
-                format!("{}: {}", section.url, e.said()),
-                "check directory.url, directory.ca_file (the CA that signed the DC's \
+                format!("{}: {}", section.urls.join(", "), e.said()),
+                "check directory.urls, directory.ca_file (the CA that signed the DC's \
                  certificate) and the service account's DN and password",
             ));
             return;
@@ -186,7 +209,7 @@ async fn directory(
                 "directory",
                 format!(
                     "{} did not answer within {} s",
-                    section.url,
+                    section.urls.join(", "),
                     TIMEOUT.as_secs()
                 ),
                 "check the network path to the DC (port 636 for ldaps://)",
@@ -198,12 +221,15 @@ async fn directory(
         "directory",
         format!(
             "{} reachable, bound as {}; mechanism: {} (PAM {})",
-            section.url,
+            section.urls.join(", "),
             section.bind_dn,
             caps.mechanism,
             if caps.pam_enabled { "on" } else { "off" }
         ),
     ));
+    if section.urls.len() > 1 {
+        checks.push(each_dc(section).await);
+    }
     let Some(db) = db else {
         checks.push(fail(
             "role groups",

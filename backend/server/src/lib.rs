@@ -570,7 +570,8 @@ async fn open_database(config: &Config) -> anyhow::Result<Database> {
 }
 
 /// The health service name that follows the directory: NOT_SERVING while no DC answers (the
-/// server itself, `""`, keeps following the database; sign-in and roles need both).
+/// server itself, `""`, keeps following the database; sign-in and roles need both). Each DC
+/// has its own, `jitroles.directory/<its URL>`.
 pub const DIRECTORY_HEALTH: &str = "jitroles.directory";
 /// The health service name that follows the database.
 pub const DATABASE_HEALTH: &str = "jitroles.database";
@@ -590,6 +591,17 @@ async fn watch_directory(
             }
         };
         health.set_service_status(DIRECTORY_HEALTH, status).await;
+        // each DC as `jitroles.directory/<url>`: NOT_SERVING while it is skipped
+        for dc in directory.controllers() {
+            let status = if dc.up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            health
+                .set_service_status(format!("{DIRECTORY_HEALTH}/{}", dc.url), status)
+                .await;
+        }
     }
 }
 

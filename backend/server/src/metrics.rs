@@ -14,8 +14,8 @@ use axum::{
 use jitroles_domain::{
     DomainError,
     directory::{
-        Capabilities, Directory, DirectoryGroup, DirectoryUser, GroupRef, Member, MembershipChange,
-        SearchPage, SearchScope, Sid, UserLookup, WriteAccess,
+        Capabilities, Controller, Directory, DirectoryGroup, DirectoryUser, GroupRef, Member,
+        MembershipChange, SearchPage, SearchScope, Sid, UserLookup, WriteAccess,
     },
 };
 use prometheus_client::{
@@ -82,6 +82,8 @@ pub struct Metrics {
     expiry_lateness: Histogram,
     directory_seconds: Histograms,
     directory_errors: Family<Labels, Counter>,
+    dc_up: Family<Labels, Gauge>,
+    dc_failures: Family<Labels, Counter>,
     rpc_requests: Family<Labels, Counter>,
     rpc_seconds: Histograms,
     notifications: Family<Labels, Counter>,
@@ -108,6 +110,8 @@ impl Metrics {
         let expiry_lateness = Histogram::new(exponential_buckets(0.01, 2.0, 15));
         let directory_seconds = Histograms::new_with_constructor(latency_histogram);
         let directory_errors = Family::<Labels, Counter>::default();
+        let dc_up = Family::<Labels, Gauge>::default();
+        let dc_failures = Family::<Labels, Counter>::default();
         let rpc_requests = Family::<Labels, Counter>::default();
         let rpc_seconds = Histograms::new_with_constructor(latency_histogram);
         registry.register(
@@ -136,6 +140,16 @@ impl Metrics {
             directory_errors.clone(),
         );
         registry.register(
+            "directory_dc_up",
+            "Each configured domain controller: 1 while it answers (or was not asked yet), 0 while it is skipped",
+            dc_up.clone(),
+        );
+        registry.register(
+            "directory_dc_failures",
+            "Times each domain controller was found not answering (then skipped for a while)",
+            dc_failures.clone(),
+        );
+        registry.register(
             "rpc_requests",
             "gRPC and gRPC-web calls by method and status code",
             rpc_requests.clone(),
@@ -159,6 +173,8 @@ impl Metrics {
             expiry_lateness,
             directory_seconds,
             directory_errors,
+            dc_up,
+            dc_failures,
             rpc_requests,
             rpc_seconds,
             notifications,
@@ -187,6 +203,17 @@ impl Metrics {
             .observe(took.as_secs_f64());
         if failed {
             self.directory_errors.get_or_create(&labels).inc();
+        }
+    }
+
+    /// Each DC's state as the directory adapter last found it (the URLs come from the
+    /// configuration, so the series are bounded).
+    fn controllers(&self, controllers: &[Controller]) {
+        for c in controllers {
+            let labels = vec![("url".to_owned(), c.url.clone())];
+            self.dc_up.get_or_create(&labels).set(i64::from(c.up));
+            let counter = self.dc_failures.get_or_create(&labels);
+            counter.inc_by(c.failures.saturating_sub(counter.get()));
         }
     }
 
@@ -274,6 +301,7 @@ impl MeteredDirectory {
         let result = crate::deadline::bounded(call).await;
         self.metrics
             .directory_op(op, started.elapsed(), result.is_err());
+        self.metrics.controllers(&self.inner.controllers());
         result
     }
 }
@@ -359,5 +387,9 @@ impl Directory for MeteredDirectory {
     async fn write_access(&self, group_dn: &str) -> Result<WriteAccess, DomainError> {
         self.timed("write_access", self.inner.write_access(group_dn))
             .await
+    }
+
+    fn controllers(&self) -> Vec<Controller> {
+        self.inner.controllers()
     }
 }

@@ -22,23 +22,33 @@ pub struct PamEnabled {
 
 impl ActiveDirectory {
     /// The URL of the Domain Naming Master: `fsmoRoleOwner` of `CN=Partitions` names its
-    /// `nTDSDSA` object. When that is this DC's (the rootDSE's `dsServiceName`), the URL this
-    /// adapter was configured with; otherwise the parent of that object (the server object)
-    /// holds the master's `dNSHostName`, reached with the configured scheme and port.
+    /// `nTDSDSA` object. When that is the answering DC's (its rootDSE's `dsServiceName`), that
+    /// DC's URL; otherwise the parent of that object (the server object) holds the master's
+    /// `dNSHostName`, reached with the same scheme and port. The reads go to one DC.
     pub async fn naming_master(&self) -> Result<String, DirectoryError> {
-        let root = self.root().await?.clone();
-        let partitions = format!("CN=Partitions,{}", root.config_nc);
+        self.pool.pinned(self.naming_master_on_one_dc()).await
+    }
+
+    async fn naming_master_on_one_dc(&self) -> Result<String, DirectoryError> {
+        let config_nc = self.root().await?.config_nc.clone();
+        // this DC's own object: read here, not the cached rootDSE, which may be another DC's
+        let this = self
+            .read("", "(objectClass=*)", &["dsServiceName"])
+            .await?
+            .and_then(|e| text(&e, "dsServiceName"));
+        let partitions = format!("CN=Partitions,{config_nc}");
         let owner = self
             .read(&partitions, "(objectClass=*)", &["fsmoRoleOwner"])
             .await?
             .and_then(|e| text(&e, "fsmoRoleOwner"))
             .ok_or_else(|| DirectoryError::Invalid(format!("{partitions} has no fsmoRoleOwner")))?;
-        let url = &self.pool.config().url;
-        if root
-            .ds_service_name
-            .is_some_and(|this| this.eq_ignore_ascii_case(&owner))
-        {
-            return Ok(url.clone());
+        let url = self
+            .pool
+            .pinned_url()
+            .ok_or_else(|| DirectoryError::Invalid("no domain controller answered".into()))?
+            .to_owned();
+        if this.is_some_and(|this| this.eq_ignore_ascii_case(&owner)) {
+            return Ok(url);
         }
         let server = owner
             .split_once(',')
@@ -49,7 +59,7 @@ impl ActiveDirectory {
             .await?
             .and_then(|e| text(&e, "dNSHostName"))
             .ok_or_else(|| DirectoryError::Invalid(format!("{server} has no dNSHostName")))?;
-        wire::with_host(url, &host).ok_or_else(|| {
+        wire::with_host(&url, &host).ok_or_else(|| {
             DirectoryError::Config(format!("cannot put the host {host} into the URL {url}"))
         })
     }
@@ -62,17 +72,20 @@ impl ActiveDirectory {
             "CN=Partitions,{}:{PAM_FEATURE_GUID}",
             self.root().await?.config_nc
         );
-        let elsewhere = if master.eq_ignore_ascii_case(&self.pool.config().url) {
+        // the master only, without failover: another DC answers unwillingToPerform
+        let elsewhere = if let [only] = self.pool.config().urls.as_slice()
+            && only.eq_ignore_ascii_case(&master)
+        {
             None
         } else {
             let mut config = self.pool.config().clone();
-            config.url = master.clone();
+            config.urls = vec![master.clone()];
             Some(Self::new(config)?)
         };
         let on = elsewhere.as_ref().unwrap_or(self);
         let result = on
             .pool
-            .write(|mut ldap| {
+            .write("", |mut ldap| {
                 let value = value.clone();
                 async move {
                     ldap.modify(

@@ -63,8 +63,19 @@ fn answer(rc: u32) -> String {
 }
 
 impl ActiveDirectory {
-    /// Runs the probe on `group_dn` with the account `member` (who must not be in the group).
+    /// Runs the probe on `group_dn` with the account `member` (who must not be in the group),
+    /// on one DC: what it reads back is what that DC did.
     pub async fn probe_ttl(
+        &self,
+        group_dn: &str,
+        member: &Sid,
+    ) -> Result<ProbeReport, DirectoryError> {
+        self.pool
+            .pinned(self.probe_ttl_on_one_dc(group_dn, member))
+            .await
+    }
+
+    async fn probe_ttl_on_one_dc(
         &self,
         group_dn: &str,
         member: &Sid,

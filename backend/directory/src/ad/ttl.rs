@@ -7,8 +7,9 @@
 //! never touched), written, and read back with the link-TTL control; when it does not hold
 //! the TTL asked, it is rewritten (one modify: delete the value, add it with the TTL) and read
 //! again. What this DC did with a re-add is remembered, so the next extension goes straight to
-//! the write that works. The reads go through the same pool as the write: with one DC
-//! configured that is the DC that took the write.
+//! the write that works. The whole sequence is pinned to one DC (`Pool::pinned`): the reads
+//! before and after the write go to the DC that takes the write, since another DC may not
+//! have received it yet.
 
 use std::{
     collections::HashSet,
@@ -126,7 +127,7 @@ impl ActiveDirectory {
     ) -> Result<u32, DirectoryError> {
         let result = self
             .pool
-            .write(|mut ldap| {
+            .write(group_dn, |mut ldap| {
                 let (dn, changes) = (group_dn.to_owned(), changes.clone());
                 async move { ldap.modify(&dn, changes).await }
             })
@@ -156,6 +157,17 @@ impl ActiveDirectory {
 
     /// The TTL write of [`Directory::add_member`]: see the module's documentation.
     pub(super) async fn add_ttl_link(
+        &self,
+        group_dn: &str,
+        member: &Sid,
+        ttl: Duration,
+    ) -> Result<MembershipChange, DomainError> {
+        self.pool
+            .pinned(self.add_ttl_link_on_one_dc(group_dn, member, ttl))
+            .await
+    }
+
+    async fn add_ttl_link_on_one_dc(
         &self,
         group_dn: &str,
         member: &Sid,

@@ -21,12 +21,12 @@ async fn ldaps_starttls_and_explicitly_allowed_plain_ldap_all_work() {
     finds_dave(ad.config()).await.unwrap();
 
     let mut starttls = ad.config();
-    starttls.url = ad.url.clone();
+    starttls.urls = vec![ad.url.clone()];
     starttls.starttls = true;
     finds_dave(starttls).await.unwrap();
 
     let mut plain = ad.config();
-    plain.url = ad.url.clone();
+    plain.urls = vec![ad.url.clone()];
     plain.allow_plain = true;
     finds_dave(plain).await.unwrap();
 }
@@ -35,7 +35,7 @@ async fn ldaps_starttls_and_explicitly_allowed_plain_ldap_all_work() {
 async fn plain_ldap_is_refused_unless_allowed() {
     let Some(ad) = ad() else { return };
     let mut plain = ad.config();
-    plain.url = ad.url.clone();
+    plain.urls = vec![ad.url.clone()];
     let err = ActiveDirectory::new(plain).err().unwrap();
     assert!(
         matches!(err, DirectoryError::Config(ref m) if m.contains("plain LDAP")),

@@ -8,6 +8,7 @@
 mod access;
 mod connection;
 mod contract;
+mod failover;
 mod faults;
 mod membership;
 mod outage;

@@ -57,7 +57,7 @@ impl Ad {
             .await
             .unwrap();
         let mut config = self.config();
-        config.url = format!("ldaps://{}", proxy.addr());
+        config.urls = vec![format!("ldaps://{}", proxy.addr())];
         config.timeout = std::time::Duration::from_secs(2);
         config.retries = 1;
         (ActiveDirectory::new(config).unwrap(), proxy)

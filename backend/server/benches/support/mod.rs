@@ -48,7 +48,7 @@ pub fn config(dir: &std::path::Path, database: Option<String>) -> jitroles_serve
             ..NotificationsSection::default()
         },
         directory: Some(DirectorySection {
-            url: env("AD_LDAPS_URL"),
+            urls: vec![env("AD_LDAPS_URL")],
             bind_dn: env("AD_SVC_DN"),
             bind_password: env("AD_SVC_PASS").into(),
             ca_file: Some(env("AD_CA_FILE").into()),

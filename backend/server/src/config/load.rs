@@ -42,6 +42,7 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ("JITROLES_LOG_LEVEL", "log.level", Kind::Str),
     ("JITROLES_LOG_FORMAT", "log.format", Kind::Str),
     ("JITROLES_DIRECTORY_URL", "directory.url", Kind::Str),
+    ("JITROLES_DIRECTORY_URLS", "directory.urls", Kind::List),
     ("JITROLES_DIRECTORY_BIND_DN", "directory.bind_dn", Kind::Str),
     (
         "JITROLES_DIRECTORY_BIND_PASSWORD",
@@ -188,6 +189,12 @@ const ENV_KEYS: &[(&str, &str, Kind)] = &[
     ),
 ];
 
+/// Keys that stand for the same setting: set from the environment, one removes the other.
+const REPLACES: &[(&str, &str)] = &[
+    ("directory.url", "directory.urls"),
+    ("directory.urls", "directory.url"),
+];
+
 fn env_to_toml(var: &str, value: String, kind: Kind) -> Result<toml::Value, ConfigError> {
     let bad = |expected: &str| ConfigError::Env {
         var: var.into(),
@@ -236,6 +243,10 @@ pub fn load(
     for (var, key, kind) in ENV_KEYS {
         if let Some(value) = env_value(var, &env)? {
             set_path(&mut table, key, env_to_toml(var, value, *kind)?);
+            // one DC or several: the environment's choice replaces the file's
+            if let Some(other) = REPLACES.iter().find_map(|(k, o)| (k == key).then_some(*o)) {
+                remove_path(&mut table, other);
+            }
             overridden.push(*var);
         }
     }
@@ -270,6 +281,16 @@ fn env_value(
     })?;
     let text = text.strip_suffix('\n').unwrap_or(&text);
     Ok(Some(text.strip_suffix('\r').unwrap_or(text).to_owned()))
+}
+
+fn remove_path(table: &mut toml::Table, dotted: &str) {
+    let Some((section, key)) = dotted.split_once('.') else {
+        table.remove(dotted);
+        return;
+    };
+    if let Some(toml::Value::Table(t)) = table.get_mut(section) {
+        t.remove(key);
+    }
 }
 
 fn set_path(table: &mut toml::Table, dotted: &str, value: toml::Value) {
@@ -482,6 +503,43 @@ mod tests {
             !format!("{d:?}").contains("123456"),
             "the password must not reach logs"
         );
+    }
+
+    #[test]
+    fn several_dcs_come_as_urls_one_as_url_and_never_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let section = |keys: &str| {
+            format!("[directory]\n{keys}\nbind_dn = \"CN=jit-svc\"\nbind_password = \"x\"\n")
+        };
+        let read = |keys: &str| {
+            let file = write(dir.path(), "c.toml", &section(keys));
+            load(Some(&file), env_of(&[])).map(|c| c.directory.unwrap().urls)
+        };
+        assert_eq!(
+            read("urls = [\"ldaps://dc1\", \"ldaps://dc2\"]").unwrap(),
+            ["ldaps://dc1", "ldaps://dc2"]
+        );
+        assert_eq!(read("url = \"ldaps://dc1\"").unwrap(), ["ldaps://dc1"]);
+        for (keys, says) in [
+            ("url = \"ldaps://a\"\nurls = [\"ldaps://b\"]", "both set"),
+            ("urls = []", "is empty"),
+            ("", "missing field `urls` (or `url`"),
+            ("urls = [\"ldaps://a\", \"LDAPS://A\"]", "twice"),
+        ] {
+            let err = read(keys).unwrap_err().to_string();
+            assert!(err.contains(says), "{keys}: {err}");
+        }
+        // the environment's choice replaces the file's
+        let file = write(dir.path(), "c.toml", &section("url = \"ldaps://dc1\""));
+        let d = load(
+            Some(&file),
+            env_of(&[("JITROLES_DIRECTORY_URLS", "ldaps://dc2, ldaps://dc3")]),
+        )
+        .unwrap()
+        .directory
+        .unwrap();
+        assert_eq!(d.urls, ["ldaps://dc2", "ldaps://dc3"]);
+        assert_eq!(d.adapter_config().urls, d.urls);
     }
 
     #[test]

@@ -204,25 +204,50 @@ impl AccessSection {
 
 /// `[directory]`: how the service account reaches AD.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "DirectoryFile")]
 pub struct DirectorySection {
-    /// `ldaps://dc.example.com` (or `ldap://` with `starttls = true`).
-    pub url: String,
+    /// The domain controllers, the preferred first: `ldaps://dc1.example.com` (or `ldap://`
+    /// with `starttls = true`). In the file `urls = [..]`, or `url = ".."` for one.
+    pub urls: Vec<String>,
     pub bind_dn: String,
     /// Prefer `JITROLES_DIRECTORY_BIND_PASSWORD_FILE` to keeping it in the file.
     pub bind_password: Secret,
     /// PEM file with the CA that signed the DC's certificate; default: the system's roots.
     pub ca_file: Option<PathBuf>,
-    #[serde(default)]
     pub starttls: bool,
     /// Plain LDAP: the password crosses the network unencrypted. Off unless set.
-    #[serde(default)]
     pub allow_plain_ldap: bool,
-    #[serde(default = "defaults::directory_timeout")]
     pub timeout_seconds: u64,
     /// Remove members with jitroles' scheduler even when the forest offers TTL links.
-    #[serde(default)]
     pub force_scheduler: bool,
+    /// The domain's "Maximum lifetime for user ticket" (AD's default: 10 h). Under jitroles'
+    /// scheduler a removed member keeps the tickets they hold, so access may outlast a grant by
+    /// this much: the Roles page and `directory check` say so. 1 to 168.
+    pub max_ticket_lifetime_hours: u64,
+}
+
+/// `[directory]` as written: `url` (one DC) or `urls` (several), exactly one of them; the
+/// defaults and checks of the other settings are here too.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryFile {
+    url: Option<String>,
+    urls: Option<Vec<String>>,
+    bind_dn: String,
+    /// Prefer `JITROLES_DIRECTORY_BIND_PASSWORD_FILE` to keeping it in the file.
+    bind_password: Secret,
+    /// PEM file with the CA that signed the DC's certificate; default: the system's roots.
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    starttls: bool,
+    /// Plain LDAP: the password crosses the network unencrypted. Off unless set.
+    #[serde(default)]
+    allow_plain_ldap: bool,
+    #[serde(default = "defaults::directory_timeout")]
+    timeout_seconds: u64,
+    /// Remove members with jitroles' scheduler even when the forest offers TTL links.
+    #[serde(default)]
+    force_scheduler: bool,
     /// The domain's "Maximum lifetime for user ticket" (AD's default: 10 h). Under jitroles'
     /// scheduler a removed member keeps the tickets they hold, so access may outlast a grant by
     /// this much: the Roles page and `directory check` say so. 1 to 168.
@@ -230,7 +255,44 @@ pub struct DirectorySection {
         default = "defaults::max_ticket_lifetime_hours",
         deserialize_with = "ticket_hours"
     )]
-    pub max_ticket_lifetime_hours: u64,
+    max_ticket_lifetime_hours: u64,
+}
+
+impl TryFrom<DirectoryFile> for DirectorySection {
+    type Error = String;
+
+    fn try_from(f: DirectoryFile) -> Result<Self, String> {
+        let urls = match (f.url, f.urls) {
+            (Some(url), None) => vec![url],
+            (None, Some(urls)) if !urls.is_empty() => urls,
+            (None, Some(_)) => return Err("directory.urls is empty: give at least one DC".into()),
+            (None, None) => {
+                return Err("missing field `urls` (or `url`, for one DC) in [directory]".into());
+            }
+            (Some(_), Some(_)) => {
+                return Err(
+                    "directory.url and directory.urls are both set: give one of them \
+                            (url for one DC, urls for several)"
+                        .into(),
+                );
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = urls.iter().find(|u| !seen.insert(u.to_ascii_lowercase())) {
+            return Err(format!("directory.urls names {twice} twice"));
+        }
+        Ok(Self {
+            urls,
+            bind_dn: f.bind_dn,
+            bind_password: f.bind_password,
+            ca_file: f.ca_file,
+            starttls: f.starttls,
+            allow_plain_ldap: f.allow_plain_ldap,
+            timeout_seconds: f.timeout_seconds,
+            force_scheduler: f.force_scheduler,
+            max_ticket_lifetime_hours: f.max_ticket_lifetime_hours,
+        })
+    }
 }
 
 /// A ticket lifetime of whole hours from 1 to 168 (a week): AD takes 0 for "never expires",
@@ -252,13 +314,15 @@ fn ticket_hours<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error>
 impl DirectorySection {
     pub fn adapter_config(&self) -> jitroles_directory::DirectoryConfig {
         let mut c = jitroles_directory::DirectoryConfig::new(
-            &self.url,
+            String::new(),
             &self.bind_dn,
             self.bind_password.clone(),
         );
+        c.urls = self.urls.clone();
         c.ca_file = self.ca_file.clone();
         c.starttls = self.starttls;
         c.allow_plain = self.allow_plain_ldap;
+        // the whole of an operation, whichever DCs it tries: the one deadline of the call
         c.timeout = std::time::Duration::from_secs(self.timeout_seconds.max(1));
         c.force_scheduler = self.force_scheduler;
         c

@@ -49,7 +49,7 @@ async fn hung(group: &str) -> Option<Hung> {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_in(dir.path());
     config.directory = Some(DirectorySection {
-        url: proxy.url(),
+        urls: vec![proxy.url()],
         bind_dn: env("AD_SVC_DN"),
         bind_password: env("AD_SVC_PASS").into(),
         ca_file: None,

@@ -8,6 +8,7 @@ mod bearer;
 mod cli;
 mod crash;
 mod emergency;
+mod failover;
 mod grants;
 mod hung;
 mod instances;

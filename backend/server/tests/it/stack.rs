@@ -52,7 +52,7 @@ pub fn oidc(op: &Provider) -> OidcSection {
 pub fn on_fixture(dir: &Path, ldap_url: String, op: &Provider) -> Config {
     let mut config = config_in(dir);
     config.directory = Some(DirectorySection {
-        url: ldap_url,
+        urls: vec![ldap_url],
         bind_dn: SVC_DN.into(),
         bind_password: SVC_PASSWORD.into(),
         ca_file: None,
@@ -135,7 +135,7 @@ pub fn directory_and_provider(dir: &std::path::Path) -> Option<(Config, Provider
     let var = |k: &str| std::env::var(k).unwrap();
     let mut config = config_in(dir);
     config.directory = Some(DirectorySection {
-        url: ldaps,
+        urls: vec![ldaps],
         bind_dn: var("AD_SVC_DN"),
         bind_password: var("AD_SVC_PASS").into(),
         ca_file: Some(var("AD_CA_FILE").into()),
