@@ -9,6 +9,8 @@ pub(crate) struct Link {
     pub(crate) dn: String,
     /// Fixture clock second at which the link vanishes; `None`: permanent.
     pub(crate) expires: Option<u64>,
+    /// Fixture clock second at which the value was last written (its replication metadata).
+    pub(crate) written: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -189,9 +191,11 @@ impl State {
         let link = |s: &mut State, group: &str, member: &str| {
             let member = s.find_by_account(member).expect("seeded").dn.clone();
             let group = s.find_by_account(group).expect("seeded").dn.clone();
+            let written = s.now;
             s.find_mut(&group).expect("seeded").links.push(Link {
                 dn: member,
                 expires: None,
+                written,
             });
         };
         link(&mut s, "jitroles-admins", "alice");

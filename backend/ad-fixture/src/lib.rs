@@ -42,6 +42,7 @@ pub mod proxy;
 
 mod directory;
 mod protocol;
+pub use protocol::METADATA_EPOCH;
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
@@ -203,10 +204,13 @@ impl Fixture {
             );
             dns.push(dn);
         }
+        let written = s.now;
         let group = s.find_mut(&group_dn).expect("the group exists");
-        group
-            .links
-            .extend(dns.into_iter().map(|dn| Link { dn, expires: None }));
+        group.links.extend(dns.into_iter().map(|dn| Link {
+            dn,
+            expires: None,
+            written,
+        }));
     }
 
     /// Adds `count` enabled users `person-N` (for load tests), each a member of the group with
@@ -239,10 +243,15 @@ impl Fixture {
             person.primary_group_rid = Some(513);
             let sid = person.sid().expect("a user has a SID");
             people.push((sid, dn.clone()));
+            let written = s.now;
             s.find_mut(&group_dn)
                 .expect("the group exists")
                 .links
-                .push(Link { dn, expires: None });
+                .push(Link {
+                    dn,
+                    expires: None,
+                    written,
+                });
         }
         people
     }
@@ -252,11 +261,13 @@ impl Fixture {
         let mut s = lock(&self.state);
         let member = s.find_by_account(account).expect("seeded").dn.clone();
         let group_dn = format!("CN={group_cn},{ROLE_OU}");
+        let written = s.now;
         let group = s.find_mut(&group_dn).expect("the group exists");
         group.links.retain(|l| !l.dn.eq_ignore_ascii_case(&member));
         group.links.push(Link {
             dn: member,
             expires: None,
+            written,
         });
     }
 

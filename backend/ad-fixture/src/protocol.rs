@@ -223,11 +223,62 @@ fn attribute(s: &State, o: &Obj, requested: &str, link_ttls: bool) -> Option<Lda
         _ if lower == "member" || lower.starts_with("member;range=") => {
             members(s.now, o, &lower, link_ttls)
         }
+        // per-value replication metadata of `member` (MS-ADTS 3.1.1.4.5.x), all in one range
+        _ if lower == "msds-replvaluemetadata" || lower.starts_with("msds-replvaluemetadata;") => {
+            (o.is("group") && !o.links.is_empty())
+                .then(|| attr("msDS-ReplValueMetaData", o.links.iter().map(value_metadata)))
+        }
         _ => o
             .attrs
             .get(&lower)
             .map(|v| attr(requested, v.iter().map(String::as_str))),
     }
+}
+
+/// One `msDS-ReplValueMetaData` value, as AD writes it (fixture second `n` is
+/// [`METADATA_EPOCH`] + `n`).
+fn value_metadata(link: &Link) -> String {
+    let written = metadata_time(link.written);
+    format!(
+        "<DS_REPL_VALUE_META_DATA>\n\t<pszAttributeName>member</pszAttributeName>\n\t\
+         <pszObjectDn>{}</pszObjectDn>\n\t<cbData>0</cbData>\n\t<pbData></pbData>\n\t\
+         <ftimeDeleted>1601-01-01T00:00:00Z</ftimeDeleted>\n\t<ftimeCreated>{written}</ftimeCreated>\n\t\
+         <dwVersion>1</dwVersion>\n\t<ftimeLastOriginatingChange>{written}</ftimeLastOriginatingChange>\n\t\
+         <uuidLastOriginatingDsaInvocationID>00000000-0000-0000-0000-000000000000</uuidLastOriginatingDsaInvocationID>\n\t\
+         <usnOriginatingChange>{}</usnOriginatingChange>\n\t<usnLocalChange>{}</usnLocalChange>\n\t\
+         <pszLastOriginatingDsaDN></pszLastOriginatingDsaDN>\n</DS_REPL_VALUE_META_DATA>",
+        link.dn
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;"),
+        link.written + 1,
+        link.written + 1,
+    )
+}
+
+/// Unix time of fixture second 0 in replication metadata: 2026-01-01T00:00:00Z.
+pub const METADATA_EPOCH: u64 = 1_767_225_600;
+
+/// Fixture second `n` as AD's metadata writes a time (UTC, whole seconds).
+fn metadata_time(n: u64) -> String {
+    let unix = METADATA_EPOCH + n;
+    let (days, rest) = (unix / 86_400, unix % 86_400);
+    // civil from days (H. Hinnant), for days since 1970-01-01
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
 }
 
 /// `member`, in ranges of at most [`MAX_VAL_RANGE`] values; with the link-TTL control, TTL
@@ -372,9 +423,14 @@ fn modify(s: &mut State, req: &LdapModifyRequest) -> LdapResult {
                 return result(LdapResultCode::UnwillingToPerform, "no object has that SID");
             };
             let expires = ttl.map(|t| s.now + s.max_ttl.map_or(t, |cap| t.min(cap)));
-            if let Err(refused) =
-                change_link(&mut links, &change.operation, member_dn, expires, s.readd)
-            {
+            if let Err(refused) = change_link(
+                &mut links,
+                &change.operation,
+                member_dn,
+                expires,
+                s.readd,
+                s.now,
+            ) {
                 return refused;
             }
         }
@@ -397,6 +453,7 @@ fn change_link(
     member_dn: String,
     expires: Option<u64>,
     readd: ReAdd,
+    now: u64,
 ) -> Result<(), LdapResult> {
     let existing = links
         .iter()
@@ -406,7 +463,10 @@ fn change_link(
             // a plain add of a member, and a TTL add over a permanent link: never converted
             (_, None) | (None, Some(_)) => return Err(entry_exists()),
             (Some(_), Some(new)) => match readd {
-                ReAdd::ReplaceTtl => links[i].expires = Some(new),
+                ReAdd::ReplaceTtl => {
+                    links[i].expires = Some(new);
+                    links[i].written = now;
+                }
                 ReAdd::EntryExists => return Err(entry_exists()),
                 ReAdd::KeepOldTtl => {}
             },
@@ -414,6 +474,7 @@ fn change_link(
         (LdapModifyType::Add, None) => links.push(Link {
             dn: member_dn,
             expires,
+            written: now,
         }),
         (LdapModifyType::Delete, Some(i)) => {
             links.remove(i);

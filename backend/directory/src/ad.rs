@@ -3,6 +3,7 @@
 use std::{collections::HashSet, time::Duration};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use jitroles_domain::{
     DomainError,
     directory::{
@@ -438,6 +439,17 @@ impl Directory for ActiveDirectory {
         })
     }
 
+    async fn member_added_times(
+        &self,
+        group_dn: &str,
+    ) -> Result<Option<Vec<(String, DateTime<Utc>)>>, DomainError> {
+        let values = self
+            .pool
+            .pinned(self.ranged_values(group_dn, replication::VALUE_METADATA, false))
+            .await?;
+        Ok(replication::member_added_times(&values))
+    }
+
     fn controllers(&self) -> Vec<Controller> {
         self.pool.controllers()
     }
@@ -472,10 +484,29 @@ impl ActiveDirectory {
 
     async fn members_on_one_dc(&self, group_dn: &str) -> Result<Vec<Member>, DomainError> {
         let link_ttls = self.pam_enabled().await?;
-        let mut members = Vec::new();
+        Ok(self
+            .ranged_values(group_dn, "member", link_ttls)
+            .await?
+            .iter()
+            .map(|v| {
+                let (dn, ttl) = wire::parse_member(v);
+                Member { dn, ttl }
+            })
+            .collect())
+    }
+
+    /// Every value of a multi-valued attribute of the group, read in the ranges the DC names
+    /// (`member;range=0-1499`, then on), on one DC.
+    async fn ranged_values(
+        &self,
+        group_dn: &str,
+        attribute: &str,
+        link_ttls: bool,
+    ) -> Result<Vec<String>, DomainError> {
+        let mut values = Vec::new();
         let mut start = 0;
         loop {
-            let attr = format!("member;range={start}-*");
+            let attr = format!("{attribute};range={start}-*");
             let entry = self
                 .search(
                     group_dn,
@@ -492,24 +523,25 @@ impl ActiveDirectory {
                     what: format!("the group {}", common_name(group_dn)),
                 })?;
             // the server names the range it returned: member;range=0-1499, or plain member
+            let wanted = attribute.to_ascii_lowercase();
             let Some((name, vals)) = entry
                 .attrs
                 .iter()
-                .find(|(k, _)| k.to_ascii_lowercase().starts_with("member"))
+                .find(|(k, _)| {
+                    let k = k.to_ascii_lowercase();
+                    k == wanted || k.starts_with(&format!("{wanted};"))
+                })
                 .map(|(k, v)| (k.clone(), v.clone()))
             else {
                 break;
             };
-            members.extend(vals.iter().map(|v| {
-                let (dn, ttl) = wire::parse_member(v);
-                Member { dn, ttl }
-            }));
+            values.extend(vals);
             match wire::next_range_start(&name) {
                 Some(next) if next > start => start = next,
                 _ => break,
             }
         }
-        Ok(members)
+        Ok(values)
     }
 }
 
@@ -559,6 +591,7 @@ mod pam;
 mod probe;
 #[cfg(test)]
 mod properties;
+mod replication;
 mod ttl;
 
 pub use pam::PamEnabled;

@@ -295,6 +295,14 @@ pub trait Directory: Send + Sync {
     /// Every member of the group (read in ranges, never truncated), with TTLs under PAM.
     async fn members(&self, group_dn: &str) -> Result<Vec<Member>, DomainError>;
 
+    /// When each present `member` value of the group was added (DN, time), from the DC's
+    /// per-value replication metadata (`msDS-ReplValueMetaData`, MS-ADTS 3.1.1.4.5); `None`
+    /// when the DC does not give it (Samba). For the review after a restore.
+    async fn member_added_times(
+        &self,
+        group_dn: &str,
+    ) -> Result<Option<Vec<(String, chrono::DateTime<chrono::Utc>)>>, DomainError>;
+
     async fn capabilities(&self) -> Result<Capabilities, DomainError>;
 
     /// Whether the service account may write `member` on the group, and if it is protected.

@@ -108,6 +108,10 @@ pub trait GrantStore: Send + Sync {
     ) -> Result<Option<Grant>, DomainError>;
     /// The subject's open request (pending, scheduled) or live grant of a rule: at most one.
     async fn open_grant(&self, rule_id: &str, subject: &Sid) -> Result<Option<Grant>, DomainError>;
+    /// When this store is a restored backup an admin has not yet reviewed: the time the
+    /// snapshot was taken. Grants made after it are not in the store, while their members may
+    /// still be in AD (the review lists them).
+    async fn restored_snapshot(&self) -> Result<Option<DateTime<Utc>>, DomainError>;
     /// Live grants on a group, of any rule and person, by id, a page at a time: those with an
     /// id after `after` (all when `None`), at most `limit`.
     async fn live_on_group(

@@ -9,7 +9,7 @@ use jitroles_directory::ActiveDirectory;
 use jitroles_domain::{directory::Directory, ports::RuleStore, system::DatabaseKind};
 use serde::Serialize;
 
-use crate::{auth::browser::BrowserSettings, config::Config};
+use crate::{auth::browser::BrowserSettings, config::Config, grants::reports};
 
 /// One check's outcome.
 #[derive(Debug, Serialize)]
@@ -284,6 +284,57 @@ async fn directory(
             "delegate 'Write Members' on these groups (or their OU) to the service account",
         )
     });
+    match db.snapshot_taken_at().await {
+        Ok(Some(taken_at)) => checks.push(restore_review(&dir, db, &rules, taken_at).await),
+        Ok(None) => {}
+        Err(e) => checks.push(fail(
+            "restore review",
+            format!("cannot read whether the database is a restored backup: {e}"),
+            "check the database (above)",
+        )),
+    }
+}
+
+/// After a restore: the role groups' members added after the snapshot (or of unknown age),
+/// whose grants the restore forgot, until an admin says they were reviewed.
+async fn restore_review(
+    dir: &ActiveDirectory,
+    db: &jitroles_store::Database,
+    rules: &[jitroles_domain::rule::RoleRule],
+    taken_at: chrono::DateTime<chrono::Utc>,
+) -> Check {
+    let mut listed = Vec::new();
+    for rule in rules {
+        let group = &rule.target;
+        match reports::unexplained(dir, db, group).await {
+            Ok(dns) => {
+                for m in reports::added_since_snapshot(dir, group, &dns, taken_at).await {
+                    let when = m.added.map_or("when unknown".to_owned(), |t| {
+                        format!("added {}", t.format("%Y-%m-%d %H:%M UTC"))
+                    });
+                    listed.push(format!("{}: {} ({when})", group.name, m.dn));
+                }
+            }
+            Err(e) => listed.push(format!("{}: cannot be read: {}", group.name, e.said())),
+        }
+    }
+    let taken = taken_at.format("%Y-%m-%d %H:%M UTC");
+    if listed.is_empty() {
+        return pass(
+            "restore review",
+            format!("restored from a backup of {taken}; no role group member to review"),
+        );
+    }
+    fail(
+        "restore review",
+        format!(
+            "restored from a backup of {taken}: grants made after it are gone, while these \
+             members may still hold access: {}",
+            listed.join("; ")
+        ),
+        "remove those who should not be in their group (or request the role for them again), \
+         then run `jitroles backup --reviewed`",
+    )
 }
 
 async fn provider(config: &Config) -> Check {

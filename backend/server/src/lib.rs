@@ -7,6 +7,7 @@ pub mod admin_groups;
 pub mod api;
 pub mod audit_trail;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod deadline;

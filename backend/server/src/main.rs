@@ -1,4 +1,5 @@
-//! `jitroles`: the command line. Subcommands: `serve`, `migrate`, `doctor`, `directory`.
+//! `jitroles`: the command line. Subcommands: `serve`, `migrate`, `doctor`, `backup`,
+//! `directory`.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 
@@ -36,6 +37,21 @@ enum Command {
         /// Print the checks as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Write a consistent copy of the SQLite database to FILE while the server runs (to
+    /// restore: README "Backups"); PostgreSQL is backed up with pg_dump.
+    Backup {
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "reviewed",
+            conflicts_with = "reviewed"
+        )]
+        to: Option<PathBuf>,
+        /// After a restore: the role group members listed for review (`jitroles doctor`, the
+        /// Directory page) were dealt with; clears the list.
+        #[arg(long)]
+        reviewed: bool,
     },
     /// Check or prepare Active Directory (the [directory] config section).
     #[command(subcommand)]
@@ -107,6 +123,18 @@ fn main() -> ExitCode {
                 let _ = std::io::Write::write_all(&mut std::io::stdout(), shown.as_bytes());
                 let failed = checks.iter().filter(|c| !c.ok).count();
                 anyhow::ensure!(failed == 0, "{failed} checks failed");
+                Ok(())
+            }
+            Command::Backup { to: Some(to), .. } => {
+                let now = jitroles_domain::clock::Clock::now(&jitroles_server::clock::SystemClock);
+                println!(
+                    "{}",
+                    jitroles_server::backup::to_file(&config, &to, now).await?
+                );
+                Ok(())
+            }
+            Command::Backup { to: None, .. } => {
+                println!("{}", jitroles_server::backup::reviewed(&config).await?);
                 Ok(())
             }
             Command::Directory(command) => directory(&config, command).await,

@@ -380,6 +380,17 @@ impl Directory for MeteredDirectory {
         self.timed("members", self.inner.members(group_dn)).await
     }
 
+    async fn member_added_times(
+        &self,
+        group_dn: &str,
+    ) -> Result<Option<Vec<(String, chrono::DateTime<chrono::Utc>)>>, DomainError> {
+        self.timed(
+            "member_added_times",
+            self.inner.member_added_times(group_dn),
+        )
+        .await
+    }
+
     async fn capabilities(&self) -> Result<Capabilities, DomainError> {
         self.timed("capabilities", self.inner.capabilities()).await
     }

@@ -152,6 +152,10 @@ fn rows<T>(
 
 #[async_trait]
 impl GrantStore for Database {
+    async fn restored_snapshot(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
+        self.snapshot_taken_at().await
+    }
+
     async fn insert_grant(&self, g: &Grant, audit: NewAudit) -> Result<(), DomainError> {
         let tx = self.conn.begin().await.map_err(db_error)?;
         // the request may have read a copy of the rule: it must still be live and target the

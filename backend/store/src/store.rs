@@ -128,7 +128,7 @@ impl Database {
     /// Writes a consistent copy of a running SQLite database to `to` (`VACUUM INTO`: one read
     /// transaction, so grants being written meanwhile are either in it whole or not at all),
     /// and marks the copy as a snapshot taken at `taken_at`: a server started on it knows it
-    /// was restored, and from when ([`Self::restored_snapshot`]). `to` must not exist.
+    /// was restored, and from when ([`Self::snapshot_taken_at`]). `to` must not exist.
     /// PostgreSQL is backed up with its own tools (`pg_dump`): an error says so.
     pub async fn backup_to(&self, to: &Path, taken_at: DateTime<Utc>) -> Result<(), StoreError> {
         let fail = |why: String| StoreError::Backup(format!("{}: {why}", to.display()));
@@ -168,7 +168,7 @@ impl Database {
     /// When this database is a restored snapshot an admin has not yet reviewed: the time the
     /// snapshot was taken. SQLite keeps it in its header's `user_version`, which only
     /// [`Self::backup_to`] sets (in the copy) and [`Self::snapshot_reviewed`] clears.
-    pub async fn restored_snapshot(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
+    pub async fn snapshot_taken_at(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
         if self.kind != DatabaseKind::Sqlite {
             return Ok(None);
         }

@@ -14,6 +14,7 @@ mod membership;
 mod outage;
 mod pam;
 mod people;
+mod replication;
 #[path = "../../../test-support/service.rs"]
 mod service;
 mod support;

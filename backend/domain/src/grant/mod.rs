@@ -43,7 +43,7 @@ pub use ending::{
     EndingPlan, Kept, begin_end, finish_end, noting_end, plan_endings, revoke_reason,
     still_covered, take_over,
 };
-pub use reconcile::{unexplained, vanished};
+pub use reconcile::{AddedSinceSnapshot, added_since_snapshot, unexplained, vanished};
 pub use request::{check_own, extend, human, open};
 pub use tickets::tickets_may_last_until;
 

@@ -462,6 +462,14 @@ impl Directory for FakeDirectory {
         })
     }
 
+    /// Like Samba: no per-value replication metadata.
+    async fn member_added_times(
+        &self,
+        _: &str,
+    ) -> Result<Option<Vec<(String, DateTime<Utc>)>>, DomainError> {
+        Ok(None)
+    }
+
     async fn members(&self, group_dn: &str) -> Result<Vec<Member>, DomainError> {
         let now = self.clock.now();
         let mut f = self.call(DirectoryOp::Members)?;

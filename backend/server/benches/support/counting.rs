@@ -131,6 +131,14 @@ impl Directory for Counting {
         self.inner.members(group_dn).await
     }
 
+    async fn member_added_times(
+        &self,
+        group_dn: &str,
+    ) -> Result<Option<Vec<(String, chrono::DateTime<chrono::Utc>)>>, DomainError> {
+        self.note("member_added_times");
+        self.inner.member_added_times(group_dn).await
+    }
+
     async fn capabilities(&self) -> Result<Capabilities, DomainError> {
         self.note("capabilities");
         self.inner.capabilities().await

@@ -58,18 +58,13 @@ pub async fn start(dir: &std::path::Path, op: &Provider, crash_at: &str) -> Serv
     start_with(dir, op, crash_at, &[]).await
 }
 
-/// [`start`] with further settings (`JITROLES_…` variables) over the defaults.
-async fn start_with(
-    dir: &std::path::Path,
-    op: &Provider,
-    crash_at: &str,
-    settings: &[(&str, &str)],
-) -> Server {
-    let port = free_port();
+/// The real binary configured for SQLite in `dir`, port `port`, the test DC as jit-svc and
+/// the test provider (`serve`, or any other subcommand, to be added).
+pub fn configured(dir: &std::path::Path, port: u16, op: &Provider) -> Command {
     std::fs::create_dir_all(dir.join("dist")).unwrap();
     std::fs::write(dir.join("dist/index.html"), "app").unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_jitroles"))
-        .arg("serve")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jitroles"));
+    command
         .env("JITROLES_DATA_DIR", dir.join("data"))
         .env("JITROLES_SERVER_LISTEN", format!("127.0.0.1:{port}"))
         .env("JITROLES_SERVER_WEB_ROOT", dir.join("dist"))
@@ -84,7 +79,20 @@ async fn start_with(
         .env("JITROLES_NOTIFICATIONS_ALLOWED_NETWORKS", "127.0.0.0/8")
         .env("JITROLES_SCHEDULER_RECONCILE_SECONDS", "1")
         .env("JITROLES_SCHEDULER_LEASE_SECONDS", "2")
-        .env("JITROLES_LOG_LEVEL", "warn")
+        .env("JITROLES_LOG_LEVEL", "warn");
+    command
+}
+
+/// [`start`] with further settings (`JITROLES_…` variables) over the defaults.
+async fn start_with(
+    dir: &std::path::Path,
+    op: &Provider,
+    crash_at: &str,
+    settings: &[(&str, &str)],
+) -> Server {
+    let port = free_port();
+    let child = configured(dir, port, op)
+        .arg("serve")
         .env("JITROLES_TEST_CRASH_AT", crash_at)
         .envs(settings.iter().copied())
         .stdout(Stdio::null())

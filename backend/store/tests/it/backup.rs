@@ -41,13 +41,13 @@ async fn a_backup_is_a_marked_snapshot_of_the_running_database() {
         .await
         .unwrap();
     assert_eq!(copy.pending_migrations().await.unwrap(), 0);
-    assert_eq!(copy.restored_snapshot().await.unwrap(), Some(taken_at));
+    assert_eq!(copy.snapshot_taken_at().await.unwrap(), Some(taken_at));
     assert!(copy.grant("g1").await.unwrap().is_some());
     assert!(copy.grant("g2").await.unwrap().is_none());
-    assert_eq!(live.restored_snapshot().await.unwrap(), None);
+    assert_eq!(live.snapshot_taken_at().await.unwrap(), None);
 
     copy.snapshot_reviewed().await.unwrap();
-    assert_eq!(copy.restored_snapshot().await.unwrap(), None);
+    assert_eq!(copy.snapshot_taken_at().await.unwrap(), None);
     copy.close().await;
 
     let again = live.backup_to(&copy_path, taken_at).await.unwrap_err();
@@ -69,5 +69,5 @@ async fn postgres_is_backed_up_with_its_own_tools() {
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("pg_dump"), "{refused}");
-    assert_eq!(live.restored_snapshot().await.unwrap(), None);
+    assert_eq!(live.snapshot_taken_at().await.unwrap(), None);
 }

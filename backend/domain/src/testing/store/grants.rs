@@ -5,6 +5,10 @@ use super::*;
 
 #[async_trait]
 impl GrantStore for MemoryStore {
+    async fn restored_snapshot(&self) -> Result<Option<DateTime<Utc>>, DomainError> {
+        Ok(lock(&self.0).snapshot)
+    }
+
     async fn insert_grant(&self, grant: &Grant, audit: NewAudit) -> Result<(), DomainError> {
         turn().await;
         let mut t = lock(&self.0);

@@ -55,6 +55,8 @@ struct Tables {
     memberships: HashMap<(String, String), (String, DateTime<Utc>)>,
     faults: VecDeque<(StoreOp, DomainError)>,
     next_id: u64,
+    /// Set by [`MemoryStore::restored_from`].
+    snapshot: Option<DateTime<Utc>>,
 }
 
 /// The stores in memory: one mutex stands for the database's transactions.
@@ -64,6 +66,11 @@ pub struct MemoryStore(Mutex<Tables>);
 impl MemoryStore {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// Makes the store a restored snapshot taken at `taken_at`.
+    pub fn restored_from(&self, taken_at: DateTime<Utc>) {
+        lock(&self.0).snapshot = Some(taken_at);
     }
 
     /// The next call of `op` fails with `error` (queued in order).

@@ -505,6 +505,7 @@ pub fn directory_status(report: DirectoryReport) -> pb::DirectoryStatus {
         } else {
             "The Privileged Access Management feature is off, so jitroles' scheduler removes members when grants end. With PAM (forest functional level 2016 or later; irreversible) AD removes them itself: run `jitroles directory enable-pam` to read what it does.".into()
         },
+        restored_snapshot_taken_at: report.restored_snapshot.map(timestamp),
         groups: report
             .groups
             .into_iter()
@@ -525,6 +526,14 @@ pub fn directory_status(report: DirectoryReport) -> pb::DirectoryStatus {
                     protected,
                     problem: members_problem.or(access_problem).unwrap_or_default(),
                     unexplained_members,
+                    added_since_snapshot: g
+                        .added_since_snapshot
+                        .into_iter()
+                        .map(|m| pb::MemberToReview {
+                            dn: m.dn,
+                            added_at: m.added.map(timestamp),
+                        })
+                        .collect(),
                 }
             })
             .collect(),
