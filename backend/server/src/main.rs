@@ -154,7 +154,7 @@ async fn serve(config: &Config, started: Instant) -> anyhow::Result<()> {
     let stop = shutdown_signal()?;
     let running = jitroles_server::start(config).await?;
     tracing::info!(
-        url = %format!("http://{}/", running.addr()),
+        url = %format!("{}://{}/", config.server.scheme(), running.addr()),
         ready_ms = started.elapsed().as_millis() as u64,
         "ready"
     );
