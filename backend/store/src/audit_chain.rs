@@ -158,13 +158,24 @@ impl Database {
             .all(&self.conn)
             .await
             .map_err(db_error)?;
+        // moved, not copied: verify reads a million of these
         Ok(rows
             .into_iter()
             .map(|e| ChainedEvent {
                 // the filter keeps chain_seq positive
                 chain_seq: e.chain_seq.unwrap_or_default() as u64,
-                hash: e.chain_hash.clone().unwrap_or_default(),
-                content: content(&e),
+                hash: e.chain_hash.unwrap_or_default(),
+                content: EventContent {
+                    id: e.id,
+                    at: e.at,
+                    action: e.action,
+                    actor: e.actor,
+                    rule_id: e.rule_id,
+                    grant_id: e.grant_id,
+                    subject_account: e.subject_account,
+                    detail: e.detail,
+                    source: e.source,
+                },
             })
             .collect())
     }

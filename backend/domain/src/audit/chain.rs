@@ -65,29 +65,36 @@ impl Head {
 /// fields told apart from empty ones. Times in RFC 3339 UTC with nanoseconds, as stored.
 pub fn canonical(seq: u64, e: &EventContent) -> Vec<u8> {
     let mut out = Vec::with_capacity(96 + e.actor.len() + e.detail.len());
-    out.extend_from_slice(VERSION_TAG);
-    out.extend_from_slice(&seq.to_be_bytes());
-    out.extend_from_slice(&e.id.to_be_bytes());
-    let text = |out: &mut Vec<u8>, s: &str| {
-        out.extend_from_slice(&(s.len() as u64).to_be_bytes());
-        out.extend_from_slice(s.as_bytes());
-    };
-    let optional = |out: &mut Vec<u8>, s: &Option<String>| match s {
-        None => out.push(0),
-        Some(s) => {
-            out.push(1);
-            text(out, s);
-        }
-    };
-    text(&mut out, &e.at.to_rfc3339_opts(SecondsFormat::Nanos, true));
-    text(&mut out, &e.action);
-    text(&mut out, &e.actor);
-    optional(&mut out, &e.rule_id);
-    optional(&mut out, &e.grant_id);
-    optional(&mut out, &e.subject_account);
-    text(&mut out, &e.detail);
-    optional(&mut out, &e.source);
+    encode(seq, e, &mut |bytes| out.extend_from_slice(bytes));
     out
+}
+
+/// [`canonical`] fed piece by piece to `out` (the hash takes it without a copy).
+fn encode(seq: u64, e: &EventContent, out: &mut impl FnMut(&[u8])) {
+    fn text(out: &mut impl FnMut(&[u8]), s: &str) {
+        out(&(s.len() as u64).to_be_bytes());
+        out(s.as_bytes());
+    }
+    fn optional(out: &mut impl FnMut(&[u8]), s: &Option<String>) {
+        match s {
+            None => out(&[0]),
+            Some(s) => {
+                out(&[1]);
+                text(out, s);
+            }
+        }
+    }
+    out(VERSION_TAG);
+    out(&seq.to_be_bytes());
+    out(&e.id.to_be_bytes());
+    text(out, &e.at.to_rfc3339_opts(SecondsFormat::Nanos, true));
+    text(out, &e.action);
+    text(out, &e.actor);
+    optional(out, &e.rule_id);
+    optional(out, &e.grant_id);
+    optional(out, &e.subject_account);
+    text(out, &e.detail);
+    optional(out, &e.source);
 }
 
 /// The hash of the event at `seq` after the one whose hash is `prev`:
@@ -95,7 +102,7 @@ pub fn canonical(seq: u64, e: &EventContent) -> Vec<u8> {
 pub fn link(prev: &Digest, seq: u64, e: &EventContent) -> Digest {
     let mut h = Sha256::new();
     h.update(prev);
-    h.update(canonical(seq, e));
+    encode(seq, e, &mut |bytes| h.update(bytes));
     h.finalize().into()
 }
 
