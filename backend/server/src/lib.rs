@@ -5,6 +5,8 @@
 
 pub mod admin_groups;
 pub mod api;
+pub mod audit_chain;
+pub mod audit_cli;
 pub mod audit_trail;
 pub mod auth;
 pub mod backup;
@@ -166,7 +168,10 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<SystemServiceServer<SystemApi>>().await;
-    let mut background = vec![tokio::spawn(watch_health(health.clone(), store.clone()))];
+    let mut background = vec![
+        tokio::spawn(watch_health(health.clone(), store.clone())),
+        tokio::spawn(audit_chain::run(database.clone(), audit_chain::CHAIN_EVERY)),
+    ];
 
     let metrics = Arc::new(Metrics::new());
     let directory: Option<Arc<dyn Directory>> = dependencies

@@ -1,5 +1,5 @@
 //! `jitroles`: the command line. Subcommands: `serve`, `migrate`, `doctor`, `backup`,
-//! `directory`.
+//! `directory`, `audit`.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 
@@ -56,6 +56,9 @@ enum Command {
     /// Check or prepare Active Directory (the [directory] config section).
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// The hash-chained audit log: verify it, export it for a SIEM, sign checkpoints.
+    #[command(subcommand)]
+    Audit(jitroles_server::audit_cli::AuditCommand),
 }
 
 #[derive(Subcommand)]
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Directory(command) => directory(&config, command).await,
+            Command::Audit(command) => jitroles_server::audit_cli::run(&config, command).await,
         }
     });
     match outcome {

@@ -4,6 +4,7 @@
 //! Entities stay private to this crate; callers see domain types only.
 
 mod approvals;
+mod audit_chain;
 mod channel_record;
 mod entity;
 mod grants;

@@ -2,6 +2,7 @@
 //! transaction as the change; and the refusals and sign-ins around them, whose repeats
 //! [`repeats::Repeats`] folds into one event and a summary.
 
+pub mod chain;
 pub mod repeats;
 
 use chrono::{DateTime, Utc};

@@ -1,5 +1,6 @@
 //! Two jitroles instances on one PostgreSQL database share the work: each expiry is processed
-//! exactly once, and when one instance stops, the other finishes its grants. The directory is
+//! exactly once, and when one instance stops, the other finishes its grants; both append to
+//! one audit chain. The directory is
 //! `jitroles-ad-fixture` without PAM (the scheduled mechanism), so this test owns its whole
 //! directory and can make many grants at once.
 
@@ -138,6 +139,22 @@ async fn two_instances_on_postgres_end_each_grant_exactly_once_and_survive_one_s
             "one complete trail per grant: {id}"
         );
     }
+    // both instances chained the audit log while they ran: one chain, every event in it
+    let database = jitroles_store::Database::connect(&config.database_url())
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while database.unchained_audit_events().await.unwrap() > 0 {
+        assert!(Instant::now() < deadline, "the audit log is not chained");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let chained = database.verify_chain(None).await.unwrap().unwrap();
+    assert!(
+        chained as usize >= events.len(),
+        "{chained} of {}",
+        events.len()
+    );
+    database.close().await;
     b.shutdown().await.unwrap();
 }
 

@@ -4,6 +4,7 @@
 
 mod accountability;
 mod approvals;
+mod audit;
 mod backup;
 mod bearer;
 mod cli;

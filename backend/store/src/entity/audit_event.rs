@@ -14,6 +14,10 @@ pub struct Model {
     pub subject_account: Option<String>,
     pub detail: String,
     pub source: Option<String>,
+    /// Place in the hash chain; NULL until the chainer appends the event.
+    pub chain_seq: Option<i64>,
+    /// SHA-256 (hex) of the event before ‖ this one's content.
+    pub chain_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

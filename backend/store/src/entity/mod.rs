@@ -1,6 +1,7 @@
 //! sea-orm entities: private to the store; converted to domain types in `store.rs`.
 
 pub mod approval_decision;
+pub mod audit_chain;
 pub mod audit_event;
 pub mod channel;
 pub mod freeze;

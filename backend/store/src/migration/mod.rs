@@ -17,6 +17,7 @@ mod m20261202_090000_create_freezes;
 mod m20261202_100000_add_audit_source;
 mod m20261202_110000_create_membership_leases;
 mod m20261203_090000_add_approvals;
+mod m20261204_090000_chain_audit_events;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_100000_add_audit_source::Migration),
             Box::new(m20261202_110000_create_membership_leases::Migration),
             Box::new(m20261203_090000_add_approvals::Migration),
+            Box::new(m20261204_090000_chain_audit_events::Migration),
         ]
     }
 }

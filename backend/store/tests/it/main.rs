@@ -52,6 +52,7 @@ macro_rules! on_all {
 
 mod approvals;
 mod audit;
+mod audit_chain;
 mod backup;
 mod databases;
 mod freezes;

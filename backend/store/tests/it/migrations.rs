@@ -221,3 +221,61 @@ async fn rule_channels_are_carried_over_on_postgres() {
     };
     rule_channels_are_carried_over_from_the_json_lists(db).await;
 }
+
+/// Events stored before the chain existed are appended to it, in id order, the first time the
+/// chainer runs, and verify.
+async fn events_from_before_the_chain_are_chained_in_id_order(db: TestDb) {
+    let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+    let store = Database::connect(&db.url).await.unwrap();
+    store
+        .migrate_until("m20261204_090000_chain_audit_events")
+        .await
+        .unwrap();
+    let raw = sea_orm::Database::connect(&db.url).await.unwrap();
+    for (i, actor) in ["alice", "dave", "jitroles"].into_iter().enumerate() {
+        let row = Query::insert()
+            .into_table(Alias::new("audit_events"))
+            .columns(["at", "action", "actor", "detail", "source"].map(Alias::new))
+            .values_panic([
+                (now + chrono::TimeDelta::seconds(i as i64)).into(),
+                "rule_created".into(),
+                actor.into(),
+                format!("event {i}").into(),
+                Option::<String>::None.into(),
+            ])
+            .to_owned();
+        raw.execute(&row).await.unwrap();
+    }
+    raw.close().await.ok();
+
+    store.migrate().await.unwrap();
+    assert_eq!(store.unchained_audit_events().await.unwrap(), 3);
+    assert_eq!(store.chain_audit().await.unwrap(), 3);
+    assert_eq!(store.verify_chain(None).await.unwrap(), Ok(3));
+    let chained = store.chained_events(0, 3, 10).await.unwrap();
+    assert_eq!(
+        chained
+            .iter()
+            .map(|e| e.content.actor.as_str())
+            .collect::<Vec<_>>(),
+        ["alice", "dave", "jitroles"]
+    );
+    store
+        .rollback_all()
+        .await
+        .expect("down drops the chain with rows there");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn events_from_before_the_chain_are_chained_on_sqlite() {
+    events_from_before_the_chain_are_chained_in_id_order(databases::sqlite()).await;
+}
+
+#[tokio::test]
+async fn events_from_before_the_chain_are_chained_on_postgres() {
+    let Some(db) = databases::postgres().await else {
+        return;
+    };
+    events_from_before_the_chain_are_chained_in_id_order(db).await;
+}
