@@ -19,6 +19,8 @@ pub mod doctor;
 pub mod failpoint;
 pub mod grants;
 mod headers;
+mod health;
+pub use health::{DATABASE_HEALTH, DIRECTORY_HEALTH};
 pub mod metrics;
 pub mod net;
 pub mod notify;
@@ -43,7 +45,6 @@ use jitroles_proto::v1::{
 use jitroles_store::Database;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::{service::Routes, transport::server::TcpIncoming};
-use tonic_health::ServingStatus;
 
 use crate::{
     api::{admin::AdminApi, roles::RoleApi, system::SystemApi},
@@ -62,8 +63,6 @@ use crate::{
     net::Net,
 };
 
-/// How often the health service re-checks the database.
-const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 /// How often sessions that can no longer be used are deleted.
 const PURGE_INTERVAL: Duration = Duration::from_secs(10 * 60);
 
@@ -169,7 +168,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<SystemServiceServer<SystemApi>>().await;
     let mut background = vec![
-        tokio::spawn(watch_health(health.clone(), store.clone())),
+        tokio::spawn(health::watch_database(health.clone(), store.clone())),
         tokio::spawn(audit_chain::run(database.clone(), audit_chain::CHAIN_EVERY)),
     ];
 
@@ -178,7 +177,7 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
         .directory
         .map(|d| Arc::new(MeteredDirectory::new(d, metrics.clone())) as Arc<dyn Directory>);
     if let Some(directory) = &directory {
-        background.push(tokio::spawn(watch_directory(
+        background.push(tokio::spawn(health::watch_directory(
             health.clone(),
             directory.clone(),
         )));
@@ -573,60 +572,4 @@ async fn open_database(config: &Config) -> anyhow::Result<Database> {
         }
     }
     Ok(database)
-}
-
-/// The health service name that follows the directory: NOT_SERVING while no DC answers (the
-/// server itself, `""`, keeps following the database; sign-in and roles need both). Each DC
-/// has its own, `jitroles.directory/<its URL>`.
-pub const DIRECTORY_HEALTH: &str = "jitroles.directory";
-/// The health service name that follows the database.
-pub const DATABASE_HEALTH: &str = "jitroles.database";
-
-async fn watch_directory(
-    health: tonic_health::server::HealthReporter,
-    directory: Arc<dyn Directory>,
-) {
-    let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
-    loop {
-        ticker.tick().await;
-        let status = match directory.capabilities().await {
-            Ok(_) => ServingStatus::Serving,
-            Err(e) => {
-                tracing::warn!(error = %e, "health check: the directory does not answer");
-                ServingStatus::NotServing
-            }
-        };
-        health.set_service_status(DIRECTORY_HEALTH, status).await;
-        // each DC as `jitroles.directory/<url>`: NOT_SERVING while it is skipped
-        for dc in directory.controllers() {
-            let status = if dc.up {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            health
-                .set_service_status(format!("{DIRECTORY_HEALTH}/{}", dc.url), status)
-                .await;
-        }
-    }
-}
-
-/// Keeps `grpc.health.v1` honest: NOT_SERVING while the database does not answer.
-async fn watch_health(health: tonic_health::server::HealthReporter, store: Arc<dyn Store>) {
-    let mut ticker = tokio::time::interval(HEALTH_INTERVAL);
-    loop {
-        ticker.tick().await;
-        let status = match store.ping().await {
-            Ok(()) => ServingStatus::Serving,
-            Err(e) => {
-                tracing::warn!(error = %e, "health check: database does not answer");
-                ServingStatus::NotServing
-            }
-        };
-        health.set_service_status("", status).await;
-        health.set_service_status(DATABASE_HEALTH, status).await;
-        health
-            .set_service_status(api::system::SERVICE_NAME, status)
-            .await;
-    }
 }

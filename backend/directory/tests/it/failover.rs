@@ -18,17 +18,12 @@ use jitroles_domain::{
 };
 
 use crate::{
-    support::ad,
+    support::{Ad, ad},
     ttl::{role, user},
 };
 
-fn dave() -> UserLookup {
-    UserLookup::SamAccountName("dave".into())
-}
-
-#[tokio::test]
-async fn reads_and_writes_go_on_through_the_second_dc_and_the_first_is_used_again_after_its_skip() {
-    let Some(ad) = ad() else { return };
+/// Two TCP proxies in front of the test DC, and a configuration naming both, first first.
+async fn two_proxied_dcs(ad: &Ad) -> (Proxy, Proxy, DirectoryConfig) {
     let upstream = ad.ldaps_url.trim_start_matches("ldaps://").parse().unwrap();
     let (first, second) = (
         Proxy::start(upstream).await.unwrap(),
@@ -40,6 +35,17 @@ async fn reads_and_writes_go_on_through_the_second_dc_and_the_first_is_used_agai
         .iter()
         .map(|p| format!("ldaps://{}", p.addr()))
         .collect();
+    (first, second, config)
+}
+
+fn dave() -> UserLookup {
+    UserLookup::SamAccountName("dave".into())
+}
+
+#[tokio::test]
+async fn reads_and_writes_go_on_through_the_second_dc_and_the_first_is_used_again_after_its_skip() {
+    let Some(ad) = ad() else { return };
+    let (first, second, mut config) = two_proxied_dcs(&ad).await;
     config.timeout = Duration::from_secs(2);
     config.retries = 1;
     config.skip_for = Duration::from_millis(500);
@@ -99,16 +105,7 @@ async fn reads_and_writes_go_on_through_the_second_dc_and_the_first_is_used_agai
 #[tokio::test]
 async fn with_every_dc_cut_operations_fail_as_unavailable_and_recover_when_one_returns() {
     let Some(ad) = ad() else { return };
-    let upstream = ad.ldaps_url.trim_start_matches("ldaps://").parse().unwrap();
-    let (first, second) = (
-        Proxy::start(upstream).await.unwrap(),
-        Proxy::start(upstream).await.unwrap(),
-    );
-    let mut config = ad.config();
-    config.urls = [&first, &second]
-        .iter()
-        .map(|p| format!("ldaps://{}", p.addr()))
-        .collect();
+    let (first, second, mut config) = two_proxied_dcs(&ad).await;
     config.timeout = Duration::from_secs(2);
     let dir = ActiveDirectory::new(config).unwrap();
     first.cut().await;

@@ -22,7 +22,7 @@ use crate::{
     crash::{Server, configured, start},
     oidc::provider,
     samba::Samba,
-    stack::{as_, group_sid, oncall_rule, secs},
+    stack::{as_, group_sid, oncall_rule, save_spec, secs},
 };
 
 fn jitroles(dir: &std::path::Path, op: &crate::oidc::Provider, args: &[&str]) -> Output {
@@ -110,18 +110,7 @@ async fn a_backup_taken_while_grants_change_restores_every_grant_and_lists_what_
         kind: pb::PrincipalKind::Group.into(),
         effect: pb::Effect::Allow.into(),
     });
-    AdminServiceClient::new(channel.clone())
-        .update_rule(as_(
-            &op,
-            "alice",
-            pb::UpdateRuleRequest {
-                rule_id: rule.id.clone(),
-                spec: Some(spec),
-                version: rule.version,
-            },
-        ))
-        .await
-        .unwrap();
+    save_spec(channel.clone(), &op, &rule, spec).await;
 
     // backups while dave's one-second grants are requested and expire, one after another
     let churning = Arc::new(AtomicBool::new(true));

@@ -15,7 +15,7 @@ use tonic::transport::Channel;
 
 use crate::{
     oidc::{Provider, provider},
-    stack::{as_, decided_by_dba_approvers, on_fixture, oncall_rule},
+    stack::{as_, decided_by_dba_approvers, on_fixture, oncall_rule, save_spec},
     support::postgres_database,
 };
 
@@ -238,18 +238,7 @@ async fn a_deny_entry_saved_on_one_instance_holds_on_the_other_within_five_secon
         kind: pb::PrincipalKind::User.into(),
         effect: pb::Effect::Deny.into(),
     });
-    admin
-        .update_rule(as_(
-            &op,
-            "alice",
-            pb::UpdateRuleRequest {
-                rule_id: rule.id.clone(),
-                spec: Some(spec),
-                version: rule.version,
-            },
-        ))
-        .await
-        .unwrap();
+    save_spec(channel(&a).await, &op, &rule, spec).await;
     let saved = Instant::now();
     loop {
         let listed = roles_on_b

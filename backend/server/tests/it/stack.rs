@@ -200,6 +200,16 @@ pub async fn decided_by_dba_approvers(
         ..Default::default()
     });
     spec.approval_channels = approval_channels;
+    save_spec(channel, op, rule, spec).await
+}
+
+/// `rule` with `spec`, as alice saves it.
+pub async fn save_spec(
+    channel: Channel,
+    op: &Provider,
+    rule: &pb::Rule,
+    spec: pb::RuleSpec,
+) -> pb::Rule {
     AdminServiceClient::new(channel)
         .update_rule(as_(
             op,

@@ -295,18 +295,7 @@ async fn rule(
     let mut spec = rule.spec.take().unwrap();
     spec.success_channels = success;
     spec.failure_channels = failure;
-    AdminServiceClient::new(channel)
-        .update_rule(as_(
-            op,
-            "alice",
-            pb::UpdateRuleRequest {
-                rule_id: rule.id.clone(),
-                spec: Some(spec),
-                version: rule.version,
-            },
-        ))
-        .await
-        .unwrap();
+    crate::stack::save_spec(channel, op, &rule, spec).await;
     rule.id
 }
 
