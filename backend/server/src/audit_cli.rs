@@ -160,11 +160,11 @@ async fn verify(database: &Database, checkpoint: Option<(PathBuf, PathBuf)>) -> 
         }
         None => None,
     };
-    let head = database.chain_head().await?;
     match database.verify_chain(checkpoint).await? {
-        Ok(checked) => {
+        Ok(head) => {
             println!(
-                "verified {checked} events up to chain_seq {} (hash {})",
+                "verified {} events up to chain_seq {} (hash {})",
+                head.seq,
                 head.seq,
                 chain::to_hex(&head.hash)
             );

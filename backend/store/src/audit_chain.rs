@@ -12,8 +12,8 @@ use jitroles_domain::{
     audit::chain::{self, Break, ChainedEvent, Checkpoint, EventContent, Head, Walk},
 };
 use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, sea_query::Expr,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait, sea_query::Expr,
 };
 
 use crate::{
@@ -29,22 +29,28 @@ const VERIFY_PAGE: u64 = 5_000;
 /// Events chained per transaction: bounds the time the head is locked.
 const BATCH: u64 = 1_000;
 
-fn content(e: &audit_event::Model) -> EventContent {
+/// What an event's hash covers, moved out of its row (verify reads a million of these).
+fn content(e: audit_event::Model) -> EventContent {
     EventContent {
         id: e.id,
         at: e.at,
-        action: e.action.clone(),
-        actor: e.actor.clone(),
-        rule_id: e.rule_id.clone(),
-        grant_id: e.grant_id.clone(),
-        subject_account: e.subject_account.clone(),
-        detail: e.detail.clone(),
-        source: e.source.clone(),
+        action: e.action,
+        actor: e.actor,
+        rule_id: e.rule_id,
+        grant_id: e.grant_id,
+        subject_account: e.subject_account,
+        detail: e.detail,
+        source: e.source,
     }
 }
 
-fn head_of(row: Option<audit_chain::Model>) -> Result<Head, DomainError> {
-    let row = row.ok_or_else(|| corrupt("audit chain head", "the row is missing"))?;
+/// Where the chain ends, as the one-row `audit_chain` records it.
+async fn read_head(c: &impl ConnectionTrait) -> Result<Head, DomainError> {
+    let row = audit_chain::Entity::find_by_id(1)
+        .one(c)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| corrupt("audit chain head", "the row is missing"))?;
     Ok(Head {
         seq: u64::try_from(row.seq).map_err(|_| corrupt("audit chain head", row.seq))?,
         hash: chain::from_hex(&row.hash).ok_or_else(|| corrupt("audit chain head", &row.hash))?,
@@ -91,12 +97,7 @@ impl Database {
             .exec(&tx)
             .await
             .map_err(db_error)?;
-        let head = head_of(
-            audit_chain::Entity::find_by_id(1)
-                .one(&tx)
-                .await
-                .map_err(db_error)?,
-        )?;
+        let head = read_head(&tx).await?;
         let events = audit_event::Entity::find()
             .filter(audit_event::Column::ChainSeq.is_null())
             .order_by_asc(audit_event::Column::Id)
@@ -104,9 +105,9 @@ impl Database {
             .all(&tx)
             .await
             .map_err(db_error)?;
-        let contents: Vec<_> = events.iter().map(content).collect();
+        let contents: Vec<_> = events.into_iter().map(content).collect();
         let (links, new_head) = chain::append(head, &contents);
-        for (e, (seq, hash)) in events.iter().zip(links) {
+        for (e, (seq, hash)) in contents.iter().zip(links) {
             audit_event::Entity::update_many()
                 .col_expr(audit_event::Column::ChainSeq, Expr::value(seq as i64))
                 .col_expr(
@@ -129,17 +130,12 @@ impl Database {
             .await
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
-        Ok(events.len() as u64)
+        Ok(contents.len() as u64)
     }
 
     /// Where the chain ends.
     pub async fn chain_head(&self) -> Result<Head, DomainError> {
-        head_of(
-            audit_chain::Entity::find_by_id(1)
-                .one(&self.conn)
-                .await
-                .map_err(db_error)?,
-        )
+        read_head(&self.conn).await
     }
 
     /// Chained events after place `after` up to place `up_to`, in chain order, at most `limit`
@@ -158,34 +154,24 @@ impl Database {
             .all(&self.conn)
             .await
             .map_err(db_error)?;
-        // moved, not copied: verify reads a million of these
         Ok(rows
             .into_iter()
-            .map(|e| ChainedEvent {
+            .map(|mut e| ChainedEvent {
                 // the filter keeps chain_seq positive
                 chain_seq: e.chain_seq.unwrap_or_default() as u64,
-                hash: e.chain_hash.unwrap_or_default(),
-                content: EventContent {
-                    id: e.id,
-                    at: e.at,
-                    action: e.action,
-                    actor: e.actor,
-                    rule_id: e.rule_id,
-                    grant_id: e.grant_id,
-                    subject_account: e.subject_account,
-                    detail: e.detail,
-                    source: e.source,
-                },
+                hash: e.chain_hash.take().unwrap_or_default(),
+                content: content(e),
             })
             .collect())
     }
 
     /// Walks the chain up to the head read at the start, a page at a time (constant memory),
-    /// with the domain's [`Walk`]: how many events verified, or the first break.
+    /// with the domain's [`Walk`]: the head verified (its place is how many events), or the
+    /// first break.
     pub async fn verify_chain(
         &self,
         checkpoint: Option<Checkpoint>,
-    ) -> Result<Result<u64, Break>, DomainError> {
+    ) -> Result<Result<Head, Break>, DomainError> {
         let head = self.chain_head().await?;
         let mut walk = Walk::new(checkpoint);
         let mut after = 0;

@@ -263,40 +263,34 @@ impl fmt::Display for Break {
 #[derive(Debug)]
 pub struct Walk {
     checkpoint: Option<Checkpoint>,
-    last: Option<(EventRef, Digest)>,
-    checked: u64,
+    /// Where the walk stands: the last event's place and hash (the empty head before any).
+    at: Head,
+    last: Option<EventRef>,
 }
 
 impl Walk {
     pub fn new(checkpoint: Option<Checkpoint>) -> Self {
         Self {
             checkpoint,
+            at: Head::EMPTY,
             last: None,
-            checked: 0,
         }
-    }
-
-    pub fn checked(&self) -> u64 {
-        self.checked
     }
 
     /// The next event, in chain order.
     pub fn step(&mut self, e: &ChainedEvent) -> Result<(), Break> {
-        let (expected_seq, prev) = match &self.last {
-            Some((r, h)) => (r.chain_seq + 1, *h),
-            None => (1, GENESIS),
-        };
+        let expected_seq = self.at.seq + 1;
         if e.chain_seq != expected_seq {
             return Err(Break::Gap {
                 expected_seq,
                 event: EventRef::of(e),
             });
         }
-        let computed = link(&prev, e.chain_seq, &e.content);
+        let computed = link(&self.at.hash, e.chain_seq, &e.content);
         if from_hex(&e.hash) != Some(computed) {
             return Err(Break::Altered {
                 event: EventRef::of(e),
-                before: self.last.as_ref().map(|(r, _)| r.clone()),
+                before: self.last.clone(),
             });
         }
         if let Some(cp) = &self.checkpoint
@@ -308,30 +302,32 @@ impl Walk {
                 event: EventRef::of(e),
             });
         }
-        self.last = Some((EventRef::of(e), computed));
-        self.checked += 1;
+        self.at = Head {
+            seq: e.chain_seq,
+            hash: computed,
+        };
+        self.last = Some(EventRef::of(e));
         Ok(())
     }
 
-    /// After the last event up to `head`: the head and the checkpoint are reached.
-    pub fn finish(self, head: Head) -> Result<u64, Break> {
-        let last_seq = self.last.as_ref().map_or(0, |(r, _)| r.chain_seq);
-        let last_hash = self.last.as_ref().map_or(GENESIS, |(_, h)| *h);
-        if last_seq != head.seq || last_hash != head.hash {
+    /// After the last event up to `head`: the head and the checkpoint are reached. The head
+    /// verified (its place is the number of events checked).
+    pub fn finish(self, head: Head) -> Result<Head, Break> {
+        if self.at != head {
             return Err(Break::HeadDiffers {
                 head_seq: head.seq,
-                last: self.last.map(|(r, _)| r),
+                last: self.last,
             });
         }
         if let Some(cp) = self.checkpoint
-            && cp.seq > last_seq
+            && cp.seq > head.seq
         {
             return Err(Break::CheckpointMissing {
                 checkpoint: cp,
-                last_seq,
+                last_seq: head.seq,
             });
         }
-        Ok(self.checked)
+        Ok(head)
     }
 }
 
@@ -376,7 +372,11 @@ mod tests {
     }
 
     fn chain(n: i64) -> (Vec<ChainedEvent>, Head) {
-        let contents: Vec<_> = (1..=n).map(|i| content(i * 10)).collect();
+        chained((1..=n).map(|i| content(i * 10)).collect())
+    }
+
+    /// `contents` chained from the start: the events as stored, and the head.
+    fn chained(contents: Vec<EventContent>) -> (Vec<ChainedEvent>, Head) {
         let (links, head) = append(Head::EMPTY, &contents);
         let events = links
             .into_iter()
@@ -395,7 +395,7 @@ mod tests {
         for e in events {
             w.step(e)?;
         }
-        w.finish(head)
+        w.finish(head).map(|h| h.seq)
     }
 
     #[test]
@@ -518,7 +518,7 @@ mod tests {
 
     #[test]
     fn a_consistently_rewritten_or_cut_chain_is_found_only_by_the_checkpoint() {
-        let (events, head) = chain(5);
+        let (events, _) = chain(5);
         let cp = Checkpoint {
             seq: 4,
             hash: head_at(&events, 4),
@@ -527,16 +527,7 @@ mod tests {
         // rewrite from event 3 on, hashes and head recomputed: consistent in itself
         let mut contents: Vec<_> = events.iter().map(|e| e.content.clone()).collect();
         contents[2].detail = "rewritten".into();
-        let (links, new_head) = append(Head::EMPTY, &contents);
-        let rewritten: Vec<_> = links
-            .into_iter()
-            .zip(contents)
-            .map(|((seq, hash), content)| ChainedEvent {
-                chain_seq: seq,
-                hash: to_hex(&hash),
-                content,
-            })
-            .collect();
+        let (rewritten, new_head) = chained(contents);
         assert_eq!(walk(&rewritten, new_head, None), Ok(5));
         let Err(Break::CheckpointDiffers { event, .. }) =
             walk(&rewritten, new_head, Some(cp.clone()))
@@ -556,7 +547,6 @@ mod tests {
             walk(cut, cut_head, Some(cp)),
             Err(Break::CheckpointMissing { last_seq: 3, .. })
         ));
-        let _ = head;
     }
 
     fn head_at(events: &[ChainedEvent], seq: u64) -> Digest {

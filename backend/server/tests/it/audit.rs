@@ -2,7 +2,6 @@
 //! test fills through the store (and, for the export, a running `jitroles serve` chaining).
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Output, Stdio},
     time::{Duration, Instant},
@@ -16,10 +15,7 @@ use jitroles_domain::{
 };
 use jitroles_server::audit_cli::public_key_pem;
 use jitroles_store::Database;
-use ring::{
-    rand::SystemRandom,
-    signature::{Ed25519KeyPair, KeyPair},
-};
+use ring::{rand::SystemRandom, signature::Ed25519KeyPair};
 use sea_orm::ConnectionTrait;
 
 use crate::cli::jitroles;
@@ -74,7 +70,6 @@ impl Setup {
         )
         .unwrap();
         std::fs::write(&public, public_key_pem(&pair)).unwrap();
-        assert_eq!(pair.public_key().as_ref().len(), 32);
         (private, public)
     }
 }
@@ -271,15 +266,7 @@ fn serve(dir: &Path, url: &str) -> std::process::Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "no ready line");
-        let line = lines.next().expect("the server exited").unwrap();
-        if line.contains("jitroles: ready") {
-            break;
-        }
-    }
+    let lines = crate::cli::wait_ready(&mut child);
     // drained, so the server never blocks on a full pipe
     std::thread::spawn(move || lines.for_each(drop));
     child

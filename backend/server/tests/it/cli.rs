@@ -18,6 +18,24 @@ pub fn jitroles(dir: &std::path::Path) -> Command {
     cmd
 }
 
+/// Reads `child`'s stderr (it must be piped) until its ready line; the rest of the lines.
+pub fn wait_ready(
+    child: &mut std::process::Child,
+) -> std::io::Lines<BufReader<std::process::ChildStderr>> {
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "no ready line");
+        let line = lines
+            .next()
+            .expect("the server exited before it was ready")
+            .unwrap();
+        if line.contains("jitroles: ready") {
+            return lines;
+        }
+    }
+}
+
 #[test]
 fn a_bad_config_file_exits_with_status_2_and_names_the_problem() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,18 +83,7 @@ fn sigterm_shuts_the_server_down_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(Instant::now() < deadline, "no ready line");
-        let line = lines
-            .next()
-            .expect("the server exited before it was ready")
-            .unwrap();
-        if line.contains("jitroles: ready") {
-            break;
-        }
-    }
+    let lines = wait_ready(&mut child);
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -251,7 +251,10 @@ async fn events_from_before_the_chain_are_chained_in_id_order(db: TestDb) {
     store.migrate().await.unwrap();
     assert_eq!(store.unchained_audit_events().await.unwrap(), 3);
     assert_eq!(store.chain_audit().await.unwrap(), 3);
-    assert_eq!(store.verify_chain(None).await.unwrap(), Ok(3));
+    assert_eq!(
+        store.verify_chain(None).await.unwrap().map(|h| h.seq),
+        Ok(3)
+    );
     let chained = store.chained_events(0, 3, 10).await.unwrap();
     assert_eq!(
         chained
