@@ -43,6 +43,6 @@ mod tests {
             AuditAction::BreakGlassAcknowledged.label(),
             "break_glass_acknowledged"
         );
-        assert_eq!(AuditAction::all().count(), 35);
+        assert_eq!(AuditAction::all().count(), 36);
     }
 }

@@ -16,7 +16,7 @@ use crate::{
     grant_filter::GrantFilter,
     notify::{Channel, DeliveryState, NewNotification, Notification},
     page::{Page, PageRequest},
-    rule::RoleRule,
+    rule::{RoleRule, history::RuleVersion},
     secret::Secret,
     system::Installation,
 };
@@ -68,6 +68,15 @@ pub trait RuleStore: Send + Sync {
         expected_version: i64,
         audit: NewAudit,
     ) -> Result<(), DomainError>;
+    /// The newest `limit` saved versions of rule `id`, newest first; a deleted rule keeps its
+    /// history (its last version is the deletion).
+    async fn rule_history(&self, id: &str, limit: u32) -> Result<Vec<RuleVersion>, DomainError>;
+    /// Version `version` of rule `id`, if kept.
+    async fn rule_version(
+        &self,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<RuleVersion>, DomainError>;
     /// Live grants per rule id.
     async fn live_grant_counts(&self) -> Result<HashMap<String, u32>, DomainError>;
     /// The freezes in force: every role's first, then by rule id.

@@ -4,6 +4,8 @@
 //! [`ValidSpec`] or says which field is wrong and why. The target group is resolved in the
 //! directory by the caller (it needs I/O) and passed in as a [`TargetGroup`].
 
+pub mod history;
+
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};

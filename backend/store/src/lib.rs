@@ -12,6 +12,7 @@ mod migration;
 mod notifications;
 mod records;
 mod rule_channels;
+mod rule_versions;
 mod rules;
 mod sessions;
 mod store;

@@ -11,11 +11,13 @@ use jitroles_domain::{
     audit::NewAudit,
     freeze::{Freeze, FreezeScope, not_frozen},
     ports::RuleStore,
-    rule::{JustificationPolicy, RoleRule, RuleChannels, TargetGroup, ValidSpec},
+    rule::{
+        JustificationPolicy, RoleRule, RuleChannels, TargetGroup, ValidSpec, history::RuleVersion,
+    },
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -23,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     entity::{freeze, grant, rule},
     records::{corrupt, insert_audit, live_states, stale, unique_or},
-    rule_channels,
+    rule_channels, rule_versions,
     store::{Database, db_error},
 };
 
@@ -97,7 +99,7 @@ fn stored_approval(p: &ApprovalPolicy) -> String {
     serde_json::to_string(&stored).unwrap_or_else(|_| "{}".into())
 }
 
-fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainError> {
+pub(crate) fn to_rule(r: rule::Model, channels: RuleChannels) -> Result<RoleRule, DomainError> {
     let aces: Vec<StoredAce> = serde_json::from_str(&r.acl).map_err(|e| corrupt("rule ACL", e))?;
     let acl = to_acl(aces)?;
     let secs = |n: i64| Duration::from_secs(u64::try_from(n).unwrap_or(0));
@@ -179,7 +181,9 @@ impl Database {
 impl RuleStore for Database {
     async fn create_rule(&self, r: &RoleRule, audit: NewAudit) -> Result<(), DomainError> {
         let tx = self.conn.begin().await.map_err(db_error)?;
-        rule::Entity::insert(rule_row(r))
+        let row = rule_row(r);
+        let model = row.clone().try_into_model().map_err(db_error)?;
+        rule::Entity::insert(row)
             .exec_without_returning(&tx)
             .await
             .map_err(|e| {
@@ -188,6 +192,15 @@ impl RuleStore for Database {
                 })
             })?;
         rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
+        rule_versions::record(
+            &tx,
+            &model,
+            &r.spec.channels,
+            audit.at,
+            &audit.actor,
+            audit.action,
+        )
+        .await?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
@@ -244,8 +257,10 @@ impl RuleStore for Database {
                 "the rule has live grants: its group cannot change until they end".into(),
             ));
         }
+        rule_versions::record_if_missing(&tx, &stored).await?;
         let mut row = rule_row(r);
         row.created_at = Set(stored.created_at);
+        let model = row.clone().try_into_model().map_err(db_error)?;
         let done = rule::Entity::update_many()
             .set(row)
             .filter(rule::Column::Id.eq(r.id.clone()))
@@ -262,6 +277,15 @@ impl RuleStore for Database {
             return Err(stale("rule", stored.version, expected_version));
         }
         rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
+        rule_versions::record(
+            &tx,
+            &model,
+            &r.spec.channels,
+            audit.at,
+            &audit.actor,
+            audit.action,
+        )
+        .await?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
@@ -278,6 +302,17 @@ impl RuleStore for Database {
                 "the rule has live grants: revoke them or let them expire first".into(),
             ));
         }
+        let stored = rule::Entity::find_by_id(id.to_owned())
+            .filter(rule::Column::DeletedAt.is_null())
+            .one(&tx)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("rule {id}"),
+            })?;
+        if stored.version != expected_version {
+            return Err(stale("rule", stored.version, expected_version));
+        }
         let done = rule::Entity::update_many()
             .col_expr(rule::Column::DeletedAt, Expr::value(audit.at))
             .col_expr(
@@ -291,24 +326,43 @@ impl RuleStore for Database {
             .await
             .map_err(db_error)?;
         if done.rows_affected == 0 {
-            let exists = rule::Entity::find_by_id(id.to_owned())
-                .filter(rule::Column::DeletedAt.is_null())
-                .one(&tx)
-                .await
-                .map_err(db_error)?;
-            return Err(match exists {
-                Some(r) => stale("rule", r.version, expected_version),
-                None => DomainError::NotFound {
-                    what: format!("rule {id}"),
-                },
-            });
+            return Err(stale("rule", stored.version + 1, expected_version));
         }
+        rule_versions::record_if_missing(&tx, &stored).await?;
+        let channels = rule_channels::of_rule(&tx, id).await?;
+        let deleted = rule::Model {
+            version: stored.version + 1,
+            updated_at: audit.at,
+            deleted_at: Some(audit.at),
+            ..stored
+        };
+        rule_versions::record(
+            &tx,
+            &deleted,
+            &channels,
+            audit.at,
+            &audit.actor,
+            audit.action,
+        )
+        .await?;
         freeze::Entity::delete_by_id(id.to_owned())
             .exec(&tx)
             .await
             .map_err(db_error)?;
         insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
+    }
+
+    async fn rule_history(&self, id: &str, limit: u32) -> Result<Vec<RuleVersion>, DomainError> {
+        rule_versions::history(&self.conn, id, u64::from(limit)).await
+    }
+
+    async fn rule_version(
+        &self,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<RuleVersion>, DomainError> {
+        rule_versions::version(&self.conn, id, version).await
     }
 
     async fn live_grant_counts(&self) -> Result<HashMap<String, u32>, DomainError> {

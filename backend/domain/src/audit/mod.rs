@@ -65,6 +65,8 @@ pub enum AuditAction {
     BreakGlassAcknowledged,
     /// A request waits for its start time.
     Scheduled,
+    /// An earlier version of a rule saved again as its newest.
+    RuleRestored,
 }
 
 impl AuditAction {
@@ -105,10 +107,11 @@ impl AuditAction {
             Self::BreakGlassUsed => "break_glass_used",
             Self::BreakGlassAcknowledged => "break_glass_acknowledged",
             Self::Scheduled => "scheduled",
+            Self::RuleRestored => "rule_restored",
         }
     }
 
-    pub const ALL: [AuditAction; 35] = [
+    pub const ALL: [AuditAction; 36] = [
         Self::Requested,
         Self::Granted,
         Self::Failed,
@@ -144,6 +147,7 @@ impl AuditAction {
         Self::BreakGlassUsed,
         Self::BreakGlassAcknowledged,
         Self::Scheduled,
+        Self::RuleRestored,
     ];
 
     pub fn parse(s: &str) -> Option<Self> {

@@ -33,7 +33,7 @@ use crate::{
     notify::{self, Channel, DeliveryState, NewNotification, Notification},
     page::{Page, PageRequest},
     ports::{ApprovalStore, GrantChange, GrantStore, NotificationStore, RuleStore},
-    rule::RoleRule,
+    rule::{RoleRule, history::RuleVersion},
 };
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

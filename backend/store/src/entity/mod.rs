@@ -11,4 +11,5 @@ pub mod membership_lease;
 pub mod notification;
 pub mod rule;
 pub mod rule_channel;
+pub mod rule_version;
 pub mod session;

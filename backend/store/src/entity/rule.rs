@@ -2,7 +2,7 @@ use sea_orm::entity::prelude::*;
 
 /// A role rule; `acl` is a JSON array, `approval` a JSON object; `deleted_at` marks a soft delete. Its notification
 /// channels are rows of `rule_channels`.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "rules")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

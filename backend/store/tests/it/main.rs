@@ -59,6 +59,7 @@ mod freezes;
 mod grants;
 mod migrations;
 mod notifications;
+mod rule_history;
 #[path = "../../../test-support/service.rs"]
 mod service;
 mod sessions;

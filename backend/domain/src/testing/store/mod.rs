@@ -42,6 +42,8 @@ pub enum StoreOp {
 struct Tables {
     /// By id; deleted rules are kept with their deletion time, like the real soft delete.
     rules: BTreeMap<String, (RoleRule, Option<DateTime<Utc>>)>,
+    /// Every saved version of each rule, oldest first.
+    rule_versions: BTreeMap<String, Vec<RuleVersion>>,
     grants: BTreeMap<String, Grant>,
     /// Approvers' decisions, in the order made.
     decisions: Vec<Decision>,
@@ -139,6 +141,19 @@ impl Tables {
                 && r.id != rule.id
                 && r.spec.name.to_lowercase() == rule.spec.name.to_lowercase()
         })
+    }
+
+    /// Keeps `rule` as a version saved by `audit`'s actor and action.
+    fn keep_version(&mut self, rule: &RoleRule, audit: &NewAudit) {
+        self.rule_versions
+            .entry(rule.id.clone())
+            .or_default()
+            .push(RuleVersion {
+                rule: rule.clone(),
+                at: audit.at,
+                actor: audit.actor.clone(),
+                action: audit.action,
+            });
     }
 
     fn record(&mut self, audit: NewAudit) {

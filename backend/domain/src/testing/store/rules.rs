@@ -13,6 +13,7 @@ impl RuleStore for MemoryStore {
             )));
         }
         t.rules.insert(rule.id.clone(), (rule.clone(), None));
+        t.keep_version(rule, &audit);
         t.record(audit);
         Ok(())
     }
@@ -63,6 +64,7 @@ impl RuleStore for MemoryStore {
             created_at: stored.created_at,
             ..rule.clone()
         };
+        t.keep_version(&kept, &audit);
         t.rules.insert(rule.id.clone(), (kept, None));
         t.record(audit);
         Ok(())
@@ -90,12 +92,39 @@ impl RuleStore for MemoryStore {
         }
         let deleted = RoleRule {
             version: stored.version + 1,
+            updated_at: audit.at,
             ..stored
         };
+        t.keep_version(&deleted, &audit);
         t.rules.insert(id.to_owned(), (deleted, Some(audit.at)));
         t.freezes.remove(id);
         t.record(audit);
         Ok(())
+    }
+
+    async fn rule_history(&self, id: &str, limit: u32) -> Result<Vec<RuleVersion>, DomainError> {
+        let t = lock(&self.0);
+        Ok(t.rule_versions
+            .get(id)
+            .map(|all| {
+                all.iter()
+                    .rev()
+                    .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn rule_version(
+        &self,
+        id: &str,
+        version: i64,
+    ) -> Result<Option<RuleVersion>, DomainError> {
+        let t = lock(&self.0);
+        Ok(t.rule_versions
+            .get(id)
+            .and_then(|all| all.iter().find(|v| v.rule.version == version).cloned()))
     }
 
     async fn live_grant_counts(&self) -> Result<HashMap<String, u32>, DomainError> {

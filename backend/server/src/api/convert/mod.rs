@@ -468,6 +468,7 @@ pub fn audit_action(action: AuditAction) -> pb::AuditAction {
         A::BreakGlassUsed => P::BreakGlassUsed,
         A::BreakGlassAcknowledged => P::BreakGlassAcknowledged,
         A::Scheduled => P::Scheduled,
+        A::RuleRestored => P::RuleRestored,
     }
 }
 
