@@ -183,6 +183,49 @@ impl AdminService for AdminApi {
         Ok(Response::new(pb::DeleteRuleResponse {}))
     }
 
+    async fn list_rule_versions(
+        &self,
+        request: Request<pb::ListRuleVersionsRequest>,
+    ) -> Result<Response<pb::ListRuleVersionsResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let limit = if ask.limit == 0 { 100 } else { ask.limit };
+        let versions = self
+            .engine()?
+            .rules
+            .history(&right, &ask.rule_id, limit)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListRuleVersionsResponse {
+            versions: versions
+                .into_iter()
+                .map(|(v, changes)| convert::rule_version(v, changes))
+                .collect(),
+        }))
+    }
+
+    async fn restore_rule_version(
+        &self,
+        request: Request<pb::RestoreRuleVersionRequest>,
+    ) -> Result<Response<pb::Rule>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let engine = self.engine()?;
+        let rule = engine
+            .rules
+            .restore(
+                &right,
+                &who,
+                &ask.rule_id,
+                ask.version,
+                ask.expected_version,
+            )
+            .await
+            .map_err(status)?;
+        let view = engine.rules.get(&right, &rule.id).await.map_err(status)?;
+        Ok(Response::new(convert::rule(view)))
+    }
+
     async fn list_rules(
         &self,
         request: Request<pb::ListRulesRequest>,

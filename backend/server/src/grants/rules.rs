@@ -13,7 +13,10 @@ use jitroles_domain::{
     audit::AuditAction,
     directory::{GroupRef, UserLookup, find_group},
     freeze::{Freeze, FreezeScope},
-    rule::{RoleRule, RuleChannels, RuleSpec, TargetGroup, check_acl_size, check_text},
+    rule::{
+        RoleRule, RuleChannels, RuleSpec, TargetGroup, check_acl_size, check_text,
+        history::{Change, RuleVersion, changes, lines},
+    },
 };
 
 use super::shared::{Shared, rule_audit};
@@ -39,6 +42,9 @@ impl RuleView {
         }
     }
 }
+
+/// The most versions one history read returns.
+pub const MAX_HISTORY: u32 = 500;
 
 pub struct Rules(Arc<Shared>);
 
@@ -83,12 +89,97 @@ impl Rules {
         _: &AdminRight,
         actor: &Caller,
         id: &str,
-        mut spec: RuleSpec,
+        spec: RuleSpec,
         target: &str,
         version: i64,
     ) -> Result<RoleRule, DomainError> {
-        let now = self.0.now();
         let stored = self.0.stored_rule(id).await?;
+        self.save(actor, stored, spec, target, version, None).await
+    }
+
+    /// Saves version `version` of rule `id` again as its newest, after today's checks (its
+    /// principals and group still in the directory, its expiry still ahead, its channels
+    /// still there), audited as a restore with what it changes.
+    pub async fn restore(
+        &self,
+        _: &AdminRight,
+        actor: &Caller,
+        id: &str,
+        version: i64,
+        expected_version: i64,
+    ) -> Result<RoleRule, DomainError> {
+        let stored = self.0.stored_rule(id).await?;
+        if stored.version != expected_version {
+            return Err(DomainError::Conflict(format!(
+                "the rule was changed by someone else (now version {}, you read version {expected_version}); reload it and restore again",
+                stored.version
+            )));
+        }
+        let old = self
+            .0
+            .ports
+            .rules
+            .rule_version(id, version)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("version {version} of rule {id}"),
+            })?;
+        let target = old.rule.target.sid.to_string();
+        self.save(
+            actor,
+            stored,
+            old.rule.spec.into(),
+            &target,
+            expected_version,
+            Some(version),
+        )
+        .await
+    }
+
+    /// The newest `limit` versions of rule `id`, newest first, each with what it changed from
+    /// the one before (the first version and a deleted rule's last changed nothing).
+    pub async fn history(
+        &self,
+        _: &AdminRight,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<(RuleVersion, Vec<Change>)>, DomainError> {
+        let limit = limit.clamp(1, MAX_HISTORY);
+        let mut versions = self.0.ports.rules.rule_history(id, limit + 1).await?;
+        if versions.is_empty() {
+            return Err(DomainError::NotFound {
+                what: format!("rule {id}"),
+            });
+        }
+        let older: Vec<Option<RoleRule>> = versions
+            .iter()
+            .skip(1)
+            .map(|v| Some(v.rule.clone()))
+            .chain([None])
+            .collect();
+        versions.truncate(limit as usize);
+        Ok(versions
+            .into_iter()
+            .zip(older)
+            .map(|(v, before)| {
+                let changes = before.map(|b| changes(&b, &v.rule)).unwrap_or_default();
+                (v, changes)
+            })
+            .collect())
+    }
+
+    /// An edit or a restore (`restoring`: of that version): the settings resolved and
+    /// checked as today's, stored as the next version with the changes in its audit event.
+    async fn save(
+        &self,
+        actor: &Caller,
+        stored: RoleRule,
+        mut spec: RuleSpec,
+        target: &str,
+        version: i64,
+        restoring: Option<i64>,
+    ) -> Result<RoleRule, DomainError> {
+        let now = self.0.now();
         self.resolve_principals(&mut spec).await?;
         let spec = spec.validate(now)?;
         self.check_channels(&spec.channels).await?;
@@ -97,16 +188,30 @@ impl Rules {
             target: self.target(target).await?,
             version: version + 1,
             updated_at: now,
-            ..stored
+            ..stored.clone()
         };
+        let changed = changes(&stored, &rule);
+        let (action, mut detail) = match restoring {
+            None => (AuditAction::RuleUpdated, String::new()),
+            Some(v) if changed.is_empty() => {
+                return Err(DomainError::FailedPrecondition(format!(
+                    "version {v} has the settings the rule has now: there is nothing to restore"
+                )));
+            }
+            Some(v) => (AuditAction::RuleRestored, format!("restored version {v}")),
+        };
+        if !changed.is_empty() {
+            detail.push_str(if detail.is_empty() { "" } else { "\n" });
+            detail.push_str(&lines(&changed));
+        }
+        let mut audit = rule_audit(action, actor, &rule, now);
+        if !detail.is_empty() {
+            audit.detail = format!("{}:\n{detail}", audit.detail);
+        }
         self.0
             .ports
             .rules
-            .update_rule(
-                &rule,
-                version,
-                rule_audit(AuditAction::RuleUpdated, actor, &rule, now),
-            )
+            .update_rule(&rule, version, audit)
             .await?;
         self.0.rules_changed();
         Ok(rule)

@@ -20,6 +20,7 @@ mod outage;
 mod package;
 mod pam;
 mod rename;
+mod rule_history;
 mod samba;
 #[path = "../../../test-support/service.rs"]
 mod service;

@@ -77,7 +77,10 @@ use jitroles_domain::{
     freeze::FreezeScope,
     grant::{EndReason, Grant, GrantState, tickets_may_last_until},
     grant_filter::{GrantFilter, Person},
-    rule::{JustificationPolicy, RuleChannels, RuleSpec, TargetGroup, check_text},
+    rule::{
+        JustificationPolicy, RuleChannels, RuleSpec, TargetGroup, check_text,
+        history::{Change, RuleVersion},
+    },
 };
 
 /// A duration from a request; `None` when absent.
@@ -300,6 +303,29 @@ fn target(t: &TargetGroup) -> pb::TargetGroup {
 }
 
 /// A rule as admins see it, with its live grants and its own freeze.
+/// A saved version of a rule with what it changed.
+pub fn rule_version(v: RuleVersion, changes: Vec<Change>) -> pb::RuleVersion {
+    pb::RuleVersion {
+        rule: Some(rule(RuleView {
+            rule: v.rule,
+            live_grants: 0,
+            frozen: None,
+        })),
+        saved_at: Some(timestamp(v.at)),
+        saved_by: v.actor,
+        action: audit_action(v.action).into(),
+        changes: changes
+            .into_iter()
+            .map(|c| pb::RuleChange {
+                text: c.line(),
+                field: c.field,
+                before: c.before,
+                after: c.after,
+            })
+            .collect(),
+    }
+}
+
 pub fn rule(view: RuleView) -> pb::Rule {
     let RuleView {
         rule: r,
