@@ -20,6 +20,7 @@ pub type Role = pb::Role;
 pub type Grant = pb::Grant;
 pub type Rule = pb::Rule;
 pub type RuleSpec = pb::RuleSpec;
+pub type RuleVersion = pb::RuleVersion;
 pub type AclEntry = pb::AclEntry;
 pub type DirectoryEntry = pb::DirectoryEntry;
 pub type AuditEvent = pb::AuditEvent;
@@ -270,6 +271,39 @@ impl Api {
             self.call::<_, pb::Rule>(
                 "/jitroles.v1.AdminService/GetRule",
                 pb::GetRuleRequest { rule_id },
+            )
+            .await,
+        )
+    }
+
+    /// The rule's saved versions, newest first, each with what it changed.
+    pub async fn rule_versions(&self, rule_id: String) -> Result<Vec<RuleVersion>, ApiError> {
+        self.answer(
+            self.call::<_, pb::ListRuleVersionsResponse>(
+                "/jitroles.v1.AdminService/ListRuleVersions",
+                pb::ListRuleVersionsRequest { rule_id, limit: 0 },
+            )
+            .await,
+        )
+        .map(|r| r.versions)
+    }
+
+    /// Saves `version` of the rule again as its newest; `expected_version` is its newest as
+    /// read.
+    pub async fn restore_rule_version(
+        &self,
+        rule_id: String,
+        version: i64,
+        expected_version: i64,
+    ) -> Result<Rule, ApiError> {
+        self.answer(
+            self.call::<_, pb::Rule>(
+                "/jitroles.v1.AdminService/RestoreRuleVersion",
+                pb::RestoreRuleVersionRequest {
+                    rule_id,
+                    version,
+                    expected_version,
+                },
             )
             .await,
         )

@@ -6,6 +6,7 @@ use jitroles_web::{
     pages::{
         AdminChannelsPage, AdminGrantsPage, AdminPage, AdminRulesPage, AdminsOnly, AuditPage,
         ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, RuleEditorPage,
+        RuleHistoryPage,
     },
 };
 use leptos::prelude::*;
@@ -24,6 +25,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/admin") view=AdminPage />
                         <Route path=path!("/admin/rules") view=AdminRulesPage />
                         <Route path=path!("/admin/rules/:id") view=RuleEditorPage />
+                        <Route path=path!("/admin/rules/:id/history") view=RuleHistoryPage />
                         <Route path=path!("/admin/channels") view=AdminChannelsPage />
                         <Route path=path!("/admin/channels/:id") view=ChannelEditorPage />
                         <Route path=path!("/admin/notifications") view=NotificationsPage />

@@ -9,6 +9,7 @@ mod directory_status;
 mod not_found;
 mod notifications;
 mod roles;
+mod rule_history;
 mod rules;
 
 pub use admin::{AdminPage, AdminsOnly};
@@ -20,4 +21,5 @@ pub use directory_status::DirectoryStatusPage;
 pub use not_found::NotFoundPage;
 pub use notifications::NotificationsPage;
 pub use roles::RolesPage;
+pub use rule_history::RuleHistoryPage;
 pub use rules::{AdminRulesPage, RuleEditorPage};

@@ -396,6 +396,9 @@ pub fn RuleEditorPage() -> impl IntoView {
     view! {
         <section aria-labelledby="editor-title">
             <h1 id="editor-title">{move || if existing.with(Option::is_some) { "Edit rule" } else { "New rule" }}</h1>
+            {move || existing.get().map(|(id, _)| view! {
+                <p><A href=format!("/admin/rules/{id}/history")>"History: every saved version, what changed, restore"</A></p>
+            })}
             <Loaded data=loaded loading="Loading the rule…" view=move |_| view! {
             <form class="rule-editor" on:submit=submit>
                 <fieldset>
