@@ -42,6 +42,16 @@ pub struct GrantChange {
     pub audit: Option<NewAudit>,
 }
 
+/// Rule changes to make at once ([`RuleStore::apply_rules`]).
+#[derive(Debug, Clone, Default)]
+pub struct RuleBatch {
+    pub create: Vec<(RoleRule, NewAudit)>,
+    /// The rule, the version it was read at, the event.
+    pub update: Vec<(RoleRule, i64, NewAudit)>,
+    /// The rule's id, the version it was read at, the event.
+    pub delete: Vec<(String, i64, NewAudit)>,
+}
+
 /// Role rules. Each change stores its audit event in the same transaction.
 #[async_trait]
 pub trait RuleStore: Send + Sync {
@@ -68,6 +78,10 @@ pub trait RuleStore: Send + Sync {
         expected_version: i64,
         audit: NewAudit,
     ) -> Result<(), DomainError>;
+    /// Creates, changes and deletes several rules in one transaction (deletions first, then
+    /// changes, then creations), each with its audit event and version and under the same
+    /// checks as one at a time; nothing is written when any of them fails.
+    async fn apply_rules(&self, batch: RuleBatch) -> Result<(), DomainError>;
     /// The newest `limit` saved versions of rule `id`, newest first; a deleted rule keeps its
     /// history (its last version is the deletion).
     async fn rule_history(&self, id: &str, limit: u32) -> Result<Vec<RuleVersion>, DomainError>;

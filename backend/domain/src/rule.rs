@@ -4,7 +4,10 @@
 //! [`ValidSpec`] or says which field is wrong and why. The target group is resolved in the
 //! directory by the caller (it needs I/O) and passed in as a [`TargetGroup`].
 
+#[cfg(test)]
+mod fixtures;
 pub mod history;
+pub mod plan;
 
 use std::time::Duration;
 

@@ -10,14 +10,14 @@ use jitroles_domain::{
     approval::ApprovalPolicy,
     audit::NewAudit,
     freeze::{Freeze, FreezeScope, not_frozen},
-    ports::RuleStore,
+    ports::{RuleBatch, RuleStore},
     rule::{
         JustificationPolicy, RoleRule, RuleChannels, TargetGroup, ValidSpec, history::RuleVersion,
     },
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -163,6 +163,153 @@ fn rule_row(r: &RoleRule) -> rule::ActiveModel {
 }
 
 impl Database {
+    async fn create_in(
+        &self,
+        tx: &DatabaseTransaction,
+        r: &RoleRule,
+        audit: NewAudit,
+    ) -> Result<(), DomainError> {
+        let row = rule_row(r);
+        let model = row.clone().try_into_model().map_err(db_error)?;
+        rule::Entity::insert(row)
+            .exec_without_returning(tx)
+            .await
+            .map_err(|e| {
+                unique_or(e, || {
+                    DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
+                })
+            })?;
+        rule_channels::replace(tx, &r.id, &r.spec.channels).await?;
+        rule_versions::record(
+            tx,
+            &model,
+            &r.spec.channels,
+            audit.at,
+            &audit.actor,
+            audit.action,
+        )
+        .await?;
+        insert_audit(tx, audit).await?;
+        Ok(())
+    }
+
+    async fn update_in(
+        &self,
+        tx: &DatabaseTransaction,
+        r: &RoleRule,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError> {
+        let stored = rule::Entity::find_by_id(r.id.clone())
+            .filter(rule::Column::DeletedAt.is_null())
+            .one(tx)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("rule {}", r.id),
+            })?;
+        if stored.target_sid != r.target.sid.as_str() && self.live_grant_count(tx, &r.id).await? > 0
+        {
+            return Err(DomainError::FailedPrecondition(
+                "the rule has live grants: its group cannot change until they end".into(),
+            ));
+        }
+        rule_versions::record_if_missing(tx, &stored).await?;
+        let mut row = rule_row(r);
+        row.created_at = Set(stored.created_at);
+        let model = row.clone().try_into_model().map_err(db_error)?;
+        let done = rule::Entity::update_many()
+            .set(row)
+            .filter(rule::Column::Id.eq(r.id.clone()))
+            .filter(rule::Column::Version.eq(expected_version))
+            .filter(rule::Column::DeletedAt.is_null())
+            .exec(tx)
+            .await
+            .map_err(|e| {
+                unique_or(e, || {
+                    DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
+                })
+            })?;
+        if done.rows_affected == 0 {
+            return Err(stale("rule", stored.version, expected_version));
+        }
+        rule_channels::replace(tx, &r.id, &r.spec.channels).await?;
+        rule_versions::record(
+            tx,
+            &model,
+            &r.spec.channels,
+            audit.at,
+            &audit.actor,
+            audit.action,
+        )
+        .await?;
+        insert_audit(tx, audit).await?;
+        Ok(())
+    }
+
+    async fn delete_in(
+        &self,
+        tx: &DatabaseTransaction,
+        id: &str,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError> {
+        if self.live_grant_count(tx, id).await? > 0 {
+            return Err(DomainError::FailedPrecondition(
+                "the rule has live grants: revoke them or let them expire first".into(),
+            ));
+        }
+        let stored = rule::Entity::find_by_id(id.to_owned())
+            .filter(rule::Column::DeletedAt.is_null())
+            .one(tx)
+            .await
+            .map_err(db_error)?
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("rule {id}"),
+            })?;
+        if stored.version != expected_version {
+            return Err(stale("rule", stored.version, expected_version));
+        }
+        let done = rule::Entity::update_many()
+            .col_expr(rule::Column::DeletedAt, Expr::value(audit.at))
+            .col_expr(
+                rule::Column::Version,
+                Expr::col(rule::Column::Version).add(1),
+            )
+            .filter(rule::Column::Id.eq(id))
+            .filter(rule::Column::Version.eq(expected_version))
+            .filter(rule::Column::DeletedAt.is_null())
+            .exec(tx)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected == 0 {
+            return Err(stale("rule", stored.version + 1, expected_version));
+        }
+        rule_versions::record_if_missing(tx, &stored).await?;
+        let channels = rule_channels::of_rule(tx, id).await?;
+        let deleted = rule::Model {
+            version: stored.version + 1,
+            updated_at: audit.at,
+            deleted_at: Some(audit.at),
+            ..stored
+        };
+        rule_versions::record(
+            tx,
+            &deleted,
+            &channels,
+            audit.at,
+            &audit.actor,
+            audit.action,
+        )
+        .await?;
+        freeze::Entity::delete_by_id(id.to_owned())
+            .exec(tx)
+            .await
+            .map_err(db_error)?;
+        insert_audit(tx, audit).await?;
+        Ok(())
+    }
+
     async fn live_grant_count(
         &self,
         db: &impl ConnectionTrait,
@@ -181,27 +328,7 @@ impl Database {
 impl RuleStore for Database {
     async fn create_rule(&self, r: &RoleRule, audit: NewAudit) -> Result<(), DomainError> {
         let tx = self.conn.begin().await.map_err(db_error)?;
-        let row = rule_row(r);
-        let model = row.clone().try_into_model().map_err(db_error)?;
-        rule::Entity::insert(row)
-            .exec_without_returning(&tx)
-            .await
-            .map_err(|e| {
-                unique_or(e, || {
-                    DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
-                })
-            })?;
-        rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
-        rule_versions::record(
-            &tx,
-            &model,
-            &r.spec.channels,
-            audit.at,
-            &audit.actor,
-            audit.action,
-        )
-        .await?;
-        insert_audit(&tx, audit).await?;
+        self.create_in(&tx, r, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -242,51 +369,7 @@ impl RuleStore for Database {
         audit: NewAudit,
     ) -> Result<(), DomainError> {
         let tx = self.conn.begin().await.map_err(db_error)?;
-        let stored = rule::Entity::find_by_id(r.id.clone())
-            .filter(rule::Column::DeletedAt.is_null())
-            .one(&tx)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| DomainError::NotFound {
-                what: format!("rule {}", r.id),
-            })?;
-        if stored.target_sid != r.target.sid.as_str()
-            && self.live_grant_count(&tx, &r.id).await? > 0
-        {
-            return Err(DomainError::FailedPrecondition(
-                "the rule has live grants: its group cannot change until they end".into(),
-            ));
-        }
-        rule_versions::record_if_missing(&tx, &stored).await?;
-        let mut row = rule_row(r);
-        row.created_at = Set(stored.created_at);
-        let model = row.clone().try_into_model().map_err(db_error)?;
-        let done = rule::Entity::update_many()
-            .set(row)
-            .filter(rule::Column::Id.eq(r.id.clone()))
-            .filter(rule::Column::Version.eq(expected_version))
-            .filter(rule::Column::DeletedAt.is_null())
-            .exec(&tx)
-            .await
-            .map_err(|e| {
-                unique_or(e, || {
-                    DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
-                })
-            })?;
-        if done.rows_affected == 0 {
-            return Err(stale("rule", stored.version, expected_version));
-        }
-        rule_channels::replace(&tx, &r.id, &r.spec.channels).await?;
-        rule_versions::record(
-            &tx,
-            &model,
-            &r.spec.channels,
-            audit.at,
-            &audit.actor,
-            audit.action,
-        )
-        .await?;
-        insert_audit(&tx, audit).await?;
+        self.update_in(&tx, r, expected_version, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -297,59 +380,21 @@ impl RuleStore for Database {
         audit: NewAudit,
     ) -> Result<(), DomainError> {
         let tx = self.conn.begin().await.map_err(db_error)?;
-        if self.live_grant_count(&tx, id).await? > 0 {
-            return Err(DomainError::FailedPrecondition(
-                "the rule has live grants: revoke them or let them expire first".into(),
-            ));
+        self.delete_in(&tx, id, expected_version, audit).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn apply_rules(&self, batch: RuleBatch) -> Result<(), DomainError> {
+        let tx = self.conn.begin().await.map_err(db_error)?;
+        for (id, version, audit) in batch.delete {
+            self.delete_in(&tx, &id, version, audit).await?;
         }
-        let stored = rule::Entity::find_by_id(id.to_owned())
-            .filter(rule::Column::DeletedAt.is_null())
-            .one(&tx)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| DomainError::NotFound {
-                what: format!("rule {id}"),
-            })?;
-        if stored.version != expected_version {
-            return Err(stale("rule", stored.version, expected_version));
+        for (rule, version, audit) in batch.update {
+            self.update_in(&tx, &rule, version, audit).await?;
         }
-        let done = rule::Entity::update_many()
-            .col_expr(rule::Column::DeletedAt, Expr::value(audit.at))
-            .col_expr(
-                rule::Column::Version,
-                Expr::col(rule::Column::Version).add(1),
-            )
-            .filter(rule::Column::Id.eq(id))
-            .filter(rule::Column::Version.eq(expected_version))
-            .filter(rule::Column::DeletedAt.is_null())
-            .exec(&tx)
-            .await
-            .map_err(db_error)?;
-        if done.rows_affected == 0 {
-            return Err(stale("rule", stored.version + 1, expected_version));
+        for (rule, audit) in batch.create {
+            self.create_in(&tx, &rule, audit).await?;
         }
-        rule_versions::record_if_missing(&tx, &stored).await?;
-        let channels = rule_channels::of_rule(&tx, id).await?;
-        let deleted = rule::Model {
-            version: stored.version + 1,
-            updated_at: audit.at,
-            deleted_at: Some(audit.at),
-            ..stored
-        };
-        rule_versions::record(
-            &tx,
-            &deleted,
-            &channels,
-            audit.at,
-            &audit.actor,
-            audit.action,
-        )
-        .await?;
-        freeze::Entity::delete_by_id(id.to_owned())
-            .exec(&tx)
-            .await
-            .map_err(db_error)?;
-        insert_audit(&tx, audit).await?;
         tx.commit().await.map_err(db_error)
     }
 

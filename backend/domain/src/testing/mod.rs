@@ -32,7 +32,7 @@ use crate::{
     grant_filter::GrantFilter,
     notify::{self, Channel, DeliveryState, NewNotification, Notification},
     page::{Page, PageRequest},
-    ports::{ApprovalStore, GrantChange, GrantStore, NotificationStore, RuleStore},
+    ports::{ApprovalStore, GrantChange, GrantStore, NotificationStore, RuleBatch, RuleStore},
     rule::{RoleRule, history::RuleVersion},
 };
 

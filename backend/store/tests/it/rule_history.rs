@@ -9,7 +9,7 @@ use jitroles_domain::{
     access::{AclEntry, Effect, PrincipalKind},
     approval::ApprovalPolicy,
     audit::{AuditAction, NewAudit},
-    ports::RuleStore,
+    ports::{RuleBatch, RuleStore},
     rule::RoleRule,
 };
 use sea_orm::ConnectionTrait;
@@ -148,7 +148,68 @@ async fn a_rule_saved_before_history_was_kept_gets_its_version_at_the_next_chang
     assert_eq!(history[1].rule.spec, v1.spec);
 }
 
-on_all!(every_saved_version_is_kept_whole_with_who_saved_it);
+/// A batch of rule changes (a rules file applied) is one transaction: a failure anywhere in
+/// it leaves every rule, event and version as it was; a batch that passes writes them all.
+async fn a_batch_of_rule_changes_is_written_whole_or_not_at_all(store: Arc<dyn Stores>) {
+    let (a, b) = (rule("a", "A", 2000), rule("b", "B", 2001));
+    for r in [&a, &b] {
+        store
+            .create_rule(r, by("alice", AuditAction::RuleCreated, 0))
+            .await
+            .unwrap();
+    }
+    let a2 = next(&a, 5, |r| r.spec.enabled = false);
+    let c = rule("c", "C", 2002);
+    let clash = rule("d", "a", 2003);
+    let failing = RuleBatch {
+        create: vec![
+            (c.clone(), by("bob", AuditAction::RuleCreated, 5)),
+            (clash, by("bob", AuditAction::RuleCreated, 5)),
+        ],
+        update: vec![(a2.clone(), 1, by("bob", AuditAction::RuleUpdated, 5))],
+        delete: vec![("b".into(), 1, by("bob", AuditAction::RuleDeleted, 5))],
+    };
+    let refused = store.apply_rules(failing).await.unwrap_err();
+    assert!(
+        matches!(refused, DomainError::AlreadyExists(_)),
+        "{refused:?}"
+    );
+    let names = |rules: Vec<RoleRule>| {
+        rules
+            .into_iter()
+            .map(|r| (r.spec.name, r.version))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(store.rules().await.unwrap()),
+        [("A".to_owned(), 1), ("B".to_owned(), 1)],
+        "nothing of the failed batch stays"
+    );
+    assert_eq!(store.rule_history("a", 10).await.unwrap().len(), 1);
+    assert!(store.rule_history("c", 10).await.unwrap().is_empty());
+
+    let passing = RuleBatch {
+        create: vec![(c, by("bob", AuditAction::RuleCreated, 6))],
+        update: vec![(a2, 1, by("bob", AuditAction::RuleUpdated, 6))],
+        delete: vec![("b".into(), 1, by("bob", AuditAction::RuleDeleted, 6))],
+    };
+    store.apply_rules(passing).await.unwrap();
+    assert_eq!(
+        names(store.rules().await.unwrap()),
+        [("A".to_owned(), 2), ("C".to_owned(), 1)]
+    );
+    for (id, newest) in [
+        ("a", AuditAction::RuleUpdated),
+        ("b", AuditAction::RuleDeleted),
+    ] {
+        assert_eq!(store.rule_history(id, 1).await.unwrap()[0].action, newest);
+    }
+}
+
+on_all!(
+    every_saved_version_is_kept_whole_with_who_saved_it,
+    a_batch_of_rule_changes_is_written_whole_or_not_at_all
+);
 
 mod before_history {
     use super::*;

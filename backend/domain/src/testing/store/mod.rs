@@ -38,7 +38,7 @@ pub enum StoreOp {
     ReadGrants,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Tables {
     /// By id; deleted rules are kept with their deletion time, like the real soft delete.
     rules: BTreeMap<String, (RoleRule, Option<DateTime<Utc>>)>,

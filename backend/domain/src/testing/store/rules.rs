@@ -5,17 +5,7 @@ use super::*;
 #[async_trait]
 impl RuleStore for MemoryStore {
     async fn create_rule(&self, rule: &RoleRule, audit: NewAudit) -> Result<(), DomainError> {
-        let mut t = lock(&self.0);
-        if t.name_taken(rule) {
-            return Err(DomainError::AlreadyExists(format!(
-                "a rule named {} exists",
-                rule.spec.name
-            )));
-        }
-        t.rules.insert(rule.id.clone(), (rule.clone(), None));
-        t.keep_version(rule, &audit);
-        t.record(audit);
-        Ok(())
+        lock(&self.0).create_rule(rule, audit)
     }
 
     async fn rule(&self, id: &str) -> Result<Option<RoleRule>, DomainError> {
@@ -39,35 +29,7 @@ impl RuleStore for MemoryStore {
         expected_version: i64,
         audit: NewAudit,
     ) -> Result<(), DomainError> {
-        let mut t = lock(&self.0);
-        let stored = t
-            .live_rule(&rule.id)
-            .cloned()
-            .ok_or_else(|| DomainError::NotFound {
-                what: format!("rule {}", rule.id),
-            })?;
-        if stored.target.sid != rule.target.sid && t.live_count(&rule.id) > 0 {
-            return Err(DomainError::FailedPrecondition(
-                "the rule has live grants: its group cannot change until they end".into(),
-            ));
-        }
-        if stored.version != expected_version {
-            return Err(stale("rule", stored.version, expected_version));
-        }
-        if t.name_taken(rule) {
-            return Err(DomainError::AlreadyExists(format!(
-                "a rule named {} exists",
-                rule.spec.name
-            )));
-        }
-        let kept = RoleRule {
-            created_at: stored.created_at,
-            ..rule.clone()
-        };
-        t.keep_version(&kept, &audit);
-        t.rules.insert(rule.id.clone(), (kept, None));
-        t.record(audit);
-        Ok(())
+        lock(&self.0).update_rule(rule, expected_version, audit)
     }
 
     async fn delete_rule(
@@ -76,30 +38,29 @@ impl RuleStore for MemoryStore {
         expected_version: i64,
         audit: NewAudit,
     ) -> Result<(), DomainError> {
+        lock(&self.0).delete_rule(id, expected_version, audit)
+    }
+
+    async fn apply_rules(&self, batch: RuleBatch) -> Result<(), DomainError> {
         let mut t = lock(&self.0);
-        if t.live_count(id) > 0 {
-            return Err(DomainError::FailedPrecondition(
-                "the rule has live grants: revoke them or let them expire first".into(),
-            ));
+        // one transaction: all of it, or the tables as they were
+        let before = t.clone();
+        let done = (|| {
+            for (id, version, audit) in batch.delete {
+                t.delete_rule(&id, version, audit)?;
+            }
+            for (rule, version, audit) in batch.update {
+                t.update_rule(&rule, version, audit)?;
+            }
+            for (rule, audit) in batch.create {
+                t.create_rule(&rule, audit)?;
+            }
+            Ok(())
+        })();
+        if done.is_err() {
+            *t = before;
         }
-        let Some(stored) = t.live_rule(id).cloned() else {
-            return Err(DomainError::NotFound {
-                what: format!("rule {id}"),
-            });
-        };
-        if stored.version != expected_version {
-            return Err(stale("rule", stored.version, expected_version));
-        }
-        let deleted = RoleRule {
-            version: stored.version + 1,
-            updated_at: audit.at,
-            ..stored
-        };
-        t.keep_version(&deleted, &audit);
-        t.rules.insert(id.to_owned(), (deleted, Some(audit.at)));
-        t.freezes.remove(id);
-        t.record(audit);
-        Ok(())
+        done
     }
 
     async fn rule_history(&self, id: &str, limit: u32) -> Result<Vec<RuleVersion>, DomainError> {
@@ -158,6 +119,89 @@ impl RuleStore for MemoryStore {
             return Err(not_frozen(scope));
         }
         t.record(audit);
+        Ok(())
+    }
+}
+
+/// The rule writes, on the tables a caller holds (one at a time, or a batch).
+impl Tables {
+    fn create_rule(&mut self, rule: &RoleRule, audit: NewAudit) -> Result<(), DomainError> {
+        if self.name_taken(rule) {
+            return Err(DomainError::AlreadyExists(format!(
+                "a rule named {} exists",
+                rule.spec.name
+            )));
+        }
+        self.rules.insert(rule.id.clone(), (rule.clone(), None));
+        self.keep_version(rule, &audit);
+        self.record(audit);
+        Ok(())
+    }
+
+    fn update_rule(
+        &mut self,
+        rule: &RoleRule,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError> {
+        let stored = self
+            .live_rule(&rule.id)
+            .cloned()
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("rule {}", rule.id),
+            })?;
+        if stored.target.sid != rule.target.sid && self.live_count(&rule.id) > 0 {
+            return Err(DomainError::FailedPrecondition(
+                "the rule has live grants: its group cannot change until they end".into(),
+            ));
+        }
+        if stored.version != expected_version {
+            return Err(stale("rule", stored.version, expected_version));
+        }
+        if self.name_taken(rule) {
+            return Err(DomainError::AlreadyExists(format!(
+                "a rule named {} exists",
+                rule.spec.name
+            )));
+        }
+        let kept = RoleRule {
+            created_at: stored.created_at,
+            ..rule.clone()
+        };
+        self.keep_version(&kept, &audit);
+        self.rules.insert(rule.id.clone(), (kept, None));
+        self.record(audit);
+        Ok(())
+    }
+
+    fn delete_rule(
+        &mut self,
+        id: &str,
+        expected_version: i64,
+        audit: NewAudit,
+    ) -> Result<(), DomainError> {
+        if self.live_count(id) > 0 {
+            return Err(DomainError::FailedPrecondition(
+                "the rule has live grants: revoke them or let them expire first".into(),
+            ));
+        }
+        let Some(stored) = self.live_rule(id).cloned() else {
+            return Err(DomainError::NotFound {
+                what: format!("rule {id}"),
+            });
+        };
+        if stored.version != expected_version {
+            return Err(stale("rule", stored.version, expected_version));
+        }
+        let deleted = RoleRule {
+            version: stored.version + 1,
+            updated_at: audit.at,
+            ..stored
+        };
+        self.keep_version(&deleted, &audit);
+        self.rules.insert(id.to_owned(), (deleted, Some(audit.at)));
+        self.freezes.remove(id);
+        self.record(audit);
         Ok(())
     }
 }
