@@ -24,6 +24,8 @@ pub use health::{DATABASE_HEALTH, DIRECTORY_HEALTH};
 pub mod metrics;
 pub mod net;
 pub mod notify;
+pub mod rules_cli;
+pub mod rules_file;
 mod spa;
 pub mod tls;
 
@@ -239,29 +241,15 @@ pub async fn start_with(config: &Config, dependencies: Dependencies) -> anyhow::
                      Domain Admins, Administrators and other protected groups"
                 );
             }
-            let engine = Arc::new(Engine::configured(
-                grants::Ports {
-                    rules: Arc::new(database.clone()),
-                    grants: Arc::new(database.clone()),
-                    notifications: Arc::new(database.clone()),
-                    approvals: Arc::new(database.clone()),
-                    directory,
-                    clock: clock.clone(),
-                },
-                grants::Leases {
-                    holder: instance.clone(),
-                    length: Duration::from_secs(config.scheduler.lease_seconds),
-                    shared_database: database.kind() == DatabaseKind::Postgres,
-                },
+            let engine = engine(
+                config,
+                &database,
+                directory,
+                clock.clone(),
                 metrics.clone(),
-                grants::targets::TargetSettings {
-                    policy: TargetPolicy {
-                        allow_protected: config.access.allow_protected_targets,
-                        bases: config.access.role_group_bases.clone(),
-                    },
-                    admin_groups,
-                },
-            ));
+                instance.clone(),
+                admin_groups,
+            );
             background.push(tokio::spawn(grants::scheduler::run(
                 engine.clone(),
                 clock.clone(),
@@ -546,7 +534,43 @@ fn authenticator(
     )))
 }
 
-async fn open_database(config: &Config) -> anyhow::Result<Database> {
+/// The grant engine over `database` and `directory`, with the configured target policy and
+/// leases held as `instance`; the server runs its scheduler, a command uses it once.
+pub fn engine(
+    config: &Config,
+    database: &Database,
+    directory: Arc<dyn Directory>,
+    clock: Arc<dyn Clock>,
+    observer: Arc<dyn grants::Observer>,
+    instance: String,
+    admin_groups: Option<Arc<admin_groups::AdminGroups>>,
+) -> Arc<Engine> {
+    Arc::new(Engine::configured(
+        grants::Ports {
+            rules: Arc::new(database.clone()),
+            grants: Arc::new(database.clone()),
+            notifications: Arc::new(database.clone()),
+            approvals: Arc::new(database.clone()),
+            directory,
+            clock,
+        },
+        grants::Leases {
+            holder: instance,
+            length: Duration::from_secs(config.scheduler.lease_seconds),
+            shared_database: database.kind() == DatabaseKind::Postgres,
+        },
+        observer,
+        grants::targets::TargetSettings {
+            policy: TargetPolicy {
+                allow_protected: config.access.allow_protected_targets,
+                bases: config.access.role_group_bases.clone(),
+            },
+            admin_groups,
+        },
+    ))
+}
+
+pub(crate) async fn open_database(config: &Config) -> anyhow::Result<Database> {
     let url = config.database_url();
     if config.database.url.is_none() {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {

@@ -1,5 +1,5 @@
 //! `jitroles`: the command line. Subcommands: `serve`, `migrate`, `doctor`, `backup`,
-//! `directory`, `audit`.
+//! `directory`, `audit`, `rules`.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Instant};
 
@@ -59,6 +59,10 @@ enum Command {
     /// The hash-chained audit log: verify it, export it for a SIEM, sign checkpoints.
     #[command(subcommand)]
     Audit(jitroles_server::audit_cli::AuditCommand),
+    /// Rules as code: export every rule as YAML, plan a file (what it would change), apply it
+    /// in one transaction.
+    #[command(subcommand)]
+    Rules(jitroles_server::rules_cli::RulesCommand),
 }
 
 #[derive(Subcommand)]
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
             }
             Command::Directory(command) => directory(&config, command).await,
             Command::Audit(command) => jitroles_server::audit_cli::run(&config, command).await,
+            Command::Rules(command) => jitroles_server::rules_cli::run(&config, command).await,
         }
     });
     match outcome {

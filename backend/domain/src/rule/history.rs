@@ -281,6 +281,34 @@ pub fn duration_text(d: Duration) -> String {
     parts.join(" ")
 }
 
+/// A duration as [`duration_text`] writes it ("1d 2h", "90s", "1m 30s"): whole numbers with
+/// a unit (d, h, m, s) separated by spaces, each unit once, largest first; `Err` says what
+/// is wrong for people.
+pub fn duration_from_text(text: &str) -> Result<Duration, String> {
+    const UNITS: [(char, u64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
+    let bad = || format!("{text:?} is not a duration like \"1h 30m\", \"8h\" or \"7d\"");
+    let mut total: u64 = 0;
+    let mut last: Option<usize> = None;
+    let mut parts = text.split_whitespace().peekable();
+    if parts.peek().is_none() {
+        return Err(bad());
+    }
+    for part in parts {
+        let unit = part.chars().last().ok_or_else(bad)?;
+        let place = UNITS.iter().position(|(u, _)| *u == unit).ok_or_else(bad)?;
+        if last.is_some_and(|l| place <= l) {
+            return Err(bad());
+        }
+        last = Some(place);
+        let amount: u64 = part[..part.len() - 1].parse().map_err(|_| bad())?;
+        total = amount
+            .checked_mul(UNITS[place].1)
+            .and_then(|secs| total.checked_add(secs))
+            .ok_or_else(bad)?;
+    }
+    Ok(Duration::from_secs(total))
+}
+
 impl From<ValidSpec> for RuleSpec {
     /// Settings that passed once, to be checked again (a restore, a rules file): today's
     /// checks apply to them as to any edit.

@@ -226,6 +226,50 @@ impl AdminService for AdminApi {
         Ok(Response::new(convert::rule(view)))
     }
 
+    async fn export_rules(
+        &self,
+        request: Request<pb::ExportRulesRequest>,
+    ) -> Result<Response<pb::ExportRulesResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let yaml = self
+            .engine()?
+            .rules_code
+            .export(&right)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ExportRulesResponse { yaml }))
+    }
+
+    async fn plan_rules(
+        &self,
+        request: Request<pb::PlanRulesRequest>,
+    ) -> Result<Response<pb::RulesPlan>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let report = self
+            .engine()?
+            .rules_code
+            .plan(&right, &ask.yaml, ask.prune)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::rules_plan(report)))
+    }
+
+    async fn apply_rules(
+        &self,
+        request: Request<pb::PlanRulesRequest>,
+    ) -> Result<Response<pb::RulesPlan>, Status> {
+        let (right, who) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let report = self
+            .engine()?
+            .rules_code
+            .apply(&right, &who, &ask.yaml, ask.prune)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::rules_plan(report)))
+    }
+
     async fn list_rules(
         &self,
         request: Request<pb::ListRulesRequest>,

@@ -27,6 +27,7 @@ pub mod reconcile;
 pub mod reports;
 pub mod request;
 pub mod rules;
+pub mod rules_code;
 pub mod scheduler;
 mod shared;
 pub mod targets;
@@ -75,6 +76,7 @@ impl Observer for Unobserved {
 /// The grant engine: one value per use case, sharing the ports.
 pub struct Engine {
     pub rules: rules::Rules,
+    pub rules_code: rules_code::RulesAsCode,
     pub requests: request::Requests,
     pub approvals: approvals::Approvals,
     pub endings: ending::Endings,
@@ -101,6 +103,7 @@ impl Engine {
         let shared = Arc::new(shared::Shared::new(ports, leases, observer, targets));
         Self {
             rules: rules::Rules::new(shared.clone()),
+            rules_code: rules_code::RulesAsCode::new(shared.clone()),
             requests: request::Requests::new(shared.clone()),
             approvals: approvals::Approvals::new(shared.clone()),
             endings: ending::Endings::new(shared.clone()),

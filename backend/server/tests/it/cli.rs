@@ -314,3 +314,81 @@ fn doctor_fails_with_a_fix_for_a_wrong_password_and_an_open_public_address() {
     assert!(failed[0].1.contains("password"), "{failed:?}");
     assert!(failed[1].1.contains("https://"), "{failed:?}");
 }
+
+/// `jitroles rules` on the configured database and DC: export, plan (one line for one
+/// changed field, on standard output), apply; only as an admin.
+#[test]
+fn rules_export_plan_and_apply_work_as_an_admin_and_refuse_anyone_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_) = with_directory(dir.path()) else {
+        return;
+    };
+    let run = |args: &[&str]| {
+        let mut cmd = with_directory(dir.path()).unwrap();
+        cmd.env("JITROLES_ACCESS_ADMIN_GROUPS", "jitroles-admins")
+            .args(["rules"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let file = dir.path().join("rules.yaml");
+    std::fs::write(
+        &file,
+        "rules:\n- name: CLI rule\n  group: {name: jit-role-web}\n  acl:\n  - {effect: allow, kind: group, name: dba-oncall}\n  max_duration: 1h\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+
+    let refused = run(&["plan", path, "--as", "dave"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("dave may not change rules"), "{stderr}");
+
+    let applied = run(&["apply", path, "--as", "alice"]);
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(applied.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("applied: 1 to create, 0 to change, 0 to delete, 0 unchanged, 0 kept"),
+        "{stderr}"
+    );
+
+    let exported = dir.path().join("exported.yaml");
+    let out = run(&[
+        "export",
+        "--as",
+        "alice",
+        "--to",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&exported).unwrap();
+    std::fs::write(
+        &exported,
+        text.replace("max_duration: 1h", "max_duration: 90m"),
+    )
+    .unwrap();
+    let planned = run(&["plan", exported.to_str().unwrap(), "--as", "alice"]);
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&planned.stdout),
+        "~ \"CLI rule\": max_duration: 1h → 1h 30m\n",
+        "one line for one changed field"
+    );
+
+    std::fs::write(&file, "rules:\n- name: CLI rule\n  max_duration: 1h\n").unwrap();
+    let bad = run(&["plan", path, "--as", "alice"]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("line 3, column 3: missing field `group`"),
+        "{stderr}"
+    );
+}

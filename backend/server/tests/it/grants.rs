@@ -79,6 +79,11 @@ impl Stack {
         RoleServiceClient::new(self.channel().await)
     }
 
+    /// The SID of the group `name`, as the directory search finds it.
+    pub(crate) async fn group_sid(&self, name: &str) -> String {
+        crate::stack::group_sid(self.channel().await, &self.op, name).await
+    }
+
     pub(crate) async fn admin(&self) -> AdminServiceClient<Channel> {
         AdminServiceClient::new(self.channel().await)
     }

@@ -21,6 +21,7 @@ mod package;
 mod pam;
 mod rename;
 mod rule_history;
+mod rules_code;
 mod samba;
 #[path = "../../../test-support/service.rs"]
 mod service;

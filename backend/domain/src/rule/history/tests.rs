@@ -159,3 +159,35 @@ fn settings_that_passed_pass_again_unchanged() {
         .unwrap();
     assert_eq!(again, valid);
 }
+
+#[test]
+fn durations_read_back_as_they_are_written() {
+    for secs in [1, 59, 90, 3600, 5400, 86_400, 93_784, 86_400 * 366] {
+        let d = Duration::from_secs(secs);
+        assert_eq!(duration_from_text(&duration_text(d)), Ok(d), "{secs}");
+    }
+    assert_eq!(
+        duration_from_text("  2h   15m "),
+        Ok(Duration::from_secs(8100))
+    );
+}
+
+#[test]
+fn durations_that_are_not_whole_units_largest_first_are_refused() {
+    for text in [
+        "",
+        " ",
+        "1",
+        "h",
+        "1x",
+        "1.5h",
+        "-1h",
+        "30m 1h",
+        "1h 1h",
+        "1h30m",
+        "99999999999999999999d",
+    ] {
+        let e = duration_from_text(text).unwrap_err();
+        assert!(e.contains("is not a duration"), "{text:?}: {e}");
+    }
+}

@@ -68,7 +68,9 @@ pub use notifications::{channel, channel_spec, delivery_state, notification};
 
 use std::time::Duration;
 
-use crate::grants::{reports::DirectoryReport, request::RequestableRole, rules::RuleView};
+use crate::grants::{
+    reports::DirectoryReport, request::RequestableRole, rules::RuleView, rules_code::PlanReport,
+};
 use jitroles_domain::{
     DomainError,
     access::{AclEntry, Effect, PrincipalKind},
@@ -80,6 +82,7 @@ use jitroles_domain::{
     rule::{
         JustificationPolicy, RuleChannels, RuleSpec, TargetGroup, check_text,
         history::{Change, RuleVersion},
+        plan::Step,
     },
 };
 
@@ -303,6 +306,45 @@ fn target(t: &TargetGroup) -> pb::TargetGroup {
 }
 
 /// A rule as admins see it, with its live grants and its own freeze.
+fn rule_change(c: Change) -> pb::RuleChange {
+    pb::RuleChange {
+        text: c.line(),
+        field: c.field,
+        before: c.before,
+        after: c.after,
+    }
+}
+
+/// A rules file's plan (or what applying it did).
+pub fn rules_plan(report: PlanReport) -> pb::RulesPlan {
+    let summary = report.plan.summary();
+    pb::RulesPlan {
+        unchanged: u32::try_from(report.plan.unchanged).unwrap_or(u32::MAX),
+        summary,
+        notes: report.notes,
+        refusals: report.refusals,
+        steps: report
+            .plan
+            .steps
+            .into_iter()
+            .map(|step| {
+                let (action, changes) = match &step {
+                    Step::Create(_) => (pb::RulesPlanAction::Create, Vec::new()),
+                    Step::Change { changes, .. } => (pb::RulesPlanAction::Change, changes.clone()),
+                    Step::Delete(_) => (pb::RulesPlanAction::Delete, Vec::new()),
+                    Step::Keep(_) => (pb::RulesPlanAction::Keep, Vec::new()),
+                };
+                pb::RulesPlanStep {
+                    action: action.into(),
+                    rule_name: step.name().to_owned(),
+                    text: step.text(),
+                    changes: changes.into_iter().map(rule_change).collect(),
+                }
+            })
+            .collect(),
+    }
+}
+
 /// A saved version of a rule with what it changed.
 pub fn rule_version(v: RuleVersion, changes: Vec<Change>) -> pb::RuleVersion {
     pb::RuleVersion {
@@ -314,15 +356,7 @@ pub fn rule_version(v: RuleVersion, changes: Vec<Change>) -> pb::RuleVersion {
         saved_at: Some(timestamp(v.at)),
         saved_by: v.actor,
         action: audit_action(v.action).into(),
-        changes: changes
-            .into_iter()
-            .map(|c| pb::RuleChange {
-                text: c.line(),
-                field: c.field,
-                before: c.before,
-                after: c.after,
-            })
-            .collect(),
+        changes: changes.into_iter().map(rule_change).collect(),
     }
 }
 

@@ -230,7 +230,7 @@ fn webhook(name: &str, url: String, preset: pb::WebhookPreset) -> pb::ChannelSpe
     }
 }
 
-fn email(name: &str, recipients: Vec<String>, to_requester: bool) -> pb::ChannelSpec {
+pub(crate) fn email(name: &str, recipients: Vec<String>, to_requester: bool) -> pb::ChannelSpec {
     pb::ChannelSpec {
         name: name.into(),
         kind: Some(pb::channel_spec::Kind::Email(pb::EmailChannel {
@@ -260,7 +260,7 @@ fn lifecycle(mut spec: pb::ChannelSpec, lead_secs: i64) -> pb::ChannelSpec {
     spec
 }
 
-async fn create_channel(
+pub(crate) async fn create_channel(
     channel: Channel,
     op: &Provider,
     spec: pb::ChannelSpec,
