@@ -21,6 +21,7 @@ pub type Grant = pb::Grant;
 pub type Rule = pb::Rule;
 pub type RuleSpec = pb::RuleSpec;
 pub type RuleVersion = pb::RuleVersion;
+pub type RulesPlan = pb::RulesPlan;
 pub type AclEntry = pb::AclEntry;
 pub type DirectoryEntry = pb::DirectoryEntry;
 pub type AuditEvent = pb::AuditEvent;
@@ -306,6 +307,36 @@ impl Api {
                 },
             )
             .await,
+        )
+    }
+
+    /// Every rule as a YAML rules file.
+    pub async fn export_rules(&self) -> Result<String, ApiError> {
+        self.answer(
+            self.call::<_, pb::ExportRulesResponse>(
+                "/jitroles.v1.AdminService/ExportRules",
+                pb::ExportRulesRequest {},
+            )
+            .await,
+        )
+        .map(|r| r.yaml)
+    }
+
+    /// What applying `yaml` would do (`apply`: does it, in one transaction).
+    pub async fn rules_file(
+        &self,
+        yaml: String,
+        prune: bool,
+        apply: bool,
+    ) -> Result<RulesPlan, ApiError> {
+        let method = if apply {
+            "/jitroles.v1.AdminService/ApplyRules"
+        } else {
+            "/jitroles.v1.AdminService/PlanRules"
+        };
+        self.answer(
+            self.call::<_, pb::RulesPlan>(method, pb::PlanRulesRequest { yaml, prune })
+                .await,
         )
     }
 

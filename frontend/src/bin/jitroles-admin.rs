@@ -6,7 +6,7 @@ use jitroles_web::{
     pages::{
         AdminChannelsPage, AdminGrantsPage, AdminPage, AdminRulesPage, AdminsOnly, AuditPage,
         ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, RuleEditorPage,
-        RuleHistoryPage,
+        RuleHistoryPage, RulesFilePage,
     },
 };
 use leptos::prelude::*;
@@ -24,6 +24,7 @@ fn AdminApp() -> impl IntoView {
                     <Routes fallback=|| view! { <NotFoundPage /> }>
                         <Route path=path!("/admin") view=AdminPage />
                         <Route path=path!("/admin/rules") view=AdminRulesPage />
+                        <Route path=path!("/admin/rules/file") view=RulesFilePage />
                         <Route path=path!("/admin/rules/:id") view=RuleEditorPage />
                         <Route path=path!("/admin/rules/:id/history") view=RuleHistoryPage />
                         <Route path=path!("/admin/channels") view=AdminChannelsPage />

@@ -11,6 +11,7 @@ mod notifications;
 mod roles;
 mod rule_history;
 mod rules;
+mod rules_file;
 
 pub use admin::{AdminPage, AdminsOnly};
 pub use admin_grants::AdminGrantsPage;
@@ -23,3 +24,4 @@ pub use notifications::NotificationsPage;
 pub use roles::RolesPage;
 pub use rule_history::RuleHistoryPage;
 pub use rules::{AdminRulesPage, RuleEditorPage};
+pub use rules_file::RulesFilePage;

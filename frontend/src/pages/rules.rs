@@ -63,6 +63,7 @@ pub fn AdminRulesPage() -> impl IntoView {
             <div class="toolbar">
                 <Field id="rule-search".into() label="Search rules" value=query kind=FieldKind::Search />
                 <A href="/admin/rules/new" attr:class="button">"New rule"</A>
+                <A href="/admin/rules/file" attr:class="button secondary">"Export or import rules"</A>
             </div>
             <Loaded
                 data=rules
