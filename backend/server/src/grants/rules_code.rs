@@ -246,6 +246,7 @@ struct Resolver<'a> {
     users: HashMap<String, Option<DirectoryUser>>,
     groups: HashMap<String, Option<DirectoryGroup>>,
     channels: Option<HashMap<String, String>>,
+    targets: HashMap<Sid, Result<(), String>>,
     problems: Vec<FileError>,
     notes: Vec<String>,
 }
@@ -257,6 +258,7 @@ impl<'a> Resolver<'a> {
             users: HashMap::new(),
             groups: HashMap::new(),
             channels: None,
+            targets: HashMap::new(),
             problems: Vec::new(),
             notes: Vec::new(),
         }
@@ -310,15 +312,14 @@ impl<'a> Resolver<'a> {
             }),
         };
         let target = match group {
-            Some(g) => match self.shared.targets.check_new(&self.shared.ports, &g).await {
+            Some(g) => match self.check_target(&g).await? {
                 Ok(()) => Some(TargetGroup {
                     sid: g.sid,
                     guid: g.guid,
                     dn: g.dn,
                     name: g.name,
                 }),
-                Err(e) => {
-                    let said = file_problem(e)?;
+                Err(said) => {
                     self.problem(rule.group.referenced, format!("rule {name:?}: {said}"));
                     None
                 }
@@ -355,6 +356,23 @@ impl<'a> Resolver<'a> {
                 Ok(None)
             }
         }
+    }
+
+    /// The target check of a group, asked of the directory once per file (rules share
+    /// groups); the inner `Err` is the refusal.
+    async fn check_target(
+        &mut self,
+        g: &DirectoryGroup,
+    ) -> Result<Result<(), String>, DomainError> {
+        if let Some(verdict) = self.targets.get(&g.sid) {
+            return Ok(verdict.clone());
+        }
+        let verdict = match self.shared.targets.check_new(&self.shared.ports, g).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(file_problem(e)?),
+        };
+        self.targets.insert(g.sid.clone(), verdict.clone());
+        Ok(verdict)
     }
 
     fn duration(&mut self, text: Option<&Spanned<String>>) -> Option<std::time::Duration> {
