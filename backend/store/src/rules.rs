@@ -162,6 +162,26 @@ fn rule_row(r: &RoleRule) -> rule::ActiveModel {
     }
 }
 
+/// What every saved rule writes after its row: its channels, its version, its audit event.
+async fn saved(
+    tx: &DatabaseTransaction,
+    r: &RoleRule,
+    row: &rule::Model,
+    audit: NewAudit,
+) -> Result<(), DomainError> {
+    rule_channels::replace(tx, &r.id, &r.spec.channels).await?;
+    rule_versions::record(
+        tx,
+        row,
+        &r.spec.channels,
+        audit.at,
+        &audit.actor,
+        audit.action,
+    )
+    .await?;
+    insert_audit(tx, audit).await
+}
+
 impl Database {
     async fn create_in(
         &self,
@@ -179,18 +199,7 @@ impl Database {
                     DomainError::AlreadyExists(format!("a rule named {} exists", r.spec.name))
                 })
             })?;
-        rule_channels::replace(tx, &r.id, &r.spec.channels).await?;
-        rule_versions::record(
-            tx,
-            &model,
-            &r.spec.channels,
-            audit.at,
-            &audit.actor,
-            audit.action,
-        )
-        .await?;
-        insert_audit(tx, audit).await?;
-        Ok(())
+        saved(tx, r, &model, audit).await
     }
 
     async fn update_in(
@@ -233,18 +242,7 @@ impl Database {
         if done.rows_affected == 0 {
             return Err(stale("rule", stored.version, expected_version));
         }
-        rule_channels::replace(tx, &r.id, &r.spec.channels).await?;
-        rule_versions::record(
-            tx,
-            &model,
-            &r.spec.channels,
-            audit.at,
-            &audit.actor,
-            audit.action,
-        )
-        .await?;
-        insert_audit(tx, audit).await?;
-        Ok(())
+        saved(tx, r, &model, audit).await
     }
 
     async fn delete_in(

@@ -12,32 +12,45 @@ use crate::{
     samba::Samba,
 };
 
+/// Plans (or with `apply`, applies) `yaml` as alice.
+async fn file_call(
+    s: &Stack,
+    yaml: &str,
+    prune: bool,
+    apply: bool,
+) -> Result<pb::RulesPlan, tonic::Status> {
+    let ask = s.as_(
+        "alice",
+        pb::PlanRulesRequest {
+            yaml: yaml.into(),
+            prune,
+        },
+    );
+    let mut admin = s.admin().await;
+    let answer = if apply {
+        admin.apply_rules(ask).await
+    } else {
+        admin.plan_rules(ask).await
+    };
+    answer.map(tonic::Response::into_inner)
+}
+
 async fn plan(s: &Stack, yaml: &str, prune: bool) -> Result<pb::RulesPlan, tonic::Status> {
-    s.admin()
-        .await
-        .plan_rules(s.as_(
-            "alice",
-            pb::PlanRulesRequest {
-                yaml: yaml.into(),
-                prune,
-            },
-        ))
-        .await
-        .map(tonic::Response::into_inner)
+    file_call(s, yaml, prune, false).await
 }
 
 async fn apply(s: &Stack, yaml: &str, prune: bool) -> Result<pb::RulesPlan, tonic::Status> {
+    file_call(s, yaml, prune, true).await
+}
+
+async fn rules(s: &Stack) -> Vec<pb::Rule> {
     s.admin()
         .await
-        .apply_rules(s.as_(
-            "alice",
-            pb::PlanRulesRequest {
-                yaml: yaml.into(),
-                prune,
-            },
-        ))
+        .list_rules(s.as_("alice", pb::ListRulesRequest::default()))
         .await
-        .map(tonic::Response::into_inner)
+        .unwrap()
+        .into_inner()
+        .rules
 }
 
 async fn export(s: &Stack) -> String {
@@ -140,17 +153,7 @@ async fn a_file_applied_exports_again_the_same_and_applies_the_same_to_an_empty_
         "{:?}",
         planned.notes
     );
-    assert!(
-        one.admin()
-            .await
-            .list_rules(one.as_("alice", pb::ListRulesRequest::default()))
-            .await
-            .unwrap()
-            .into_inner()
-            .rules
-            .is_empty(),
-        "a plan writes nothing"
-    );
+    assert!(rules(&one).await.is_empty(), "a plan writes nothing");
 
     let applied = apply(&one, &file(&group.name, &dba), false).await.unwrap();
     assert_eq!(
@@ -269,16 +272,7 @@ async fn a_bad_file_names_each_problem_with_its_line_and_column_and_writes_nothi
     let message = refused(plan(&s, &invalid, false).await.unwrap_err());
     assert!(message.contains("line 2, column 9: rule \"Code deploy\": default_duration must not be longer than max_duration"), "{message}");
 
-    assert!(
-        s.admin()
-            .await
-            .list_rules(s.as_("alice", pb::ListRulesRequest::default()))
-            .await
-            .unwrap()
-            .into_inner()
-            .rules
-            .is_empty()
-    );
+    assert!(rules(&s).await.is_empty());
 }
 
 #[tokio::test]
@@ -290,15 +284,8 @@ async fn a_group_change_or_deletion_with_live_grants_is_refused_by_rule_and_noth
     let dba = s.group_sid("jit-role-dba").await;
     with_mail_channel(&s).await;
     apply(&s, &file(&group.name, &dba), false).await.unwrap();
-    let rules = s
-        .admin()
-        .await
-        .list_rules(s.as_("alice", pb::ListRulesRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .rules;
-    let deploy = rules
+    let saved = rules(&s).await;
+    let deploy = saved
         .iter()
         .find(|r| r.spec.as_ref().unwrap().name == "Code deploy")
         .unwrap();
@@ -335,14 +322,7 @@ async fn a_group_change_or_deletion_with_live_grants_is_refused_by_rule_and_noth
         "{e:?}"
     );
 
-    let after = s
-        .admin()
-        .await
-        .list_rules(s.as_("alice", pb::ListRulesRequest::default()))
-        .await
-        .unwrap()
-        .into_inner()
-        .rules;
+    let after = rules(&s).await;
     let versions: Vec<(String, i64, bool)> = after
         .iter()
         .map(|r| {
