@@ -145,26 +145,22 @@ impl Rules {
         limit: u32,
     ) -> Result<Vec<(RuleVersion, Vec<Change>)>, DomainError> {
         let limit = limit.clamp(1, MAX_HISTORY);
-        let mut versions = self.0.ports.rules.rule_history(id, limit + 1).await?;
+        let versions = self.0.ports.rules.rule_history(id, limit + 1).await?;
         if versions.is_empty() {
             return Err(DomainError::NotFound {
                 what: format!("rule {id}"),
             });
         }
-        let older: Vec<Option<RoleRule>> = versions
-            .iter()
-            .skip(1)
-            .map(|v| Some(v.rule.clone()))
-            .chain([None])
+        // each version against the one before it; the oldest read is the limit's extra one
+        let diffs: Vec<Vec<Change>> = versions
+            .windows(2)
+            .map(|pair| changes(&pair[1].rule, &pair[0].rule))
+            .chain([Vec::new()])
             .collect();
-        versions.truncate(limit as usize);
         Ok(versions
             .into_iter()
-            .zip(older)
-            .map(|(v, before)| {
-                let changes = before.map(|b| changes(&b, &v.rule)).unwrap_or_default();
-                (v, changes)
-            })
+            .zip(diffs)
+            .take(limit as usize)
             .collect())
     }
 
@@ -191,22 +187,25 @@ impl Rules {
             ..stored.clone()
         };
         let changed = changes(&stored, &rule);
-        let (action, mut detail) = match restoring {
-            None => (AuditAction::RuleUpdated, String::new()),
+        let mut said = Vec::new();
+        let action = match restoring {
+            None => AuditAction::RuleUpdated,
             Some(v) if changed.is_empty() => {
                 return Err(DomainError::FailedPrecondition(format!(
                     "version {v} has the settings the rule has now: there is nothing to restore"
                 )));
             }
-            Some(v) => (AuditAction::RuleRestored, format!("restored version {v}")),
+            Some(v) => {
+                said.push(format!("restored version {v}"));
+                AuditAction::RuleRestored
+            }
         };
         if !changed.is_empty() {
-            detail.push_str(if detail.is_empty() { "" } else { "\n" });
-            detail.push_str(&lines(&changed));
+            said.push(lines(&changed));
         }
         let mut audit = rule_audit(action, actor, &rule, now);
-        if !detail.is_empty() {
-            audit.detail = format!("{}:\n{detail}", audit.detail);
+        if !said.is_empty() {
+            audit.detail = format!("{}:\n{}", audit.detail, said.join("\n"));
         }
         self.0
             .ports
