@@ -19,8 +19,9 @@
 //! - the **median duration** is over the grants that started in the period and have ended
 //!   (start to end, unclipped; still-live grants have no duration yet); of an even count, the
 //!   mean of the two middle ones;
-//! - the **last use** is the latest start of access of any grant of the rule before the
-//!   period's end, however long before (so a rule unused in the period shows when it last was);
+//! - the **last use** is when the latest request of the rule that got access (its access
+//!   starting before the period's end) was made, however long before the period (so a rule
+//!   unused in the period shows when it last was);
 //! - **eligible but unused**: the people the ACL reaches now ([`crate::reach::reach`]) with no
 //!   request of the rule (any state) in the last N days before now.
 
@@ -94,6 +95,7 @@ pub fn unused_days(days: u32) -> Result<u32, DomainError> {
 /// What a report needs of one grant row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageGrant {
+    pub id: String,
     pub rule_id: String,
     pub rule_name: String,
     pub subject: Sid,
@@ -107,7 +109,9 @@ pub struct UsageGrant {
 impl UsageGrant {
     /// From a row's columns: `activated_at` is set for requests that waited (approvals, a
     /// scheduled start, break-glass); a grant made at once had access from its request.
+    #[allow(clippy::too_many_arguments)] // a row's columns, named at the one call in the store
     pub fn new(
+        id: String,
         rule_id: String,
         rule_name: String,
         subject: Sid,
@@ -118,6 +122,7 @@ impl UsageGrant {
     ) -> Self {
         let had_access = had_access(state);
         Self {
+            id,
             rule_id,
             rule_name,
             subject,
@@ -130,6 +135,7 @@ impl UsageGrant {
 
     pub fn of(grant: &Grant) -> Self {
         Self::new(
+            grant.id.clone(),
             grant.rule_id.clone(),
             grant.rule_name.clone(),
             grant.subject.sid.clone(),
@@ -240,7 +246,7 @@ impl Tally {
         let Some(start) = g.started_at else { return };
         let end = g.held_until(now);
         if start < period.to {
-            acc.last_use = acc.last_use.max(Some(start));
+            acc.last_use = acc.last_use.max(Some(g.requested_at));
         }
         let started_in = period.contains(start);
         if started_in {
@@ -265,8 +271,8 @@ impl Tally {
         }
     }
 
-    /// A rule's latest start of access before the period's end (the store's answer, from
-    /// rows before the period too).
+    /// When the rule's latest request that got access before the period's end was made (the
+    /// store's answer, from rows before the period too).
     pub fn last_use(&mut self, rule_id: &str, at: DateTime<Utc>) {
         if let Some(acc) = self.rules.get_mut(rule_id)
             && at < self.period.to

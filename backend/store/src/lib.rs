@@ -15,5 +15,6 @@ mod rule_channels;
 mod rules;
 mod sessions;
 mod store;
+mod usage;
 
 pub use store::{Database, StoreError};

@@ -25,6 +25,7 @@ struct Row(UsageGrant);
 /// A grant of rule `r1` by person `who`, requested at hour `asked` and made at once.
 fn row(who: u32, asked: i64, state: GrantState) -> Row {
     Row(UsageGrant::new(
+        format!("g{who}-{asked}"),
         "r1".into(),
         "DBA".into(),
         sid(who),
@@ -43,6 +44,7 @@ impl Row {
     fn activated(self, hour: i64) -> Self {
         let g = self.0;
         Row(UsageGrant::new(
+            g.id,
             g.rule_id,
             g.rule_name,
             g.subject,
@@ -192,7 +194,7 @@ fn a_request_that_waited_starts_at_its_activation() {
     assert_eq!((u.requests, u.grants), (0, 1));
     assert_eq!(u.held, hours_of(2));
     assert_eq!(u.median, Some(hours_of(2)));
-    assert_eq!(u.last_use, Some(at(14)));
+    assert_eq!(u.last_use, Some(at(8)), "when it was asked for");
     // asked inside, started after the period: a request, not a grant of this period
     let u = &tally(&[row(1, 19, GrantState::Active).activated(21)], 30)[0];
     assert_eq!((u.requests, u.grants, u.people), (1, 0, 0));

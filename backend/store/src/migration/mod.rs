@@ -18,6 +18,7 @@ mod m20261202_100000_add_audit_source;
 mod m20261202_110000_create_membership_leases;
 mod m20261203_090000_add_approvals;
 mod m20261204_090000_chain_audit_events;
+mod m20261205_140000_index_grant_ends;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_110000_create_membership_leases::Migration),
             Box::new(m20261203_090000_add_approvals::Migration),
             Box::new(m20261204_090000_chain_audit_events::Migration),
+            Box::new(m20261205_140000_index_grant_ends::Migration),
         ]
     }
 }

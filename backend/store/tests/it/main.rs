@@ -62,3 +62,4 @@ mod notifications;
 #[path = "../../../test-support/service.rs"]
 mod service;
 mod sessions;
+mod usage;
