@@ -264,6 +264,11 @@ impl Tally {
         }
     }
 
+    /// The rules in the report so far, by id.
+    pub fn rule_ids(&self) -> Vec<String> {
+        self.rules.keys().cloned().collect()
+    }
+
     /// Refusals of a rule counted by the store (only for rules in the report).
     pub fn refusals(&mut self, rule_id: &str, count: u64) {
         if let Some(acc) = self.rules.get_mut(rule_id) {

@@ -33,6 +33,7 @@ pub mod targets;
 #[cfg(test)]
 mod tests;
 mod transitions;
+pub mod usage;
 
 use std::{sync::Arc, time::Duration};
 

@@ -31,4 +31,5 @@ mod system;
 mod tls;
 mod tokens;
 mod ttl;
+mod usage;
 mod web;
