@@ -6,6 +6,7 @@ use jitroles_web::{
     pages::{
         AdminChannelsPage, AdminGrantsPage, AdminPage, AdminRulesPage, AdminsOnly, AuditPage,
         ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, RuleEditorPage,
+        UsagePage,
     },
 };
 use leptos::prelude::*;
@@ -30,6 +31,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/admin/grants") view=AdminGrantsPage />
                         <Route path=path!("/admin/audit") view=AuditPage />
                         <Route path=path!("/admin/directory") view=DirectoryStatusPage />
+                        <Route path=path!("/admin/usage") view=UsagePage />
                     </Routes>
                 </AdminsOnly>
             </Shell>

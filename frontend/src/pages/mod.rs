@@ -10,6 +10,7 @@ mod not_found;
 mod notifications;
 mod roles;
 mod rules;
+mod usage;
 
 pub use admin::{AdminPage, AdminsOnly};
 pub use admin_grants::AdminGrantsPage;
@@ -21,3 +22,4 @@ pub use not_found::NotFoundPage;
 pub use notifications::NotificationsPage;
 pub use roles::RolesPage;
 pub use rules::{AdminRulesPage, RuleEditorPage};
+pub use usage::UsagePage;
