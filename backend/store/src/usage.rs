@@ -4,9 +4,11 @@
 //!
 //! Indexes: requests of the period range-scan `grants_requested (requested_at)`; grants held
 //! into the period come from the live states (`grants_state_expires`) and the grants ended
-//! after its start (`grants_state_ended (state, ended_at)`, this module's migration); a rule's
-//! last use and recent requesters scan `grants_rule (rule_id, requested_at)` backwards or from
-//! a time; refusals range-scan `audit_events_at (at)`.
+//! after its start (`grants_state_ended (state, ended_at, requested_at)`, this module's
+//! migration); a rule's last use and recent requesters scan `grants_rule (rule_id,
+//! requested_at)` backwards or from a time; refusals range-scan `audit_events_at (at)`.
+//! Requests are paged by `(requested_at, id)` from where the last page stopped, so a year of
+//! a million grants is read in one pass over the index, not one per page.
 
 use chrono::{DateTime, Utc};
 use jitroles_domain::{
@@ -77,8 +79,14 @@ impl Database {
         after: Option<(DateTime<Utc>, String)>,
         limit: u32,
     ) -> Result<Vec<UsageGrant>, DomainError> {
+        // the range starts at the cursor (not only at the period's start), so each page is an
+        // index range from where the last one stopped: the OR alone would make every page
+        // scan from the period's start again
+        let start = after
+            .as_ref()
+            .map_or(period.from, |(at, _)| Ord::max(period.from, *at));
         let mut query = grant::Entity::find()
-            .filter(grant::Column::RequestedAt.gte(period.from))
+            .filter(grant::Column::RequestedAt.gte(start))
             .filter(grant::Column::RequestedAt.lt(period.to));
         if let Some((at, id)) = after {
             query = query.filter(

@@ -1,6 +1,7 @@
 //! An index for usage reports: the grants ended after a period's start (they held access into
-//! it). Requests of a period and a rule's recent requests use `index_grant_filters`' indexes;
-//! live grants, `grants_state_expires`.
+//! it). `requested_at` is in it so "requested before the period" is checked in the index, not
+//! on each row of every grant ended since. Requests of a period and a rule's recent requests
+//! use `index_grant_filters`' indexes; live grants, `grants_state_expires`.
 
 use sea_orm_migration::prelude::*;
 
@@ -17,6 +18,7 @@ impl MigrationTrait for Migration {
                     .table(Grants::Table)
                     .col(Grants::State)
                     .col(Grants::EndedAt)
+                    .col(Grants::RequestedAt)
                     .to_owned(),
             )
             .await
@@ -39,4 +41,5 @@ enum Grants {
     Table,
     State,
     EndedAt,
+    RequestedAt,
 }
