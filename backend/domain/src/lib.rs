@@ -23,6 +23,7 @@ pub mod system;
 pub mod target;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod usage;
 
 pub use clock::{Clock, ManualClock};
 pub use error::DomainError;

@@ -19,6 +19,7 @@ use crate::{
     rule::{RoleRule, history::RuleVersion},
     secret::Secret,
     system::Installation,
+    usage::{Period, UsageGrant},
 };
 
 #[async_trait]
@@ -205,6 +206,39 @@ pub trait GrantStore: Send + Sync {
         filter: &AuditFilter,
         page: PageRequest,
     ) -> Result<Page<AuditEvent>, DomainError>;
+
+    /// Usage reports ([`crate::usage`]): the grants requested in `period`, by
+    /// (requested_at, id), a page at a time: those after `after`, at most `limit`.
+    async fn usage_requested(
+        &self,
+        period: &Period,
+        after: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<UsageGrant>, DomainError>;
+    /// Grants requested before the period that still held access at its start (live with
+    /// access, or ended after it), by id: those after `after`, at most `limit`.
+    async fn usage_held_into(
+        &self,
+        period: &Period,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UsageGrant>, DomainError>;
+    /// Refusals in `period` by rule id: refused requests (with those a `repeated` summary
+    /// stands for, [`crate::usage::repeated_refusals`]) and rejected ones.
+    async fn usage_refusals(&self, period: &Period) -> Result<Vec<(String, u64)>, DomainError>;
+    /// When the latest request of `rule_id` that got access, its access starting before
+    /// `before`, was made.
+    async fn last_use(
+        &self,
+        rule_id: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, DomainError>;
+    /// The people with a request of `rule_id` (any state) made at or after `since`.
+    async fn requesters_since(
+        &self,
+        rule_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Sid>, DomainError>;
 }
 
 /// Notification channels and the outbox. Grant transitions put their notifications in the

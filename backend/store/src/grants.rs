@@ -21,6 +21,7 @@ use jitroles_domain::{
     page::{Page, PageRequest},
     ports::{GrantChange, GrantStore},
     rule::TargetGroup,
+    usage::{Period, UsageGrant},
 };
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
@@ -576,5 +577,43 @@ impl GrantStore for Database {
             })
             .collect::<Result<Vec<_>, DomainError>>()?;
         Ok(page.page(events))
+    }
+
+    async fn usage_requested(
+        &self,
+        period: &Period,
+        after: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<UsageGrant>, DomainError> {
+        Database::usage_requested(self, period, after, limit).await
+    }
+
+    async fn usage_held_into(
+        &self,
+        period: &Period,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UsageGrant>, DomainError> {
+        Database::usage_held_into(self, period, after, limit).await
+    }
+
+    async fn usage_refusals(&self, period: &Period) -> Result<Vec<(String, u64)>, DomainError> {
+        Database::usage_refusals(self, period).await
+    }
+
+    async fn last_use(
+        &self,
+        rule_id: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, DomainError> {
+        Database::last_use(self, rule_id, before).await
+    }
+
+    async fn requesters_since(
+        &self,
+        rule_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Sid>, DomainError> {
+        Database::requesters_since(self, rule_id, since).await
     }
 }

@@ -16,5 +16,6 @@ mod rule_versions;
 mod rules;
 mod sessions;
 mod store;
+mod usage;
 
 pub use store::{Database, StoreError};

@@ -37,6 +37,8 @@ pub type Notification = pb::Notification;
 pub type Freeze = pb::Freeze;
 pub type Revoked = pb::RevokeGrantsResponse;
 pub type ApprovalPolicy = pb::ApprovalPolicy;
+pub type UsageReport = pb::UsageReport;
+pub type RuleUsage = pb::RuleUsage;
 pub use pb::{
     AuditAction, DeliveryState, DirectoryObjectKind, Effect, EndReason, GrantState,
     JustificationPolicy, Mechanism, NotificationEvent, PrincipalKind, SmtpTls, Verdict,
@@ -53,6 +55,18 @@ pub struct AuditQuery {
     /// Epoch milliseconds.
     pub since_ms: Option<f64>,
     pub until_ms: Option<f64>,
+}
+
+/// Which usage report to read.
+#[derive(Clone, Default, PartialEq)]
+pub struct UsageQuery {
+    /// The period, epoch milliseconds (`None`: missing, which the server refuses).
+    pub from_ms: Option<f64>,
+    pub to_ms: Option<f64>,
+    /// "Not requested in N days"; 0: the server's default.
+    pub unused_days: u32,
+    /// One rule; empty: every rule.
+    pub rule_id: String,
 }
 
 /// A request for a role, as the request form makes it.
@@ -506,6 +520,27 @@ impl Api {
             .await,
         )
         .map(|a| Page::new(a.events, a.next_page_token))
+    }
+
+    /// The usage report; with `csv`, its CSV too.
+    pub async fn usage_report(
+        &self,
+        query: UsageQuery,
+        csv: bool,
+    ) -> Result<UsageReport, ApiError> {
+        self.answer(
+            self.call::<_, pb::UsageReport>(
+                "/jitroles.v1.AdminService/GetUsageReport",
+                pb::GetUsageReportRequest {
+                    from: query.from_ms.map(crate::format::timestamp),
+                    to: query.to_ms.map(crate::format::timestamp),
+                    unused_days: query.unused_days,
+                    rule_id: query.rule_id,
+                    include_csv: csv,
+                },
+            )
+            .await,
+        )
     }
 
     pub async fn directory_status(&self) -> Result<DirectoryStatus, ApiError> {

@@ -6,7 +6,7 @@ use jitroles_web::{
     pages::{
         AdminChannelsPage, AdminGrantsPage, AdminPage, AdminRulesPage, AdminsOnly, AuditPage,
         ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, RuleEditorPage,
-        RuleHistoryPage, RulesFilePage,
+        RuleHistoryPage, RulesFilePage, UsagePage,
     },
 };
 use leptos::prelude::*;
@@ -33,6 +33,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/admin/grants") view=AdminGrantsPage />
                         <Route path=path!("/admin/audit") view=AuditPage />
                         <Route path=path!("/admin/directory") view=DirectoryStatusPage />
+                        <Route path=path!("/admin/usage") view=UsagePage />
                     </Routes>
                 </AdminsOnly>
             </Shell>

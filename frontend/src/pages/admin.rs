@@ -15,6 +15,7 @@ pub fn AdminPage() -> impl IntoView {
                     <li><A href="/admin/notifications">"Deliveries"</A>" — notifications sent, pending and failed"</li>
                     <li><A href="/admin/grants">"Grants"</A>" — everyone's access, now and past; revoke"</li>
                     <li><A href="/admin/audit">"Audit log"</A>" — every request, grant, extension and end"</li>
+                    <li><A href="/admin/usage">"Usage report"</A>" — per role: requests, grants, hours held; who is eligible but never asks"</li>
                     <li><A href="/admin/directory">"Directory status"</A>" — mechanism, PAM, write permissions"</li>
                 </ul>
             </section>

@@ -12,6 +12,7 @@ mod roles;
 mod rule_history;
 mod rules;
 mod rules_file;
+mod usage;
 
 pub use admin::{AdminPage, AdminsOnly};
 pub use admin_grants::AdminGrantsPage;
@@ -25,3 +26,4 @@ pub use roles::RolesPage;
 pub use rule_history::RuleHistoryPage;
 pub use rules::{AdminRulesPage, RuleEditorPage};
 pub use rules_file::RulesFilePage;
+pub use usage::UsagePage;

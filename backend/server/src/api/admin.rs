@@ -569,6 +569,25 @@ impl AdminService for AdminApi {
             next_page_token: found.next.unwrap_or_default(),
         }))
     }
+
+    async fn get_usage_report(
+        &self,
+        request: Request<pb::GetUsageReportRequest>,
+    ) -> Result<Response<pb::UsageReport>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let usage = convert::usage_ask(ask).map_err(status)?;
+        let report = self
+            .engine()?
+            .reports
+            .usage(&right, &usage)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::usage_report(
+            report,
+            ask.include_csv,
+        )))
+    }
 }
 
 fn audit_filter(ask: &pb::ListAuditEventsRequest) -> Result<AuditFilter, DomainError> {

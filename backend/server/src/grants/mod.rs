@@ -34,6 +34,7 @@ pub mod targets;
 #[cfg(test)]
 mod tests;
 mod transitions;
+pub mod usage;
 
 use std::{sync::Arc, time::Duration};
 

@@ -18,7 +18,7 @@ use jitroles_domain::{
 
 use super::{reconcile::LIVE_PAGE, shared::Shared};
 
-pub struct Reports(Arc<Shared>);
+pub struct Reports(pub(super) Arc<Shared>);
 
 /// Per rule: may jitroles write its group, and who is in it without a grant?
 pub struct GroupStatus {

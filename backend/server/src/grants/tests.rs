@@ -22,6 +22,7 @@ mod reconcile;
 mod recovery;
 mod rules;
 mod targets;
+mod usage;
 
 const DOMAIN: &str = "S-1-5-21-1-2-3";
 

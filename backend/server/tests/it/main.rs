@@ -33,4 +33,5 @@ mod system;
 mod tls;
 mod tokens;
 mod ttl;
+mod usage;
 mod web;

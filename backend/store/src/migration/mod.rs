@@ -19,6 +19,7 @@ mod m20261202_110000_create_membership_leases;
 mod m20261203_090000_add_approvals;
 mod m20261204_090000_chain_audit_events;
 mod m20261205_090000_create_rule_versions;
+mod m20261205_140000_index_grant_ends;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_090000_add_approvals::Migration),
             Box::new(m20261204_090000_chain_audit_events::Migration),
             Box::new(m20261205_090000_create_rule_versions::Migration),
+            Box::new(m20261205_140000_index_grant_ends::Migration),
         ]
     }
 }

@@ -63,3 +63,4 @@ mod rule_history;
 #[path = "../../../test-support/service.rs"]
 mod service;
 mod sessions;
+mod usage;

@@ -1,7 +1,13 @@
 //! [`MemoryStore`] as the [`GrantStore`]: grants (one live grant per rule and person, version
 //! checks) and the audit log.
 
+use std::collections::BTreeSet;
+
 use super::*;
+use crate::{
+    audit::AuditAction,
+    usage::{self, Period, UsageGrant},
+};
 
 #[async_trait]
 impl GrantStore for MemoryStore {
@@ -354,5 +360,105 @@ impl GrantStore for MemoryStore {
             .cloned()
             .collect();
         Ok(page(&found, request))
+    }
+
+    async fn usage_requested(
+        &self,
+        period: &Period,
+        after: Option<(DateTime<Utc>, String)>,
+        limit: u32,
+    ) -> Result<Vec<UsageGrant>, DomainError> {
+        turn().await;
+        let t = lock(&self.0);
+        let mut found: Vec<&Grant> = t
+            .grants
+            .values()
+            .filter(|g| period.contains(g.requested_at))
+            .filter(|g| {
+                after
+                    .as_ref()
+                    .is_none_or(|(at, id)| (g.requested_at, &g.id) > (*at, id))
+            })
+            .collect();
+        found.sort_by(|a, b| (a.requested_at, &a.id).cmp(&(b.requested_at, &b.id)));
+        Ok(found
+            .into_iter()
+            .take(limit as usize)
+            .map(UsageGrant::of)
+            .collect())
+    }
+
+    async fn usage_held_into(
+        &self,
+        period: &Period,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UsageGrant>, DomainError> {
+        turn().await;
+        let t = lock(&self.0);
+        // BTreeMap by id: already in order
+        Ok(t.grants
+            .values()
+            .filter(|g| g.requested_at < period.from && after.is_none_or(|a| g.id.as_str() > a))
+            .filter(|g| match g.state {
+                GrantState::Active | GrantState::Ending => true,
+                GrantState::Ended => g.ended_at.is_some_and(|e| e > period.from),
+                _ => false,
+            })
+            .take(limit as usize)
+            .map(UsageGrant::of)
+            .collect())
+    }
+
+    async fn usage_refusals(&self, period: &Period) -> Result<Vec<(String, u64)>, DomainError> {
+        turn().await;
+        let t = lock(&self.0);
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for a in t.audit.iter().map(|e| &e.event) {
+            let Some(rule) = &a.rule_id else { continue };
+            if !period.contains(a.at) {
+                continue;
+            }
+            let n = match a.action {
+                AuditAction::RequestRefused | AuditAction::Rejected => 1,
+                AuditAction::Repeated => usage::repeated_refusals(&a.detail).unwrap_or(0),
+                _ => 0,
+            };
+            if n > 0 {
+                *counts.entry(rule.clone()).or_default() += n;
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    async fn last_use(
+        &self,
+        rule_id: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, DomainError> {
+        turn().await;
+        let t = lock(&self.0);
+        Ok(t.grants
+            .values()
+            .map(UsageGrant::of)
+            .filter(|g| g.rule_id == rule_id && g.started_at.is_some_and(|s| s < before))
+            .map(|g| g.requested_at)
+            .max())
+    }
+
+    async fn requesters_since(
+        &self,
+        rule_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Sid>, DomainError> {
+        turn().await;
+        let t = lock(&self.0);
+        let people: BTreeSet<Sid> = t
+            .grants
+            .values()
+            .filter(|g| g.rule_id == rule_id && g.requested_at >= since)
+            .map(|g| g.subject.sid.clone())
+            .collect();
+        Ok(people.into_iter().collect())
     }
 }

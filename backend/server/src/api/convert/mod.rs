@@ -61,10 +61,12 @@ mod emergency;
 mod notifications;
 #[cfg(test)]
 mod properties;
+mod usage;
 
 pub use approvals::decision;
 pub use emergency::{freeze, freeze_scope, revocations, unfreeze_scope};
 pub use notifications::{channel, channel_spec, delivery_state, notification};
+pub use usage::{usage_ask, usage_report};
 
 use std::time::Duration;
 
