@@ -37,6 +37,9 @@ impl Reached {
 pub struct Reach {
     pub people: Vec<Reached>,
     pub truncated: bool,
+    /// People the walk found but left out: disabled accounts, and those a deny entry refuses.
+    pub disabled: usize,
+    pub denied: usize,
 }
 
 /// The people `acl` admits now, at most `limit` (people looked at, before the deny check).
@@ -106,16 +109,27 @@ pub async fn reach(
         }
     }
     let mut people = Vec::with_capacity(candidates.len());
+    let (mut disabled, mut denied) = (0, 0);
     for reached in candidates.into_values() {
         if reached.user.disabled {
+            disabled += 1;
             continue;
         }
         let groups = directory.token_groups(&reached.user.dn).await?;
         let caller = Caller::new(reached.user.clone(), groups);
-        if evaluate(acl, &caller) == AclDecision::Allowed {
-            people.push(reached);
+        match evaluate(acl, &caller) {
+            AclDecision::Allowed => people.push(reached),
+            AclDecision::Denied { .. } => denied += 1,
+            // the walk saw them in an allowed group that their token does not hold (a
+            // distribution group, or one nested through one): not admitted
+            AclDecision::NotListed => {}
         }
     }
     people.sort_by(|a, b| a.user.account_name.cmp(&b.user.account_name));
-    Ok(Reach { people, truncated })
+    Ok(Reach {
+        people,
+        truncated,
+        disabled,
+        denied,
+    })
 }
