@@ -51,6 +51,15 @@ pub fn find_in<'r>(reach: &'r Reach, query: &str, page: PageRequest) -> (Page<&'
     (page.page(found[from..upto].to_vec()), total)
 }
 
+/// Why `rule` grants nothing to anyone at `now` ("the role DBA is disabled", "… has
+/// expired"); `None` while it is open.
+pub fn closed(rule: &RoleRule, now: DateTime<Utc>) -> Option<String> {
+    rule.check_open(now).err().map(|e| match e {
+        DomainError::FailedPrecondition(why) => why,
+        other => other.to_string(),
+    })
+}
+
 /// How one ACL entry holds a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
@@ -86,6 +95,40 @@ pub struct RuleStanding {
     pub account_disabled: bool,
     /// Why the rule grants nothing to anyone now (disabled, expired).
     pub closed: Option<String>,
+}
+
+impl RuleStanding {
+    /// In words, for people: "allowed by dba-oncall: dave ← dba-team ← dba-oncall", or every
+    /// reason it refuses them.
+    pub fn why(&self, person: &str) -> String {
+        let through = |a: &Admission| {
+            if a.path.is_empty() {
+                format!("the entry for {} names them", a.entry.display_name)
+            } else {
+                format!("{} ({})", a.entry.display_name, a.path_text(person))
+            }
+        };
+        if self.may_request {
+            return match &self.allowed_by {
+                Some(a) => format!("allowed by {}", through(a)),
+                None => "allowed".into(),
+            };
+        }
+        let mut why = Vec::new();
+        if let Some(d) = &self.denied_by {
+            why.push(format!("denied by {}", through(d)));
+        }
+        if self.account_disabled {
+            why.push(format!("the directory account {person} is disabled"));
+        }
+        if let Some(closed) = &self.closed {
+            why.push(closed.clone());
+        }
+        if why.is_empty() {
+            why.push(format!("{person} is not allowed to request this role"));
+        }
+        why.join("; ")
+    }
 }
 
 /// Every rule that lists a person, in rule order: those they may request and those that
@@ -149,10 +192,7 @@ pub async fn person_access(
                 })
                 .min_by_key(|a| (a.entry.principal != caller.sid, a.path.len()))
         };
-        let closed = rule.check_open(now).err().map(|e| match e {
-            DomainError::FailedPrecondition(why) => why,
-            other => other.to_string(),
-        });
+        let closed = closed(rule, now);
         // the evaluator decides; the entries above only say which entry and through what
         let may_request = closed.is_none() && authorize_request(&caller, &rule.id, acl).is_ok();
         let standing = RuleStanding {

@@ -274,6 +274,10 @@ fn a_deny_through_a_nested_group_takes_out_everyone_below_it() {
     assert_eq!(deny.entry.display_name, "dba-team");
     assert_eq!(deny.path_text("lea"), "lea ← dba-leads ← dba-team");
     assert_eq!(
+        refused.why("lea"),
+        "denied by dba-team (lea ← dba-leads ← dba-team)"
+    );
+    assert_eq!(
         refused.allowed_by.as_ref().unwrap().path_text("lea"),
         "lea ← dba-leads ← dba-team ← dba-oncall",
         "the allow that the deny beats is shown too"
@@ -288,6 +292,10 @@ fn a_disabled_account_is_left_out_and_told_why() {
     let erin = f.standing("erin", &[f.rule("r", acl)]);
     assert!(erin.allowed.is_empty());
     assert!(erin.denied[0].account_disabled && erin.denied[0].denied_by.is_none());
+    assert_eq!(
+        erin.denied[0].why("erin"),
+        "the directory account erin is disabled"
+    );
     assert_eq!(
         erin.denied[0]
             .allowed_by
@@ -339,6 +347,10 @@ fn a_closed_rule_is_listed_with_why_and_never_as_requestable() {
     let dave = f.standing("dave", &[disabled, expired, open, elsewhere]);
     assert_eq!(dave.allowed.len(), 1);
     assert_eq!(dave.allowed[0].rule_id, "on");
+    assert_eq!(
+        dave.allowed[0].why("dave"),
+        "allowed by dba-oncall (dave ← dba-team ← dba-oncall)"
+    );
     let closed: Vec<_> = dave
         .denied
         .iter()
