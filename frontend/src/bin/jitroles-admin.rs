@@ -5,7 +5,8 @@ use jitroles_web::{
     app::{Section, Shell},
     pages::{
         AdminChannelsPage, AdminGrantsPage, AdminPage, AdminRulesPage, AdminsOnly, AuditPage,
-        ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, RuleEditorPage,
+        ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, PersonAccessPage,
+        RuleEditorPage,
     },
 };
 use leptos::prelude::*;
@@ -30,6 +31,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/admin/grants") view=AdminGrantsPage />
                         <Route path=path!("/admin/audit") view=AuditPage />
                         <Route path=path!("/admin/directory") view=DirectoryStatusPage />
+                        <Route path=path!("/admin/access") view=PersonAccessPage />
                     </Routes>
                 </AdminsOnly>
             </Shell>

@@ -16,6 +16,7 @@ pub fn AdminPage() -> impl IntoView {
                     <li><A href="/admin/grants">"Grants"</A>" — everyone's access, now and past; revoke"</li>
                     <li><A href="/admin/audit">"Audit log"</A>" — every request, grant, extension and end"</li>
                     <li><A href="/admin/directory">"Directory status"</A>" — mechanism, PAM, write permissions"</li>
+                    <li><A href="/admin/access">"Effective access"</A>" — what a person may request, and why"</li>
                 </ul>
             </section>
     }

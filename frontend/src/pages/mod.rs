@@ -1,5 +1,6 @@
 //! One file per route.
 
+mod access;
 mod admin;
 mod admin_grants;
 mod approvals;
@@ -11,6 +12,7 @@ mod notifications;
 mod roles;
 mod rules;
 
+pub use access::{PersonAccessPage, RuleAccessSection};
 pub use admin::{AdminPage, AdminsOnly};
 pub use admin_grants::AdminGrantsPage;
 pub use approvals::ApprovalsPage;
