@@ -10,7 +10,9 @@ use std::{future::Future, pin::Pin, rc::Rc};
 
 use leptos::{prelude::*, task::spawn_local};
 
-use crate::api::{Api, ApiError, ChannelSpec, DirectoryStatus, Page, Rule};
+use crate::api::{
+    Api, ApiError, ChannelSpec, DirectoryStatus, Page, PersonAccess, Rule, RuleAccess,
+};
 
 /// The API client the shell provided.
 pub fn use_api() -> Api {
@@ -33,6 +35,8 @@ impl<T> Listing for Vec<T> {
 impl Listing for DirectoryStatus {}
 impl Listing for Rule {}
 impl Listing for ChannelSpec {}
+impl Listing for RuleAccess {}
+impl Listing for PersonAccess {}
 
 /// What the content is showing: the last good answer stays while a reload runs or fails.
 #[derive(Clone, PartialEq)]

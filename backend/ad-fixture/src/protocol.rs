@@ -345,6 +345,7 @@ fn matches(s: &State, o: &Obj, f: &LdapFilter) -> bool {
             "memberof" => s
                 .find(v)
                 .is_some_and(|g| g.links.iter().any(|l| l.dn.eq_ignore_ascii_case(&o.dn))),
+            "distinguishedname" => o.dn.eq_ignore_ascii_case(v),
             "primarygroupid" => o
                 .primary_group_rid
                 .is_some_and(|rid| v.parse::<u32>().is_ok_and(|want| want == rid)),

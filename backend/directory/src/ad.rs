@@ -341,6 +341,10 @@ impl Directory for ActiveDirectory {
         entries.iter().map(to_group).collect()
     }
 
+    async fn groups_of(&self, dn: &str) -> Result<Vec<DirectoryGroup>, DomainError> {
+        self.containers_of(dn).await
+    }
+
     async fn direct_members(
         &self,
         group: &DirectoryGroup,

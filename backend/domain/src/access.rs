@@ -40,7 +40,7 @@ impl Caller {
         std::iter::once(&self.sid).chain(self.groups.iter())
     }
 
-    fn holds(&self, sid: &Sid) -> bool {
+    pub(crate) fn holds(&self, sid: &Sid) -> bool {
         self.sids().any(|s| s == sid)
     }
 }

@@ -254,6 +254,10 @@ pub trait Directory: Send + Sync {
     /// Every group the group `group_dn` is nested in, directly or through other groups.
     async fn groups_containing(&self, group_dn: &str) -> Result<Vec<DirectoryGroup>, DomainError>;
 
+    /// The groups `dn` (a user's or a group's DN) is directly in: those whose `member` holds
+    /// it, and a user's primary group. One step up a nesting, to say why someone is admitted.
+    async fn groups_of(&self, dn: &str) -> Result<Vec<DirectoryGroup>, DomainError>;
+
     /// The users and groups directly in `group` (its `member` values, and the users whose
     /// primary group it is), at most `limit`; `more` when there are others.
     async fn direct_members(

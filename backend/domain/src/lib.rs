@@ -8,6 +8,7 @@ pub mod approval;
 pub mod audit;
 pub mod clock;
 pub mod directory;
+pub mod effective;
 pub mod error;
 pub mod freeze;
 pub mod grant;
@@ -21,7 +22,7 @@ pub mod secret;
 pub mod session;
 pub mod system;
 pub mod target;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod usage;
 

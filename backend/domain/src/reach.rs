@@ -7,11 +7,16 @@
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
+use futures_util::{StreamExt, stream};
+
 use crate::{
     DomainError,
     access::{AclDecision, AclEntry, Caller, Effect, PrincipalKind, evaluate},
     directory::{Directory, DirectoryObject, DirectoryUser, GroupRef, Sid, UserLookup},
 };
+
+/// Token-groups reads under way at once.
+pub const TOKEN_READS_AT_ONCE: usize = 16;
 
 /// One person an ACL reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +42,9 @@ impl Reached {
 pub struct Reach {
     pub people: Vec<Reached>,
     pub truncated: bool,
+    /// People the walk found but left out: disabled accounts, and those a deny entry refuses.
+    pub disabled: usize,
+    pub denied: usize,
 }
 
 /// The people `acl` admits now, at most `limit` (people looked at, before the deny check).
@@ -106,16 +114,37 @@ pub async fn reach(
         }
     }
     let mut people = Vec::with_capacity(candidates.len());
-    for reached in candidates.into_values() {
-        if reached.user.disabled {
-            continue;
-        }
+    let (mut disabled, mut denied) = (0, 0);
+    let enabled: Vec<Reached> = candidates
+        .into_values()
+        .filter(|r| {
+            disabled += usize::from(r.user.disabled);
+            !r.user.disabled
+        })
+        .collect();
+    // the reads dominate a large reach; a few under way at once keep the DC's connections
+    // busy (docs/benchmarks.md, "Effective access")
+    let mut reads = stream::iter(enabled.into_iter().map(|reached| async move {
         let groups = directory.token_groups(&reached.user.dn).await?;
+        Ok::<_, DomainError>((reached, groups))
+    }))
+    .buffered(TOKEN_READS_AT_ONCE);
+    while let Some(read) = reads.next().await {
+        let (reached, groups) = read?;
         let caller = Caller::new(reached.user.clone(), groups);
-        if evaluate(acl, &caller) == AclDecision::Allowed {
-            people.push(reached);
+        match evaluate(acl, &caller) {
+            AclDecision::Allowed => people.push(reached),
+            AclDecision::Denied { .. } => denied += 1,
+            // the walk saw them in an allowed group that their token does not hold (a
+            // distribution group, or one nested through one): not admitted
+            AclDecision::NotListed => {}
         }
     }
     people.sort_by(|a, b| a.user.account_name.cmp(&b.user.account_name));
-    Ok(Reach { people, truncated })
+    Ok(Reach {
+        people,
+        truncated,
+        disabled,
+        denied,
+    })
 }

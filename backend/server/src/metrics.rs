@@ -336,6 +336,10 @@ impl Directory for MeteredDirectory {
             .await
     }
 
+    async fn groups_of(&self, dn: &str) -> Result<Vec<DirectoryGroup>, DomainError> {
+        self.timed("groups_of", self.inner.groups_of(dn)).await
+    }
+
     async fn direct_members(
         &self,
         group: &DirectoryGroup,

@@ -39,6 +39,9 @@ pub type Revoked = pb::RevokeGrantsResponse;
 pub type ApprovalPolicy = pb::ApprovalPolicy;
 pub type UsageReport = pb::UsageReport;
 pub type RuleUsage = pb::RuleUsage;
+pub type RuleAccess = pb::GetRuleAccessResponse;
+pub type PersonAccess = pb::GetPersonAccessResponse;
+pub type RuleStanding = pb::RuleStanding;
 pub use pb::{
     AuditAction, DeliveryState, DirectoryObjectKind, Effect, EndReason, GrantState,
     JustificationPolicy, Mechanism, NotificationEvent, PrincipalKind, SmtpTls, Verdict,
@@ -497,6 +500,41 @@ impl Api {
         let answer = A::decode(bytes.as_slice())
             .map_err(|e| Status::internal(format!("the server's answer cannot be read: {e}")))?;
         Ok(tonic::Response::from_parts(meta, answer, extensions))
+    }
+
+    /// One page of the people rule `rule_id` admits now whose names or paths hold `query`;
+    /// `refresh` has the server read the directory again instead of the answer it holds.
+    pub async fn rule_access(
+        &self,
+        rule_id: String,
+        query: String,
+        page_token: String,
+        refresh: bool,
+    ) -> Result<RuleAccess, ApiError> {
+        self.answer(
+            self.call::<_, RuleAccess>(
+                "/jitroles.v1.AdminService/GetRuleAccess",
+                pb::GetRuleAccessRequest {
+                    rule_id,
+                    query,
+                    page_size: 50,
+                    page_token,
+                    refresh,
+                },
+            )
+            .await,
+        )
+    }
+
+    /// What every rule says about `person` (an account name, a UPN or a SID), and why.
+    pub async fn person_access(&self, person: String) -> Result<PersonAccess, ApiError> {
+        self.answer(
+            self.call::<_, PersonAccess>(
+                "/jitroles.v1.AdminService/GetPersonAccess",
+                pb::GetPersonAccessRequest { person },
+            )
+            .await,
+        )
     }
 
     pub async fn audit_events(

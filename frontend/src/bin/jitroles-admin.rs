@@ -5,8 +5,8 @@ use jitroles_web::{
     app::{Section, Shell},
     pages::{
         AdminChannelsPage, AdminGrantsPage, AdminPage, AdminRulesPage, AdminsOnly, AuditPage,
-        ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, RuleEditorPage,
-        RuleHistoryPage, RulesFilePage, UsagePage,
+        ChannelEditorPage, DirectoryStatusPage, NotFoundPage, NotificationsPage, PersonAccessPage,
+        RuleEditorPage, RuleHistoryPage, RulesFilePage, UsagePage,
     },
 };
 use leptos::prelude::*;
@@ -34,6 +34,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/admin/audit") view=AuditPage />
                         <Route path=path!("/admin/directory") view=DirectoryStatusPage />
                         <Route path=path!("/admin/usage") view=UsagePage />
+                        <Route path=path!("/admin/access") view=PersonAccessPage />
                     </Routes>
                 </AdminsOnly>
             </Shell>

@@ -17,6 +17,7 @@ pub fn AdminPage() -> impl IntoView {
                     <li><A href="/admin/audit">"Audit log"</A>" — every request, grant, extension and end"</li>
                     <li><A href="/admin/usage">"Usage report"</A>" — per role: requests, grants, hours held; who is eligible but never asks"</li>
                     <li><A href="/admin/directory">"Directory status"</A>" — mechanism, PAM, write permissions"</li>
+                    <li><A href="/admin/access">"Effective access"</A>" — what a person may request, and why"</li>
                 </ul>
             </section>
     }

@@ -1,5 +1,6 @@
 //! One file per route.
 
+mod access;
 mod admin;
 mod admin_grants;
 mod approvals;
@@ -14,6 +15,7 @@ mod rules;
 mod rules_file;
 mod usage;
 
+pub use access::{PersonAccessPage, RuleAccessSection};
 pub use admin::{AdminPage, AdminsOnly};
 pub use admin_grants::AdminGrantsPage;
 pub use approvals::ApprovalsPage;

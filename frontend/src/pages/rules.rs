@@ -19,6 +19,7 @@ use crate::{
     },
     data::{Failure, Loaded, use_api},
     format,
+    pages::RuleAccessSection,
 };
 
 const STALE: &str = "Someone else saved this rule after you opened it. Reload the page to see their version, then make your change again.";
@@ -528,6 +529,7 @@ pub fn RuleEditorPage() -> impl IntoView {
                 </div>
             </form>
             } />
+            {rule_id.clone().map(|id| view! { <RuleAccessSection rule_id=id /> })}
         </section>
     }
 }

@@ -124,3 +124,33 @@ async fn an_acl_reaches_exactly_the_people_the_evaluator_admits() {
         .unwrap();
     assert!(capped.truncated && capped.people.len() <= 1);
 }
+
+/// One step up a nesting: dave's own groups are dba-team and his primary group (Domain Users,
+/// in no `member` value), not dba-oncall, which holds him only through dba-team.
+#[tokio::test]
+async fn groups_of_lists_the_direct_groups_and_the_primary_group() {
+    let Some(ad) = ad() else { return };
+    let dir = ad.directory();
+    let dave = ad.user("dave").await;
+    let names = |groups: Vec<DirectoryGroup>| {
+        let mut names: Vec<String> = groups.into_iter().map(|g| g.name).collect();
+        names.sort();
+        names
+    };
+    // other tests leave role groups dave is in: only these are pinned down
+    let own = names(dir.groups_of(&dave.dn).await.unwrap());
+    assert!(
+        own.iter().any(|g| g == "Domain Users") && own.iter().any(|g| g == "dba-team"),
+        "{own:?}"
+    );
+    assert!(!own.iter().any(|g| g == "dba-oncall"), "{own:?}");
+    let team = ad.group_named("dba-team").await;
+    assert_eq!(
+        names(dir.groups_of(&team.dn).await.unwrap()),
+        ["dba-oncall"]
+    );
+    assert!(matches!(
+        dir.groups_of("CN=nobody,CN=Users,DC=example,DC=test").await,
+        Err(DomainError::NotFound { .. })
+    ));
+}

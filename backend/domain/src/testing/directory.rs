@@ -26,6 +26,8 @@ struct FakeGroup {
 struct Forest {
     users: Vec<DirectoryUser>,
     token_groups: HashMap<String, Vec<Sid>>,
+    /// A user's primary group (AD's `primaryGroupID`): a member without a `member` value.
+    primary: HashMap<Sid, Sid>,
     groups: Vec<FakeGroup>,
     pam: bool,
     unavailable: bool,
@@ -104,6 +106,7 @@ impl FakeDirectory {
             forest: Mutex::new(Forest {
                 users: Vec::new(),
                 token_groups: HashMap::new(),
+                primary: HashMap::new(),
                 groups: Vec::new(),
                 pam: false,
                 unavailable: false,
@@ -120,6 +123,15 @@ impl FakeDirectory {
         let mut f = lock(&self.forest);
         f.token_groups.insert(user.dn.to_lowercase(), groups);
         f.users.push(user);
+    }
+
+    /// Makes `group` the user's primary group, as `primaryGroupID` does in AD: the group's
+    /// `member` does not list them, yet they are in it (the caller puts it in their token
+    /// groups, as AD does).
+    pub fn set_primary_group(&self, user: &Sid, group: &Sid) {
+        lock(&self.forest)
+            .primary
+            .insert(user.clone(), group.clone());
     }
 
     /// A group the service account may write (`writable`) or not.
@@ -363,6 +375,36 @@ impl Directory for FakeDirectory {
         Ok(found)
     }
 
+    async fn groups_of(&self, dn: &str) -> Result<Vec<DirectoryGroup>, DomainError> {
+        let now = self.clock.now();
+        let f = self.read()?;
+        let sid = f
+            .users
+            .iter()
+            .find(|u| u.dn.eq_ignore_ascii_case(dn))
+            .map(|u| u.sid.clone())
+            .or_else(|| {
+                f.groups
+                    .iter()
+                    .find(|g| addressed(&g.group, dn))
+                    .map(|g| g.group.sid.clone())
+            })
+            .ok_or_else(|| DomainError::NotFound {
+                what: format!("the object {dn}"),
+            })?;
+        let primary = f.primary.get(&sid);
+        Ok(f.groups
+            .iter()
+            .filter(|g| {
+                Some(&g.group.sid) == primary
+                    || g.links
+                        .iter()
+                        .any(|l| l.member == sid && l.until.is_none_or(|u| u > now))
+            })
+            .map(|g| g.group.clone())
+            .collect())
+    }
+
     async fn direct_members(
         &self,
         group: &DirectoryGroup,
@@ -373,6 +415,11 @@ impl Directory for FakeDirectory {
         let Some(g) = f.groups.iter().find(|g| g.group.sid == group.sid) else {
             return Ok(SearchPage::default());
         };
+        let primary_members = f
+            .users
+            .iter()
+            .filter(|u| f.primary.get(&u.sid) == Some(&g.group.sid))
+            .map(|u| DirectoryObject::User(u.clone()));
         let mut objects: Vec<DirectoryObject> = g
             .links
             .iter()
@@ -389,6 +436,7 @@ impl Directory for FakeDirectory {
                             .map(|h| DirectoryObject::Group(h.group.clone()))
                     })
             })
+            .chain(primary_members)
             .collect();
         let more = objects.len() > limit;
         objects.truncate(limit);

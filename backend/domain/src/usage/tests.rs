@@ -292,6 +292,7 @@ fn eligible_but_unused_leaves_out_whoever_requested_lately() {
     let reach = Reach {
         people: vec![person(1, "dave"), person(2, "svc-ci")],
         truncated: true,
+        ..Reach::default()
     };
     let requested: HashSet<Sid> = [sid(2), sid(9)].into();
     let u = unused(reach, &requested);

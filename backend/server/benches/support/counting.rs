@@ -89,6 +89,11 @@ impl Directory for Counting {
         self.inner.groups_containing(group_dn).await
     }
 
+    async fn groups_of(&self, dn: &str) -> Result<Vec<DirectoryGroup>, DomainError> {
+        self.note("groups_of");
+        self.inner.groups_of(dn).await
+    }
+
     async fn direct_members(
         &self,
         group: &DirectoryGroup,

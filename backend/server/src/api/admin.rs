@@ -588,6 +588,41 @@ impl AdminService for AdminApi {
             ask.include_csv,
         )))
     }
+
+    async fn get_rule_access(
+        &self,
+        request: Request<pb::GetRuleAccessRequest>,
+    ) -> Result<Response<pb::GetRuleAccessResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let ask = request.get_ref();
+        let found = self
+            .engine()?
+            .access
+            .rule_access(
+                &right,
+                &ask.rule_id,
+                &ask.query,
+                page(ask.page_size, &ask.page_token)?,
+                ask.refresh,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::rule_access(found)))
+    }
+
+    async fn get_person_access(
+        &self,
+        request: Request<pb::GetPersonAccessRequest>,
+    ) -> Result<Response<pb::GetPersonAccessResponse>, Status> {
+        let (right, _) = self.admin(&request).await?;
+        let found = self
+            .engine()?
+            .access
+            .person_access(&right, &request.get_ref().person)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(convert::person_access(found)))
+    }
 }
 
 fn audit_filter(ask: &pb::ListAuditEventsRequest) -> Result<AuditFilter, DomainError> {

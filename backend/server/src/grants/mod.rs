@@ -4,6 +4,8 @@
 //! module calls another. The decisions are the domain's (`jitroles_domain::grant`): a use case
 //! reads the case, hands it to a pure function with `now`, and carries out the answer.
 //!
+//! - [`access::Access`]: effective access: who a rule admits now (held briefly for paging),
+//!   what a person may request and why;
 //! - [`rules::Rules`]: rule edits by admins (targets and ACL principals resolved in the
 //!   directory);
 //! - [`request::Requests`]: what requesters do: roles they may request, request, extend;
@@ -18,6 +20,7 @@
 //! - [`reports::Reports`]: grant and audit listings, the directory report;
 //! - [`scheduler`]: the loops that drive expiry and reconciliation.
 
+pub mod access;
 mod activation;
 pub mod approvals;
 pub mod emergency;
@@ -76,6 +79,7 @@ impl Observer for Unobserved {
 
 /// The grant engine: one value per use case, sharing the ports.
 pub struct Engine {
+    pub access: access::Access,
     pub rules: rules::Rules,
     pub rules_code: rules_code::RulesAsCode,
     pub requests: request::Requests,
@@ -103,6 +107,7 @@ impl Engine {
     ) -> Self {
         let shared = Arc::new(shared::Shared::new(ports, leases, observer, targets));
         Self {
+            access: access::Access::new(shared.clone()),
             rules: rules::Rules::new(shared.clone()),
             rules_code: rules_code::RulesAsCode::new(shared.clone()),
             requests: request::Requests::new(shared.clone()),

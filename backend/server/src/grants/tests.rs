@@ -16,6 +16,7 @@ use jitroles_domain::{
 
 use super::{Engine, Leases, Ports, Unobserved};
 
+mod access;
 mod approvals;
 mod emergency;
 mod reconcile;

@@ -66,6 +66,11 @@ impl Stack {
         as_(&self.op, account, message)
     }
 
+    /// The test DC, through the adapter the server uses.
+    pub(crate) fn directory(&self) -> &ActiveDirectory {
+        &self.ad
+    }
+
     pub(crate) fn op(&self) -> &Provider {
         &self.op
     }

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // a panic in a test is its failure report
 
+mod access;
 mod accountability;
 mod approvals;
 mod audit;

@@ -56,6 +56,7 @@ pub fn search_page(page: jitroles_domain::directory::SearchPage) -> pb::SearchDi
 
 // ---- rules, grants, audit ----
 
+mod access;
 mod approvals;
 mod emergency;
 mod notifications;
@@ -63,6 +64,7 @@ mod notifications;
 mod properties;
 mod usage;
 
+pub use access::{person_access, rule_access};
 pub use approvals::decision;
 pub use emergency::{freeze, freeze_scope, revocations, unfreeze_scope};
 pub use notifications::{channel, channel_spec, delivery_state, notification};
