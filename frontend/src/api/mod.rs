@@ -7,6 +7,8 @@
 mod approvals;
 mod error;
 mod raw;
+mod reports;
+mod rules;
 
 pub use approvals::{Approvals, Decide};
 pub use error::ApiError;
@@ -273,118 +275,6 @@ impl Api {
         .map(|r| r.entries)
     }
 
-    pub async fn list_rules(&self, query: String) -> Result<Vec<Rule>, ApiError> {
-        self.answer(
-            self.call::<_, pb::ListRulesResponse>(
-                "/jitroles.v1.AdminService/ListRules",
-                pb::ListRulesRequest { query },
-            )
-            .await,
-        )
-        .map(|r| r.rules)
-    }
-
-    pub async fn get_rule(&self, rule_id: String) -> Result<Rule, ApiError> {
-        self.answer(
-            self.call::<_, pb::Rule>(
-                "/jitroles.v1.AdminService/GetRule",
-                pb::GetRuleRequest { rule_id },
-            )
-            .await,
-        )
-    }
-
-    /// The rule's saved versions, newest first, each with what it changed.
-    pub async fn rule_versions(&self, rule_id: String) -> Result<Vec<RuleVersion>, ApiError> {
-        self.answer(
-            self.call::<_, pb::ListRuleVersionsResponse>(
-                "/jitroles.v1.AdminService/ListRuleVersions",
-                pb::ListRuleVersionsRequest { rule_id, limit: 0 },
-            )
-            .await,
-        )
-        .map(|r| r.versions)
-    }
-
-    /// Saves `version` of the rule again as its newest; `expected_version` is its newest as
-    /// read.
-    pub async fn restore_rule_version(
-        &self,
-        rule_id: String,
-        version: i64,
-        expected_version: i64,
-    ) -> Result<Rule, ApiError> {
-        self.answer(
-            self.call::<_, pb::Rule>(
-                "/jitroles.v1.AdminService/RestoreRuleVersion",
-                pb::RestoreRuleVersionRequest {
-                    rule_id,
-                    version,
-                    expected_version,
-                },
-            )
-            .await,
-        )
-    }
-
-    /// Every rule as a YAML rules file.
-    pub async fn export_rules(&self) -> Result<String, ApiError> {
-        self.answer(
-            self.call::<_, pb::ExportRulesResponse>(
-                "/jitroles.v1.AdminService/ExportRules",
-                pb::ExportRulesRequest {},
-            )
-            .await,
-        )
-        .map(|r| r.yaml)
-    }
-
-    /// What applying `yaml` would do (`apply`: does it, in one transaction).
-    pub async fn rules_file(
-        &self,
-        yaml: String,
-        prune: bool,
-        apply: bool,
-    ) -> Result<RulesPlan, ApiError> {
-        let method = if apply {
-            "/jitroles.v1.AdminService/ApplyRules"
-        } else {
-            "/jitroles.v1.AdminService/PlanRules"
-        };
-        self.answer(
-            self.call::<_, pb::RulesPlan>(method, pb::PlanRulesRequest { yaml, prune })
-                .await,
-        )
-    }
-
-    /// Creates the rule (no id) or saves over `version` of an existing one.
-    pub async fn save_rule(
-        &self,
-        existing: Option<(String, i64)>,
-        spec: RuleSpec,
-    ) -> Result<Rule, ApiError> {
-        self.answer(match existing {
-            None => {
-                self.call::<_, pb::Rule>(
-                    "/jitroles.v1.AdminService/CreateRule",
-                    pb::CreateRuleRequest { spec: Some(spec) },
-                )
-                .await
-            }
-            Some((rule_id, version)) => {
-                self.call::<_, pb::Rule>(
-                    "/jitroles.v1.AdminService/UpdateRule",
-                    pb::UpdateRuleRequest {
-                        rule_id,
-                        spec: Some(spec),
-                        version,
-                    },
-                )
-                .await
-            }
-        })
-    }
-
     pub async fn list_grants(
         &self,
         query: GrantQuery,
@@ -502,41 +392,6 @@ impl Api {
         Ok(tonic::Response::from_parts(meta, answer, extensions))
     }
 
-    /// One page of the people rule `rule_id` admits now whose names or paths hold `query`;
-    /// `refresh` has the server read the directory again instead of the answer it holds.
-    pub async fn rule_access(
-        &self,
-        rule_id: String,
-        query: String,
-        page_token: String,
-        refresh: bool,
-    ) -> Result<RuleAccess, ApiError> {
-        self.answer(
-            self.call::<_, RuleAccess>(
-                "/jitroles.v1.AdminService/GetRuleAccess",
-                pb::GetRuleAccessRequest {
-                    rule_id,
-                    query,
-                    page_size: 50,
-                    page_token,
-                    refresh,
-                },
-            )
-            .await,
-        )
-    }
-
-    /// What every rule says about `person` (an account name, a UPN or a SID), and why.
-    pub async fn person_access(&self, person: String) -> Result<PersonAccess, ApiError> {
-        self.answer(
-            self.call::<_, PersonAccess>(
-                "/jitroles.v1.AdminService/GetPersonAccess",
-                pb::GetPersonAccessRequest { person },
-            )
-            .await,
-        )
-    }
-
     pub async fn audit_events(
         &self,
         query: AuditQuery,
@@ -558,27 +413,6 @@ impl Api {
             .await,
         )
         .map(|a| Page::new(a.events, a.next_page_token))
-    }
-
-    /// The usage report; with `csv`, its CSV too.
-    pub async fn usage_report(
-        &self,
-        query: UsageQuery,
-        csv: bool,
-    ) -> Result<UsageReport, ApiError> {
-        self.answer(
-            self.call::<_, pb::UsageReport>(
-                "/jitroles.v1.AdminService/GetUsageReport",
-                pb::GetUsageReportRequest {
-                    from: query.from_ms.map(crate::format::timestamp),
-                    to: query.to_ms.map(crate::format::timestamp),
-                    unused_days: query.unused_days,
-                    rule_id: query.rule_id,
-                    include_csv: csv,
-                },
-            )
-            .await,
-        )
     }
 
     pub async fn directory_status(&self) -> Result<DirectoryStatus, ApiError> {

@@ -62,19 +62,19 @@ mod emergency;
 mod notifications;
 #[cfg(test)]
 mod properties;
+mod rule_changes;
 mod usage;
 
 pub use access::{person_access, rule_access};
 pub use approvals::decision;
 pub use emergency::{freeze, freeze_scope, revocations, unfreeze_scope};
 pub use notifications::{channel, channel_spec, delivery_state, notification};
+pub use rule_changes::{rule_version, rules_plan};
 pub use usage::{usage_ask, usage_report};
 
 use std::time::Duration;
 
-use crate::grants::{
-    reports::DirectoryReport, request::RequestableRole, rules::RuleView, rules_code::PlanReport,
-};
+use crate::grants::{reports::DirectoryReport, request::RequestableRole, rules::RuleView};
 use jitroles_domain::{
     DomainError,
     access::{AclEntry, Effect, PrincipalKind},
@@ -83,11 +83,7 @@ use jitroles_domain::{
     freeze::FreezeScope,
     grant::{EndReason, Grant, GrantState, tickets_may_last_until},
     grant_filter::{GrantFilter, Person},
-    rule::{
-        JustificationPolicy, RuleChannels, RuleSpec, TargetGroup, check_text,
-        history::{Change, RuleVersion},
-        plan::Step,
-    },
+    rule::{JustificationPolicy, RuleChannels, RuleSpec, TargetGroup, check_text},
 };
 
 /// A duration from a request; `None` when absent.
@@ -310,60 +306,6 @@ fn target(t: &TargetGroup) -> pb::TargetGroup {
 }
 
 /// A rule as admins see it, with its live grants and its own freeze.
-fn rule_change(c: Change) -> pb::RuleChange {
-    pb::RuleChange {
-        text: c.line(),
-        field: c.field,
-        before: c.before,
-        after: c.after,
-    }
-}
-
-/// A rules file's plan (or what applying it did).
-pub fn rules_plan(report: PlanReport) -> pb::RulesPlan {
-    let summary = report.plan.summary();
-    pb::RulesPlan {
-        unchanged: u32::try_from(report.plan.unchanged).unwrap_or(u32::MAX),
-        summary,
-        notes: report.notes,
-        refusals: report.refusals,
-        steps: report
-            .plan
-            .steps
-            .into_iter()
-            .map(|step| {
-                let (action, changes) = match &step {
-                    Step::Create(_) => (pb::RulesPlanAction::Create, Vec::new()),
-                    Step::Change { changes, .. } => (pb::RulesPlanAction::Change, changes.clone()),
-                    Step::Delete(_) => (pb::RulesPlanAction::Delete, Vec::new()),
-                    Step::Keep(_) => (pb::RulesPlanAction::Keep, Vec::new()),
-                };
-                pb::RulesPlanStep {
-                    action: action.into(),
-                    rule_name: step.name().to_owned(),
-                    text: step.text(),
-                    changes: changes.into_iter().map(rule_change).collect(),
-                }
-            })
-            .collect(),
-    }
-}
-
-/// A saved version of a rule with what it changed.
-pub fn rule_version(v: RuleVersion, changes: Vec<Change>) -> pb::RuleVersion {
-    pb::RuleVersion {
-        rule: Some(rule(RuleView {
-            rule: v.rule,
-            live_grants: 0,
-            frozen: None,
-        })),
-        saved_at: Some(timestamp(v.at)),
-        saved_by: v.actor,
-        action: audit_action(v.action).into(),
-        changes: changes.into_iter().map(rule_change).collect(),
-    }
-}
-
 pub fn rule(view: RuleView) -> pb::Rule {
     let RuleView {
         rule: r,
